@@ -1,0 +1,145 @@
+import type { Entry } from './types.ts';
+
+/**
+ * The in-memory Raft log and its persistence frontier. Index i lives at entries[i - 1]
+ * (no snapshots yet). `stableIndex` is how far the caller has confirmed durable;
+ * `unstableFrom` is the first index the next Ready must hand out to persist.
+ */
+export class RaftLog {
+  private readonly entries: Entry[];
+  commitIndex: number;
+  /** Highest index handed to the caller to apply. */
+  appliedIndex: number;
+  stableIndex: number;
+  private unstableFrom: number;
+
+  constructor(persisted: Entry[], commitIndex: number, appliedIndex: number) {
+    this.entries = persisted.map((e) => ({ ...e }));
+    this.entries.forEach((e, i) => {
+      if (e.index !== i + 1) throw new Error(`persisted log is not contiguous at position ${i}: index ${e.index}`);
+    });
+    this.stableIndex = this.entries.length;
+    this.unstableFrom = this.stableIndex + 1;
+    // An applied entry was committed, even if the commit index on disk lagged behind it.
+    this.commitIndex = Math.min(Math.max(commitIndex, appliedIndex), this.lastIndex());
+    this.appliedIndex = Math.min(appliedIndex, this.commitIndex);
+  }
+
+  lastIndex(): number {
+    return this.entries.length;
+  }
+
+  lastTerm(): number {
+    return this.term(this.lastIndex());
+  }
+
+  /** Term of the entry at `index`; 0 for index 0 and for indexes past the end. */
+  term(index: number): number {
+    if (index <= 0 || index > this.entries.length) return 0;
+    return this.entries[index - 1].term;
+  }
+
+  entry(index: number): Entry | undefined {
+    return this.entries[index - 1];
+  }
+
+  /** Entries lo..hi inclusive, at most `max` of them. */
+  slice(lo: number, hi: number, max = Infinity): Entry[] {
+    const end = Math.min(hi, lo + max - 1, this.entries.length);
+    return lo > end ? [] : this.entries.slice(lo - 1, end);
+  }
+
+  /** Raft's up-to-date rule (§5.4.1): compare last terms, then lengths. */
+  isUpToDate(lastLogIndex: number, lastLogTerm: number): boolean {
+    return lastLogTerm > this.lastTerm() || (lastLogTerm === this.lastTerm() && lastLogIndex >= this.lastIndex());
+  }
+
+  append(entries: Entry[]): void {
+    for (const e of entries) {
+      if (e.index !== this.entries.length + 1) throw new Error(`append at ${e.index} but last index is ${this.lastIndex()}`);
+      this.entries.push(e);
+    }
+  }
+
+  /**
+   * Merges a leader's entries that follow a matching prevLogIndex: identical entries are
+   * skipped, the first conflicting one truncates the suffix (never a committed entry).
+   */
+  mergeFromLeader(entries: Entry[]): void {
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k];
+      if (e.index > this.lastIndex()) {
+        this.append(entries.slice(k));
+        return;
+      }
+      if (this.term(e.index) !== e.term) {
+        this.truncateFrom(e.index);
+        this.append(entries.slice(k));
+        return;
+      }
+    }
+  }
+
+  private truncateFrom(index: number): void {
+    if (index <= this.commitIndex) {
+      throw new Error(`refusing to truncate committed entry ${index} (commitIndex ${this.commitIndex})`);
+    }
+    this.entries.length = index - 1;
+    this.stableIndex = Math.min(this.stableIndex, index - 1);
+    this.unstableFrom = Math.min(this.unstableFrom, index);
+  }
+
+  /** The first index of the run of entries with `term` that contains `index`. */
+  firstIndexOfTerm(index: number): number {
+    const term = this.term(index);
+    let i = index;
+    while (i > this.commitIndex + 1 && this.term(i - 1) === term) i--;
+    return i;
+  }
+
+  /** The last index holding `term`, or 0 when the log has no entry of that term. */
+  lastIndexOfTerm(term: number): number {
+    for (let i = this.lastIndex(); i > 0; i--) {
+      const t = this.term(i);
+      if (t === term) return i;
+      if (t < term) return 0;
+    }
+    return 0;
+  }
+
+  /** Entries not yet handed out for persistence; marks them handed out. */
+  takeUnstable(): Entry[] {
+    const out = this.slice(this.unstableFrom, this.lastIndex());
+    this.unstableFrom = this.lastIndex() + 1;
+    return out;
+  }
+
+  /** The caller made `written` durable (one Ready's entries, in index order). */
+  stableTo(written: Entry[]): void {
+    // A truncation while the write was in flight makes its tail stale; the newest entry
+    // that still matches proves (by Log Matching) that everything before it does too.
+    for (let k = written.length - 1; k >= 0; k--) {
+      const e = written[k];
+      if (this.term(e.index) === e.term) {
+        this.stableIndex = Math.max(this.stableIndex, e.index);
+        return;
+      }
+    }
+  }
+
+  /** Committed, persisted entries not yet handed out to apply; marks them handed out. */
+  takeCommitted(): Entry[] {
+    const hi = Math.min(this.commitIndex, this.stableIndex);
+    const out = this.slice(this.appliedIndex + 1, hi);
+    this.appliedIndex = Math.max(this.appliedIndex, hi);
+    return out;
+  }
+
+  hasUnstable(): boolean {
+    return this.unstableFrom <= this.lastIndex();
+  }
+
+  hasCommittedToApply(): boolean {
+    return Math.min(this.commitIndex, this.stableIndex) > this.appliedIndex;
+  }
+}

@@ -1,0 +1,64 @@
+import type { ReadState } from './types.ts';
+
+interface PendingRead {
+  ctx: string;
+  /** Commit index when the read arrived: the read may be served once applied reaches it. */
+  index: number;
+  /** The heartbeat round whose quorum of acknowledgements proves leadership. */
+  seq: number;
+}
+
+/**
+ * ReadIndex (Raft thesis §6.4): a read is linearizable at the leader's commit index once
+ * a quorum has acknowledged a heartbeat sent after the read arrived, proving no newer
+ * leader existed at that moment.
+ */
+export class ReadIndexQueue {
+  private pending: PendingRead[] = [];
+  /** Reads that arrived before this leader committed an entry of its own term. */
+  private waitingForTermCommit: string[] = [];
+  private seq = 0;
+
+  /** The round number the next heartbeat should carry. */
+  currentSeq(): number {
+    return this.seq;
+  }
+
+  /** Queues a read; returns true when a new heartbeat round must go out. */
+  add(ctx: string, commitIndex: number, committedInTerm: boolean): boolean {
+    if (!committedInTerm) {
+      this.waitingForTermCommit.push(ctx);
+      return false;
+    }
+    this.seq++;
+    this.pending.push({ ctx, index: commitIndex, seq: this.seq });
+    return true;
+  }
+
+  /** The leader just committed in its term: earlier reads can start their round. */
+  releaseWaiting(commitIndex: number): boolean {
+    if (this.waitingForTermCommit.length === 0) return false;
+    this.seq++;
+    for (const ctx of this.waitingForTermCommit) this.pending.push({ ctx, index: commitIndex, seq: this.seq });
+    this.waitingForTermCommit = [];
+    return true;
+  }
+
+  /** Reads whose round a quorum has acknowledged, given the quorum's acknowledged seq. */
+  confirm(quorumSeq: number): ReadState[] {
+    const done: ReadState[] = [];
+    while (this.pending.length > 0 && this.pending[0].seq <= quorumSeq) {
+      const r = this.pending.shift()!;
+      done.push({ ctx: r.ctx, index: r.index });
+    }
+    return done;
+  }
+
+  /** Leadership ended: every waiting read fails so its caller can retry elsewhere. */
+  failAll(reason: string): ReadState[] {
+    const failed = [...this.waitingForTermCommit, ...this.pending.map((r) => r.ctx)].map((ctx) => ({ ctx, error: reason }));
+    this.pending = [];
+    this.waitingForTermCommit = [];
+    return failed;
+  }
+}

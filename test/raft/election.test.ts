@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { SimCluster } from '../sim/cluster.ts';
+import { seeds, withSeed } from '../sim/seed.ts';
+
+describe('elections', () => {
+  it('initial election: one leader, and the term stays put while nothing fails', () => {
+    for (const seed of seeds(100, 10)) {
+      withSeed(seed, () => {
+        const c = new SimCluster({ seed, size: 3 });
+        const leader = c.waitForLeader();
+        const term = c.raft(leader).term;
+        c.run(5_000);
+        expect(c.leaders()).toEqual([{ id: leader, term }]);
+        for (const id of c.ids) expect(c.raft(id).term).toBe(term);
+      });
+    }
+  });
+
+  it('re-election after the leader is cut off, and the old leader rejoins as a follower', () => {
+    for (const seed of seeds(200, 10)) {
+      withSeed(seed, () => {
+        const c = new SimCluster({ seed, size: 3 });
+        const first = c.waitForLeader();
+        c.isolate(first);
+        const second = c.waitForLeader();
+        expect(second).not.toBe(first);
+        // check-quorum: the cut-off leader notices it lost its majority and steps down.
+        c.runUntil(() => c.raft(first).role !== 'leader', 2_000, `${first} to step down`);
+        c.reconnect(first);
+        c.run(1_000);
+        expect(c.stableLeader()).toBe(second);
+        expect(c.raft(first).leaderId).toBe(second);
+      });
+    }
+  });
+
+  it('no leader without a quorum', () => {
+    for (const seed of seeds(300, 5)) {
+      withSeed(seed, () => {
+        const c = new SimCluster({ seed, size: 5 });
+        const leader = c.waitForLeader();
+        const others = c.ids.filter((id) => id !== leader);
+        c.crash(others[0]);
+        c.crash(others[1]);
+        c.crash(leader);
+        c.run(5_000);
+        expect(c.leaders()).toEqual([]);
+        c.restart(leader);
+        c.waitForLeader();
+      });
+    }
+  });
+
+  it('many elections on 7 nodes with 3 random nodes cut each round', () => {
+    for (const seed of seeds(400, 3)) {
+      withSeed(seed, (s) => {
+        const c = new SimCluster({ seed: s, size: 7 });
+        c.waitForLeader();
+        let rng = s;
+        const pick = () => {
+          rng = (rng * 1103515245 + 12345) % 2 ** 31;
+          return rng;
+        };
+        for (let round = 0; round < 10; round++) {
+          const cut = new Set<string>();
+          while (cut.size < 3) cut.add(c.ids[pick() % c.ids.length]);
+          for (const id of cut) c.isolate(id);
+          // Four connected nodes are a majority of seven: they must have a leader.
+          c.waitForLeader(5_000);
+          for (const id of cut) c.reconnect(id);
+        }
+        c.waitForLeader();
+      });
+    }
+  });
+
+  it('pre-vote: a node that was partitioned cannot depose a healthy leader when it rejoins', () => {
+    for (const seed of seeds(500, 5)) {
+      withSeed(seed, () => {
+        const c = new SimCluster({ seed, size: 5 });
+        const leader = c.waitForLeader();
+        const term = c.raft(leader).term;
+        const loner = c.ids.find((id) => id !== leader)!;
+        c.isolate(loner);
+        c.run(5_000);
+        // Alone it keeps asking for pre-votes, but never bumps its term.
+        expect(c.raft(loner).term).toBe(term);
+        c.reconnect(loner);
+        c.run(2_000);
+        expect(c.stableLeader()).toBe(leader);
+        expect(c.raft(leader).term).toBe(term);
+      });
+    }
+  });
+
+  it('without pre-vote the same rejoin forces a new term (the problem pre-vote solves)', () => {
+    const c = new SimCluster({ seed: 7, size: 5, preVote: false, checkQuorum: false });
+    const leader = c.waitForLeader();
+    const term = c.raft(leader).term;
+    const loner = c.ids.find((id) => id !== leader)!;
+    c.isolate(loner);
+    c.run(5_000);
+    expect(c.raft(loner).term).toBeGreaterThan(term + 3);
+    c.reconnect(loner);
+    c.run(2_000);
+    c.waitForLeader();
+    expect(Math.max(...c.ids.map((id) => c.raft(id).term))).toBeGreaterThan(term);
+  });
+
+  it('check-quorum: a leader that loses its majority steps down', () => {
+    const c = new SimCluster({ seed: 11, size: 5 });
+    const leader = c.waitForLeader();
+    const others = c.ids.filter((id) => id !== leader);
+    c.net.partition([[leader, others[0]], others.slice(1)]);
+    c.runUntil(() => c.raft(leader).role !== 'leader', 3_000, 'the minority leader to step down');
+    const next = c.waitForLeader();
+    expect(others.slice(1)).toContain(next);
+  });
+});

@@ -1,0 +1,338 @@
+import { Raft } from '../../src/raft/raft.ts';
+import { seededRng, type Rng } from '../../src/raft/rng.ts';
+import type { Message, Ready } from '../../src/raft/types.ts';
+import { MemorySink } from '../../tracing/record.ts';
+import { Tracer } from '../../tracing/tracer.ts';
+import { EventQueue } from './event-queue.ts';
+import { Invariants } from './invariants.ts';
+import { SimNetwork } from './network.ts';
+import { SimNode } from './node.ts';
+
+export interface SimOptions {
+  seed: number;
+  size: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  /** Virtual ms per tick. */
+  tickMs?: number;
+  /** Virtual ms a persist takes, uniform in [min, max]; [0, 0] persists at once. */
+  persistDelay?: [number, number];
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  trace?: boolean;
+}
+
+type SimEvent =
+  | { kind: 'tick'; id: string; life: number }
+  | { kind: 'deliver'; m: Message }
+  | { kind: 'persisted'; id: string; life: number; rd: Ready };
+
+export interface ReadResult {
+  ctx: string;
+  node: string;
+  key: string;
+  value?: string;
+  error?: string;
+}
+
+/**
+ * An in-process cluster on a virtual clock: a seeded network that drops, delays,
+ * reorders, duplicates and partitions; nodes that crash keeping only what they
+ * persisted; Raft's safety invariants checked after every step.
+ */
+export class SimCluster {
+  readonly ids: string[];
+  readonly nodes = new Map<string, SimNode>();
+  readonly net: SimNetwork;
+  readonly invariants = new Invariants();
+  readonly sink = new MemorySink();
+  readonly sent = new Map<string, number>();
+  readonly reads = new Map<string, ReadResult>();
+  now = 0;
+  private readonly rng: Rng;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly tracers = new Map<string, Tracer>();
+  private readonly pendingReads = new Map<string, { ctx: string; index: number; key: string }[]>();
+  private readonly opts: Required<SimOptions>;
+
+  constructor(options: SimOptions) {
+    this.opts = {
+      electionTick: 10,
+      heartbeatTick: 1,
+      tickMs: 10,
+      persistDelay: [0, 0],
+      preVote: true,
+      checkQuorum: true,
+      trace: false,
+      ...options,
+    };
+    this.rng = seededRng(options.seed);
+    this.net = new SimNetwork(seededRng(options.seed ^ 0x5eed));
+    this.ids = Array.from({ length: options.size }, (_, i) => `server${i}`);
+    for (const id of this.ids) {
+      this.nodes.set(id, new SimNode(id));
+      this.start(id);
+    }
+  }
+
+  // ------------------------------------------------------------ time
+
+  /** Runs every event due in the next `ms` virtual milliseconds. */
+  run(ms: number): void {
+    const until = this.now + ms;
+    for (let t = this.queue.peekTime(); t !== undefined && t <= until; t = this.queue.peekTime()) {
+      const { at, item } = this.queue.pop()!;
+      this.now = at;
+      this.handle(item);
+    }
+    this.now = until;
+  }
+
+  /** Runs until `cond` holds, checking every virtual ms step; throws after `maxMs`. */
+  runUntil(cond: () => boolean, maxMs: number, what: string): void {
+    const deadline = this.now + maxMs;
+    while (!cond()) {
+      if (this.now >= deadline) throw new Error(`timed out after ${maxMs} virtual ms waiting for ${what}`);
+      this.run(5);
+    }
+  }
+
+  private handle(ev: SimEvent): void {
+    switch (ev.kind) {
+      case 'tick': {
+        const node = this.nodes.get(ev.id)!;
+        if (node.life !== ev.life || !node.raft) return;
+        node.raft.tick();
+        this.pump(node);
+        this.queue.push(this.now + this.opts.tickMs, ev);
+        return;
+      }
+      case 'deliver': {
+        const node = this.nodes.get(ev.m.to)!;
+        if (!node.raft || !this.net.connected(ev.m.from, ev.m.to)) return;
+        node.raft.step(ev.m);
+        this.pump(node);
+        return;
+      }
+      case 'persisted': {
+        const node = this.nodes.get(ev.id)!;
+        if (node.life !== ev.life) return;
+        this.finishPersist(node, ev.rd);
+        this.pump(node);
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ the Ready loop
+
+  private pump(node: SimNode): void {
+    for (let guard = 0; guard < 10_000 && node.raft && !node.persisting; guard++) {
+      const rd = node.raft.ready();
+      if (!rd) return;
+      if (rd.softState.role === 'leader') this.invariants.leader(rd.softState.term, node.id, node.raft);
+      for (const m of rd.messages) this.send(node, m);
+      for (const e of rd.committedEntries) {
+        this.invariants.apply(node.id, node.durable.appliedIndex, e);
+        node.applyToKv(e);
+      }
+      for (const rs of rd.readStates) this.readAnswered(node, rs);
+      this.serveReads(node);
+      const [lo, hi] = this.opts.persistDelay;
+      if (hi > 0 && (rd.hardState || rd.entries.length > 0)) {
+        node.persisting = rd;
+        this.queue.push(this.now + this.rng.int(lo, hi + 1), { kind: 'persisted', id: node.id, life: node.life, rd });
+        return;
+      }
+      this.finishPersist(node, rd);
+    }
+  }
+
+  private finishPersist(node: SimNode, rd: Ready): void {
+    node.persist(rd);
+    this.invariants.persisted(node.id, rd.entries, node.durable.entries);
+    node.persisting = null;
+    for (const m of node.raft!.advance(rd)) this.send(node, m);
+  }
+
+  private send(node: SimNode, m: Message): void {
+    this.invariants.sent(m, node.durable);
+    const kind = m.type === 'RequestVote' && m.preVote ? 'PreVote' : m.type;
+    this.sent.set(kind, (this.sent.get(kind) ?? 0) + 1);
+    for (const delay of this.net.fate(m.from, m.to)) this.queue.push(this.now + delay, { kind: 'deliver', m });
+  }
+
+  // ------------------------------------------------------------ failures
+
+  private start(id: string): void {
+    const node = this.nodes.get(id)!;
+    let tracer: Tracer | undefined;
+    if (this.opts.trace) {
+      // A restarted node continues its clock, as the tracing server lets a process do.
+      tracer = this.tracers.get(id) ?? new Tracer(id, this.sink);
+      this.tracers.set(id, tracer);
+    }
+    node.life++;
+    node.raft = new Raft({
+      id,
+      peers: this.ids,
+      electionTick: this.opts.electionTick,
+      heartbeatTick: this.opts.heartbeatTick,
+      rng: seededRng(this.rng.int(0, 2 ** 31)),
+      hardState: node.durable.hardState,
+      entries: node.durable.entries,
+      appliedIndex: node.durable.appliedIndex,
+      preVote: this.opts.preVote,
+      checkQuorum: this.opts.checkQuorum,
+      tracer,
+    });
+    this.queue.push(this.now + this.rng.int(1, this.opts.tickMs + 1), { kind: 'tick', id, life: node.life });
+    this.pump(node);
+  }
+
+  /** Stops a node at once: unpersisted writes and in-flight reads are lost. */
+  crash(id: string): void {
+    const node = this.nodes.get(id)!;
+    node.raft = null;
+    node.persisting = null;
+    node.life++;
+    this.pendingReads.delete(id);
+  }
+
+  restart(id: string): void {
+    if (this.nodes.get(id)!.up) throw new Error(`${id} is already up`);
+    this.start(id);
+  }
+
+  isolate(id: string): void {
+    this.net.isolate(id, this.ids);
+  }
+
+  reconnect(id: string): void {
+    this.net.reconnect(id, this.ids);
+  }
+
+  // ------------------------------------------------------------ observation
+
+  raft(id: string): Raft {
+    const r = this.nodes.get(id)!.raft;
+    if (!r) throw new Error(`${id} is down`);
+    return r;
+  }
+
+  upIds(): string[] {
+    return this.ids.filter((id) => this.nodes.get(id)!.up);
+  }
+
+  /** Up nodes that believe they lead, with their terms. */
+  leaders(): { id: string; term: number }[] {
+    return this.upIds()
+      .map((id) => this.raft(id))
+      .filter((r) => r.role === 'leader')
+      .map((r) => ({ id: r.id, term: r.term }));
+  }
+
+  /** Waits for a leader that a connected majority follows; returns its id. */
+  waitForLeader(maxMs = 5_000): string {
+    let found: string | null = null;
+    this.runUntil(
+      () => {
+        found = this.stableLeader();
+        return found !== null;
+      },
+      maxMs,
+      'a leader',
+    );
+    return found!;
+  }
+
+  /** The highest-term leader, if a majority (itself included) is up, connected and follows it. */
+  stableLeader(): string | null {
+    const ls = this.leaders().sort((a, b) => b.term - a.term);
+    if (ls.length === 0) return null;
+    const { id, term } = ls[0];
+    const followers = this.upIds().filter((p) => {
+      const r = this.raft(p);
+      return this.net.connected(id, p) && r.term === term && r.leaderId === id;
+    });
+    return followers.length >= Math.floor(this.ids.length / 2) + 1 ? id : null;
+  }
+
+  /** How many up nodes have applied `index`, and the command they applied there. */
+  nCommitted(index: number): { count: number; data: string | null } {
+    const e = this.invariants.committedEntries().get(index);
+    const count = this.ids.filter((id) => this.nodes.get(id)!.durable.appliedIndex >= index).length;
+    return { count, data: e ? e.data : null };
+  }
+
+  /** Proposes on the current leader; null when there is none. */
+  propose(data: string, traceId?: string): { index: number; term: number; leader: string } | null {
+    for (const { id } of this.leaders().sort((a, b) => b.term - a.term)) {
+      const res = this.raft(id).propose([{ data, traceId }]);
+      this.pump(this.nodes.get(id)!);
+      if (res.ok) return { index: res.index, term: res.term, leader: id };
+    }
+    return null;
+  }
+
+  /**
+   * The 6.824 `one()` helper: keep proposing `data` on whoever leads until at least
+   * `expected` nodes have applied it; returns its index.
+   */
+  one(data: string, expected: number, maxMs = 10_000): number {
+    const deadline = this.now + maxMs;
+    while (this.now < deadline) {
+      const p = this.propose(data);
+      if (p) {
+        const stop = Math.min(deadline, this.now + 2_000);
+        while (this.now < stop) {
+          const { count, data: at } = this.nCommitted(p.index);
+          if (count >= expected && at === data) return p.index;
+          if (at !== null && at !== data) break;
+          this.run(5);
+        }
+      } else {
+        this.run(50);
+      }
+    }
+    throw new Error(`one(${data}) failed to reach agreement on ${expected} nodes within ${maxMs} virtual ms`);
+  }
+
+  /** A linearizable read of `key` through `id`; the result lands in `reads` under ctx. */
+  read(id: string, ctx: string, key: string): void {
+    const node = this.nodes.get(id)!;
+    this.reads.set(ctx, { ctx, node: id, key });
+    this.raft(id).readIndex(ctx);
+    this.pump(node);
+  }
+
+  private readAnswered(node: SimNode, rs: { ctx: string; index?: number; error?: string }): void {
+    const r = this.reads.get(rs.ctx);
+    if (!r) return;
+    if ('error' in rs && rs.error) {
+      r.error = rs.error;
+      return;
+    }
+    const list = this.pendingReads.get(node.id) ?? [];
+    list.push({ ctx: rs.ctx, index: rs.index!, key: r.key });
+    this.pendingReads.set(node.id, list);
+  }
+
+  /** A read at index i is answered once the node has applied i. */
+  private serveReads(node: SimNode): void {
+    const list = this.pendingReads.get(node.id);
+    if (!list) return;
+    const keep = list.filter((p) => {
+      if (node.durable.appliedIndex < p.index) return true;
+      this.reads.get(p.ctx)!.value = node.durable.kv.get(p.key) ?? '';
+      return false;
+    });
+    this.pendingReads.set(node.id, keep);
+  }
+
+  messageCount(): number {
+    let n = 0;
+    for (const c of this.sent.values()) n += c;
+    return n;
+  }
+}

@@ -1,0 +1,72 @@
+import type { Entry, Message } from '../../src/raft/types.ts';
+import type { Raft } from '../../src/raft/raft.ts';
+import type { DurableState } from './node.ts';
+
+/**
+ * Raft's safety properties (Figure 3 of the paper), checked incrementally after every
+ * simulated step so a violation is reported at the step that caused it.
+ */
+export class Invariants {
+  private leaderOfTerm = new Map<number, string>();
+  /** index -> the entry every node applied there (State Machine Safety). */
+  private applied = new Map<number, Entry>();
+  /** "index:term" -> what a log holds there and the term before it (Log Matching). */
+  private logged = new Map<string, { data: string; prevTerm: number }>();
+
+  leader(term: number, id: string, raft: Raft): void {
+    const other = this.leaderOfTerm.get(term);
+    if (other !== undefined && other !== id) fail(`Election Safety: ${other} and ${id} both lead term ${term}`);
+    if (other !== undefined) return;
+    this.leaderOfTerm.set(term, id);
+    // Leader Completeness: a new leader holds every entry committed before its term.
+    for (const [index, e] of this.applied) {
+      if (raft.log.term(index) !== e.term) fail(`Leader Completeness: ${id} leads term ${term} without committed entry ${index} (term ${e.term})`);
+    }
+  }
+
+  persisted(id: string, entries: Entry[], log: Entry[]): void {
+    for (const e of entries) {
+      const prevTerm = e.index > 1 ? log[e.index - 2]?.term ?? -1 : 0;
+      const key = `${e.index}:${e.term}`;
+      const seen = this.logged.get(key);
+      const data = `${e.kind}/${e.data}`;
+      if (!seen) this.logged.set(key, { data, prevTerm });
+      else if (seen.data !== data || seen.prevTerm !== prevTerm) fail(`Log Matching: ${id} holds a different entry at index ${e.index} term ${e.term}`);
+    }
+  }
+
+  apply(id: string, lastApplied: number, e: Entry): void {
+    if (e.index !== lastApplied + 1) fail(`${id} applied index ${e.index} after ${lastApplied}: applies must go 1, 2, 3, ...`);
+    const prior = this.applied.get(e.index);
+    if (!prior) this.applied.set(e.index, e);
+    else if (prior.term !== e.term || prior.data !== e.data || prior.kind !== e.kind) {
+      fail(`State Machine Safety: ${id} applied ${JSON.stringify(e)} at ${e.index}, another node applied ${JSON.stringify(prior)}`);
+    }
+  }
+
+  /** A vote or an AppendEntries success may leave only once what it promises is durable. */
+  sent(m: Message, durable: DurableState): void {
+    if (m.type === 'RequestVoteRes' && m.voteGranted && !m.preVote) {
+      const hs = durable.hardState;
+      if (hs.term < m.term || (hs.term === m.term && hs.votedFor !== m.to)) {
+        fail(`${m.from} granted its term-${m.term} vote to ${m.to} before persisting it (durable: ${JSON.stringify(hs)})`);
+      }
+    }
+    if (m.type === 'AppendEntriesRes' && m.success && m.matchIndex > durable.entries.length) {
+      fail(`${m.from} acknowledged index ${m.matchIndex} but only ${durable.entries.length} entries are durable`);
+    }
+    if (m.type === 'RequestVote' && !m.preVote && (durable.hardState.term < m.term || (durable.hardState.term === m.term && durable.hardState.votedFor !== m.from))) {
+      fail(`${m.from} asked for votes in term ${m.term} before persisting its own vote`);
+    }
+  }
+
+  committedEntries(): Map<number, Entry> {
+    return this.applied;
+  }
+}
+
+export class InvariantViolation extends Error {}
+
+function fail(message: string): never {
+  throw new InvariantViolation(message);
+}

@@ -1,0 +1,26 @@
+import type { VectorClock } from './clock.ts';
+
+/** One recorded action: the unit of trace.jsonl and of a ShiViz event. */
+export interface TraceRecord {
+  host: string;
+  /** Groups the actions of one client operation; empty for actions that belong to none. */
+  traceId: string;
+  tag: string;
+  body: Record<string, unknown>;
+  clock: VectorClock;
+}
+
+/** The clock of a send action, carried on the wire so the receiver can merge it. */
+export type Token = VectorClock;
+
+/** Where a tracer's records go: memory in tests, the tracing server in processes. */
+export interface TraceSink {
+  write(record: TraceRecord): void;
+}
+
+export class MemorySink implements TraceSink {
+  readonly records: TraceRecord[] = [];
+  write(record: TraceRecord): void {
+    this.records.push(record);
+  }
+}

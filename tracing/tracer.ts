@@ -1,0 +1,43 @@
+import { merge, tick, type VectorClock } from './clock.ts';
+import type { Token, TraceRecord, TraceSink } from './record.ts';
+
+/**
+ * One host's tracer. Every recorded action ticks the host's own counter by one and
+ * every tick is a recorded action, which is what ShiViz requires of a log.
+ */
+export class Tracer {
+  private clock: VectorClock;
+
+  constructor(
+    readonly host: string,
+    private readonly sink: TraceSink,
+    /** A restarted process passes the clock it stopped at, so its counter continues. */
+    initialClock: VectorClock = {},
+  ) {
+    if (!host || /\s/.test(host)) throw new Error(`trace host must be non-empty without whitespace: "${host}"`);
+    this.clock = { ...initialClock };
+  }
+
+  /** Records a local action (or a send: its clock is the token to carry). */
+  record(tag: string, body: Record<string, unknown>, traceId = ''): TraceRecord {
+    this.clock = tick(this.clock, this.host);
+    const rec: TraceRecord = { host: this.host, traceId, tag, body, clock: { ...this.clock } };
+    this.sink.write(rec);
+    return rec;
+  }
+
+  /** Records a send action and returns the token that travels with the message. */
+  send(tag: string, body: Record<string, unknown>, traceId = ''): Token {
+    return this.record(tag, body, traceId).clock;
+  }
+
+  /** Records a receive action: merge what the sender knew, then tick. */
+  receive(token: Token | undefined, tag: string, body: Record<string, unknown>, traceId = ''): TraceRecord {
+    if (token) this.clock = merge(this.clock, token);
+    return this.record(tag, body, traceId);
+  }
+
+  currentClock(): VectorClock {
+    return { ...this.clock };
+  }
+}
