@@ -134,6 +134,11 @@ export class Raft {
     }
   }
 
+  /** Starts an election now, as an election timeout would (tests; leadership transfer). */
+  campaignNow(): void {
+    if (this.role !== 'leader') this.campaign(this.cfg.preVote);
+  }
+
   /** Appends commands to the leader's log; one call is one batch and one AppendEntries. */
   propose(commands: { data: string; traceId?: string }[]): ProposeResult {
     if (this.role !== 'leader') return { ok: false, leaderId: this.leaderId };

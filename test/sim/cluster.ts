@@ -19,6 +19,7 @@ export interface SimOptions {
   persistDelay?: [number, number];
   preVote?: boolean;
   checkQuorum?: boolean;
+  maxEntriesPerMessage?: number;
   trace?: boolean;
 }
 
@@ -63,6 +64,7 @@ export class SimCluster {
       persistDelay: [0, 0],
       preVote: true,
       checkQuorum: true,
+      maxEntriesPerMessage: 256,
       trace: false,
       ...options,
     };
@@ -79,22 +81,24 @@ export class SimCluster {
 
   /** Runs every event due in the next `ms` virtual milliseconds. */
   run(ms: number): void {
-    const until = this.now + ms;
+    this.runEvents(this.now + ms, () => false);
+  }
+
+  /** Runs until `cond` holds, checked after every event; throws after `maxMs`. */
+  runUntil(cond: () => boolean, maxMs: number, what: string): void {
+    if (cond()) return;
+    if (!this.runEvents(this.now + maxMs, cond)) throw new Error(`timed out after ${maxMs} virtual ms waiting for ${what}`);
+  }
+
+  private runEvents(until: number, stop: () => boolean): boolean {
     for (let t = this.queue.peekTime(); t !== undefined && t <= until; t = this.queue.peekTime()) {
       const { at, item } = this.queue.pop()!;
       this.now = at;
       this.handle(item);
+      if (stop()) return true;
     }
     this.now = until;
-  }
-
-  /** Runs until `cond` holds, checking every virtual ms step; throws after `maxMs`. */
-  runUntil(cond: () => boolean, maxMs: number, what: string): void {
-    const deadline = this.now + maxMs;
-    while (!cond()) {
-      if (this.now >= deadline) throw new Error(`timed out after ${maxMs} virtual ms waiting for ${what}`);
-      this.run(5);
-    }
+    return false;
   }
 
   private handle(ev: SimEvent): void {
@@ -184,6 +188,7 @@ export class SimCluster {
       appliedIndex: node.durable.appliedIndex,
       preVote: this.opts.preVote,
       checkQuorum: this.opts.checkQuorum,
+      maxEntriesPerMessage: this.opts.maxEntriesPerMessage,
       tracer,
     });
     this.queue.push(this.now + this.rng.int(1, this.opts.tickMs + 1), { kind: 'tick', id, life: node.life });
