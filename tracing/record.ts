@@ -24,3 +24,8 @@ export class MemorySink implements TraceSink {
     this.records.push(record);
   }
 }
+
+/** Tracing off: the clock still ticks so tokens stay valid, records go nowhere. */
+export class NullSink implements TraceSink {
+  write(): void {}
+}
