@@ -1,0 +1,106 @@
+import Datastore from 'nedb-promises';
+import { CorruptDatafileError } from './corruptDatafileError.ts';
+import type { StorageEventListener } from './events.ts';
+import { fsyncPath } from './fsyncPath.ts';
+import { readDatafile, type Doc, type LiveDoc } from './readDatafile.ts';
+
+/**
+ * The @seald-io/nedb datastore inside nedb-promises' wrapper. We drive it directly: the
+ * wrapper awaits load() before queueing each write, so a task queued right after a
+ * wrapped write could enter NeDB's executor ahead of it, and an fsync must follow it.
+ */
+interface NedbDatastore {
+  executor: { pushAsync<T>(task: () => Promise<T>): Promise<T> };
+  insertAsync(docs: Doc[]): Promise<unknown>;
+  removeAsync(query: object, options: { multi: boolean }): Promise<number>;
+  updateAsync(query: object, update: Doc, options: { upsert: boolean }): Promise<unknown>;
+  compactDatafileAsync(): Promise<void>;
+  getAllData(): Doc[];
+}
+
+export interface DatafileOptions {
+  /** Dead lines (overwritten or deleted documents) tolerated before compacting, if more than the live ones. */
+  compactAfterDeadLines: number;
+  emit: StorageEventListener;
+}
+
+/**
+ * One NeDB datafile: append-only writes, an fsync ordered after them, and compaction
+ * once enough of the file is dead. NeDB itself never fsyncs an append.
+ */
+export class Datafile {
+  /** Lines in the file: every write appends, only compaction shrinks it. */
+  private lines: number;
+
+  private constructor(
+    readonly path: string,
+    private readonly db: NedbDatastore,
+    live: number,
+    private readonly options: DatafileOptions,
+  ) {
+    this.lines = live; // NeDB rewrites the file with one line per live document when it loads
+  }
+
+  static async open(path: string, options: DatafileOptions): Promise<{ datafile: Datafile; live: Map<string, LiveDoc> }> {
+    const live = await readDatafile(path, options.emit);
+    const wrapper = Datastore.create({ filename: path, corruptAlertThreshold: 0 });
+    try {
+      await wrapper.load();
+    } catch (err) {
+      throw new Error(`${path}: NeDB could not load it: ${(err as Error).message}`, { cause: err });
+    }
+    const db = (wrapper as unknown as { __original?: NedbDatastore }).__original;
+    if (!db?.executor) throw new Error('nedb-promises no longer exposes its @seald-io/nedb datastore as __original');
+    const loaded = db.getAllData().length;
+    if (loaded !== live.size) {
+      throw new CorruptDatafileError(path, null, `NeDB loaded ${loaded} documents where the file holds ${live.size}`);
+    }
+    return { datafile: new Datafile(path, db, live.size, options), live };
+  }
+
+  insert(docs: Doc[]): Promise<void> {
+    return this.appended(this.db.insertAsync(docs), docs.length);
+  }
+
+  remove(ids: string[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return this.appended(this.db.removeAsync({ _id: { $in: ids } }, { multi: true }), ids.length);
+  }
+
+  /** Insert or replace the document with doc._id. */
+  put(doc: Doc): Promise<void> {
+    return this.appended(this.db.updateAsync({ _id: doc._id }, doc, { upsert: true }), 1);
+  }
+
+  /**
+   * Resolves once every write issued before it is on disk. NeDB's executor runs tasks one
+   * after another in the order they were queued, so this fsync starts only after those
+   * writes' appendFile calls have returned.
+   */
+  sync(): Promise<void> {
+    return this.db.executor.pushAsync(async () => {
+      await fsyncPath(this.path);
+      this.options.emit({ type: 'fsync', file: this.path });
+    });
+  }
+
+  /**
+   * Compacts when dead lines outnumber both the threshold and the live documents, so
+   * the rewrite costs O(1) per write amortised. An append-only log has no dead lines
+   * and is never rewritten; a truncation or a replaced document makes some.
+   */
+  async compactIfWorthIt(liveDocs: number): Promise<void> {
+    const deadLines = this.lines - liveDocs;
+    if (deadLines < Math.max(this.options.compactAfterDeadLines, liveDocs)) return;
+    // Crash safe without our help: NeDB (storage.crashSafeWriteFileLinesAsync) writes
+    // `file~`, fsyncs it, renames it over the datafile and fsyncs the directory.
+    await this.db.compactDatafileAsync();
+    this.lines = liveDocs;
+    this.options.emit({ type: 'compact', file: this.path });
+  }
+
+  private appended(write: Promise<unknown>, lines: number): Promise<void> {
+    this.lines += lines;
+    return write.then(() => this.options.emit({ type: 'append', file: this.path, lines }));
+  }
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { Store } from '../../src/kv/store.ts';
+
+describe('Store', () => {
+  it('hides a key from the moment now reaches its deadline', () => {
+    const s = new Store();
+    s.put('a', '1');
+    s.expire('a', 100, 0);
+    expect(s.get('a', 99)).toBe('1');
+    expect(s.get('a', 100)).toBeUndefined();
+  });
+
+  it('does not remove an expired key on a read, only on a write', () => {
+    const s = new Store();
+    s.put('a', '1');
+    s.expire('a', 100, 0);
+    s.get('a', 500);
+    expect(s.entries()).toEqual([{ key: 'a', value: '1', deadlineMs: 100 }]);
+    expect(s.delete('a', 500)).toBeUndefined();
+    expect(s.entries()).toEqual([]);
+  });
+
+  it('put forgets the ttl; update keeps it', () => {
+    const s = new Store();
+    s.put('a', '1');
+    s.expire('a', 100, 0);
+    s.update('a', '2', 50);
+    expect(s.entries()).toEqual([{ key: 'a', value: '2', deadlineMs: 100 }]);
+    s.put('a', '3');
+    expect(s.entries()).toEqual([{ key: 'a', value: '3' }]);
+    expect(s.get('a', 1_000)).toBe('3');
+  });
+
+  it('update of an expired key starts a fresh key without a ttl', () => {
+    const s = new Store();
+    s.put('a', '1');
+    s.expire('a', 100, 0);
+    s.update('a', '9', 100);
+    expect(s.entries()).toEqual([{ key: 'a', value: '9' }]);
+  });
+
+  it('expire reports whether there was a live key', () => {
+    const s = new Store();
+    expect(s.expire('missing', 100, 0)).toBe(false);
+    s.put('a', '1');
+    expect(s.expire('a', 100, 0)).toBe(true);
+    expect(s.expire('a', 200, 100)).toBe(false);
+    expect(s.entries()).toEqual([]);
+  });
+});

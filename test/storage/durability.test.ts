@@ -1,0 +1,173 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RaftStorage } from '../../src/storage/raftStorage.ts';
+import { entries, entry, eventLog, tempDir } from './helpers.ts';
+
+async function lineCount(file: string): Promise<number> {
+  return (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '').length;
+}
+
+describe('durability order', () => {
+  it('fsyncs each datafile after its append and before save() resolves', async () => {
+    const { labels, onEvent } = eventLog();
+    const store = await RaftStorage.open(await tempDir(), { onEvent });
+    labels.length = 0;
+    // Twenty rounds: an fsync racing its append would win some of them.
+    for (let index = 1; index <= 20; index++) {
+      await store.save({ term: 1, votedFor: 'n1', commitIndex: index - 1 }, [entry(index, 1)]);
+    }
+    await store.save({ term: 2, votedFor: null, commitIndex: 20 }, []);
+    await store.close();
+
+    const batches = labels.join(',').split(',resolve').slice(0, -1).map((batch) => batch.split(',').filter(Boolean));
+    expect(batches).toHaveLength(21);
+    for (const batch of batches.slice(0, 20)) {
+      expect(batch).toHaveLength(4);
+      for (const file of ['log.db', 'state.db']) {
+        expect(batch.indexOf(`append ${file}`)).toBeGreaterThanOrEqual(0);
+        expect(batch.indexOf(`append ${file}`)).toBeLessThan(batch.indexOf(`fsync ${file}`));
+      }
+    }
+    expect(batches[20]).toEqual(['append state.db', 'fsync state.db']);
+  });
+
+  it('writes a commitIndex only after the entries it covers are fsynced', async () => {
+    const { labels, onEvent } = eventLog();
+    const store = await RaftStorage.open(await tempDir(), { onEvent });
+    labels.length = 0;
+    await store.save({ term: 1, votedFor: null, commitIndex: 2 }, entries(1, 3, 1));
+    await store.close();
+    expect(labels).toEqual(['append log.db', 'fsync log.db', 'append state.db', 'fsync state.db', 'resolve']);
+  });
+
+  it('a truncating save fsyncs the deletions and the new entries together, then resolves', async () => {
+    const { labels, onEvent } = eventLog();
+    const store = await RaftStorage.open(await tempDir(), { onEvent });
+    await store.save(null, entries(1, 5, 1));
+    labels.length = 0;
+    await store.save(null, [entry(3, 2)]);
+    await store.close();
+    expect(labels).toEqual(['append log.db', 'append log.db', 'fsync log.db', 'resolve']);
+  });
+});
+
+describe('group commit', () => {
+  it('100 concurrent saves share a handful of fsyncs', async () => {
+    const dir = await tempDir();
+    const { events, onEvent } = eventLog();
+    const store = await RaftStorage.open(dir, { onEvent });
+    await store.save(null, [entry(1, 1)]);
+    events.length = 0;
+    const saves = Array.from({ length: 100 }, (_, i) =>
+      store.save({ term: 1, votedFor: 'n1', commitIndex: i + 1 }, [entry(i + 2, 1)]),
+    );
+    await Promise.all(saves);
+    await store.close();
+
+    const fsyncs = events.filter((e) => e.type === 'fsync').length;
+    const resolved = events.flatMap((e) => (e.type === 'resolve' ? [e.saves] : []));
+    console.log(`100 concurrent saves: ${fsyncs} fsyncs, batches of ${resolved.join(', ')}`);
+    expect(resolved.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(fsyncs).toBeGreaterThan(0);
+    expect(fsyncs).toBeLessThanOrEqual(10);
+
+    const reopened = await RaftStorage.open(dir);
+    expect(reopened.initialState().entries).toEqual(entries(1, 101, 1));
+    expect(reopened.initialState().hardState.commitIndex).toBe(100);
+    await reopened.close();
+  });
+
+  it('saves arriving while a batch is on its way to disk go together in the next one', async () => {
+    const dir = await tempDir();
+    const { events, onEvent } = eventLog();
+    const store = await RaftStorage.open(dir, { onEvent });
+    events.length = 0;
+    const saves: Promise<void>[] = [];
+    for (let index = 1; index <= 100; index++) {
+      saves.push(store.save(null, [entry(index, 1)]));
+      await new Promise((resolve) => setImmediate(resolve)); // one save per turn of the event loop
+    }
+    await Promise.all(saves);
+    await store.close();
+
+    const fsyncs = events.filter((e) => e.type === 'fsync').length;
+    const batches = events.flatMap((e) => (e.type === 'resolve' ? [e.saves] : []));
+    console.log(`100 saves one per tick: ${fsyncs} fsyncs, batches of ${batches.join(', ')}`);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(fsyncs).toBe(batches.length);
+    expect(fsyncs).toBeLessThan(50);
+    const reopened = await RaftStorage.open(dir);
+    expect(reopened.initialState().entries).toEqual(entries(1, 100, 1));
+    await reopened.close();
+  });
+});
+
+describe('compaction', () => {
+  it('never rewrites an append-only log', async () => {
+    const { labels, onEvent } = eventLog();
+    const store = await RaftStorage.open(await tempDir(), { onEvent, compactAfterDeadLines: 10 });
+    for (let i = 1; i <= 50; i++) await store.save(null, [entry(i, 1)]);
+    await store.close();
+    expect(labels).not.toContain('compact log.db');
+  });
+
+  it('compacts the log once a truncation leaves enough dead lines, keeping the data', async () => {
+    const dir = await tempDir();
+    const logFile = join(dir, 'log.db');
+    const { labels, onEvent } = eventLog();
+    const store = await RaftStorage.open(dir, { onEvent, compactAfterDeadLines: 10 });
+    await store.save(null, entries(1, 20, 1));
+    await store.save(null, [entry(20, 2, 'late')]); // 2 dead lines: below the threshold
+    expect(labels).not.toContain('compact log.db');
+    expect(await lineCount(logFile)).toBe(22);
+
+    await store.save({ term: 3, votedFor: 'n2', commitIndex: 4 }, entries(5, 7, 3)); // 2 x 16 dead lines
+    await store.close(); // compaction runs after the batch resolves, so that a save need not wait for it
+    expect(labels.filter((l) => l === 'compact log.db')).toHaveLength(1);
+    expect(await lineCount(logFile)).toBe(7);
+
+    const reopened = await RaftStorage.open(dir);
+    expect(reopened.initialState().entries).toEqual([...entries(1, 4, 1), ...entries(5, 7, 3)]);
+    expect(reopened.initialState().hardState).toEqual({ term: 3, votedFor: 'n2', commitIndex: 4 });
+    await reopened.close();
+  });
+
+  it('compacts the hard state file as saves pile up, keeping the latest', async () => {
+    const dir = await tempDir();
+    const { labels, onEvent } = eventLog();
+    const store = await RaftStorage.open(dir, { onEvent, compactAfterDeadLines: 10 });
+    for (let term = 1; term <= 25; term++) await store.save({ term, votedFor: `n${term % 7}`, commitIndex: 0 }, []);
+    await store.close();
+    expect(labels.filter((l) => l === 'compact state.db')).toHaveLength(2);
+    expect(await lineCount(join(dir, 'state.db'))).toBeLessThanOrEqual(11);
+
+    const reopened = await RaftStorage.open(dir);
+    expect(reopened.initialState().hardState).toEqual({ term: 25, votedFor: 'n4', commitIndex: 0 });
+    await reopened.close();
+  });
+});
+
+describe('a large log', () => {
+  it('reopens 20,000 entries', async () => {
+    const dir = await tempDir();
+    const store = await RaftStorage.open(dir);
+    const payload = 'x'.repeat(100);
+    for (let first = 1; first <= 20_000; first += 1_000) {
+      const batch = Array.from({ length: 1_000 }, (_, i) => ({ ...entry(first + i, 1 + Math.floor((first + i) / 5_000)), data: payload }));
+      await store.save({ term: 5, votedFor: 'n1', commitIndex: first - 1 }, batch);
+    }
+    await store.close();
+
+    const started = performance.now();
+    const reopened = await RaftStorage.open(dir);
+    const elapsed = performance.now() - started;
+    console.log(`reopened 20,000 entries in ${elapsed.toFixed(0)} ms`);
+    const { entries: loaded, hardState } = reopened.initialState();
+    expect(loaded).toHaveLength(20_000);
+    expect(loaded.every((e, i) => e.index === i + 1)).toBe(true);
+    expect([reopened.lastIndex(), reopened.lastTerm()]).toEqual([20_000, 5]);
+    expect(hardState.commitIndex).toBe(19_000);
+    await reopened.close();
+  });
+});
