@@ -94,9 +94,15 @@ export class Raft {
       maxEntriesPerMessage: config.maxEntriesPerMessage ?? 256,
     };
     const hs = config.hardState ?? { term: 0, votedFor: null, commitIndex: 0 };
+    this.log = new RaftLog(config.entries ?? [], hs.commitIndex, config.appliedIndex ?? 0);
     this.term = hs.term;
     this.votedFor = hs.votedFor;
-    this.log = new RaftLog(config.entries ?? [], hs.commitIndex, config.appliedIndex ?? 0);
+    if (this.log.lastTerm() > this.term) {
+      // The log reached disk but the hard state written beside it did not: the term is at
+      // least that of the newest entry, and no vote in it was ever sent.
+      this.term = this.log.lastTerm();
+      this.votedFor = null;
+    }
     this.persistedHardState = { ...hs };
     this.trace = config.tracer ? new RaftTrace(config.tracer, config.traceHeartbeats ?? false) : null;
     this.trace?.raftStart(this.id);
@@ -446,6 +452,12 @@ export class Raft {
 
   softState(): SoftState {
     return { role: this.role, leaderId: this.leaderId, term: this.term };
+  }
+
+  /** The leader's view of a follower's log, for status pages; null when not leading. */
+  progressOf(peer: string): { matchIndex: number; nextIndex: number } | null {
+    const pr = this.progress.get(peer);
+    return pr ? { matchIndex: pr.matchIndex, nextIndex: pr.nextIndex } : null;
   }
 
   hardState(): HardState {

@@ -1,0 +1,90 @@
+import { ClientError, KvClient } from '../client/kvslib.ts';
+import type { ClientOp } from '../kv/command.ts';
+import type { ClusterConfig } from '../server/config.ts';
+import { AdminClient } from '../transport/admin-client.ts';
+import { UsageError } from './usage.ts';
+
+/** Turns `get k`, `put k v`, `mput a=1 b=2`, ... into an op, or says what is wrong. */
+export function parseOp(command: string, args: string[]): ClientOp {
+  const need = (n: number, form: string) => {
+    if (args.length !== n) throw new UsageError(`${command} takes ${form}`);
+  };
+  switch (command) {
+    case 'get':
+      need(1, '<key>');
+      return { type: 'get', key: args[0] };
+    case 'put':
+      need(2, '<key> <value>');
+      return { type: 'put', key: args[0], value: args[1] };
+    case 'del':
+    case 'delete':
+      need(1, '<key>');
+      return { type: 'delete', key: args[0] };
+    case 'incr':
+      need(1, '<key>');
+      return { type: 'incr', key: args[0] };
+    case 'expire': {
+      need(2, '<key> <seconds>');
+      const ttl = Number(args[1]);
+      if (!Number.isFinite(ttl) || ttl <= 0) throw new UsageError(`expire: seconds must be a positive number (got "${args[1]}")`);
+      return { type: 'expire', key: args[0], ttlSeconds: ttl };
+    }
+    case 'mget':
+      if (args.length === 0) throw new UsageError('mget takes <key>...');
+      return { type: 'mget', keys: args };
+    case 'mput':
+      if (args.length === 0) throw new UsageError('mput takes <key>=<value>...');
+      return {
+        type: 'mput',
+        pairs: args.map((a) => {
+          const eq = a.indexOf('=');
+          if (eq <= 0) throw new UsageError(`mput: "${a}" is not <key>=<value>`);
+          return { key: a.slice(0, eq), value: a.slice(eq + 1) };
+        }),
+      };
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+/** One operation against the cluster; prints the value, or the error and exits 1. */
+export async function runClientCommand(config: ClusterConfig, op: ClientOp, opts: { serverId?: string; timeoutMs: number }): Promise<void> {
+  const client = await KvClient.start({
+    clientId: `cli-${process.pid}-${Date.now().toString(36)}`,
+    servers: config.servers,
+    serverId: opts.serverId,
+    attemptTimeoutMs: Math.min(2000, opts.timeoutMs),
+    opTimeoutMs: opts.timeoutMs,
+  });
+  try {
+    const res = await client.execute(op);
+    if (op.type === 'mget') for (const [i, k] of op.keys.entries()) console.log(`${k}\t${res.values?.[i] ?? ''}`);
+    else console.log(res.value);
+  } catch (err) {
+    const failed = err instanceof ClientError && err.outcome.failed;
+    console.error(`error${failed ? '' : ' (not known whether it took effect; retrying is safe)'}: ${(err as Error).message}`);
+    process.exitCode = 1;
+  } finally {
+    await client.stop();
+  }
+}
+
+/** `raftkv status`: one line per server, from its admin service. */
+export async function printStatus(config: ClusterConfig): Promise<void> {
+  const rows = await Promise.all(
+    config.servers.map(async (s) => {
+      const admin = new AdminClient(s.addr);
+      try {
+        const st = await admin.status(1000);
+        return [s.id, s.addr, st.role, st.term, st.leaderId || '-', st.commitIndex, st.appliedIndex, st.lastLogIndex, st.pid];
+      } catch {
+        return [s.id, s.addr, 'down'];
+      } finally {
+        admin.close();
+      }
+    }),
+  );
+  const table = [['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid'], ...rows].map((r) => r.map(String));
+  const widths = table[0].map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)) + 2);
+  for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('').trimEnd());
+}

@@ -1,0 +1,64 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../server/config.ts';
+import { clusterUp } from './cluster-command.ts';
+import { parseOp, printStatus, runClientCommand } from './client-command.ts';
+import { resolveConfig } from './cluster-file.ts';
+import { runNode } from './node-command.ts';
+import { USAGE, UsageError } from './usage.ts';
+
+const CLIENT_COMMANDS = new Set(['get', 'put', 'del', 'delete', 'incr', 'expire', 'mget', 'mput']);
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      id: { type: 'string' },
+      config: { type: 'string' },
+      nodes: { type: 'string' },
+      'base-port': { type: 'string' },
+      data: { type: 'string' },
+      server: { type: 'string' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  if (command === 'node') {
+    if (!values.id) throw new UsageError('node needs --id <serverId>');
+    return runNode(resolveConfig(values.config).config, values.id);
+  }
+  if (command === 'cluster') {
+    if (rest[0] !== 'up') throw new UsageError('cluster takes "up"');
+    const nodes = positiveInt(values.nodes ?? '7', '--nodes');
+    const basePort = positiveInt(values['base-port'] ?? '7100', '--base-port');
+    return clusterUp({ nodes, basePort, dataDir: values.data ?? 'data', config: values.config ? resolveConfig(values.config).config : undefined });
+  }
+  if (command === 'status') return printStatus(resolveConfig(values.config).config);
+  if (CLIENT_COMMANDS.has(command)) {
+    const op = parseOp(command, rest);
+    const timeoutMs = positiveInt(values.timeout ?? '10000', '--timeout');
+    return runClientCommand(resolveConfig(values.config).config, op, { serverId: values.server, timeoutMs });
+  }
+  throw new UsageError(`unknown command "${command}"`);
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer (got "${text}")`);
+  return n;
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`raftkv: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  console.error(`raftkv: ${err instanceof ConfigError ? '' : 'error: '}${err.message}`);
+  process.exit(1);
+});

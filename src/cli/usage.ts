@@ -1,0 +1,21 @@
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE = `raftkv - a traced Raft key-value store
+
+Servers:
+  raftkv node --id <serverId> [--config <file>]     run one server
+  raftkv cluster up [--nodes N] [--base-port P] [--data <dir>]
+                                                    start N servers (default 7); Ctrl-C stops them
+  raftkv status [--config <file>]                   role, term, leader and indexes of each server
+
+Client (any server; followers forward to the leader):
+  raftkv get <key>               raftkv put <key> <value>
+  raftkv del <key>               raftkv incr <key>
+  raftkv expire <key> <seconds>  raftkv mget <key>...
+  raftkv mput <key>=<value>...
+  options: --config <file>  --server <serverId>  --timeout <ms> (default 10000)
+
+Without --config, commands use data/cluster.json (written by "cluster up"), else the
+default: 7 servers on 127.0.0.1:7100-7106 with data under data/<serverId>/.`;

@@ -1,0 +1,292 @@
+import * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { NullSink, type TraceSink } from '../../tracing/record.ts';
+import { Tracer } from '../../tracing/tracer.ts';
+import type { VectorClock } from '../../tracing/clock.ts';
+import type { ClientOp, KeyValue } from '../kv/command.ts';
+import { decodeToken, encodeToken } from '../transport/codec.ts';
+import { isReadOp, opKeys, opToWire, opValue } from '../transport/op-codec.ts';
+import { channelOptions, KVService } from '../transport/proto.ts';
+import { unary } from '../transport/unary.ts';
+import type { WireClientReply } from '../transport/wire.ts';
+import { KeyLock } from './key-lock.ts';
+import { ResultStream } from './result-stream.ts';
+
+export interface ServerAddress {
+  id: string;
+  addr: string;
+}
+
+export interface ClientOptions {
+  clientId: string;
+  servers: ServerAddress[];
+  /** The server to talk to first (default: the first listed). */
+  serverId?: string;
+  /** One attempt's deadline; on expiry the client fails over to another server. */
+  attemptTimeoutMs?: number;
+  /** Give up on an operation after this long, with an error. */
+  opTimeoutMs?: number;
+  sink?: TraceSink;
+  initialClock?: VectorClock;
+  /** Every finished operation, with monotonic call and return times (history.json). */
+  onHistory?: (entry: HistoryEntry) => void;
+}
+
+export interface OpOutcome {
+  opId: number;
+  op: ClientOp['type'];
+  key: string;
+  value: string;
+  values?: string[];
+  /** Set when the operation failed; `value` is then empty. */
+  error?: string;
+  /** The error came from applying the operation (e.g. incr on text), not from reaching it. */
+  failed?: boolean;
+  servedBy?: string;
+  latencyMs: number;
+}
+
+export interface HistoryEntry {
+  clientId: string;
+  opId: number;
+  op: ClientOp;
+  /** performance.timeOrigin + now(), in ms: monotonic within a run and comparable across processes. */
+  call: number;
+  return: number;
+  output?: { value: string; values?: string[] };
+  /** An error: the operation may or may not have taken effect (unless `failed`). */
+  error?: string;
+  failed?: boolean;
+}
+
+export class ClientError extends Error {
+  constructor(
+    message: string,
+    readonly outcome: OpOutcome,
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+/** Reply codes worth another attempt with the same opId; the rest are final answers. */
+const RETRYABLE = new Set(['NOT_LEADER', 'NO_LEADER', 'TIMEOUT', 'UNAVAILABLE']);
+
+/**
+ * kvslib: a client of the cluster. Talks to one server at a time (any server forwards to
+ * the leader), fails over on silence, retries with the same opId so a write is applied
+ * once, orders operations per key, and traces its path.
+ */
+export class KvClient extends EventEmitter {
+  readonly clientId: string;
+  readonly results = new ResultStream<OpOutcome>();
+  private readonly opts: Required<Pick<ClientOptions, 'attemptTimeoutMs' | 'opTimeoutMs'>> & ClientOptions;
+  private readonly tracer: Tracer;
+  private readonly keyLock = new KeyLock();
+  private readonly grpcClients = new Map<string, grpc.Client>();
+  private current: ServerAddress;
+  private nextOpId = 1;
+  private readonly unanswered = new Set<number>();
+  /** Settles an unfinished operation with an error (used by stop()). */
+  private readonly pending = new Map<number, (error: string) => void>();
+  private stopped = false;
+
+  private constructor(opts: ClientOptions) {
+    super();
+    if (!opts.clientId || /\s/.test(opts.clientId)) throw new Error(`clientId must be non-empty without whitespace (got "${opts.clientId}")`);
+    if (opts.servers.length === 0) throw new Error('servers must list at least one server');
+    this.clientId = opts.clientId;
+    this.opts = { attemptTimeoutMs: 2000, opTimeoutMs: 20_000, ...opts };
+    this.tracer = new Tracer(opts.clientId, opts.sink ?? new NullSink(), opts.initialClock);
+    const first = opts.serverId ? opts.servers.find((s) => s.id === opts.serverId) : opts.servers[0];
+    if (!first) throw new Error(`serverId ${opts.serverId} is not among the servers`);
+    this.current = first;
+  }
+
+  /** Starts a client connected to a reachable server; rejects if none answers. */
+  static async start(opts: ClientOptions): Promise<KvClient> {
+    const client = new KvClient(opts);
+    client.tracer.record('KvslibStart', { clientId: client.clientId });
+    const order = [client.current, ...opts.servers.filter((s) => s.id !== client.current.id)];
+    for (const server of order) {
+      if (await client.reachable(server, client.opts.attemptTimeoutMs)) {
+        client.connect(server);
+        return client;
+      }
+    }
+    client.close();
+    throw new Error(`no server reachable among ${opts.servers.map((s) => `${s.id}@${s.addr}`).join(', ')}`);
+  }
+
+  get serverId(): string {
+    return this.current.id;
+  }
+
+  get(key: string): Promise<OpOutcome> {
+    return this.execute({ type: 'get', key });
+  }
+  put(key: string, value: string): Promise<OpOutcome> {
+    return this.execute({ type: 'put', key, value });
+  }
+  delete(key: string): Promise<OpOutcome> {
+    return this.execute({ type: 'delete', key });
+  }
+  incr(key: string): Promise<OpOutcome> {
+    return this.execute({ type: 'incr', key });
+  }
+  expire(key: string, ttlSeconds: number): Promise<OpOutcome> {
+    return this.execute({ type: 'expire', key, ttlSeconds });
+  }
+  mget(keys: string[]): Promise<OpOutcome> {
+    return this.execute({ type: 'mget', keys });
+  }
+  mput(pairs: KeyValue[]): Promise<OpOutcome> {
+    return this.execute({ type: 'mput', pairs });
+  }
+
+  /**
+   * Runs one operation. The promise resolves with its result or rejects with a
+   * ClientError; either way the outcome also goes to `results` and the 'result' event.
+   */
+  execute(op: ClientOp): Promise<OpOutcome> {
+    if (this.stopped) return Promise.reject(new Error(`client ${this.clientId} is stopped`));
+    const opId = this.nextOpId++;
+    this.unanswered.add(opId);
+    const family = isReadOp(op) ? 'Get' : 'Put';
+    const traceId = `${this.clientId}:${opId}`;
+    const key = opKeys(op).join(',');
+    const body = { clientId: this.clientId, opId, key, ...(isReadOp(op) ? {} : { value: opValue(op) }) };
+    const call = now();
+    this.tracer.record(`${family}Start`, body, traceId);
+    return new Promise<OpOutcome>((resolve, reject) => {
+      let settled = false;
+      const finish = (outcome: OpOutcome, token?: string) => {
+        if (settled) return;
+        settled = true;
+        this.pending.delete(opId);
+        this.unanswered.delete(opId);
+        const resultBody = { ...body, value: outcome.value, ...(outcome.error ? { error: outcome.error } : {}) };
+        this.tracer.receive(decodeToken(token ?? ''), `${family}ResultRecvd`, resultBody, traceId);
+        this.opts.onHistory?.({
+          clientId: this.clientId,
+          opId,
+          op,
+          call,
+          return: now(),
+          ...(outcome.error ? { error: outcome.error, ...(outcome.failed ? { failed: true } : {}) } : { output: { value: outcome.value, ...(outcome.values ? { values: outcome.values } : {}) } }),
+        });
+        this.results.push(outcome);
+        this.emit('result', outcome);
+        if (outcome.error) reject(new ClientError(outcome.error, outcome));
+        else resolve(outcome);
+      };
+      this.pending.set(opId, (error) => finish({ opId, op: op.type, key, value: '', error, latencyMs: now() - call }));
+      void this.run(op, opId, family, body, traceId, call, finish);
+    });
+  }
+
+  private async run(
+    op: ClientOp,
+    opId: number,
+    family: string,
+    body: Record<string, unknown>,
+    traceId: string,
+    call: number,
+    finish: (o: OpOutcome, token?: string) => void,
+  ): Promise<void> {
+    const release = await this.keyLock.acquire(opKeys(op));
+    const outcome = (fields: Partial<OpOutcome>): OpOutcome => ({ opId, op: op.type, key: body.key as string, value: '', latencyMs: now() - call, ...fields });
+    try {
+      const deadline = call + this.opts.opTimeoutMs;
+      let lastError = 'no attempt made';
+      for (let attempt = 0; now() < deadline && !this.stopped; attempt++) {
+        const token = this.tracer.send(`${family}Send`, { ...body, serverId: this.current.id, attempt }, traceId);
+        let reply: WireClientReply;
+        try {
+          reply = await unary(this.grpcClient(this.current), 'Execute', {
+            clientId: this.clientId,
+            opId,
+            firstUnacked: Math.min(...this.unanswered),
+            op: opToWire(op),
+            traceId,
+            token: encodeToken(token),
+            forwarded: false,
+          }, Math.min(this.opts.attemptTimeoutMs, Math.max(1, deadline - now())));
+        } catch (err) {
+          lastError = `${this.current.id}: ${(err as grpc.ServiceError).details || (err as Error).message}`;
+          this.failover();
+          continue;
+        }
+        if (reply.ok) {
+          finish(outcome({ value: reply.value, ...(reply.values.length > 0 || op.type === 'mget' ? { values: reply.values } : {}), servedBy: reply.servedBy }), reply.token);
+          return;
+        }
+        if (!RETRYABLE.has(reply.code)) {
+          finish(outcome({ error: reply.error, failed: reply.code === 'FAILED', servedBy: reply.servedBy }), reply.token);
+          return;
+        }
+        lastError = `${reply.servedBy || this.current.id}: ${reply.error}`;
+        // The server is alive but cannot order the operation yet: give the election time.
+        if (reply.code === 'UNAVAILABLE') this.failover();
+        await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500));
+      }
+      finish(outcome({ error: this.stopped ? `client ${this.clientId} stopped before the operation finished` : `gave up after ${this.opts.opTimeoutMs} ms: ${lastError}` }));
+    } finally {
+      release();
+    }
+  }
+
+  /** Moves to the next server in the list, recording the new connection. */
+  private failover(): void {
+    if (this.stopped) return;
+    const list = this.opts.servers;
+    const next = list[(list.findIndex((s) => s.id === this.current.id) + 1) % list.length];
+    this.connect(next);
+  }
+
+  private connect(server: ServerAddress): void {
+    this.current = server;
+    this.tracer.record('NewServerConnection', { clientId: this.clientId, serverId: server.id, serverAddr: server.addr });
+  }
+
+  private grpcClient(server: ServerAddress): grpc.Client {
+    let c = this.grpcClients.get(server.id);
+    if (!c) {
+      c = new KVService(server.addr, grpc.credentials.createInsecure(), channelOptions);
+      this.grpcClients.set(server.id, c);
+    }
+    return c;
+  }
+
+  private reachable(server: ServerAddress, ms: number): Promise<boolean> {
+    return new Promise((resolve) => this.grpcClient(server).waitForReady(Date.now() + ms, (err) => resolve(!err)));
+  }
+
+  /** Settles every pending operation with an error, then records KvslibStop last. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const settle of [...this.pending.values()]) settle(`client ${this.clientId} stopped before the operation finished`);
+    this.tracer.record('KvslibStop', { clientId: this.clientId });
+    this.close();
+  }
+
+  private close(): void {
+    this.results.close();
+    for (const c of this.grpcClients.values()) c.close();
+  }
+
+  /** The tracer's clock, for a restarted client that wants its counter to continue. */
+  clock(): VectorClock {
+    return this.tracer.currentClock();
+  }
+}
+
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

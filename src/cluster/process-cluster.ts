@@ -1,0 +1,184 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClusterConfig } from '../server/config.ts';
+import { AdminClient } from '../transport/admin-client.ts';
+import type { WireStatus } from '../transport/wire.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = path.join(REPO, 'src/cli/raftkv.ts');
+
+export type ServerState = 'down' | 'up' | 'paused';
+
+interface Member {
+  child: ChildProcess | null;
+  state: ServerState;
+  exited: Promise<void> | null;
+}
+
+/**
+ * Real server processes on this machine: start, kill (any signal), pause, resume,
+ * restart, cut links, and stop them all. Every process is tracked by pid and stopped
+ * by stopAll(), which callers run in `finally`.
+ */
+export class ProcessCluster {
+  private readonly members = new Map<string, Member>();
+  private readonly admins = new Map<string, AdminClient>();
+
+  constructor(
+    readonly config: ClusterConfig,
+    /** The config file the child processes read (written by the caller). */
+    readonly configPath: string,
+    private readonly opts: { logDir?: string; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {},
+  ) {
+    for (const s of config.servers) {
+      this.members.set(s.id, { child: null, state: 'down', exited: null });
+      this.admins.set(s.id, new AdminClient(s.addr));
+    }
+  }
+
+  get ids(): string[] {
+    return this.config.servers.map((s) => s.id);
+  }
+
+  state(id: string): ServerState {
+    return this.member(id).state;
+  }
+
+  pid(id: string): number | undefined {
+    return this.member(id).child?.pid;
+  }
+
+  /** Spawns the server and waits until it answers Status. */
+  async start(id: string): Promise<void> {
+    const m = this.member(id);
+    if (m.state !== 'down') throw new Error(`${id} is already ${m.state}`);
+    const logDir = this.opts.logDir ?? path.join(this.config.dataDir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const log = openSync(path.join(logDir, `${id}.log`), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'node', '--id', id, '--config', this.configPath], {
+      cwd: REPO,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, RAFTKV_PARENT_PID: String(process.pid), ...this.opts.env },
+    });
+    closeSync(log);
+    m.child = child;
+    m.state = 'up';
+    m.exited = new Promise((resolve) => child.once('exit', () => {
+      if (m.child === child) {
+        m.child = null;
+        m.state = 'down';
+      }
+      resolve();
+    }));
+    await this.waitFor(id, () => true, this.opts.readyTimeoutMs ?? 15_000, `${id} to answer Status (log: ${path.join(logDir, `${id}.log`)})`);
+  }
+
+  /** Sends `signal` (SIGKILL by default: a crash) and waits for the process to exit. */
+  async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const m = this.member(id);
+    if (!m.child) return;
+    if (m.state === 'paused' && signal !== 'SIGKILL') m.child.kill('SIGCONT');
+    m.child.kill(signal);
+    await m.exited;
+  }
+
+  pause(id: string): void {
+    const m = this.member(id);
+    if (m.state !== 'up' || !m.child) throw new Error(`${id} is ${m.state}, cannot pause`);
+    m.child.kill('SIGSTOP');
+    m.state = 'paused';
+  }
+
+  resume(id: string): void {
+    const m = this.member(id);
+    if (m.state !== 'paused' || !m.child) throw new Error(`${id} is ${m.state}, cannot resume`);
+    m.child.kill('SIGCONT');
+    m.state = 'up';
+  }
+
+  async restart(id: string): Promise<void> {
+    await this.kill(id);
+    await this.start(id);
+  }
+
+  /** Cuts every link between the groups (servers drop each other's messages). */
+  async partition(groups: string[][]): Promise<void> {
+    const groupOf = new Map<string, number>();
+    groups.forEach((g, i) => g.forEach((id) => groupOf.set(id, i)));
+    await Promise.all(
+      this.ids
+        .filter((id) => this.state(id) === 'up')
+        .map((id) => this.admin(id).setBlockedPeers(this.ids.filter((p) => p !== id && groupOf.get(p) !== groupOf.get(id)))),
+    );
+  }
+
+  async heal(): Promise<void> {
+    await Promise.all(this.ids.filter((id) => this.state(id) === 'up').map((id) => this.admin(id).setBlockedPeers([])));
+  }
+
+  status(id: string, deadlineMs = 1000): Promise<WireStatus> {
+    return this.admin(id).status(deadlineMs);
+  }
+
+  /** Statuses of the servers that answer. */
+  async statuses(): Promise<WireStatus[]> {
+    const all = await Promise.all(this.ids.filter((id) => this.state(id) === 'up').map((id) => this.status(id, 500).catch(() => null)));
+    return all.filter((s): s is WireStatus => s !== null);
+  }
+
+  /** Waits until one server leads and every answering server agrees on it. */
+  async waitForLeader(timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const st = await this.statuses();
+      const leaders = st.filter((s) => s.role === 'leader');
+      if (leaders.length === 1 && st.length > 0 && st.every((s) => s.leaderId === leaders[0].serverId)) return leaders[0].serverId;
+      await sleep(50);
+    }
+    throw new Error(`no agreed leader within ${timeoutMs} ms`);
+  }
+
+  async waitFor(id: string, cond: (s: WireStatus) => boolean, timeoutMs: number, what: string): Promise<WireStatus> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.state(id) === 'down') throw new Error(`${id} exited while waiting for ${what}`);
+      const s = await this.status(id, 500).catch(() => null);
+      if (s && cond(s)) return s;
+      await sleep(50);
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+
+  /** Stops every process this cluster started: SIGTERM, then SIGKILL after a grace period. */
+  async stopAll(graceMs = 3000): Promise<void> {
+    await Promise.all(
+      this.ids.map(async (id) => {
+        const m = this.member(id);
+        if (!m.child) return;
+        const exited = m.exited;
+        if (m.state === 'paused') m.child.kill('SIGCONT');
+        m.child.kill('SIGTERM');
+        const timer = setTimeout(() => m.child?.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+    for (const a of this.admins.values()) a.close();
+  }
+
+  private admin(id: string): AdminClient {
+    return this.admins.get(id)!;
+  }
+
+  private member(id: string): Member {
+    const m = this.members.get(id);
+    if (!m) throw new Error(`unknown server ${id} (servers: ${this.ids.join(', ')})`);
+    return m;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

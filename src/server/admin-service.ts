@@ -1,0 +1,49 @@
+import * as grpc from '@grpc/grpc-js';
+import type { PeerTransport } from '../transport/peer-transport.ts';
+import type { WireStatus } from '../transport/wire.ts';
+import type { ServerEntry } from './config.ts';
+import type { RaftNode } from './raft-node.ts';
+
+export interface AdminContext {
+  id: string;
+  servers: ServerEntry[];
+  node: RaftNode;
+  transport: PeerTransport;
+}
+
+export function status(ctx: AdminContext): WireStatus {
+  const { raft } = ctx.node;
+  return {
+    serverId: ctx.id,
+    role: raft.role,
+    term: raft.term,
+    leaderId: raft.leaderId ?? '',
+    commitIndex: raft.log.commitIndex,
+    appliedIndex: ctx.node.kv.lastApplied,
+    lastLogIndex: raft.log.lastIndex(),
+    peers: ctx.servers
+      .filter((s) => s.id !== ctx.id)
+      .map((s) => ({ id: s.id, addr: s.addr, ...(raft.progressOf(s.id) ?? { matchIndex: 0, nextIndex: 0 }), blocked: ctx.transport.isBlocked(s.id) })),
+    lastContactMs: ctx.node.msSinceLeaderContact(),
+    pid: process.pid,
+  };
+}
+
+/** Status for operators and the UI, and link cutting for partitions without root. */
+export function adminHandlers(ctx: AdminContext): grpc.UntypedServiceImplementation {
+  return {
+    Status(_call: grpc.ServerUnaryCall<object, WireStatus>, callback: grpc.sendUnaryData<WireStatus>) {
+      callback(null, status(ctx));
+    },
+    SetBlockedPeers(call: grpc.ServerUnaryCall<{ peers: string[] }, WireStatus>, callback: grpc.sendUnaryData<WireStatus>) {
+      const known = new Set(ctx.servers.map((s) => s.id));
+      const unknown = call.request.peers.filter((p) => !known.has(p) || p === ctx.id);
+      if (unknown.length > 0) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: `not a peer of ${ctx.id}: ${unknown.join(', ')}` });
+        return;
+      }
+      ctx.transport.setBlocked(call.request.peers);
+      callback(null, status(ctx));
+    },
+  };
+}

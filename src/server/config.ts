@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Timing } from './raft-node.ts';
+
+export interface ServerEntry {
+  id: string;
+  /** host:port this server listens on and peers dial. */
+  addr: string;
+}
+
+export interface ClusterConfig {
+  servers: ServerEntry[];
+  /** Each server keeps its log under <dataDir>/<id>/. */
+  dataDir: string;
+  timing: Timing;
+  /** How long a leader waits for a write to commit before answering TIMEOUT. */
+  commitTimeoutMs: number;
+  /** host:port of the tracing server; null traces nowhere. */
+  traceServer: string | null;
+  /** Trace heartbeats that carry nothing new too (large logs). */
+  traceHeartbeats: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULT_BASE_PORT = 7100;
+
+/** 25 ms ticks: elections after 250-500 ms of silence, heartbeats every 50 ms. */
+export const DEFAULT_TIMING: Timing = { tickMs: 25, electionTick: 10, heartbeatTick: 2 };
+
+export function defaultConfig(n = 7, basePort = DEFAULT_BASE_PORT, dataDir = 'data'): ClusterConfig {
+  return {
+    servers: Array.from({ length: n }, (_, i) => ({ id: `server${i}`, addr: `127.0.0.1:${basePort + i}` })),
+    dataDir,
+    timing: { ...DEFAULT_TIMING },
+    commitTimeoutMs: 3000,
+    traceServer: null,
+    traceHeartbeats: false,
+  };
+}
+
+export function loadConfig(file: string): ClusterConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  const config = parseConfig(raw, file);
+  // A relative data dir is relative to the config file, so the file can move with its data.
+  return { ...config, dataDir: path.resolve(path.dirname(file), config.dataDir) };
+}
+
+/** Checks every field and names the first bad one; missing optional fields get defaults. */
+export function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
+  const bad = (what: string): never => {
+    throw new ConfigError(`${source}: ${what}`);
+  };
+  if (!isObject(raw)) bad('must be a JSON object');
+  const obj = raw as Record<string, unknown>;
+  const known = new Set(['servers', 'dataDir', 'timing', 'commitTimeoutMs', 'traceServer', 'traceHeartbeats']);
+  for (const key of Object.keys(obj)) if (!known.has(key)) bad(`unknown field "${key}" (known: ${[...known].join(', ')})`);
+  if (!Array.isArray(obj.servers) || obj.servers.length === 0) bad('"servers" must be a non-empty array of {id, addr}');
+  const servers = (obj.servers as unknown[]).map((s, i): ServerEntry => {
+    if (!isObject(s)) bad(`servers[${i}] must be an object {id, addr}`);
+    const { id, addr } = s as Record<string, unknown>;
+    if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(id)) bad(`servers[${i}].id must be letters, digits, "_", "." or "-" (got ${JSON.stringify(id)})`);
+    if (typeof addr !== 'string' || !isHostPort(addr)) bad(`servers[${i}].addr must be host:port with a port 1-65535 (got ${JSON.stringify(addr)})`);
+    return { id: id as string, addr: addr as string };
+  });
+  const dup = (xs: string[]) => xs.find((x, i) => xs.indexOf(x) !== i);
+  const dupId = dup(servers.map((s) => s.id));
+  if (dupId) bad(`server id "${dupId}" appears twice`);
+  const dupAddr = dup(servers.map((s) => s.addr));
+  if (dupAddr) bad(`address ${dupAddr} appears twice`);
+  const d = defaultConfig(1);
+  const timingRaw = obj.timing ?? d.timing;
+  if (!isObject(timingRaw)) bad('"timing" must be an object {tickMs, electionTick, heartbeatTick}');
+  const t = { ...d.timing, ...(timingRaw as object) } as Record<string, unknown>;
+  for (const k of ['tickMs', 'electionTick', 'heartbeatTick']) {
+    if (!Number.isInteger(t[k]) || (t[k] as number) < 1) bad(`timing.${k} must be a positive integer (got ${JSON.stringify(t[k])})`);
+  }
+  if ((t.heartbeatTick as number) >= (t.electionTick as number)) bad('timing.heartbeatTick must be less than timing.electionTick');
+  const commitTimeoutMs = obj.commitTimeoutMs ?? d.commitTimeoutMs;
+  if (!Number.isInteger(commitTimeoutMs) || (commitTimeoutMs as number) < 1) bad('"commitTimeoutMs" must be a positive integer');
+  const traceServer = obj.traceServer ?? null;
+  if (traceServer !== null && (typeof traceServer !== 'string' || !isHostPort(traceServer))) bad('"traceServer" must be host:port or null');
+  const dataDir = obj.dataDir ?? d.dataDir;
+  if (typeof dataDir !== 'string' || dataDir === '') bad('"dataDir" must be a non-empty string');
+  const traceHeartbeats = obj.traceHeartbeats ?? false;
+  if (typeof traceHeartbeats !== 'boolean') bad('"traceHeartbeats" must be true or false');
+  return {
+    servers,
+    dataDir: dataDir as string,
+    timing: { tickMs: t.tickMs as number, electionTick: t.electionTick as number, heartbeatTick: t.heartbeatTick as number },
+    commitTimeoutMs: commitTimeoutMs as number,
+    traceServer: traceServer as string | null,
+    traceHeartbeats: traceHeartbeats as boolean,
+  };
+}
+
+function isObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isHostPort(s: string): boolean {
+  const m = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d+)$/.exec(s);
+  return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+}

@@ -1,0 +1,157 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Tracer } from '../../tracing/tracer.ts';
+import { buildCommand, encodeCommand, validateOp, type ClientOp, type OpResult, type ReadOp } from '../kv/command.ts';
+import { decodeToken, encodeToken } from '../transport/codec.ts';
+import { isReadOp, opFromWire, opKeys, opValue } from '../transport/op-codec.ts';
+import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
+import { NotLeaderError } from './errors.ts';
+import type { Forwarder } from './forwarder.ts';
+import type { RaftNode } from './raft-node.ts';
+
+export interface KvServiceContext {
+  id: string;
+  node: RaftNode;
+  tracer: Tracer;
+  forwarder: Forwarder;
+  /** How long the leader waits for a commit (or a read round) before TIMEOUT. */
+  commitTimeoutMs: number;
+  /** How long a server without a known leader waits for an election before NO_LEADER. */
+  noLeaderWaitMs: number;
+  peerCount: number;
+}
+
+class Timeout extends Error {}
+
+/** The client-facing KV service: any server takes a request, the leader orders it. */
+export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementation {
+  return {
+    Execute(call: grpc.ServerUnaryCall<WireClientRequest, WireClientReply>, callback: grpc.sendUnaryData<WireClientReply>) {
+      execute(ctx, call.request, deadlineOf(call)).then(
+        (reply) => callback(null, reply),
+        (err: Error) => callback({ code: grpc.status.INTERNAL, details: `internal error: ${err.message}` }),
+      );
+    },
+  };
+}
+
+/**
+ * The caller's deadline bounds everything done for it: once the client has given up, a
+ * late forward or proposal would apply an operation the client was told had failed.
+ */
+function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number {
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : Number(d);
+  return Number.isFinite(ms) ? ms : Infinity;
+}
+
+async function execute(ctx: KvServiceContext, req: WireClientRequest, deadline: number): Promise<WireClientReply> {
+  const op = opFromWire(req.op);
+  const family = typeof op !== 'string' && isReadOp(op) ? 'Get' : 'Put';
+  const body = traceBody(req, op);
+  ctx.tracer.receive(decodeToken(req.token), `${family}Recv`, body, req.traceId);
+  const invalid = typeof op === 'string' ? op : requestError(req) ?? validateOp(op);
+  if (invalid !== null) return failure(ctx, 'INVALID', invalid);
+  const clientOp = op as ClientOp;
+
+  if (!ctx.node.isLeader) {
+    if (req.forwarded) return failure(ctx, 'NOT_LEADER', `${ctx.id} is not the leader`);
+    const leader = await waitForLeader(ctx, Math.min(ctx.noLeaderWaitMs, deadline - Date.now()));
+    if (Date.now() >= deadline) return failure(ctx, 'TIMEOUT', 'the request deadline passed before a leader was known');
+    if (leader === null) {
+      return failure(ctx, 'NO_LEADER', `no leader elected within ${ctx.noLeaderWaitMs} ms: fewer than a majority of the ${ctx.peerCount} servers may be up and connected`);
+    }
+    if (leader !== ctx.id) return forward(ctx, req, leader, family, body, deadline);
+  }
+  return serve(ctx, req, clientOp, family, body, deadline);
+}
+
+async function forward(ctx: KvServiceContext, req: WireClientRequest, leader: string, family: string, body: Record<string, unknown>, deadline: number): Promise<WireClientReply> {
+  const token = ctx.tracer.send(`${family}Fwd`, { ...body, leaderId: leader }, req.traceId);
+  let reply: WireClientReply;
+  try {
+    reply = await ctx.forwarder.execute(leader, { ...req, token: encodeToken(token), forwarded: true }, Math.min(ctx.commitTimeoutMs + 1000, deadline - Date.now()));
+  } catch (err) {
+    return failure(ctx, 'UNAVAILABLE', `leader ${leader} unreachable from ${ctx.id}: ${(err as Error).message}`, leader);
+  }
+  if (!reply.token) return reply;
+  const rec = ctx.tracer.receive(decodeToken(reply.token), `${family}ResultFwd`, { ...body, value: reply.value, ...(reply.ok ? {} : { error: reply.error }) }, req.traceId);
+  return { ...reply, token: encodeToken(rec.clock) };
+}
+
+async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp, family: string, body: Record<string, unknown>, deadline: number): Promise<WireClientReply> {
+  let result: OpResult;
+  const timeoutMs = Math.min(ctx.commitTimeoutMs, deadline - Date.now());
+  if (timeoutMs <= 0) return failure(ctx, 'TIMEOUT', 'the request deadline passed before the leader got it');
+  try {
+    if (isReadOp(op)) {
+      result = await withTimeout(ctx.node.read(op as ReadOp), timeoutMs);
+    } else {
+      const built = buildCommand({ clientId: req.clientId, opId: req.opId, firstUnacked: req.firstUnacked }, op, Date.now());
+      if (!built.ok) return failure(ctx, 'INVALID', built.error);
+      ctx.tracer.record('RaftPutReq', body, req.traceId);
+      const applied = await withTimeout(ctx.node.propose(encodeCommand(built.command), req.traceId), timeoutMs);
+      if (!applied) throw new Error('a command was applied as a no-op');
+      result = applied.result;
+    }
+  } catch (err) {
+    if (err instanceof NotLeaderError) return failure(ctx, 'NOT_LEADER', err.message, err.leaderId);
+    if (err instanceof Timeout) {
+      return failure(ctx, 'TIMEOUT', `not committed within ${timeoutMs} ms: a majority of the ${ctx.peerCount} servers may be down or cut off (retrying with the same opId is safe)`);
+    }
+    throw err;
+  }
+  const value = result.ok ? result.value : '';
+  const token = ctx.tracer.send(`${family}Result`, { ...body, value, ...(result.ok ? {} : { error: result.error }) }, req.traceId);
+  return {
+    ok: result.ok,
+    value,
+    values: result.ok ? result.values ?? [] : [],
+    error: result.ok ? '' : result.error,
+    code: result.ok ? '' : 'FAILED',
+    leaderId: ctx.id,
+    servedBy: ctx.id,
+    token: encodeToken(token),
+  };
+}
+
+function requestError(req: WireClientRequest): string | null {
+  if (!req.clientId) return 'clientId is required';
+  if (!Number.isSafeInteger(req.opId) || req.opId < 1) return `opId must be a positive integer (got ${req.opId})`;
+  if (req.firstUnacked > req.opId) return `firstUnacked (${req.firstUnacked}) cannot exceed opId (${req.opId})`;
+  return null;
+}
+
+/** An error reply. Untraced: the client records only results, and retries errors. */
+function failure(ctx: KvServiceContext, code: ReplyCode, error: string, leaderId?: string | null): WireClientReply {
+  return { ok: false, value: '', values: [], error, code, leaderId: leaderId ?? ctx.node.leaderId ?? '', servedBy: ctx.id, token: '' };
+}
+
+function traceBody(req: WireClientRequest, op: ClientOp | string): Record<string, unknown> {
+  if (typeof op === 'string') return { clientId: req.clientId, opId: req.opId };
+  const body: Record<string, unknown> = { clientId: req.clientId, opId: req.opId, key: opKeys(op).join(','), op: op.type };
+  if (!isReadOp(op)) body.value = opValue(op);
+  return body;
+}
+
+function waitForLeader(ctx: KvServiceContext, waitMs: number): Promise<string | null> {
+  if (ctx.node.leaderId !== null || waitMs <= 0) return Promise.resolve(ctx.node.leaderId);
+  return new Promise((resolve) => {
+    const done = (leader: string | null) => {
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(leader);
+    };
+    const timer = setTimeout(() => done(null), waitMs);
+    const unsubscribe = ctx.node.onRoleChange(() => {
+      if (ctx.node.leaderId !== null) done(ctx.node.leaderId);
+    });
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Timeout()), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

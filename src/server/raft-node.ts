@@ -1,0 +1,255 @@
+import type { Tracer } from '../../tracing/tracer.ts';
+import type { OpResult, ReadOp } from '../kv/command.ts';
+import { KvStateMachine, type ApplyResult } from '../kv/state-machine.ts';
+import { Raft } from '../raft/raft.ts';
+import { seededRng } from '../raft/rng.ts';
+import type { Entry, Message, ReadState, Ready, Role } from '../raft/types.ts';
+import type { RaftStorage } from '../storage/raftStorage.ts';
+import { NotLeaderError } from './errors.ts';
+
+export interface Timing {
+  /** Wall-clock ms per Raft tick. */
+  tickMs: number;
+  electionTick: number;
+  heartbeatTick: number;
+}
+
+export interface RaftNodeOptions {
+  id: string;
+  peers: string[];
+  storage: RaftStorage;
+  timing: Timing;
+  send: (messages: Message[]) => void;
+  tracer?: Tracer;
+  traceHeartbeats?: boolean;
+  /** Storage failed: nothing more can be acknowledged safely. */
+  onFatal: (err: Error) => void;
+}
+
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * One Raft participant in a process: drives the core with a wall-clock ticker, runs its
+ * Ready loop (send, apply, persist with fsync, advance), and turns proposals and reads
+ * into promises.
+ */
+export class RaftNode {
+  readonly raft: Raft;
+  readonly kv = new KvStateMachine();
+  private readonly opts: RaftNodeOptions;
+  private ticker: NodeJS.Timeout | null = null;
+  private draining = false;
+  private stopped = false;
+  private role: Role = 'follower';
+  private lastLeaderContact = Date.now();
+  private readonly proposalWaiters = new Map<number, Waiter<ApplyResult | null> & { term: number }>();
+  private pendingProposals: ({ data: string; traceId?: string } & Waiter<ApplyResult | null>)[] = [];
+  private readonly readWaiters = new Map<string, Waiter<number>>();
+  private readonly readsAwaitingApply: ({ index: number } & Waiter<number>)[] = [];
+  private readSeq = 0;
+  private roleListeners: (() => void)[] = [];
+
+  constructor(opts: RaftNodeOptions) {
+    this.opts = opts;
+    const { hardState, entries } = opts.storage.initialState();
+    // Rebuild the state machine from the committed prefix without tracing it again:
+    // those Apply actions were recorded in an earlier life.
+    for (const e of entries) {
+      if (e.index > hardState.commitIndex) break;
+      this.kv.apply(e);
+    }
+    this.raft = new Raft({
+      id: opts.id,
+      peers: opts.peers,
+      electionTick: opts.timing.electionTick,
+      heartbeatTick: opts.timing.heartbeatTick,
+      rng: seededRng(hashSeed(opts.id) ^ Date.now()),
+      hardState,
+      entries,
+      appliedIndex: this.kv.lastApplied,
+      tracer: opts.tracer,
+      traceHeartbeats: opts.traceHeartbeats,
+    });
+  }
+
+  start(): void {
+    this.ticker = setInterval(() => {
+      this.raft.tick();
+      this.drain();
+    }, this.opts.timing.tickMs);
+    this.drain();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.failAll(new Error('server is shutting down'));
+  }
+
+  step(messages: Message[]): void {
+    if (this.stopped) return;
+    for (const m of messages) {
+      if (m.type === 'AppendEntries' && m.term >= this.raft.term) this.lastLeaderContact = Date.now();
+      this.raft.step(m);
+    }
+    this.drain();
+  }
+
+  get isLeader(): boolean {
+    return this.raft.role === 'leader';
+  }
+
+  get leaderId(): string | null {
+    return this.raft.leaderId;
+  }
+
+  msSinceLeaderContact(): number {
+    return this.isLeader ? 0 : Date.now() - this.lastLeaderContact;
+  }
+
+  /** Called whenever role or leader may have changed. */
+  onRoleChange(listener: () => void): () => void {
+    this.roleListeners.push(listener);
+    return () => {
+      this.roleListeners = this.roleListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /**
+   * Proposes a command; resolves with its result once applied here. Proposals made in
+   * one turn of the event loop share one log append, one fsync and one AppendEntries.
+   */
+  propose(data: string, traceId?: string): Promise<ApplyResult | null> {
+    if (!this.isLeader) return Promise.reject(new NotLeaderError(this.leaderId));
+    return new Promise((resolve, reject) => {
+      if (this.pendingProposals.length === 0) setImmediate(() => this.flushProposals());
+      this.pendingProposals.push({ data, traceId, resolve, reject });
+    });
+  }
+
+  private flushProposals(): void {
+    const batch = this.pendingProposals;
+    this.pendingProposals = [];
+    if (batch.length === 0) return;
+    const res = this.raft.propose(batch.map(({ data, traceId }) => ({ data, traceId })));
+    if (!res.ok) {
+      for (const p of batch) p.reject(new NotLeaderError(res.leaderId));
+      return;
+    }
+    const first = res.index - batch.length + 1;
+    batch.forEach((p, k) => this.proposalWaiters.set(first + k, { term: res.term, resolve: p.resolve, reject: p.reject }));
+    this.drain();
+  }
+
+  /** Linearizable read (ReadIndex): confirm leadership, wait for apply, then read. */
+  async read(op: ReadOp): Promise<OpResult> {
+    if (!this.isLeader) throw new NotLeaderError(this.leaderId);
+    const ctx = String(++this.readSeq);
+    const index = await new Promise<number>((resolve, reject) => {
+      this.readWaiters.set(ctx, { resolve, reject });
+      this.raft.readIndex(ctx);
+      this.drain();
+    });
+    if (this.kv.lastApplied < index) {
+      await new Promise<number>((resolve, reject) => this.readsAwaitingApply.push({ index, resolve, reject }));
+    }
+    return this.kv.read(op, Date.now());
+  }
+
+  // ------------------------------------------------------------ the Ready loop
+
+  /** Runs until the core has nothing more to hand out; re-entrant calls join the loop. */
+  private drain(): void {
+    if (this.draining || this.stopped) return;
+    this.draining = true;
+    void this.drainLoop();
+  }
+
+  private async drainLoop(): Promise<void> {
+    try {
+      for (let rd = this.raft.ready(); rd && !this.stopped; rd = this.raft.ready()) {
+        await this.handleReady(rd);
+      }
+    } catch (err) {
+      this.stopped = true;
+      if (this.ticker) clearInterval(this.ticker);
+      this.failAll(err as Error);
+      this.opts.onFatal(err as Error);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    this.noticeRole(rd.softState.role);
+    this.opts.send(rd.messages);
+    this.applyCommitted(rd.committedEntries);
+    this.answerReads(rd.readStates);
+    if (rd.hardState || rd.entries.length > 0) await this.opts.storage.save(rd.hardState, rd.entries);
+    if (this.stopped) return;
+    this.opts.send(this.raft.advance(rd));
+  }
+
+  private noticeRole(role: Role): void {
+    if (role !== this.role && this.role === 'leader') {
+      // The entries may still commit under the next leader; the client's retry with the
+      // same opId is answered from the session table either way.
+      const err = new NotLeaderError(this.leaderId, 'leadership changed before the operation committed; retry (it is applied at most once)');
+      for (const w of this.proposalWaiters.values()) w.reject(err);
+      this.proposalWaiters.clear();
+    }
+    this.role = role;
+    for (const l of this.roleListeners) l();
+  }
+
+  private applyCommitted(entries: Entry[]): void {
+    for (const e of entries) {
+      const result = this.kv.apply(e);
+      const w = this.proposalWaiters.get(e.index);
+      if (!w) continue;
+      this.proposalWaiters.delete(e.index);
+      if (w.term === e.term) w.resolve(result);
+      else w.reject(new NotLeaderError(this.leaderId, 'the proposal was replaced by a newer leader; retry'));
+    }
+    if (entries.length > 0) this.serveAppliedReads();
+  }
+
+  private answerReads(states: ReadState[]): void {
+    for (const rs of states) {
+      const w = this.readWaiters.get(rs.ctx);
+      if (!w) continue;
+      this.readWaiters.delete(rs.ctx);
+      if ('error' in rs) w.reject(new NotLeaderError(this.leaderId, rs.error));
+      else w.resolve(rs.index);
+    }
+  }
+
+  private serveAppliedReads(): void {
+    for (let k = this.readsAwaitingApply.length - 1; k >= 0; k--) {
+      const r = this.readsAwaitingApply[k];
+      if (r.index <= this.kv.lastApplied) {
+        this.readsAwaitingApply.splice(k, 1);
+        r.resolve(r.index);
+      }
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const w of this.proposalWaiters.values()) w.reject(err);
+    this.proposalWaiters.clear();
+    for (const p of this.pendingProposals) p.reject(err);
+    this.pendingProposals = [];
+    for (const w of this.readWaiters.values()) w.reject(err);
+    this.readWaiters.clear();
+    for (const r of this.readsAwaitingApply.splice(0)) r.reject(err);
+  }
+}
+
+function hashSeed(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}

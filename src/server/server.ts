@@ -1,0 +1,82 @@
+import * as grpc from '@grpc/grpc-js';
+import path from 'node:path';
+import { NullSink, type TraceSink } from '../../tracing/record.ts';
+import { Tracer } from '../../tracing/tracer.ts';
+import type { VectorClock } from '../../tracing/clock.ts';
+import { RaftStorage } from '../storage/raftStorage.ts';
+import { PeerTransport, raftPeerHandlers } from '../transport/peer-transport.ts';
+import { AdminService, KVService, RaftPeerService, serverOptions } from '../transport/proto.ts';
+import { adminHandlers } from './admin-service.ts';
+import { ConfigError, type ClusterConfig } from './config.ts';
+import { Forwarder } from './forwarder.ts';
+import { kvHandlers } from './kv-service.ts';
+import { RaftNode } from './raft-node.ts';
+
+export interface ServerOptions {
+  sink?: TraceSink;
+  /** The clock this server's host stopped at in an earlier life, so its counter continues. */
+  initialClock?: VectorClock;
+  /** Storage failed under the node; by default the process logs and exits. */
+  onFatal?: (err: Error) => void;
+}
+
+export interface RunningServer {
+  id: string;
+  addr: string;
+  dataDir: string;
+  node: RaftNode;
+  tracer: Tracer;
+  stop(): Promise<void>;
+}
+
+/** Starts one server of the cluster: storage, Raft, and the peer, KV and admin services. */
+export async function startServer(config: ClusterConfig, id: string, opts: ServerOptions = {}): Promise<RunningServer> {
+  const self = config.servers.find((s) => s.id === id);
+  if (!self) throw new ConfigError(`no server "${id}" in the config (servers: ${config.servers.map((s) => s.id).join(', ')})`);
+  const tracer = new Tracer(id, opts.sink ?? new NullSink(), opts.initialClock);
+  tracer.record('ServerStart', { serverId: id });
+  const dataDir = path.join(config.dataDir, id);
+  const storage = await RaftStorage.open(dataDir);
+  const transport = new PeerTransport(id, config.servers, { deadlineMs: 1000, maxInflight: 64 });
+  const forwarder = new Forwarder(config.servers, id);
+  const onFatal =
+    opts.onFatal ??
+    ((err: Error) => {
+      console.error(`${id}: fatal storage error, stopping: ${err.message}`);
+      process.exit(1);
+    });
+  const node = new RaftNode({
+    id,
+    peers: config.servers.map((s) => s.id),
+    storage,
+    timing: config.timing,
+    send: (messages) => transport.send(messages),
+    tracer,
+    traceHeartbeats: config.traceHeartbeats,
+    onFatal,
+  });
+
+  const server = new grpc.Server(serverOptions);
+  server.addService(RaftPeerService.service, raftPeerHandlers(id, transport, (messages) => node.step(messages)));
+  server.addService(KVService.service, kvHandlers({ id, node, tracer, forwarder, commitTimeoutMs: config.commitTimeoutMs, noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs, peerCount: config.servers.length }));
+  server.addService(AdminService.service, adminHandlers({ id, servers: config.servers, node, transport }));
+  try {
+    await new Promise<number>((resolve, reject) => server.bindAsync(self.addr, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+  } catch (err) {
+    await storage.close();
+    throw new Error(`${id} cannot listen on ${self.addr}: ${(err as Error).message}`);
+  }
+  node.start();
+  tracer.record('ServerListening', { serverId: id, addr: self.addr });
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await node.stop();
+      server.forceShutdown();
+      transport.close();
+      forwarder.close();
+      await storage.close();
+    })());
+  return { id, addr: self.addr, dataDir, node, tracer, stop };
+}

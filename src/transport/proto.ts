@@ -1,0 +1,30 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { fileURLToPath } from 'node:url';
+
+const PROTO = fileURLToPath(new URL('../../protos/raftkv.proto', import.meta.url));
+
+/** proto-loader turns snake_case fields into camelCase and 64-bit ints into numbers. */
+const definition = protoLoader.loadSync(PROTO, { longs: Number, defaults: true, oneofs: true, enums: String });
+const pkg = grpc.loadPackageDefinition(definition).raftkv as grpc.GrpcObject;
+
+export const RaftPeerService = pkg.RaftPeer as grpc.ServiceClientConstructor;
+export const KVService = pkg.KV as grpc.ServiceClientConstructor;
+export const AdminService = pkg.Admin as grpc.ServiceClientConstructor;
+
+/**
+ * Channel options for every client: reconnect fast after a peer restarts (the default
+ * backoff grows to two minutes), and keep messages within a sane bound.
+ */
+export const channelOptions: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+  'grpc.min_reconnect_backoff_ms': 100,
+  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  'grpc.max_send_message_length': 64 * 1024 * 1024,
+};
+
+export const serverOptions: grpc.ServerOptions = {
+  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  'grpc.max_send_message_length': 64 * 1024 * 1024,
+};

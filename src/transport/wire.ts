@@ -1,0 +1,89 @@
+/** The shapes proto-loader gives protos/raftkv.proto messages (camelCase, numbers). */
+
+export interface WireEntry {
+  index: number;
+  term: number;
+  kind: string;
+  data: string;
+  traceId: string;
+}
+
+export interface WireRaftMessage {
+  from: string;
+  to: string;
+  token: string;
+  body?: 'requestVote' | 'requestVoteRes' | 'appendEntries' | 'appendEntriesRes';
+  requestVote?: { term: number; lastLogIndex: number; lastLogTerm: number; preVote: boolean };
+  requestVoteRes?: { term: number; voteGranted: boolean; preVote: boolean };
+  appendEntries?: { term: number; prevLogIndex: number; prevLogTerm: number; entries: WireEntry[]; leaderCommit: number; readSeq: number };
+  appendEntriesRes?: {
+    term: number;
+    success: boolean;
+    matchIndex: number;
+    prevLogIndex: number;
+    conflictIndex: number;
+    conflictTerm: number;
+    readSeq: number;
+    traceId: string;
+  };
+}
+
+export interface WireKeyValue {
+  key: string;
+  value: string;
+}
+
+export interface WireOp {
+  kind?: 'get' | 'put' | 'delete' | 'incr' | 'expire' | 'mget' | 'mput';
+  get?: string;
+  put?: WireKeyValue;
+  delete?: string;
+  incr?: string;
+  expire?: { key: string; ttlSeconds: number };
+  mget?: { keys: string[] };
+  mput?: { pairs: WireKeyValue[] };
+}
+
+export interface WireClientRequest {
+  clientId: string;
+  opId: number;
+  firstUnacked: number;
+  op: WireOp | null;
+  traceId: string;
+  token: string;
+  forwarded: boolean;
+}
+
+export type ReplyCode = '' | 'NOT_LEADER' | 'NO_LEADER' | 'TIMEOUT' | 'INVALID' | 'FAILED' | 'UNAVAILABLE';
+
+export interface WireClientReply {
+  ok: boolean;
+  value: string;
+  values: string[];
+  error: string;
+  code: ReplyCode;
+  leaderId: string;
+  servedBy: string;
+  token: string;
+}
+
+export interface WirePeerStatus {
+  id: string;
+  addr: string;
+  matchIndex: number;
+  nextIndex: number;
+  blocked: boolean;
+}
+
+export interface WireStatus {
+  serverId: string;
+  role: string;
+  term: number;
+  leaderId: string;
+  commitIndex: number;
+  appliedIndex: number;
+  lastLogIndex: number;
+  peers: WirePeerStatus[];
+  lastContactMs: number;
+  pid: number;
+}

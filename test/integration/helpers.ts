@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { writeConfig } from '../../src/cli/cluster-file.ts';
+import { KvClient, type ClientOptions } from '../../src/client/kvslib.ts';
+import { ProcessCluster } from '../../src/cluster/process-cluster.ts';
+import { defaultConfig, type ClusterConfig } from '../../src/server/config.ts';
+
+/** Ports the OS just handed out for port 0: free now, so tests never hit a running cluster. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export interface TestCluster {
+  cluster: ProcessCluster;
+  config: ClusterConfig;
+  dir: string;
+  client(opts?: Partial<ClientOptions>): Promise<KvClient>;
+  /** Stops every process and client it started, and removes its temp dir. */
+  teardown(): Promise<void>;
+}
+
+/** N real server processes on free loopback ports with data in a fresh temp dir. */
+export async function startTestCluster(n: number, tweak: (c: ClusterConfig) => ClusterConfig = (c) => c): Promise<TestCluster> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-it-'));
+  const ports = await freePorts(n);
+  const base = defaultConfig(n, 0, path.join(dir, 'data'));
+  const config = tweak({ ...base, servers: base.servers.map((s, i) => ({ ...s, addr: `127.0.0.1:${ports[i]}` })) });
+  const file = writeConfig(path.join(dir, 'cluster.json'), config);
+  const cluster = new ProcessCluster(config, file);
+  const clients: KvClient[] = [];
+  let n2 = 0;
+  const tc: TestCluster = {
+    cluster,
+    config,
+    dir,
+    async client(opts = {}) {
+      const c = await KvClient.start({ clientId: `tc${n2++}`, servers: config.servers, ...opts });
+      clients.push(c);
+      return c;
+    },
+    async teardown() {
+      await Promise.all(clients.map((c) => c.stop()));
+      await cluster.stopAll();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await Promise.all(config.servers.map((s) => cluster.start(s.id)));
+  } catch (err) {
+    await tc.teardown();
+    throw err;
+  }
+  return tc;
+}
