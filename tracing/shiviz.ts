@@ -28,15 +28,16 @@ export type JsonlRecord = TraceRecord & { line: number };
 
 export function formatShiViz(records: readonly TraceRecord[]): string {
   // The blank second line tells ShiViz the file holds a single execution.
-  const lines = [SHIVIZ_REGEX, ''];
-  for (const r of records) {
-    requireToken('host', r.host);
-    requireToken('tag', r.tag);
-    // ShiViz can search event text, so the trace id in the body finds one operation's events.
-    const body = r.traceId ? { ...r.body, traceId: r.traceId } : r.body;
-    lines.push(`${r.host} ${oneLine(serializeClock(r.clock))}`, `${r.tag} ${oneLine(JSON.stringify(body))}`);
-  }
-  return `${lines.join('\n')}\n`;
+  return [SHIVIZ_REGEX, '', ...records.map(formatShiVizEvent)].join('\n') + '\n';
+}
+
+/** One event: the `host {clock}` line and the event line, without a final newline. */
+export function formatShiVizEvent(r: TraceRecord): string {
+  requireToken('host', r.host);
+  requireToken('tag', r.tag);
+  // ShiViz can search event text, so the trace id in the body finds one operation's events.
+  const body = r.traceId ? { ...r.body, traceId: r.traceId } : r.body;
+  return `${r.host} ${oneLine(serializeClock(r.clock))}\n${r.tag} ${oneLine(JSON.stringify(body))}`;
 }
 
 export function formatJsonl(records: readonly TraceRecord[]): string {

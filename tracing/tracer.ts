@@ -1,5 +1,5 @@
 import { merge, tick, type VectorClock } from './clock.ts';
-import type { Token, TraceRecord, TraceSink } from './record.ts';
+import { NullSink, type Token, type TraceRecord, type TraceSink } from './record.ts';
 
 /**
  * One host's tracer. Every recorded action ticks the host's own counter by one and
@@ -7,6 +7,8 @@ import type { Token, TraceRecord, TraceSink } from './record.ts';
  */
 export class Tracer {
   private clock: VectorClock;
+  /** A host whose records go nowhere sends no tokens: others must not name it in clocks. */
+  private readonly sendsTokens: boolean;
 
   constructor(
     readonly host: string,
@@ -16,6 +18,7 @@ export class Tracer {
   ) {
     if (!host || /\s/.test(host)) throw new Error(`trace host must be non-empty without whitespace: "${host}"`);
     this.clock = { ...initialClock };
+    this.sendsTokens = !(sink instanceof NullSink);
   }
 
   /** Records a local action (or a send: its clock is the token to carry). */
@@ -27,14 +30,21 @@ export class Tracer {
   }
 
   /** Records a send action and returns the token that travels with the message. */
-  send(tag: string, body: Record<string, unknown>, traceId = ''): Token {
-    return this.record(tag, body, traceId).clock;
+  send(tag: string, body: Record<string, unknown>, traceId = ''): Token | undefined {
+    const { clock } = this.record(tag, body, traceId);
+    return this.sendsTokens ? clock : undefined;
   }
 
   /** Records a receive action: merge what the sender knew, then tick. */
   receive(token: Token | undefined, tag: string, body: Record<string, unknown>, traceId = ''): TraceRecord {
     if (token) this.clock = merge(this.clock, token);
     return this.record(tag, body, traceId);
+  }
+
+  /** A receive whose clock travels on at once (a server relaying a result back). */
+  relay(token: Token | undefined, tag: string, body: Record<string, unknown>, traceId = ''): Token | undefined {
+    const { clock } = this.receive(token, tag, body, traceId);
+    return this.sendsTokens ? clock : undefined;
   }
 
   currentClock(): VectorClock {

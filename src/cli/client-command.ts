@@ -1,7 +1,9 @@
+import * as grpc from '@grpc/grpc-js';
 import { ClientError, KvClient } from '../client/kvslib.ts';
 import type { ClientOp } from '../kv/command.ts';
-import type { ClusterConfig } from '../server/config.ts';
+import type { ClusterConfig, ServerEntry } from '../server/config.ts';
 import { AdminClient } from '../transport/admin-client.ts';
+import { channelOptions, KVService } from '../transport/proto.ts';
 import { UsageError } from './usage.ts';
 
 /** Turns `get k`, `put k v`, `mput a=1 b=2`, ... into an op, or says what is wrong. */
@@ -49,12 +51,18 @@ export function parseOp(command: string, args: string[]): ClientOp {
 
 /** One operation against the cluster; prints the value, or the error and exits 1. */
 export async function runClientCommand(config: ClusterConfig, op: ClientOp, opts: { serverId?: string; timeoutMs: number }): Promise<void> {
+  if (opts.serverId !== undefined && !config.servers.some((s) => s.id === opts.serverId)) {
+    throw new UsageError(`--server ${opts.serverId} is not in the config (servers: ${config.servers.map((s) => s.id).join(', ')})`);
+  }
+  // --timeout bounds the whole command, connecting included.
+  const deadline = Date.now() + opts.timeoutMs;
   const client = await KvClient.start({
     clientId: `cli-${process.pid}-${Date.now().toString(36)}`,
     servers: config.servers,
-    serverId: opts.serverId,
+    serverId: await firstReachable(config.servers, opts.serverId, opts.timeoutMs),
     attemptTimeoutMs: Math.min(2000, opts.timeoutMs),
-    opTimeoutMs: opts.timeoutMs,
+    opTimeoutMs: Math.max(1, deadline - Date.now()),
+    traceServer: config.traceServer ?? undefined,
   });
   try {
     const res = await client.execute(op);
@@ -66,6 +74,35 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp, opts
     process.exitCode = 1;
   } finally {
     await client.stop();
+  }
+}
+
+/**
+ * The server to start with: --server if it answers within 2 s, else whichever answers
+ * first. All are dialled at once: KvClient.start tries them one after another, up to a
+ * connect timeout each, so with the cluster down a command took 7 x 2 s whatever --timeout said.
+ */
+async function firstReachable(servers: ServerEntry[], preferred: string | undefined, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const clients = servers.map((s) => new KVService(s.addr, grpc.credentials.createInsecure(), channelOptions));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ready = clients.map((c, i) => new Promise<string | null>((resolve) => c.waitForReady(deadline, (err) => resolve(err ? null : servers[i].id))));
+    const i = servers.findIndex((s) => s.id === preferred);
+    if (i >= 0) {
+      const wait = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.min(2000, timeoutMs))));
+      const id = await Promise.race([ready[i], wait]);
+      if (id !== null) return id;
+    }
+    const first = await new Promise<string | null>((resolve) => {
+      let left = ready.length;
+      for (const p of ready) void p.then((id) => (id !== null ? resolve(id) : --left === 0 && resolve(null)));
+    });
+    if (first !== null) return first;
+    throw new Error(`no server answered within ${timeoutMs} ms among ${servers.map((s) => `${s.id}@${s.addr}`).join(', ')}`);
+  } finally {
+    clearTimeout(timer);
+    for (const c of clients) c.close();
   }
 }
 

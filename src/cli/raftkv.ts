@@ -4,6 +4,7 @@ import { clusterUp } from './cluster-command.ts';
 import { parseOp, printStatus, runClientCommand } from './client-command.ts';
 import { resolveConfig } from './cluster-file.ts';
 import { runNode } from './node-command.ts';
+import { runName, runTraceServer } from './trace-server-command.ts';
 import { USAGE, UsageError } from './usage.ts';
 
 const CLIENT_COMMANDS = new Set(['get', 'put', 'del', 'delete', 'incr', 'expire', 'mget', 'mput']);
@@ -21,6 +22,9 @@ async function main(argv: string[]): Promise<void> {
       data: { type: 'string' },
       server: { type: 'string' },
       timeout: { type: 'string' },
+      run: { type: 'string' },
+      port: { type: 'string' },
+      'no-trace': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -37,7 +41,17 @@ async function main(argv: string[]): Promise<void> {
     if (rest[0] !== 'up') throw new UsageError('cluster takes "up"');
     const nodes = positiveInt(values.nodes ?? '7', '--nodes');
     const basePort = positiveInt(values['base-port'] ?? '7100', '--base-port');
-    return clusterUp({ nodes, basePort, dataDir: values.data ?? 'data', config: values.config ? resolveConfig(values.config).config : undefined });
+    return clusterUp({
+      nodes,
+      basePort,
+      dataDir: values.data ?? 'data',
+      config: values.config ? resolveConfig(values.config).config : undefined,
+      trace: !values['no-trace'],
+    });
+  }
+  if (command === 'trace-server') {
+    const port = values.port === undefined ? 0 : positiveInt(values.port, '--port');
+    return runTraceServer({ dir: values.data ?? 'traces', run: values.run ?? runName(), addr: `127.0.0.1:${port}` });
   }
   if (command === 'status') return printStatus(resolveConfig(values.config).config);
   if (CLIENT_COMMANDS.has(command)) {

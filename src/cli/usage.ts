@@ -6,8 +6,11 @@ export const USAGE = `raftkv - a traced Raft key-value store
 
 Servers:
   raftkv node --id <serverId> [--config <file>]     run one server
-  raftkv cluster up [--nodes N] [--base-port P] [--data <dir>]
-                                                    start N servers (default 7); Ctrl-C stops them
+  raftkv cluster up [--nodes N] [--base-port P] [--data <dir>] [--no-trace]
+                                                    start N servers (default 7) and a tracing
+                                                    server writing traces/<run>/; Ctrl-C stops all
+  raftkv trace-server [--port P] [--data <traces dir>] [--run <name>]
+                                                    collect traces from servers and clients
   raftkv status [--config <file>]                   role, term, leader and indexes of each server
 
 Client (any server; followers forward to the leader):

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { CollectorSink } from '../../tracing/collector-sink.ts';
 import { NullSink, type TraceSink } from '../../tracing/record.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 import type { VectorClock } from '../../tracing/clock.ts';
@@ -27,6 +28,9 @@ export interface ClientOptions {
   attemptTimeoutMs?: number;
   /** Give up on an operation after this long, with an error. */
   opTimeoutMs?: number;
+  /** host:port of the tracing server: records and history stream there. */
+  traceServer?: string;
+  /** A sink of the caller's instead (tests); overrides traceServer. */
   sink?: TraceSink;
   initialClock?: VectorClock;
   /** Every finished operation, with monotonic call and return times (history.json). */
@@ -83,6 +87,7 @@ export class KvClient extends EventEmitter {
   readonly results = new ResultStream<OpOutcome>();
   private readonly opts: Required<Pick<ClientOptions, 'attemptTimeoutMs' | 'opTimeoutMs'>> & ClientOptions;
   private readonly tracer: Tracer;
+  private readonly collector: CollectorSink | null;
   private readonly keyLock = new KeyLock();
   private readonly grpcClients = new Map<string, grpc.Client>();
   private current: ServerAddress;
@@ -92,13 +97,14 @@ export class KvClient extends EventEmitter {
   private readonly pending = new Map<number, (error: string) => void>();
   private stopped = false;
 
-  private constructor(opts: ClientOptions) {
+  private constructor(opts: ClientOptions, collector: CollectorSink | null) {
     super();
+    this.collector = collector;
     if (!opts.clientId || /\s/.test(opts.clientId)) throw new Error(`clientId must be non-empty without whitespace (got "${opts.clientId}")`);
     if (opts.servers.length === 0) throw new Error('servers must list at least one server');
     this.clientId = opts.clientId;
     this.opts = { attemptTimeoutMs: 2000, opTimeoutMs: 20_000, ...opts };
-    this.tracer = new Tracer(opts.clientId, opts.sink ?? new NullSink(), opts.initialClock);
+    this.tracer = new Tracer(opts.clientId, opts.sink ?? collector ?? new NullSink(), opts.initialClock);
     const first = opts.serverId ? opts.servers.find((s) => s.id === opts.serverId) : opts.servers[0];
     if (!first) throw new Error(`serverId ${opts.serverId} is not among the servers`);
     this.current = first;
@@ -106,7 +112,10 @@ export class KvClient extends EventEmitter {
 
   /** Starts a client connected to a reachable server; rejects if none answers. */
   static async start(opts: ClientOptions): Promise<KvClient> {
-    const client = new KvClient(opts);
+    let collector: CollectorSink | null = null;
+    let initialClock = opts.initialClock;
+    if (!opts.sink && opts.traceServer) ({ sink: collector, initialClock } = await CollectorSink.open({ addr: opts.traceServer, host: opts.clientId }));
+    const client = new KvClient({ ...opts, initialClock }, collector);
     client.tracer.record('KvslibStart', { clientId: client.clientId });
     const order = [client.current, ...opts.servers.filter((s) => s.id !== client.current.id)];
     for (const server of order) {
@@ -115,7 +124,7 @@ export class KvClient extends EventEmitter {
         return client;
       }
     }
-    client.close();
+    await client.close();
     throw new Error(`no server reachable among ${opts.servers.map((s) => `${s.id}@${s.addr}`).join(', ')}`);
   }
 
@@ -168,7 +177,7 @@ export class KvClient extends EventEmitter {
         this.unanswered.delete(opId);
         const resultBody = { ...body, value: outcome.value, ...(outcome.error ? { error: outcome.error } : {}) };
         this.tracer.receive(decodeToken(token ?? ''), `${family}ResultRecvd`, resultBody, traceId);
-        this.opts.onHistory?.({
+        this.recordHistory({
           clientId: this.clientId,
           opId,
           op,
@@ -269,12 +278,18 @@ export class KvClient extends EventEmitter {
     this.stopped = true;
     for (const settle of [...this.pending.values()]) settle(`client ${this.clientId} stopped before the operation finished`);
     this.tracer.record('KvslibStop', { clientId: this.clientId });
-    this.close();
+    await this.close();
   }
 
-  private close(): void {
+  private async close(): Promise<void> {
     this.results.close();
     for (const c of this.grpcClients.values()) c.close();
+    await this.collector?.close();
+  }
+
+  private recordHistory(entry: HistoryEntry): void {
+    this.opts.onHistory?.(entry);
+    this.collector?.writeHistory(entry);
   }
 
   /** The tracer's clock, for a restarted client that wants its counter to continue. */

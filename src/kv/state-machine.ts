@@ -9,6 +9,8 @@ export interface ApplyResult {
   clientId: string | null;
   opId: number | null;
   result: OpResult;
+  /** A retry of an operation already applied: answered from the session table, not executed. */
+  duplicate: boolean;
 }
 
 export interface KvSnapshot {
@@ -49,16 +51,15 @@ export class KvStateMachine {
     this.applied = entry.index;
     if (entry.kind === 'noop') return null;
     const decoded = decodeCommand(entry.data);
-    if (!decoded.ok) return { index: entry.index, clientId: null, opId: null, result: decoded };
+    if (!decoded.ok) return { index: entry.index, clientId: null, opId: null, result: decoded, duplicate: false };
     const { clientId, opId, firstUnacked, ts, op } = decoded.command;
     // max, not the latest: a new leader's clock may be behind its predecessor's.
     this.now = Math.max(this.now, ts);
-    let result = this.sessions.admit(clientId, opId, firstUnacked);
-    if (result === null) {
-      result = this.execute(op);
-      this.sessions.record(clientId, opId, result);
-    }
-    return { index: entry.index, clientId, opId, result };
+    const cached = this.sessions.admit(clientId, opId, firstUnacked);
+    if (cached !== null) return { index: entry.index, clientId, opId, result: cached, duplicate: true };
+    const result = this.execute(op);
+    this.sessions.record(clientId, opId, result);
+    return { index: entry.index, clientId, opId, result, duplicate: false };
   }
 
   /**

@@ -486,7 +486,6 @@ export class Raft {
     const hs = this.hardState();
     const changed = !sameHardState(hs, this.persistedHardState);
     const committedEntries = this.log.takeCommitted();
-    if (this.trace) for (const e of committedEntries) this.trace.apply(e);
     const ready: Ready = {
       softState: this.softState(),
       hardState: changed ? hs : null,
@@ -500,6 +499,15 @@ export class Raft {
     this.msgsAfterPersist = [];
     this.readStates = [];
     return ready;
+  }
+
+  /**
+   * Records the Apply action for an entry of committedEntries as the caller applies it,
+   * with what applying it did (e.g. that it was a retried duplicate the state machine
+   * answered from its session table without executing it again).
+   */
+  traceApply(entry: Entry, outcome: Record<string, unknown> = {}): void {
+    this.trace?.apply(entry, outcome);
   }
 
   /**

@@ -13,7 +13,7 @@ export class RaftTrace {
     this.tracer.record('RaftStart', { serverId });
   }
 
-  requestVote(candidateId: string, m: RequestVote): Token {
+  requestVote(candidateId: string, m: RequestVote): Token | undefined {
     return this.tracer.send('RequestVote', { term: m.term, candidateId, to: m.to, preVote: m.preVote });
   }
 
@@ -21,7 +21,7 @@ export class RaftTrace {
     this.tracer.receive(m.token, 'RequestVoteRecv', { serverId, term: m.term, candidateId: m.from, preVote: m.preVote });
   }
 
-  requestVoteRes(serverId: string, m: RequestVote, voteGranted: boolean, term: number): Token {
+  requestVoteRes(serverId: string, m: RequestVote, voteGranted: boolean, term: number): Token | undefined {
     return this.tracer.send('RequestVoteRes', { voteGranted, serverId, candidateId: m.from, term, preVote: m.preVote });
   }
 
@@ -39,7 +39,7 @@ export class RaftTrace {
     return this.traceHeartbeats || m.entries.length > 0 || m.leaderCommit !== sentCommit;
   }
 
-  appendEntries(m: AppendEntries): Token {
+  appendEntries(m: AppendEntries): Token | undefined {
     return this.tracer.send('AppendEntries', appendBody(m), traceIdOf(m.entries));
   }
 
@@ -47,7 +47,7 @@ export class RaftTrace {
     this.tracer.receive(m.token, 'AppendEntriesRecv', appendBody(m), traceIdOf(m.entries));
   }
 
-  appendEntriesRes(res: AppendEntriesRes, req: AppendEntries): Token {
+  appendEntriesRes(res: AppendEntriesRes, req: AppendEntries): Token | undefined {
     res.traceId = traceIdOf(req.entries);
     return this.tracer.send('AppendEntriesRes', resBody(res), res.traceId);
   }
@@ -61,8 +61,8 @@ export class RaftTrace {
     this.tracer.record('Commit', { term: e.term, index: e.index, operation: operationOf(e) }, e.traceId ?? '');
   }
 
-  apply(e: Entry): void {
-    this.tracer.record('Apply', { command: operationOf(e), term: e.term, index: e.index }, e.traceId ?? '');
+  apply(e: Entry, outcome: Record<string, unknown>): void {
+    this.tracer.record('Apply', { command: operationOf(e), term: e.term, index: e.index, ...outcome }, e.traceId ?? '');
   }
 }
 

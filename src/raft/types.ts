@@ -89,7 +89,7 @@ export interface SoftState {
 /**
  * One batch of work for the caller. Persist `hardState` and `entries` (entries[0].index
  * and everything after it replaces what the log held there), send `messages`, apply
- * `committedEntries` in order, answer `readStates`; then call advance(ready), which
+ * `committedEntries` in order (reporting each with traceApply()), answer `readStates`; then call advance(ready), which
  * returns the messages that were waiting for that persistence.
  */
 export interface Ready {

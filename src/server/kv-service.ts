@@ -74,8 +74,8 @@ async function forward(ctx: KvServiceContext, req: WireClientRequest, leader: st
     return failure(ctx, 'UNAVAILABLE', `leader ${leader} unreachable from ${ctx.id}: ${(err as Error).message}`, leader);
   }
   if (!reply.token) return reply;
-  const rec = ctx.tracer.receive(decodeToken(reply.token), `${family}ResultFwd`, { ...body, value: reply.value, ...(reply.ok ? {} : { error: reply.error }) }, req.traceId);
-  return { ...reply, token: encodeToken(rec.clock) };
+  const relayed = ctx.tracer.relay(decodeToken(reply.token), `${family}ResultFwd`, { ...body, value: reply.value, ...(reply.ok ? {} : { error: reply.error }) }, req.traceId);
+  return { ...reply, token: encodeToken(relayed) };
 }
 
 async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp, family: string, body: Record<string, unknown>, deadline: number): Promise<WireClientReply> {

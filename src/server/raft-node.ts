@@ -208,6 +208,7 @@ export class RaftNode {
   private applyCommitted(entries: Entry[]): void {
     for (const e of entries) {
       const result = this.kv.apply(e);
+      this.raft.traceApply(e, result ? { clientId: result.clientId, opId: result.opId, ...(result.duplicate ? { duplicate: true } : {}), ...(result.result.ok ? {} : { error: result.result.error }) } : {});
       const w = this.proposalWaiters.get(e.index);
       if (!w) continue;
       this.proposalWaiters.delete(e.index);

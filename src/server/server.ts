@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { CollectorSink } from '../../tracing/collector-sink.ts';
 import { NullSink, type TraceSink } from '../../tracing/record.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 import type { VectorClock } from '../../tracing/clock.ts';
@@ -13,6 +15,7 @@ import { kvHandlers } from './kv-service.ts';
 import { RaftNode } from './raft-node.ts';
 
 export interface ServerOptions {
+  /** Where records go; by default the config's tracing server, or nowhere. */
   sink?: TraceSink;
   /** The clock this server's host stopped at in an earlier life, so its counter continues. */
   initialClock?: VectorClock;
@@ -33,9 +36,17 @@ export interface RunningServer {
 export async function startServer(config: ClusterConfig, id: string, opts: ServerOptions = {}): Promise<RunningServer> {
   const self = config.servers.find((s) => s.id === id);
   if (!self) throw new ConfigError(`no server "${id}" in the config (servers: ${config.servers.map((s) => s.id).join(', ')})`);
-  const tracer = new Tracer(id, opts.sink ?? new NullSink(), opts.initialClock);
-  tracer.record('ServerStart', { serverId: id });
   const dataDir = path.join(config.dataDir, id);
+  mkdirSync(dataDir, { recursive: true });
+  let sink = opts.sink ?? new NullSink();
+  let initialClock = opts.initialClock;
+  let collector: CollectorSink | null = null;
+  if (!opts.sink && config.traceServer) {
+    ({ sink: collector, initialClock } = await CollectorSink.open({ addr: config.traceServer, host: id, spoolFile: path.join(dataDir, 'trace-spool.jsonl') }));
+    sink = collector;
+  }
+  const tracer = new Tracer(id, sink, initialClock);
+  tracer.record('ServerStart', { serverId: id });
   const storage = await RaftStorage.open(dataDir);
   const transport = new PeerTransport(id, config.servers, { deadlineMs: 1000, maxInflight: 64 });
   const forwarder = new Forwarder(config.servers, id);
@@ -64,6 +75,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
     await new Promise<number>((resolve, reject) => server.bindAsync(self.addr, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
   } catch (err) {
     await storage.close();
+    await collector?.close();
     throw new Error(`${id} cannot listen on ${self.addr}: ${(err as Error).message}`);
   }
   node.start();
@@ -77,6 +89,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
       transport.close();
       forwarder.close();
       await storage.close();
+      await collector?.close();
     })());
   return { id, addr: self.addr, dataDir, node, tracer, stop };
 }

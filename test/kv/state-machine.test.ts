@@ -200,7 +200,8 @@ describe('exactly-once', () => {
     const first = sm.apply(log.command('c', 1, { type: 'incr', key: 'n' }, 1_000));
     const retry = sm.apply(log.command('c', 1, { type: 'incr', key: 'n' }, 2_000));
     expect(first?.result).toEqual(ok('1'));
-    expect(retry).toEqual({ index: 2, clientId: 'c', opId: 1, result: ok('1') });
+    expect(first?.duplicate).toBe(false);
+    expect(retry).toEqual({ index: 2, clientId: 'c', opId: 1, result: ok('1'), duplicate: true });
     expect(sm.read({ type: 'get', key: 'n' }, 0)).toEqual(ok('1'));
   });
 
@@ -275,7 +276,7 @@ describe('applying the log', () => {
       if (r && !r.result.ok) expect(r.result.error).toMatch(/^malformed command: /);
     }
     expect(sm.lastApplied).toBe(3);
-    expect(sm.apply(log.raw(JSON.stringify(good)))).toEqual({ index: 4, clientId: 'c', opId: 1, result: ok('x') });
+    expect(sm.apply(log.raw(JSON.stringify(good)))).toEqual({ index: 4, clientId: 'c', opId: 1, result: ok('x'), duplicate: false });
   });
 
   it('applies nothing of an mput with one bad pair', () => {

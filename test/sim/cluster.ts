@@ -139,6 +139,7 @@ export class SimCluster {
       for (const e of rd.committedEntries) {
         this.invariants.apply(node.id, node.durable.appliedIndex, e);
         node.applyToKv(e);
+        node.raft.traceApply(e);
       }
       for (const rs of rd.readStates) this.readAnswered(node, rs);
       this.serveReads(node);

@@ -324,7 +324,7 @@ describe('checkShiViz at scale', () => {
       } else if (action === 1) {
         // Clients talk to servers only, so server clocks grow to name every client.
         const to = i < 7 ? next(tracers.length) : next(7);
-        inboxes[to].push(tracers[i].send('Send', { to: tracers[to].host }));
+        inboxes[to].push(tracers[i].send('Send', { to: tracers[to].host })!);
       } else {
         tracers[i].record('Local', {});
       }

@@ -1,0 +1,144 @@
+import * as grpc from '@grpc/grpc-js';
+import { parseClock, type VectorClock } from './clock.ts';
+import { TraceCollectorService, type WireEnvelope } from './proto.ts';
+import type { TraceRecord, TraceSink } from './record.ts';
+import { Spool } from './spool.ts';
+
+export interface CollectorSinkOptions {
+  /** host:port of the tracing server. */
+  addr: string;
+  host: string;
+  /** Where this process keeps its spool (servers: their data dir); none for short-lived clients. */
+  spoolFile?: string;
+  warn?: (message: string) => void;
+}
+
+const RECENT = 10_000;
+
+/**
+ * Streams one process's records to the tracing server. It never blocks or fails the
+ * process: an unreachable server is reported once and records are kept (bounded) for
+ * when it comes back.
+ */
+export class CollectorSink implements TraceSink {
+  private readonly client: grpc.Client;
+  private call: grpc.ClientWritableStream<WireEnvelope> | null = null;
+  private ended: Promise<void> | null = null;
+  /** The latest records, to send again after a broken stream. */
+  private recent: TraceRecord[] = [];
+  private warned = false;
+  private reconnecting: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly opts: CollectorSinkOptions,
+    private readonly spool: Spool | null,
+  ) {
+    this.client = new TraceCollectorService(opts.addr, grpc.credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+    });
+  }
+
+  /**
+   * Connects and works out where this host's clock continues: after the tracing
+   * server's last record of it, or after this process's spool if that is further on
+   * (those records are sent first).
+   */
+  static async open(opts: CollectorSinkOptions): Promise<{ sink: CollectorSink; initialClock: VectorClock }> {
+    const probe = new CollectorSink(opts, null);
+    const reply = await probe.lastClock();
+    if (!reply) {
+      probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete`);
+      return { sink: probe, initialClock: {} };
+    }
+    probe.client.close();
+    const spool = opts.spoolFile ? new Spool(opts.spoolFile, reply.run) : null;
+    const sink = new CollectorSink(opts, spool);
+    const spooled = spool?.load() ?? [];
+    const known = reply.clock[opts.host] ?? 0;
+    const missing = spooled.filter((r) => (r.clock[opts.host] ?? 0) > known);
+    for (const r of missing) sink.stream({ record: toWire(r) }, r);
+    const lastSpooled = spooled.at(-1)?.clock;
+    const initialClock = lastSpooled && (lastSpooled[opts.host] ?? 0) > known ? lastSpooled : reply.clock;
+    return { sink, initialClock };
+  }
+
+  write(record: TraceRecord): void {
+    if (this.closed) return;
+    this.spool?.append(record);
+    this.stream({ record: toWire(record) }, record);
+  }
+
+  writeHistory(entry: object): void {
+    if (!this.closed) this.stream({ history: { json: JSON.stringify(entry) } });
+  }
+
+  /** Ends the stream and waits (bounded) until the server has everything. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnecting) clearTimeout(this.reconnecting);
+    const call = this.call;
+    if (call) {
+      call.end();
+      await Promise.race([this.ended, new Promise((r) => setTimeout(r, 2000))]);
+    }
+    this.client.close();
+  }
+
+  private stream(env: WireEnvelope, record?: TraceRecord): void {
+    if (record) {
+      this.recent.push(record);
+      if (this.recent.length > 2 * RECENT) this.recent = this.recent.slice(-RECENT);
+    }
+    if (this.reconnecting) return;
+    (this.call ?? this.open()).write(env);
+  }
+
+  private open(): grpc.ClientWritableStream<WireEnvelope> {
+    let done!: () => void;
+    this.ended = new Promise((r) => (done = r));
+    const call = (this.client as unknown as { Stream: (cb: grpc.requestCallback<object>) => grpc.ClientWritableStream<WireEnvelope> }).Stream((err) => {
+      done();
+      if (this.call === call) this.call = null;
+      if (err && !this.closed) this.broken(err.details || err.message);
+    });
+    call.on('error', () => undefined);
+    this.call = call;
+    return call;
+  }
+
+  /** The stream broke: say so once, then resend what the server is missing when it is back. */
+  private broken(reason: string): void {
+    this.warnOnce(`lost the tracing server ${this.opts.addr} (${reason}): ${this.opts.host} keeps working and will resend when it is back`);
+    this.reconnecting = setTimeout(async () => {
+      const reply = await this.lastClock();
+      this.reconnecting = null;
+      if (this.closed) return;
+      if (!reply) return this.broken('still unreachable');
+      const known = reply.clock[this.opts.host] ?? 0;
+      for (const r of this.recent) if ((r.clock[this.opts.host] ?? 0) > known) this.stream({ record: toWire(r) });
+    }, 1000);
+    this.reconnecting.unref();
+  }
+
+  private lastClock(): Promise<{ clock: VectorClock; run: string } | null> {
+    return new Promise((resolve) => {
+      const fn = (this.client as unknown as Record<string, Function>).LastClock;
+      fn.call(this.client, { host: this.opts.host }, { deadline: Date.now() + 1500 }, (err: grpc.ServiceError | null, res: { clock: string; run: string }) => {
+        if (err) resolve(null);
+        else resolve({ clock: parseClock(res.clock || '{}'), run: res.run });
+      });
+    });
+  }
+
+  private warnOnce(message: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    (this.opts.warn ?? ((m: string) => console.error(m)))(message);
+  }
+}
+
+function toWire(r: TraceRecord): NonNullable<WireEnvelope['record']> {
+  return { host: r.host, traceId: r.traceId, tag: r.tag, body: JSON.stringify(r.body), clock: JSON.stringify(r.clock) };
+}
