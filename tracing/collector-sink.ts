@@ -43,14 +43,15 @@ export class CollectorSink implements TraceSink {
   /**
    * Connects and works out where this host's clock continues: after the tracing
    * server's last record of it, or after this process's spool if that is further on
-   * (those records are sent first).
+   * (those records are sent first). `spooled` is what this host recorded earlier in the
+   * same run, so a restarted server can tell where its traced applies stopped.
    */
-  static async open(opts: CollectorSinkOptions): Promise<{ sink: CollectorSink; initialClock: VectorClock }> {
+  static async open(opts: CollectorSinkOptions): Promise<{ sink: CollectorSink; initialClock: VectorClock; spooled: TraceRecord[] }> {
     const probe = new CollectorSink(opts, null);
     const reply = await probe.lastClock();
     if (!reply) {
       probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete`);
-      return { sink: probe, initialClock: {} };
+      return { sink: probe, initialClock: {}, spooled: [] };
     }
     probe.client.close();
     const spool = opts.spoolFile ? new Spool(opts.spoolFile, reply.run) : null;
@@ -61,7 +62,7 @@ export class CollectorSink implements TraceSink {
     for (const r of missing) sink.stream({ record: toWire(r) }, r);
     const lastSpooled = spooled.at(-1)?.clock;
     const initialClock = lastSpooled && (lastSpooled[opts.host] ?? 0) > known ? lastSpooled : reply.clock;
-    return { sink, initialClock };
+    return { sink, initialClock, spooled };
   }
 
   write(record: TraceRecord): void {

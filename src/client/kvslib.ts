@@ -208,7 +208,10 @@ export class KvClient extends EventEmitter {
     const outcome = (fields: Partial<OpOutcome>): OpOutcome => ({ opId, op: op.type, key: body.key as string, value: '', latencyMs: now() - call, ...fields });
     try {
       const deadline = call + this.opts.opTimeoutMs;
-      let lastError = 'no attempt made';
+      // What a server said beats a transport error: "no leader: a majority may be down"
+      // explains more than the deadline of the attempt that was cut short.
+      let serverError: string | null = null;
+      let transportError = 'no attempt made';
       for (let attempt = 0; now() < deadline && !this.stopped; attempt++) {
         const token = this.tracer.send(`${family}Send`, { ...body, serverId: this.current.id, attempt }, traceId);
         let reply: WireClientReply;
@@ -223,7 +226,7 @@ export class KvClient extends EventEmitter {
             forwarded: false,
           }, Math.min(this.opts.attemptTimeoutMs, Math.max(1, deadline - now())));
         } catch (err) {
-          lastError = `${this.current.id}: ${(err as grpc.ServiceError).details || (err as Error).message}`;
+          transportError = `${this.current.id}: ${(err as grpc.ServiceError).details || (err as Error).message}`;
           this.failover();
           continue;
         }
@@ -235,12 +238,12 @@ export class KvClient extends EventEmitter {
           finish(outcome({ error: reply.error, failed: reply.code === 'FAILED', servedBy: reply.servedBy }), reply.token);
           return;
         }
-        lastError = `${reply.servedBy || this.current.id}: ${reply.error}`;
+        serverError = `${reply.servedBy || this.current.id}: ${reply.error}`;
         // The server is alive but cannot order the operation yet: give the election time.
         if (reply.code === 'UNAVAILABLE') this.failover();
         await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500));
       }
-      finish(outcome({ error: this.stopped ? `client ${this.clientId} stopped before the operation finished` : `gave up after ${this.opts.opTimeoutMs} ms: ${lastError}` }));
+      finish(outcome({ error: this.stopped ? `client ${this.clientId} stopped before the operation finished` : `gave up after ${this.opts.opTimeoutMs} ms: ${serverError ?? transportError}` }));
     } finally {
       release();
     }

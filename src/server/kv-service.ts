@@ -41,8 +41,11 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
 function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number {
   const d = call.getDeadline();
   const ms = d instanceof Date ? d.getTime() : Number(d);
-  return Number.isFinite(ms) ? ms : Infinity;
+  // Answer a little early: an error that arrives after the caller gave up explains nothing.
+  return Number.isFinite(ms) ? ms - REPLY_MARGIN_MS : Infinity;
 }
+
+const REPLY_MARGIN_MS = 100;
 
 async function execute(ctx: KvServiceContext, req: WireClientRequest, deadline: number): Promise<WireClientReply> {
   const op = opFromWire(req.op);

@@ -22,6 +22,13 @@ export interface RaftNodeOptions {
   send: (messages: Message[]) => void;
   tracer?: Tracer;
   traceHeartbeats?: boolean;
+  /**
+   * The last index this server traced an Apply for in this run (from its spool). The
+   * restart replays silently only up to there, so the trace shows every index applied
+   * once: none skipped because the commit index on disk ran ahead of the applies, none
+   * repeated because it lagged behind them.
+   */
+  tracedApplyIndex?: number;
   /** Storage failed: nothing more can be acknowledged safely. */
   onFatal: (err: Error) => void;
 }
@@ -55,10 +62,12 @@ export class RaftNode {
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
     const { hardState, entries } = opts.storage.initialState();
-    // Rebuild the state machine from the committed prefix without tracing it again:
-    // those Apply actions were recorded in an earlier life.
+    // Rebuild the state machine without tracing it again: those Apply actions were
+    // recorded in an earlier life. Whatever was applied was committed, even if the
+    // commit index on disk lagged behind.
+    const replayTo = Math.min(opts.tracedApplyIndex ?? hardState.commitIndex, entries.length);
     for (const e of entries) {
-      if (e.index > hardState.commitIndex) break;
+      if (e.index > replayTo) break;
       this.kv.apply(e);
     }
     this.raft = new Raft({

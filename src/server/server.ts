@@ -41,9 +41,12 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   let sink = opts.sink ?? new NullSink();
   let initialClock = opts.initialClock;
   let collector: CollectorSink | null = null;
+  let tracedApplyIndex: number | undefined;
   if (!opts.sink && config.traceServer) {
-    ({ sink: collector, initialClock } = await CollectorSink.open({ addr: config.traceServer, host: id, spoolFile: path.join(dataDir, 'trace-spool.jsonl') }));
+    const opened = await CollectorSink.open({ addr: config.traceServer, host: id, spoolFile: path.join(dataDir, 'trace-spool.jsonl') });
+    ({ sink: collector, initialClock } = opened);
     sink = collector;
+    tracedApplyIndex = opened.spooled.findLast((r) => r.tag === 'Apply')?.body.index as number | undefined;
   }
   const tracer = new Tracer(id, sink, initialClock);
   tracer.record('ServerStart', { serverId: id });
@@ -64,6 +67,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
     send: (messages) => transport.send(messages),
     tracer,
     traceHeartbeats: config.traceHeartbeats,
+    tracedApplyIndex,
     onFatal,
   });
 

@@ -1,25 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { writeConfig } from '../../src/cli/cluster-file.ts';
 import { KvClient, type ClientOptions } from '../../src/client/kvslib.ts';
+import { freePorts } from '../../src/cluster/free-ports.ts';
 import { ProcessCluster } from '../../src/cluster/process-cluster.ts';
 import { defaultConfig, type ClusterConfig } from '../../src/server/config.ts';
 
-/** Ports the OS just handed out for port 0: free now, so tests never hit a running cluster. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePorts };
 
 export interface TestCluster {
   cluster: ProcessCluster;
