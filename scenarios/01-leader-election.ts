@@ -1,3 +1,4 @@
+import { leaderElections, noLeaderBeforeStarted } from '../tracing/check/scenario-rules.ts';
 import { sleep } from './harness.ts';
 import type { ScenarioDef } from './scenario.ts';
 
@@ -6,6 +7,7 @@ export const scenario: ScenarioDef = {
   name: '01-leader-election',
   summary: 'Start 3 of 7 servers: no leader can be elected; start a 4th: exactly one leader, with votes from 3 others.',
   size: 7,
+  traceRules: [noLeaderBeforeStarted(4), leaderElections(1)],
   async run(ctx) {
     const [a, b, c, d] = ctx.ids;
     await ctx.start(a, b, c);

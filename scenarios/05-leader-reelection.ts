@@ -1,3 +1,4 @@
+import { newLeaderCanvassedAll } from './trace-rules.ts';
 import type { ScenarioDef } from './scenario.ts';
 
 export const scenario: ScenarioDef = {
@@ -5,6 +6,7 @@ export const scenario: ScenarioDef = {
   name: '05-leader-reelection',
   summary: '7 of 7 up; kill 3 including the leader: a survivor is elected with votes from 3 others, and writes continue.',
   size: 7,
+  traceRules: [newLeaderCanvassedAll(3)],
   async run(ctx) {
     await ctx.start(...ctx.ids);
     const leader = await ctx.leader();

@@ -1,3 +1,4 @@
+import { clientFailedOver } from './trace-rules.ts';
 import type { ScenarioContext } from './harness.ts';
 import { burstOnK1, type ScenarioDef } from './scenario.ts';
 
@@ -23,6 +24,7 @@ export const scenario: ScenarioDef = {
   name: '06-mid-request-failure',
   summary: "As 4 with 7 up, but 3 servers die mid-burst (the client's server and two followers): same results, the client fails over.",
   size: 7,
+  traceRules: [clientFailedOver('client0')],
   run: (ctx) => midRequestFailure(ctx, false, false),
 };
 
@@ -31,5 +33,6 @@ export const scenarioLeader: ScenarioDef = {
   name: '06b-mid-request-failure-leader',
   summary: "As 6, but the 3 that die are the client's server, the leader and a follower.",
   size: 7,
+  traceRules: [clientFailedOver('client0')],
   run: (ctx) => midRequestFailure(ctx, true, false),
 };

@@ -1,3 +1,4 @@
+import { clientFailedOver } from './trace-rules.ts';
 import { midRequestFailure } from './06-mid-request-failure.ts';
 import type { ScenarioDef } from './scenario.ts';
 
@@ -6,5 +7,6 @@ export const scenario: ScenarioDef = {
   name: '09-failure-and-recovery',
   summary: 'As 6 (leader variant), but the killed servers restart at once: the same results.',
   size: 7,
+  traceRules: [clientFailedOver('client0')],
   run: (ctx) => midRequestFailure(ctx, true, true),
 };

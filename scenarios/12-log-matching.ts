@@ -1,3 +1,4 @@
+import { neverApplied } from './trace-rules.ts';
 import { sleep } from './harness.ts';
 import type { ScenarioDef } from './scenario.ts';
 
@@ -6,6 +7,7 @@ export const scenario: ScenarioDef = {
   name: '12-log-matching',
   summary: 'A leader cut off from the others logs entries it cannot commit; the majority elects a new leader and moves on; after healing the stale entries are overwritten.',
   size: 5,
+  traceRules: [neverApplied('lonely')],
   async run(ctx) {
     await ctx.start(...ctx.ids);
     const old = await ctx.leader();

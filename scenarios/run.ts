@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkShiVizLog } from '../tracing/check/shiviz-rules.ts';
+import { formatOffender, runChecks } from '../tracing/check/report.ts';
 import { runScenarioScript } from './harness.ts';
 import { SCENARIOS } from './index.ts';
 import type { ScenarioDef } from './scenario.ts';
@@ -22,15 +22,26 @@ async function runOne(def: ScenarioDef): Promise<Row> {
   const run = await runScenarioScript(def.name, def.size, (ctx) => def.run(ctx), log);
   const results = run.expectations.map((e) => ({ rule: `scenario: ${e.name}`, pass: e.pass, detail: e.detail }));
   if (run.error) results.push({ rule: 'scenario: every step completed', pass: false, detail: run.error.split('\n')[0] });
-  const shiviz = readFileSync(path.join(run.runDir, 'shiviz.log'), 'utf8');
-  const violations = checkShiVizLog(shiviz);
-  results.push({ rule: 'trace: ShiViz rules (strict, causal consistency)', pass: violations.length === 0, detail: violations.slice(0, 3).map((v) => `${v.host} line ${v.line}: ${v.message}`).join('; ') || 'ok' });
-  for (const r of results) log(`  ${r.pass ? "PASS" : "FAIL"}  ${r.rule} (${r.detail})`);
-  const events = shiviz.split('\n').length / 2 - 1;
+  let events = 0;
+  try {
+    const report = runChecks(run.runDir, def.traceRules);
+    events = countEvents(run.runDir);
+    for (const r of report.results) {
+      const detail = r.status === 'FAIL' ? r.offenders.slice(0, 3).map(formatOffender).join('; ') : r.note ?? 'ok';
+      results.push({ rule: `trace: ${r.rule}`, pass: r.status !== 'FAIL', detail });
+    }
+  } catch (err) {
+    results.push({ rule: 'trace: readable', pass: false, detail: (err as Error).message });
+  }
+  for (const r of results) log(`  ${r.pass ? 'PASS' : 'FAIL'}  ${r.rule} (${r.detail})`);
   const passed = results.filter((r) => r.pass).length;
-  const row = { name: def.name, passed, total: results.length, events: Math.max(0, Math.round(events)), seconds: run.seconds, ok: passed === results.length };
+  const row = { name: def.name, passed, total: results.length, events, seconds: run.seconds, ok: passed === results.length };
   log(`${row.ok ? 'PASS' : 'FAIL'} ${def.name}: ${passed}/${results.length} rules, ${row.events} events, ${row.seconds.toFixed(1)} s, trace in ${path.relative(process.cwd(), run.runDir)}/`);
   return row;
+}
+
+function countEvents(runDir: string): number {
+  return readFileSync(path.join(runDir, 'trace.jsonl'), 'utf8').split('\n').filter(Boolean).length;
 }
 
 function printTable(rows: Row[]): void {

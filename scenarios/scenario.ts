@@ -1,3 +1,4 @@
+import type { ExtraRule } from '../tracing/check/report.ts';
 import type { ScenarioContext } from './harness.ts';
 import type { RemoteClient, Answer } from './remote-client.ts';
 
@@ -11,6 +12,8 @@ export interface ScenarioDef {
   /** Servers in the configuration (not all need to run). */
   size: number;
   run(ctx: ScenarioContext): Promise<void>;
+  /** The scenario's own rules on its trace, beside the general ones (TRACING.md rule 7). */
+  traceRules?: ExtraRule[];
 }
 
 /**

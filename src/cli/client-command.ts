@@ -59,7 +59,8 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp, opts
   const client = await KvClient.start({
     clientId: `cli-${process.pid}-${Date.now().toString(36)}`,
     servers: config.servers,
-    serverId: await firstReachable(config.servers, opts.serverId, opts.timeoutMs),
+    serverId: opts.serverId,
+    connectTimeoutMs: opts.timeoutMs,
     attemptTimeoutMs: Math.min(2000, opts.timeoutMs),
     opTimeoutMs: Math.max(1, deadline - Date.now()),
     traceServer: config.traceServer ?? undefined,
@@ -74,35 +75,6 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp, opts
     process.exitCode = 1;
   } finally {
     await client.stop();
-  }
-}
-
-/**
- * The server to start with: --server if it answers within 2 s, else whichever answers
- * first. All are dialled at once: KvClient.start tries them one after another, up to a
- * connect timeout each, so with the cluster down a command took 7 x 2 s whatever --timeout said.
- */
-async function firstReachable(servers: ServerEntry[], preferred: string | undefined, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  const clients = servers.map((s) => new KVService(s.addr, grpc.credentials.createInsecure(), channelOptions));
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const ready = clients.map((c, i) => new Promise<string | null>((resolve) => c.waitForReady(deadline, (err) => resolve(err ? null : servers[i].id))));
-    const i = servers.findIndex((s) => s.id === preferred);
-    if (i >= 0) {
-      const wait = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.min(2000, timeoutMs))));
-      const id = await Promise.race([ready[i], wait]);
-      if (id !== null) return id;
-    }
-    const first = await new Promise<string | null>((resolve) => {
-      let left = ready.length;
-      for (const p of ready) void p.then((id) => (id !== null ? resolve(id) : --left === 0 && resolve(null)));
-    });
-    if (first !== null) return first;
-    throw new Error(`no server answered within ${timeoutMs} ms among ${servers.map((s) => `${s.id}@${s.addr}`).join(', ')}`);
-  } finally {
-    clearTimeout(timer);
-    for (const c of clients) c.close();
   }
 }
 

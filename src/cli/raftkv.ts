@@ -3,6 +3,7 @@ import { ConfigError } from '../server/config.ts';
 import { clusterUp } from './cluster-command.ts';
 import { parseOp, printStatus, runClientCommand } from './client-command.ts';
 import { resolveConfig } from './cluster-file.ts';
+import { runCheckCommand } from './check-command.ts';
 import { runNode } from './node-command.ts';
 import { runName, runTraceServer } from './trace-server-command.ts';
 import { USAGE, UsageError } from './usage.ts';
@@ -52,6 +53,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'trace-server') {
     const port = values.port === undefined ? 0 : positiveInt(values.port, '--port');
     return runTraceServer({ dir: values.data ?? 'traces', run: values.run ?? runName(), addr: `127.0.0.1:${port}` });
+  }
+  if (command === 'check') {
+    if (rest.length !== 1) throw new UsageError('check takes one run directory: raftkv check <runDir>');
+    process.exitCode = runCheckCommand(rest[0]);
+    return;
   }
   if (command === 'status') return printStatus(resolveConfig(values.config).config);
   if (CLIENT_COMMANDS.has(command)) {

@@ -13,6 +13,11 @@ Servers:
                                                     collect traces from servers and clients
   raftkv status [--config <file>]                   role, term, leader and indexes of each server
 
+Traces:
+  raftkv check <runDir>                             grade a traced run (trace.jsonl, shiviz.log,
+                                                    history.json, meta.json): PASS/FAIL per rule;
+                                                    exit 0 all pass, 1 a rule failed, 2 unreadable trace
+
 Client (any server; followers forward to the leader):
   raftkv get <key>               raftkv put <key> <value>
   raftkv del <key>               raftkv incr <key>

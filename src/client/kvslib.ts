@@ -11,6 +11,7 @@ import { isReadOp, opKeys, opToWire, opValue } from '../transport/op-codec.ts';
 import { channelOptions, KVService } from '../transport/proto.ts';
 import { unary } from '../transport/unary.ts';
 import type { WireClientReply } from '../transport/wire.ts';
+import { firstReachable } from './first-reachable.ts';
 import { KeyLock } from './key-lock.ts';
 import { ResultStream } from './result-stream.ts';
 
@@ -24,6 +25,8 @@ export interface ClientOptions {
   servers: ServerAddress[];
   /** The server to talk to first (default: the first listed). */
   serverId?: string;
+  /** How long start() waits for any server to answer (default: attemptTimeoutMs x 2). */
+  connectTimeoutMs?: number;
   /** One attempt's deadline; on expiry the client fails over to another server. */
   attemptTimeoutMs?: number;
   /** Give up on an operation after this long, with an error. */
@@ -74,6 +77,9 @@ export class ClientError extends Error {
   }
 }
 
+/** Shortest attempt worth making: servers answer 100 ms before a call's deadline. */
+const MIN_ATTEMPT_MS = 300;
+
 /** Reply codes worth another attempt with the same opId; the rest are final answers. */
 const RETRYABLE = new Set(['NOT_LEADER', 'NO_LEADER', 'TIMEOUT', 'UNAVAILABLE']);
 
@@ -117,15 +123,15 @@ export class KvClient extends EventEmitter {
     if (!opts.sink && opts.traceServer) ({ sink: collector, initialClock } = await CollectorSink.open({ addr: opts.traceServer, host: opts.clientId }));
     const client = new KvClient({ ...opts, initialClock }, collector);
     client.tracer.record('KvslibStart', { clientId: client.clientId });
-    const order = [client.current, ...opts.servers.filter((s) => s.id !== client.current.id)];
-    for (const server of order) {
-      if (await client.reachable(server, client.opts.attemptTimeoutMs)) {
-        client.connect(server);
-        return client;
-      }
+    const servers = opts.servers.map((s) => ({ id: s.id, client: client.grpcClient(s) }));
+    const connectMs = opts.connectTimeoutMs ?? 2 * client.opts.attemptTimeoutMs;
+    const id = await firstReachable(servers, client.current.id, connectMs, client.opts.attemptTimeoutMs);
+    if (id !== null) {
+      client.connect(opts.servers.find((s) => s.id === id)!);
+      return client;
     }
     await client.close();
-    throw new Error(`no server reachable among ${opts.servers.map((s) => `${s.id}@${s.addr}`).join(', ')}`);
+    throw new Error(`no server answered within ${connectMs} ms among ${opts.servers.map((s) => `${s.id}@${s.addr}`).join(', ')}`);
   }
 
   get serverId(): string {
@@ -212,7 +218,9 @@ export class KvClient extends EventEmitter {
       // explains more than the deadline of the attempt that was cut short.
       let serverError: string | null = null;
       let transportError = 'no attempt made';
-      for (let attempt = 0; now() < deadline && !this.stopped; attempt++) {
+      // At least one attempt, even if the operation waited out its time behind earlier
+      // operations on its key: every Start has a Send, and the answer says why it failed.
+      for (let attempt = 0; (attempt === 0 || now() < deadline) && !this.stopped; attempt++) {
         const token = this.tracer.send(`${family}Send`, { ...body, serverId: this.current.id, attempt }, traceId);
         let reply: WireClientReply;
         try {
@@ -224,7 +232,7 @@ export class KvClient extends EventEmitter {
             traceId,
             token: encodeToken(token),
             forwarded: false,
-          }, Math.min(this.opts.attemptTimeoutMs, Math.max(1, deadline - now())));
+          }, Math.min(this.opts.attemptTimeoutMs, Math.max(MIN_ATTEMPT_MS, deadline - now())));
         } catch (err) {
           transportError = `${this.current.id}: ${(err as grpc.ServiceError).details || (err as Error).message}`;
           this.failover();
@@ -269,10 +277,6 @@ export class KvClient extends EventEmitter {
       this.grpcClients.set(server.id, c);
     }
     return c;
-  }
-
-  private reachable(server: ServerAddress, ms: number): Promise<boolean> {
-    return new Promise((resolve) => this.grpcClient(server).waitForReady(Date.now() + ms, (err) => resolve(!err)));
   }
 
   /** Settles every pending operation with an error, then records KvslibStop last. */

@@ -158,7 +158,9 @@ function pairError(pair: unknown): string | null {
 
 function ttlError(ttl: unknown): string | null {
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
-    return `ttlSeconds must be a positive finite number of seconds, got ${JSON.stringify(ttl) ?? 'undefined'}`;
+    // String(), not JSON.stringify: JSON has no NaN or Infinity and would print "null".
+    const got = typeof ttl === 'number' ? String(ttl) : JSON.stringify(ttl) ?? 'undefined';
+    return `ttlSeconds must be a positive finite number of seconds, got ${got}`;
   }
   return ttl > MAX_TTL_SECONDS ? `ttlSeconds is ${ttl}; the limit is ${MAX_TTL_SECONDS} (10 years)` : null;
 }

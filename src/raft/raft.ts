@@ -168,6 +168,8 @@ export class Raft {
   }
 
   step(m: Message): void {
+    // Only configured voters take part: a stranger's vote must never count toward a quorum.
+    if (!this.others.includes(m.from) || m.to !== this.id) return;
     if (m.term > this.term) {
       if (m.type === 'RequestVote' && this.inLease()) {
         // A leader (or its follower) that heard from a quorum recently ignores disruptors.
@@ -344,8 +346,9 @@ export class Raft {
   private broadcastHeartbeat(): void {
     for (const [to, pr] of this.progress) {
       pr.heartbeat();
-      // A follower still being probed gets a real probe; one in sync gets an empty append.
-      this.sendAppend(to, pr, pr.state === 'replicate');
+      // Always empty: entries follow the reply, so a dead follower costs one small
+      // message per heartbeat, not the same entries again and again.
+      this.sendAppend(to, pr, true);
     }
   }
 

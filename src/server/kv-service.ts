@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Tracer } from '../../tracing/tracer.ts';
+import { NullSink } from '../../tracing/record.ts';
+import { Tracer } from '../../tracing/tracer.ts';
 import { buildCommand, encodeCommand, validateOp, type ClientOp, type OpResult, type ReadOp } from '../kv/command.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { isReadOp, opFromWire, opKeys, opValue } from '../transport/op-codec.ts';
@@ -24,9 +25,14 @@ class Timeout extends Error {}
 
 /** The client-facing KV service: any server takes a request, the leader orders it. */
 export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementation {
+  // A request without a token comes from a client that traces nowhere: recording its path
+  // would leave server events (and log entries) of an operation with no Start.
+  const untraced: KvServiceContext = { ...ctx, tracer: new Tracer(`${ctx.id}-untraced`, new NullSink()) };
   return {
     Execute(call: grpc.ServerUnaryCall<WireClientRequest, WireClientReply>, callback: grpc.sendUnaryData<WireClientReply>) {
-      execute(ctx, call.request, deadlineOf(call)).then(
+      const req = call.request;
+      const traced = req.token !== '';
+      execute(traced ? ctx : untraced, traced ? req : { ...req, traceId: '' }, deadlineOf(call)).then(
         (reply) => callback(null, reply),
         (err: Error) => callback({ code: grpc.status.INTERNAL, details: `internal error: ${err.message}` }),
       );

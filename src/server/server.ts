@@ -72,7 +72,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   });
 
   const server = new grpc.Server(serverOptions);
-  server.addService(RaftPeerService.service, raftPeerHandlers(id, transport, (messages) => node.step(messages)));
+  server.addService(RaftPeerService.service, raftPeerHandlers(id, config.servers.map((s) => s.id), transport, (messages) => node.step(messages)));
   server.addService(KVService.service, kvHandlers({ id, node, tracer, forwarder, commitTimeoutMs: config.commitTimeoutMs, noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs, peerCount: config.servers.length }));
   server.addService(AdminService.service, adminHandlers({ id, servers: config.servers, node, transport }));
   try {

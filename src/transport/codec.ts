@@ -56,17 +56,24 @@ export function messageToWire(m: Message): WireRaftMessage {
 
 /** Throws on a message no peer of ours could have sent; the caller rejects the call. */
 export function messageFromWire(w: WireRaftMessage): Message {
-  const base = { from: w.from, to: w.to, ...(decodeToken(w.token) ? { token: decodeToken(w.token) } : {}) };
   if (!w.from || !w.to) throw new Error('message without from/to');
+  const token = decodeToken(w.token);
+  const base = { from: w.from, to: w.to, ...(token ? { token } : {}) };
   if (w.requestVote) return { type: 'RequestVote', ...base, ...w.requestVote };
   if (w.requestVoteRes) return { type: 'RequestVoteRes', ...base, ...w.requestVoteRes };
   if (w.appendEntries) {
     const a = w.appendEntries;
-    return { type: 'AppendEntries', ...base, term: a.term, prevLogIndex: a.prevLogIndex, prevLogTerm: a.prevLogTerm, entries: a.entries.map(entryFromWire), leaderCommit: a.leaderCommit, readSeq: a.readSeq };
+    const entries = a.entries.map(entryFromWire);
+    entries.forEach((e, k) => {
+      // The core appends these as they come: a gap or a term from the future would corrupt the log.
+      if (e.index !== a.prevLogIndex + 1 + k) throw new Error(`entry ${e.index} does not follow prevLogIndex ${a.prevLogIndex} at position ${k}`);
+      if (e.term > a.term || e.term < (k === 0 ? a.prevLogTerm : entries[k - 1].term)) throw new Error(`entry ${e.index} has term ${e.term} out of order`);
+    });
+    return { type: 'AppendEntries', ...base, term: a.term, prevLogIndex: a.prevLogIndex, prevLogTerm: a.prevLogTerm, entries, leaderCommit: a.leaderCommit, readSeq: a.readSeq };
   }
   if (w.appendEntriesRes) {
-    const r = w.appendEntriesRes;
-    return { type: 'AppendEntriesRes', ...base, ...r, ...(r.traceId ? { traceId: r.traceId } : { traceId: undefined }) };
+    const { traceId, ...r } = w.appendEntriesRes;
+    return { type: 'AppendEntriesRes', ...base, ...r, ...(traceId ? { traceId } : {}) };
   }
   throw new Error('message with no body');
 }

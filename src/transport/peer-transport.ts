@@ -75,19 +75,27 @@ export class PeerTransport {
 }
 
 /** The RaftPeer service: decodes a batch and hands it to the node; bad input is refused. */
-export function raftPeerHandlers(selfId: string, transport: PeerTransport, onMessages: (messages: Message[]) => void): grpc.UntypedServiceImplementation {
+export function raftPeerHandlers(selfId: string, members: string[], transport: PeerTransport, onMessages: (messages: Message[]) => void): grpc.UntypedServiceImplementation {
+  const known = new Set(members);
   return {
     Deliver(call: grpc.ServerUnaryCall<{ messages: WireRaftMessage[] }, object>, callback: grpc.sendUnaryData<object>) {
       let messages: Message[];
       try {
         messages = call.request.messages.map(messageFromWire);
+        const stranger = messages.find((m) => !known.has(m.from) || m.from === selfId);
+        if (stranger) throw new Error(`sender "${stranger.from}" is not a peer of ${selfId}`);
       } catch (err) {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: `malformed Raft message: ${(err as Error).message}` });
         return;
       }
       callback(null, {});
       const accepted = messages.filter((m) => m.to === selfId && !transport.isBlocked(m.from));
-      if (accepted.length > 0) onMessages(accepted);
+      try {
+        if (accepted.length > 0) onMessages(accepted);
+      } catch (err) {
+        // A message the core could not take is dropped like a lost one; the node goes on.
+        console.error(`${selfId}: dropped a Raft batch: ${(err as Error).message}`);
+      }
     },
   };
 }

@@ -1,0 +1,494 @@
+/**
+ * RaftKV benchmark: closed-loop put/get rows against real clusters on 127.0.0.1 (durable
+ * writes, tracing off), the same rows against etcd when it is installed, the cost of
+ * tracing when a trace server can be started, and leader failover under load.
+ *
+ *   npm run bench -- --quick          # ~1 minute smoke run
+ *   npm run bench                     # full run
+ *   npm run bench -- --help
+ *
+ * Benchmarks are not tests: nothing here asserts a speed.
+ */
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { installCleanupHandlers, wasInterrupted } from './cleanup.ts';
+import { ETCD_INSTALL_HINT, findEtcd } from './etcd/cluster.ts';
+import { startEtcd } from './etcd-target.ts';
+import { runFailover, type FailoverResult } from './failover.ts';
+import { startRaftkv } from './raftkv-target.ts';
+import { cpuSecondsOf, machineBusyCores, machineBusySeconds, spreadOrder, type BenchSystem } from './system.ts';
+import {
+  COMPARISON_COLUMNS, FAILOVER_COLUMNS, ROW_COLUMNS, TRACE_COLUMNS,
+  header, line, table, type Comparison, type RowResult, type TraceCost,
+} from './table.ts';
+import { commandStarter, defaultTraceServer, type TraceServerStarter } from './trace-server.ts';
+import { now, preload, runClosedLoop, type OpKind, type Target } from './workload.ts';
+
+const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
+
+export interface BenchOptions {
+  quick: boolean;
+  /** RaftKV cluster sizes; the first is the one compared with etcd and failed over. */
+  servers: number[];
+  ops: OpKind[];
+  concurrency: number[];
+  warmupMs: number;
+  durationMs: number;
+  keys: number;
+  valueBytes: number;
+  /** Closed-loop workers per client (one KvClient / etcd client per this many workers). */
+  workersPerClient: number;
+  attemptTimeoutMs: number;
+  opTimeoutMs: number;
+  preload: boolean;
+  etcd: boolean;
+  failoverRepeats: number;
+  failoverConcurrency: number;
+  failoverAttemptTimeoutMs: number;
+  /** Enables the traced put rows. */
+  traceServer: TraceServerStarter | null;
+  traceNote: string;
+  dataRoot: string;
+  /** Directory for per-server V8 CPU profiles (RaftKV servers), or null. */
+  cpuProfDir: string | null;
+  out: string | null;
+  log: (line: string) => void;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  elapsedSec: number;
+  host: { cpus: number; cpuModel: string; memGiB: number; node: string; platform: string; dataRoot: string; dataFs: string; busyCoresBeforeStart: number };
+  settings: Omit<BenchOptions, 'traceServer' | 'log'> & { traceServer: boolean };
+  etcd: { version: string | null; note: string };
+  tracing: { enabled: boolean; note: string };
+  rows: RowResult[];
+  comparisons: Comparison[];
+  traceCost: TraceCost[];
+  failover: FailoverResult[];
+  notes: string[];
+}
+
+const USAGE = `npm run bench -- [options]
+
+  --quick                  short rows (~1 minute in all); CI smoke mode
+  --servers 3,5            RaftKV cluster sizes (the first is compared with etcd and failed over)
+  --rows put,get           which operations to run
+  --conc 1,16,64,256       closed-loop concurrency levels
+  --duration S             measured seconds per row (default 10, quick 1)
+  --warmup S               unmeasured seconds before each row (default 2, quick 0.3)
+  --keys N                 key space (default 10000)       --value-bytes N (default 64)
+  --no-preload             do not write every key before the rows (quick skips it)
+  --no-etcd                run without etcd even if installed (also: BENCH_NO_ETCD=1)
+  --failover-repeats N     leader kills per system (default 5, quick 1; 0 = skip)
+  --trace-cmd 'CMD'        start the trace server for the traced put rows with CMD ({port},
+                           {addr}, {dir} substituted); default: raftkv trace-server, if the CLI has it
+  --no-trace               skip the traced put rows
+  --cpu-prof DIR           write a V8 .cpuprofile per RaftKV server process into DIR
+  --data-root DIR          where cluster temp dirs go (default ${os.tmpdir()}; must be a real disk)
+  --out FILE               JSON results (default bench/results/bench-<time>.json)`;
+
+export function parseOptions(argv: string[]): BenchOptions | null {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      servers: { type: 'string' },
+      rows: { type: 'string' },
+      conc: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      keys: { type: 'string' },
+      'value-bytes': { type: 'string' },
+      'no-preload': { type: 'boolean', default: false },
+      'no-etcd': { type: 'boolean', default: false },
+      'failover-repeats': { type: 'string' },
+      'trace-cmd': { type: 'string' },
+      'no-trace': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
+      'data-root': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return null;
+  }
+  const quick = values.quick;
+  const ints = (s: string | undefined, d: number[], what: string) => (s === undefined ? d : s.split(',').map((x) => posInt(x, what)));
+  const ops = (values.rows ?? 'put,get').split(',').map((x) => {
+    if (x !== 'put' && x !== 'get') throw new Error(`--rows takes put and/or get (got "${x}")`);
+    return x as OpKind;
+  });
+  const dflt = defaultTraceServer();
+  return {
+    quick,
+    servers: ints(values.servers, [3, 5], '--servers'),
+    ops,
+    concurrency: ints(values.conc, [1, 16, 64, 256], '--conc'),
+    warmupMs: seconds(values.warmup, quick ? 0.3 : 2, '--warmup') * 1000,
+    durationMs: seconds(values.duration, quick ? 1 : 10, '--duration') * 1000,
+    keys: posInt(values.keys ?? '10000', '--keys'),
+    valueBytes: posInt(values['value-bytes'] ?? '64', '--value-bytes'),
+    workersPerClient: 16,
+    attemptTimeoutMs: 2000,
+    opTimeoutMs: 10_000,
+    preload: !quick && !values['no-preload'],
+    etcd: !values['no-etcd'],
+    failoverRepeats: values['failover-repeats'] === undefined ? (quick ? 1 : 5) : nonNegInt(values['failover-repeats'], '--failover-repeats'),
+    failoverConcurrency: 16,
+    failoverAttemptTimeoutMs: 500,
+    traceServer: values['no-trace'] ? null : values['trace-cmd'] ? commandStarter(values['trace-cmd']) : dflt.starter,
+    traceNote: values['no-trace'] ? 'skipped (--no-trace)' : values['trace-cmd'] ? `trace server: ${values['trace-cmd']}` : dflt.note,
+    dataRoot: path.resolve(values['data-root'] ?? os.tmpdir()),
+    cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null,
+    out: values.out ?? null,
+    log: (l) => console.log(l),
+  };
+}
+
+function posInt(s: string, what: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${what}: expected positive integers (got "${s}")`);
+  return n;
+}
+function nonNegInt(s: string, what: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${what}: expected a non-negative integer (got "${s}")`);
+  return n;
+}
+function seconds(s: string | undefined, d: number, what: string): number {
+  if (s === undefined) return d;
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new Error(`${what}: expected seconds in (0, 3600] (got "${s}")`);
+  return n;
+}
+
+/** Filesystem type of the mount holding `dir` (fsync on tmpfs costs nothing). */
+function fsTypeOf(dir: string): string {
+  try {
+    let best = { mount: '', type: 'unknown' };
+    for (const l of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+      const [, mount, type] = l.split(' ');
+      if (mount && type && (dir === mount || dir.startsWith(mount.endsWith('/') ? mount : `${mount}/`)) && mount.length >= best.mount.length) best = { mount, type };
+    }
+    return best.type;
+  } catch {
+    return 'unknown';
+  }
+}
+
+let rowSeq = 0;
+
+async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: BenchOptions): Promise<RowResult> {
+  const seq = rowSeq++;
+  const leader = await sys.leader();
+  const order = spreadOrder(sys.members, leader);
+  const nClients = Math.ceil(concurrency / o.workersPerClient);
+  const members = Array.from({ length: nClients }, (_, i) => order[i % order.length]);
+  const targets: Target[] = [];
+  try {
+    const opened = await Promise.allSettled(members.map((m, i) => sys.connect({
+      clientId: `bench${process.pid}-${seq}-${i}`,
+      memberId: m,
+      attemptTimeoutMs: o.attemptTimeoutMs,
+      opTimeoutMs: o.opTimeoutMs,
+    })));
+    for (const r of opened) if (r.status === 'fulfilled') targets.push(r.value);
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    // CPU over the measured window: the cluster's processes, and this process (the clients).
+    const cpu = { srv: 0, bench: 0, all: 0, t: 0, srvCores: NaN, benchCores: NaN, otherCores: NaN };
+    const benchCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+    const onWindow = (edge: 'open' | 'close') => {
+      if (edge === 'open') Object.assign(cpu, { srv: cpuSecondsOf(sys.pids()), bench: benchCpu(), all: machineBusySeconds(), t: now() });
+      else if (cpu.t > 0) {
+        const secs = (now() - cpu.t) / 1000;
+        cpu.srvCores = (cpuSecondsOf(sys.pids()) - cpu.srv) / secs;
+        cpu.benchCores = (benchCpu() - cpu.bench) / secs;
+        // Everything else on the machine (other clusters idling, other users, the kernel).
+        cpu.otherCores = Math.max(0, (machineBusySeconds() - cpu.all) / secs - cpu.srvCores - cpu.benchCores);
+      }
+    };
+    const res = await runClosedLoop({ op, targets, concurrency, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, seed: seq + 1, onWindow });
+    const f = members.filter((m) => m !== leader).length;
+    const l = members.length - f;
+    return {
+      system: sys.name,
+      kind: sys.kind,
+      servers: sys.members.length,
+      traced: sys.name.includes('+trace'),
+      op,
+      concurrency,
+      clients: [f ? `${f}F` : '', l ? `${l}L` : ''].filter(Boolean).join('+'),
+      ops: res.ops,
+      errors: res.errors,
+      ...(res.firstError ? { firstError: res.firstError } : {}),
+      windowMs: res.windowMs,
+      opsPerSec: res.opsPerSec,
+      ...res.latency,
+      serverCores: cpu.srvCores,
+      benchCores: cpu.benchCores,
+      otherCores: cpu.otherCores,
+    };
+  } finally {
+    await Promise.allSettled(targets.map((t) => t.close()));
+  }
+}
+
+async function preloadSystem(sys: BenchSystem, o: BenchOptions): Promise<string> {
+  const leader = await sys.leader();
+  const order = spreadOrder(sys.members, leader);
+  const targets: Target[] = [];
+  try {
+    for (let i = 0; i < 4; i++) targets.push(await sys.connect({ clientId: `bench${process.pid}-preload-${sys.name}-${i}`, memberId: order[i % order.length], attemptTimeoutMs: o.attemptTimeoutMs, opTimeoutMs: o.opTimeoutMs }));
+    const r = await preload(targets, o.keys, o.valueBytes, 64, 120_000);
+    return `preloaded ${sys.name}: ${r.written}/${o.keys} keys in ${(r.ms / 1000).toFixed(1)} s (${((r.written * 1000) / r.ms).toFixed(0)} puts/s at concurrency 64)${r.errors ? `, ${r.errors} errors` : ''}`;
+  } finally {
+    await Promise.allSettled(targets.map((t) => t.close()));
+  }
+}
+
+/** Runs the whole benchmark; every process it starts is stopped before it returns or throws. */
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const t0 = now();
+  const startedAt = new Date().toISOString();
+  const log = o.log;
+  const notes: string[] = [];
+  const note = (s: string) => {
+    notes.push(s);
+    log(`note: ${s}`);
+  };
+  const rows: RowResult[] = [];
+  const failover: FailoverResult[] = [];
+  const busyStart = await machineBusyCores(1000);
+  if (busyStart > 0.3) {
+    note(`${busyStart.toFixed(2)} cores were busy before the bench started: other processes are running, numbers will be noisy (the "other" cpu column shows them per row)`);
+  }
+  const dataFs = fsTypeOf(o.dataRoot);
+  if (/^(tmpfs|ramfs)$/.test(dataFs)) note(`data root ${o.dataRoot} is on ${dataFs}: fsync costs nothing there, so write numbers are not durable-write numbers (use --data-root on a disk)`);
+
+  let etcdVersion: string | null = null;
+  let etcdBin: string | null = null;
+  let etcdNote: string;
+  const found = findEtcd();
+  if (!o.etcd) etcdNote = 'etcd rows skipped (--no-etcd)';
+  else if (found.bin === null) etcdNote = `etcd rows skipped: ${found.reason}. To compare with etcd: ${ETCD_INSTALL_HINT}`;
+  else {
+    etcdBin = found.bin;
+    etcdVersion = found.version;
+    etcdNote = `etcd ${found.version} (${found.bin})`;
+  }
+  log(`etcd: ${etcdNote}`);
+  log(`tracing row: ${o.traceServer ? 'on' : 'skipped'} - ${o.traceNote}`);
+  log(`settings: ${o.quick ? 'QUICK, ' : ''}${o.durationMs / 1000}s rows after ${o.warmupMs / 1000}s warmup, ${o.keys} keys, ${o.valueBytes}-byte values, concurrency ${o.concurrency.join('/')}, ${o.workersPerClient} workers per client, data on ${dataFs} (${o.dataRoot}), ${os.cpus().length} cpus`);
+  log(`clients column: how a row's clients were spread (F = talks to a follower, which forwards to the leader; L = talks to the leader)`);
+  log(`cpu columns: cores busy during the row: the cluster's processes / this bench process (the clients) / everything else; the machine has ${os.cpus().length}`);
+
+  const serverEnv = (label: string): NodeJS.ProcessEnv | undefined => {
+    if (!o.cpuProfDir) return undefined;
+    const dir = path.join(o.cpuProfDir, label);
+    mkdirSync(dir, { recursive: true });
+    const preload = pathToFileURL(path.join(BENCH_DIR, 'cpu-prof.mjs')).href;
+    return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim(), BENCH_CPU_PROF_DIR: dir };
+  };
+  if (o.cpuProfDir) log(`cpu profiles of RaftKV servers: ${o.cpuProfDir}/<cluster>/*.cpuprofile (written when they stop)`);
+  const systems: BenchSystem[] = [];
+  const started = async <T extends BenchSystem>(p: Promise<T>): Promise<T> => {
+    const s = await p;
+    systems.push(s);
+    return s;
+  };
+  const stopSystem = async (s: BenchSystem) => {
+    systems.splice(systems.indexOf(s), 1);
+    await s.stop();
+  };
+  const printRow = (r: RowResult) => {
+    log(line(ROW_COLUMNS, r));
+    if (r.errors) log(`    ${r.errors} errors in ${r.system} ${r.op} c=${r.concurrency}; first: ${r.firstError}`);
+  };
+
+  try {
+    // ---------------------------------------------------------------- phase 1
+    // RaftKV (first size) and etcd side by side, rows alternating so noise hits both.
+    const [firstSize, ...otherSizes] = o.servers;
+    const tStart = now();
+    const raftkv = await started(startRaftkv({ servers: firstSize, root: o.dataRoot, env: serverEnv(`raftkv-${firstSize}`) }));
+    log(`started ${raftkv.name} in ${((now() - tStart) / 1000).toFixed(1)} s (leader ${await raftkv.leader()})`);
+    let etcd: BenchSystem | null = null;
+    if (etcdBin) {
+      const te = now();
+      etcd = await started(startEtcd(etcdBin, 3, o.dataRoot));
+      log(`started ${etcd.name} in ${((now() - te) / 1000).toFixed(1)} s (leader ${await etcd.leader()})`);
+    }
+    let traced: BenchSystem | null = null;
+    if (o.traceServer) {
+      try {
+        traced = await started(startRaftkv({ servers: firstSize, root: o.dataRoot, traceServer: o.traceServer, env: serverEnv(`raftkv-${firstSize}-trace`) }));
+        log(`started ${traced.name}`);
+      } catch (err) {
+        note(`traced row skipped: ${(err as Error).message}`);
+      }
+    } else {
+      note(`traced put row skipped: ${o.traceNote}`);
+    }
+    if (o.preload) {
+      for (const s of [raftkv, etcd, traced]) if (s) log(await preloadSystem(s, o));
+    } else if (o.ops.includes('get')) {
+      note('no preload: get rows read keys that earlier put rows may or may not have written');
+    }
+
+    log('');
+    log(header(ROW_COLUMNS));
+    let pair = 0;
+    for (const op of o.ops) {
+      for (const c of o.concurrency) {
+        const group = [raftkv, etcd, op === 'put' ? traced : null].filter((s): s is BenchSystem => s !== null);
+        // Rotate who goes first, so neither system always runs right after the other.
+        const k = pair++ % group.length;
+        for (const s of [...group.slice(k), ...group.slice(0, k)]) {
+          if (wasInterrupted()) throw new Error('interrupted');
+          const r = await runRow(s, op, c, o);
+          rows.push(r);
+          printRow(r);
+        }
+      }
+    }
+
+    // ---------------------------------------------------------------- failover
+    if (o.failoverRepeats > 0) {
+      log('');
+      log(`failover: kill -9 the leader under ${o.failoverConcurrency} closed-loop put workers (one client per server, attemptTimeoutMs ${o.failoverAttemptTimeoutMs}), ${o.failoverRepeats}x per system`);
+      for (const s of [raftkv, etcd]) {
+        if (!s) continue;
+        failover.push(await runFailover(s, {
+          repeats: o.failoverRepeats,
+          concurrency: o.failoverConcurrency,
+          keys: o.keys,
+          valueBytes: o.valueBytes,
+          attemptTimeoutMs: o.failoverAttemptTimeoutMs,
+          opTimeoutMs: o.opTimeoutMs,
+          beforeKillMs: o.quick ? 700 : 1500,
+          minAfterKillMs: o.quick ? 1500 : 3000,
+          maxAfterKillMs: 20_000,
+          clientPrefix: `bench${process.pid}-fo-${s.name}`,
+          log,
+        }));
+      }
+    }
+    for (const s of [traced, etcd, raftkv]) if (s) await stopSystem(s);
+
+    // ---------------------------------------------------------------- other sizes
+    for (const n of otherSizes) {
+      if (wasInterrupted()) throw new Error('interrupted');
+      const ts = now();
+      const sys = await started(startRaftkv({ servers: n, root: o.dataRoot, env: serverEnv(`raftkv-${n}`) }));
+      log('');
+      log(`started ${sys.name} in ${((now() - ts) / 1000).toFixed(1)} s (leader ${await sys.leader()})`);
+      if (o.preload) log(await preloadSystem(sys, o));
+      log(header(ROW_COLUMNS));
+      for (const op of o.ops) {
+        for (const c of o.concurrency) {
+          if (wasInterrupted()) throw new Error('interrupted');
+          const r = await runRow(sys, op, c, o);
+          rows.push(r);
+          printRow(r);
+        }
+      }
+      await stopSystem(sys);
+    }
+  } finally {
+    for (const s of [...systems].reverse()) await s.stop().catch((err: Error) => log(`error stopping ${s.name}: ${err.message}`));
+  }
+
+  const first = o.servers[0];
+  const comparisons: Comparison[] = [];
+  const traceCost: TraceCost[] = [];
+  for (const op of o.ops) {
+    for (const c of o.concurrency) {
+      const find = (pred: (r: RowResult) => boolean) => rows.find((r) => r.op === op && r.concurrency === c && pred(r));
+      const rk = find((r) => r.kind === 'raftkv' && r.servers === first && !r.traced);
+      const et = find((r) => r.kind === 'etcd');
+      const tr = find((r) => r.traced);
+      if (rk && et) comparisons.push({ op, concurrency: c, raftkv: rk, etcd: et });
+      if (rk && tr) traceCost.push({ concurrency: c, off: rk, on: tr });
+    }
+  }
+  const finishedAt = new Date().toISOString();
+  return {
+    startedAt,
+    finishedAt,
+    elapsedSec: (now() - t0) / 1000,
+    host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}`, dataRoot: o.dataRoot, dataFs, busyCoresBeforeStart: busyStart },
+    settings: { ...o, traceServer: o.traceServer !== null, log: undefined } as BenchReport['settings'],
+    etcd: { version: etcdVersion, note: etcdNote },
+    tracing: { enabled: traceCost.length > 0, note: o.traceNote },
+    rows,
+    comparisons,
+    traceCost,
+    failover,
+    notes,
+  };
+}
+
+export function printReport(r: BenchReport, log: (l: string) => void): void {
+  log('');
+  log(`==== RaftKV benchmark (${r.settings.quick ? 'quick' : 'full'}; ${r.host.cpus} cpus, ${r.host.node}, data on ${r.host.dataFs}; ${r.elapsedSec.toFixed(0)} s; ${r.host.busyCoresBeforeStart.toFixed(2)} cores busy before start) ====`);
+  log('');
+  log(table(ROW_COLUMNS, r.rows));
+  if (r.comparisons.length) {
+    log('');
+    log(`RaftKV-${r.settings.servers[0]} vs ${r.etcd.note} (ratio > 1: RaftKV has more throughput / higher latency)`);
+    log(table(COMPARISON_COLUMNS, r.comparisons));
+  } else {
+    log('');
+    log(`etcd comparison: ${r.etcd.note}`);
+  }
+  log('');
+  if (r.traceCost.length) {
+    log('Cost of tracing (RaftKV put rows, tracing on vs off)');
+    log(table(TRACE_COLUMNS, r.traceCost));
+  } else {
+    log(`Cost of tracing: skipped - ${r.tracing.note}`);
+  }
+  if (r.failover.length) {
+    log('');
+    log(`Failover (kill -9 the leader under ${r.settings.failoverConcurrency} put workers, attemptTimeoutMs ${r.settings.failoverAttemptTimeoutMs}; gap = longest time without a successful put)`);
+    log(table(FAILOVER_COLUMNS, r.failover));
+  }
+}
+
+async function main(): Promise<number> {
+  installCleanupHandlers();
+  let o: BenchOptions | null;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (!o) return 0;
+  const report = await runBench(o);
+  printReport(report, o.log);
+  const out = o.out ?? path.join(BENCH_DIR, 'results', `bench-${report.startedAt.replace(/[:.]/g, '-')}${o.quick ? '-quick' : ''}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  o.log(`\nresults: ${path.relative(process.cwd(), out) || out}`);
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  main().then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      console.error(`bench: ${wasInterrupted() ? 'interrupted' : `error: ${err.stack ?? err.message}`}`);
+      process.exit(wasInterrupted() ? 130 : 1);
+    },
+  );
+}

@@ -1,0 +1,40 @@
+import { at, describe, nowhere, result, type Rule } from '../tracing/check/trace.ts';
+
+/**
+ * Scenario 5: the newest leader asked every other configured server for its vote in the
+ * term it won (RequestVote to each peer) and was granted at least `grants` of them.
+ */
+export function newLeaderCanvassedAll(grants: number): Rule {
+  return function newLeaderCanvassedAll(trace) {
+    const elected = trace.events({ tag: 'LeaderElected' }).sort((a, b) => (b.body.term as number) - (a.body.term as number))[0];
+    if (!elected) return result('new-leader-canvassed-all', [nowhere('-', 'no LeaderElected in the trace')]);
+    const term = elected.body.term as number;
+    const peers = (trace.meta?.servers ?? []).filter((s) => s !== elected.host);
+    const asked = new Set(
+      trace.events({ tag: 'RequestVote', host: elected.host, where: (e) => e.body.term === term && !e.body.preVote && trace.hb(e, elected) }).map((e) => e.body.to as string),
+    );
+    const granted = trace.events({ tag: 'RequestVoteRes', where: (e) => e.body.candidateId === elected.host && e.body.term === term && e.body.voteGranted === true && !e.body.preVote && trace.hb(e, elected) });
+    const offenders = peers.filter((p) => !asked.has(p)).map((p) => at(elected, `${describe(elected)} never sent RequestVote to ${p} in term ${term}`));
+    if (granted.length < grants) offenders.push(at(elected, `${describe(elected)} had ${granted.length} granted votes before winning term ${term}; expected ${grants}`));
+    return result('new-leader-canvassed-all', offenders, { note: `${elected.host} won term ${term}: asked ${asked.size} peers, ${granted.length} granted` });
+  };
+}
+
+/** Scenarios 6 and 9: the client reconnected at least once after its first connection. */
+export function clientFailedOver(clientId: string): Rule {
+  return function clientFailedOver(trace) {
+    const conns = trace.events({ tag: 'NewServerConnection', host: clientId });
+    const offenders = conns.length >= 2 ? [] : [nowhere(clientId, `${clientId} logged ${conns.length} NewServerConnection; a failover needs at least 2`)];
+    return result('client-failed-over', offenders, { note: `${conns.length} connections: ${conns.map((c) => c.body.serverId).join(' -> ')}` });
+  };
+}
+
+/** Scenario 12: nothing the cut-off leader logged for `clientId` was ever applied. */
+export function neverApplied(clientId: string): Rule {
+  return function staleEntriesNeverApplied(trace) {
+    const applied = trace.events({ tag: 'Apply', where: (e) => e.traceId.startsWith(`${clientId}:`) && !e.body.duplicate });
+    const logged = trace.events({ tag: 'RaftPutReq', where: (e) => e.traceId.startsWith(`${clientId}:`) });
+    const offenders = applied.map((e) => at(e, `${describe(e)} applied index ${String(e.body.index)}, an entry that was never committed`));
+    return result('stale-entries-never-applied', offenders, { note: `${logged.length} entries logged by the cut-off leader, ${applied.length} applied` });
+  };
+}

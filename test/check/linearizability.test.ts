@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import type { ClientOp } from '../../src/kv/command.ts';
+import { checkHistory, checkOps, explain, formatOp, partitionHistory, type LinOp } from '../../tracing/check/linearizability.ts';
+
+let nextOpId = 1;
+/** One history entry: `client` calls `op` at `call` and gets `out` (a value, or {error}) at `ret`. */
+function h(client: string, op: ClientOp, call: number, ret: number, out: string | { error: string; failed?: boolean } | { values: string[] }): HistoryEntry {
+  const base = { clientId: client, opId: nextOpId++, op, call, return: ret };
+  if (typeof out === 'string') return { ...base, output: { value: out } };
+  if ('values' in out) return { ...base, output: { value: '', values: out.values } };
+  return { ...base, error: out.error, ...(out.failed ? { failed: true } : {}) };
+}
+const put = (key: string, value: string): ClientOp => ({ type: 'put', key, value });
+const get = (key: string): ClientOp => ({ type: 'get', key });
+
+const verdicts = (history: HistoryEntry[]) => Object.fromEntries(checkHistory(history).keys.map((k) => [k.key, k.verdict]));
+
+describe('linearizability (Wing & Gong with memoization, per key)', () => {
+  it('sequential put then get passes; a get on a never-written key returns ""', () => {
+    expect(verdicts([h('a', put('k', 'v1'), 0, 10, 'v1'), h('a', get('k'), 20, 30, 'v1'), h('b', get('z'), 0, 5, '')])).toEqual({ k: true, z: true });
+    expect(verdicts([h('b', get('z'), 0, 5, 'x')])).toEqual({ z: false });
+  });
+
+  it('a stale read fails, with the two puts and the read as counterexample', () => {
+    const history = [
+      h('a', put('k', 'v1'), 0, 10, 'v1'),
+      h('b', get('k'), 12, 14, 'v1'),
+      h('a', put('k', 'v2'), 20, 30, 'v2'),
+      h('c', get('other'), 31, 32, ''),
+      h('b', get('k'), 40, 50, 'v1'), // v2 was written before this began
+      h('b', get('k'), 60, 70, 'v2'),
+    ];
+    const [k, other] = checkHistory(history).keys;
+    expect(other).toMatchObject({ key: 'other', verdict: true });
+    expect(k.verdict).toBe(false);
+    const cx = k.counterexample!;
+    expect(cx.culprit.entry).toBe(history[4]);
+    expect(cx.ops.map((o) => o.entry)).toEqual([history[0], history[2], history[4]]);
+    expect(cx.minimal).toBe(true);
+    expect(formatOp(cx.culprit)).toBe(`b:${history[4].opId} get(k) [call +40.000 ms, return +50.000 ms] -> "v1"`);
+  });
+
+  it('concurrent operations pass when some order explains them, fail when none does', () => {
+    // Two overlapping puts; readers during and after see them in a consistent order.
+    const ok = [
+      h('a', put('k', 'x'), 0, 100, 'x'),
+      h('b', put('k', 'y'), 10, 90, 'y'),
+      h('c', get('k'), 20, 30, 'y'),
+      h('c', get('k'), 40, 50, 'x'),
+      h('c', get('k'), 110, 120, 'x'),
+    ];
+    expect(verdicts(ok)).toEqual({ k: true });
+    // Once one reader saw x after y, no later read (after both puts returned) may see y.
+    const bad = [...ok.slice(0, 4), h('c', get('k'), 110, 120, 'y')];
+    expect(verdicts(bad)).toEqual({ k: false });
+    // Two readers that overlap each other may see the writes in either order... but not a flip-flop.
+    const flip = [h('a', put('k', 'x'), 0, 10, 'x'), h('b', put('k', 'y'), 0, 10, 'y'), h('c', get('k'), 20, 30, 'x'), h('d', get('k'), 31, 40, 'y')];
+    expect(verdicts(flip)).toEqual({ k: false });
+  });
+
+  it('a write that failed with an unknown outcome may or may not have happened: both histories pass', () => {
+    const pending = h('a', put('k', 'v2'), 20, 25, { error: 'gave up after 20000 ms' });
+    const seen = [h('a', put('k', 'v1'), 0, 10, 'v1'), pending, h('b', get('k'), 1000, 1010, 'v2')];
+    const notSeen = [h('a', put('k', 'v1'), 0, 10, 'v1'), pending, h('b', get('k'), 1000, 1010, 'v1'), h('b', get('k'), 2000, 2010, 'v2')];
+    expect(verdicts(seen)).toEqual({ k: true });
+    expect(verdicts(notSeen)).toEqual({ k: true });
+    // ... but not before it was called.
+    expect(verdicts([h('b', get('k'), 0, 5, 'v2'), { ...pending }])).toEqual({ k: false });
+    // A read with an error tells nothing and is dropped.
+    const p = partitionHistory([h('b', get('k'), 0, 5, { error: 'timeout' }), pending]);
+    expect(p).toMatchObject({ droppedReads: 1, pendingWrites: 1 });
+    expect(p.byKey.get('k')![0].ret).toBe(Infinity);
+  });
+
+  it('failed ops (incr on text) change nothing and are dropped', () => {
+    const history = [
+      h('a', put('k', 'text'), 0, 10, 'text'),
+      h('a', { type: 'incr', key: 'k' }, 20, 30, { error: 'incr: not a base-10 integer', failed: true }),
+      h('b', get('k'), 40, 50, 'text'),
+    ];
+    expect(verdicts(history)).toEqual({ k: true });
+    expect(partitionHistory(history).droppedFailed).toBe(1);
+  });
+
+  it('incr returns the new value from a missing key as 0; delete returns the old value and removes the key', () => {
+    const incr = { type: 'incr', key: 'n' } as const;
+    const del = { type: 'delete', key: 'n' } as const;
+    expect(verdicts([h('a', incr, 0, 1, '1'), h('b', incr, 2, 3, '2'), h('a', del, 4, 5, '2'), h('b', get('n'), 6, 7, ''), h('a', incr, 8, 9, '1')])).toEqual({ n: true });
+    expect(verdicts([h('a', incr, 0, 1, '1'), h('b', incr, 2, 3, '1')])).toEqual({ n: false });
+    expect(verdicts([h('a', put('n', '5'), 0, 1, '5'), h('a', del, 4, 5, '4')])).toEqual({ n: false });
+    // Concurrent incrs: outputs 1 and 2 in either order.
+    expect(verdicts([h('a', incr, 0, 10, '2'), h('b', incr, 0, 10, '1')])).toEqual({ n: true });
+    // An incr on an explicitly empty value would fail, so a successful one cannot follow put("").
+    expect(verdicts([h('a', put('n', ''), 0, 1, ''), h('a', incr, 2, 3, '1')])).toEqual({ n: false });
+  });
+
+  it('mget and mput split into per-key reads and writes; keys touched by expire are skipped', () => {
+    const history = [
+      h('a', { type: 'mput', pairs: [{ key: 'x', value: '1' }, { key: 'y', value: '2' }] }, 0, 10, '2'),
+      h('b', { type: 'mget', keys: ['x', 'y', 'z'] }, 20, 30, { values: ['1', '2', ''] }),
+      h('b', { type: 'mget', keys: ['x', 'y'] }, 40, 50, { values: ['1', 'stale'] }),
+      h('c', { type: 'expire', key: 't', ttlSeconds: 1 }, 0, 5, '0'),
+      h('c', get('t'), 6, 7, 'anything'),
+    ];
+    const result = checkHistory(history);
+    expect(Object.fromEntries(result.keys.map((k) => [k.key, k.verdict]))).toEqual({ x: true, y: false, z: true });
+    expect(result.partition.skippedKeys).toEqual(['t']);
+    expect(formatOp(result.keys.find((k) => k.key === 'y')!.counterexample!.culprit, 0)).toContain('mget(x, y) [call +40.000 ms, return +50.000 ms] -> y="stale"');
+  });
+
+  it('decides a busy key quickly: 6 clients x 40 ops, linearizable by construction, then one read corrupted', () => {
+    // A simulated register: each op takes effect at a random point inside its interval.
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const events: { at: number; op: LinOp }[] = [];
+    for (let c = 0; c < 6; c++) {
+      let t = rand() * 5;
+      for (let i = 0; i < 40; i++) {
+        const call = t;
+        const ret = call + 1 + rand() * 10;
+        const at = call + rand() * (ret - call);
+        const op: LinOp = rand() < 0.5 ? { key: 'k', kind: 'write', value: `c${c}-${i}`, output: `c${c}-${i}`, call, ret } : { key: 'k', kind: 'read', call, ret };
+        events.push({ at, op });
+        t = ret + rand() * 3;
+      }
+    }
+    let state = '';
+    for (const { op } of events.sort((a, b) => a.at - b.at)) {
+      if (op.kind === 'write') state = op.value!;
+      else op.output = state;
+    }
+    const ops = events.map((e) => e.op);
+    const t0 = Date.now();
+    expect(checkOps(ops)).toBe(true);
+    // A read that returns a value written only after it returned cannot be explained.
+    const late = ops.find((o) => o.kind === 'write' && o.call > 200)!;
+    const victim = ops.find((o) => o.kind === 'read' && o.ret < late.call - 50)!;
+    victim.output = late.value;
+    expect(checkOps(ops)).toBe(false);
+    const cx = explain(ops)!;
+    // Cut at the victim's return, the late write has not even been called: the read alone is the counterexample.
+    expect(cx.culprit).toBe(victim);
+    expect(cx.ops).toEqual([victim]);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('gives up with "unknown" when the search budget runs out (the rule then SKIPs with a note)', () => {
+    // 30 writes all concurrent with 30 reads that fix their order: exponential for Wing & Gong.
+    const ops: LinOp[] = [];
+    for (let i = 0; i < 30; i++) ops.push({ key: 'k', kind: 'write', value: `v${i}`, output: `v${i}`, call: 0, ret: 1000 });
+    for (let i = 0; i < 30; i++) ops.push({ key: 'k', kind: 'read', output: `v${i}`, call: 10 + i, ret: 10.5 + i });
+    expect(checkOps(ops, { budget: 10_000 })).toBe('unknown');
+    expect(checkOps(ops.slice(0, 3).concat(ops.slice(30, 33)))).toBe(true);
+  });
+});

@@ -1,0 +1,213 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts, startTestCluster, type TestCluster } from '../integration/helpers.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = 'src/cli/raftkv.ts';
+
+interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const running = new Set<ChildProcess>();
+
+/** Runs the CLI as a user would, from the repo root; killed after `timeoutMs` if it hangs. */
+function raftkv(args: string[], timeoutMs = 30_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }, timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      running.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'raftkv-cli-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+afterEach(() => {
+  // Only a hung CLI is left here; stop it by pid.
+  for (const child of running) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  running.clear();
+});
+
+function configFile(name: string, text: string): string {
+  const file = path.join(tmp, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('raftkv CLI usage errors (exit 2)', () => {
+  it('an unknown command prints usage on stderr', async () => {
+    const r = await raftkv(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command "frobnicate"');
+    expect(r.stderr).toContain('raftkv - a traced Raft key-value store');
+    expect(r.stderr).toContain('raftkv put <key> <value>');
+    expect(r.stdout).toBe('');
+  });
+
+  it('put with a missing value says what put takes', async () => {
+    const r = await raftkv(['put', 'onlykey']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('raftkv: put takes <key> <value>');
+  });
+
+  it('a bad --nodes is refused before anything starts', async () => {
+    const r = await raftkv(['cluster', 'up', '--nodes', 'abc', '--data', path.join(tmp, 'never')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--nodes must be a positive integer (got "abc")');
+  });
+
+  it('other bad arguments: unknown flag, bad --timeout, bad expire seconds', async () => {
+    const flag = await raftkv(['get', 'k', '--bogus']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/Unknown option '--bogus'/);
+    const timeout = await raftkv(['get', 'k', '--timeout', '0']);
+    expect(timeout.code).toBe(2);
+    expect(timeout.stderr).toContain('--timeout must be a positive integer (got "0")');
+    const expire = await raftkv(['expire', 'k', 'soon']);
+    expect(expire.code).toBe(2);
+    expect(expire.stderr).toContain('expire: seconds must be a positive number (got "soon")');
+  });
+});
+
+describe('raftkv CLI with nothing listening', () => {
+  it('gives up within --timeout, not a connect timeout per server', async () => {
+    const ports = await freePorts(7);
+    const file = configFile('down.json', JSON.stringify({ servers: ports.map((p, i) => ({ id: `s${i}`, addr: `127.0.0.1:${p}` })) }));
+    const started = Date.now();
+    const r = await raftkv(['get', 'k', '--config', file, '--timeout', '1500']);
+    const ms = Date.now() - started;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no server answered within 1500 ms');
+    // Process start-up (tsx) included; trying the 7 servers in turn took 7 x 1.5 s.
+    expect(ms).toBeLessThan(6000);
+  });
+
+  it('an unknown --server is a usage error', async () => {
+    const file = configFile('one.json', JSON.stringify({ servers: [{ id: 'a', addr: '127.0.0.1:1' }] }));
+    const r = await raftkv(['get', 'k', '--config', file, '--server', 'zz']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--server zz is not in the config (servers: a)');
+  });
+});
+
+describe('raftkv CLI config errors (exit 1)', () => {
+  it('a config that is not JSON', async () => {
+    const file = configFile('not-json.json', '{ servers: [oops');
+    const r = await raftkv(['get', 'k', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`config ${file} is not valid JSON`);
+  });
+
+  it('a config with a duplicate server id', async () => {
+    const file = configFile(
+      'dup.json',
+      JSON.stringify({ servers: [{ id: 'a', addr: '127.0.0.1:1' }, { id: 'a', addr: '127.0.0.1:2' }] }),
+    );
+    const r = await raftkv(['status', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}: server id "a" appears twice`);
+  });
+
+  it('a config with a bad address', async () => {
+    const file = configFile('addr.json', JSON.stringify({ servers: [{ id: 'a', addr: 'localhost:99999' }] }));
+    const r = await raftkv(['put', 'k', 'v', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}: servers[0].addr must be host:port with a port 1-65535 (got "localhost:99999")`);
+  });
+
+  it('a config file that does not exist', async () => {
+    const file = path.join(tmp, 'missing.json');
+    const r = await raftkv(['get', 'k', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot read config ${file}`);
+  });
+});
+
+describe('raftkv CLI against a running cluster', () => {
+  let tc: TestCluster;
+  let config: string;
+  beforeAll(async () => {
+    tc = await startTestCluster(3);
+    config = path.join(tc.dir, 'cluster.json');
+    await tc.cluster.waitForLeader();
+  });
+  afterAll(async () => {
+    await tc?.teardown();
+  });
+
+  it('get prints the value and exits 0', async () => {
+    const c = await tc.client();
+    await c.put('cli-key', 'from the client');
+    const r = await raftkv(['get', 'cli-key', '--config', config, '--server', 'server2']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('from the client\n');
+  });
+
+  it('put, incr, mget and a failing incr', async () => {
+    expect(await raftkv(['put', 'cli-put', 'v1', '--config', config])).toMatchObject({ code: 0, stdout: 'v1\n' });
+    expect(await raftkv(['incr', 'cli-n', '--config', config])).toMatchObject({ code: 0, stdout: '1\n' });
+    expect(await raftkv(['mget', 'cli-put', 'cli-n', 'cli-none', '--config', config])).toMatchObject({ code: 0, stdout: 'cli-put\tv1\ncli-n\t1\ncli-none\t\n' });
+    const failed = await raftkv(['incr', 'cli-put', '--config', config]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('error: incr: the value of "cli-put" is not a base-10 integer');
+    const tooBig = await raftkv(['get', 'k'.repeat(600), '--config', config]);
+    expect(tooBig.code).toBe(1);
+    expect(tooBig.stderr).toContain('the limit is 512');
+  });
+
+  it('status prints a row per server and one leader they all agree on', async () => {
+    const leader = await tc.cluster.waitForLeader();
+    const r = await raftkv(['status', '--config', config]);
+    expect(r.code).toBe(0);
+    const [header, ...rows] = r.stdout.trimEnd().split('\n').map((line) => line.trim().split(/\s+/));
+    expect(header).toEqual(['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid']);
+    expect(rows.map((row) => row[0])).toEqual(tc.cluster.ids);
+    for (const row of rows) {
+      const s = tc.config.servers.find((x) => x.id === row[0])!;
+      expect(row[1]).toBe(s.addr);
+      expect(row[2]).toBe(row[0] === leader ? 'leader' : 'follower');
+      expect(row[4]).toBe(leader);
+      expect(Number(row[8])).toBe(tc.cluster.pid(row[0]));
+    }
+  });
+
+  it('status marks a stopped server as down', async () => {
+    const victim = tc.cluster.ids.find((id) => id !== 'server0')!;
+    await tc.cluster.kill(victim);
+    const r = await raftkv(['status', '--config', config]);
+    expect(r.code).toBe(0);
+    const row = r.stdout.split('\n').find((line) => line.startsWith(victim));
+    expect(row?.split(/\s+/)).toEqual([victim, tc.config.servers.find((s) => s.id === victim)!.addr, 'down']);
+    // --server naming the dead server falls back to one that answers.
+    const started = Date.now();
+    const got = await raftkv(['get', 'cli-key', '--config', config, '--server', victim, '--timeout', '10000']);
+    expect(got).toMatchObject({ code: 0, stdout: 'from the client\n' });
+    // 2 s for the named server, then the next: nothing waits out the 10 s --timeout.
+    expect(Date.now() - started).toBeLessThan(7000);
+  });
+});

@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import { parseJsonl, type JsonlRecord, type ParseError } from '../shiviz.ts';
+
+/**
+ * A run directory as the checker reads it: trace.jsonl (required), shiviz.log,
+ * history.json and meta.json (written by scenarios). Everything but a missing or
+ * unreadable trace.jsonl becomes a `problem`, which the `files` rule reports, so one
+ * broken file does not hide what the others show.
+ */
+
+export interface RunMeta {
+  /** The configured cluster: majorities are counted against it. */
+  servers?: string[];
+  scenario?: string;
+}
+
+export interface LoadedRun {
+  dir: string;
+  /** trace.jsonl in file order, each with its 1-based line. */
+  records: JsonlRecord[];
+  /** Lines of trace.jsonl that could not be read. */
+  jsonlErrors: ParseError[];
+  /** shiviz.log as written, or null when the file is missing. */
+  shiviz: string | null;
+  /** history.json, or null when missing or unreadable (see problems). */
+  history: HistoryEntry[] | null;
+  meta: RunMeta | null;
+  /** What is missing or malformed, one line each. */
+  problems: string[];
+}
+
+/** trace.jsonl is missing or unreadable: nothing can be checked (the CLI exits 2). */
+export class LoadError extends Error {
+  override name = 'LoadError';
+}
+
+export function loadRun(dir: string): LoadedRun {
+  const problems: string[] = [];
+  const jsonlPath = path.join(dir, 'trace.jsonl');
+  let jsonl: string;
+  try {
+    jsonl = readFileSync(jsonlPath, 'utf8');
+  } catch (err) {
+    throw new LoadError(`cannot read ${jsonlPath}: ${(err as Error).message}`);
+  }
+  const { records, errors } = parseJsonl(jsonl);
+  for (const e of errors) problems.push(`trace.jsonl line ${e.line}: ${e.message}`);
+
+  const shiviz = readOptional(path.join(dir, 'shiviz.log'));
+  if (shiviz === null) problems.push('shiviz.log is missing');
+
+  let history: HistoryEntry[] | null = null;
+  const historyText = readOptional(path.join(dir, 'history.json'));
+  if (historyText === null) problems.push('history.json is missing');
+  else {
+    try {
+      history = parseHistory(JSON.parse(historyText));
+    } catch (err) {
+      problems.push(`history.json: ${(err as Error).message}`);
+    }
+  }
+
+  let meta: RunMeta | null = null;
+  const metaText = readOptional(path.join(dir, 'meta.json'));
+  if (metaText !== null) {
+    try {
+      meta = parseMeta(JSON.parse(metaText));
+    } catch (err) {
+      problems.push(`meta.json: ${(err as Error).message}`);
+    }
+  }
+  return { dir, records, jsonlErrors: errors, shiviz, history, meta, problems };
+}
+
+function readOptional(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new LoadError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+function parseMeta(value: unknown): RunMeta {
+  if (!isObject(value)) throw new Error('not a JSON object');
+  const meta: RunMeta = {};
+  if (value.servers !== undefined) {
+    if (!Array.isArray(value.servers) || !value.servers.every((s) => typeof s === 'string' && s !== '')) {
+      throw new Error('"servers" must be an array of server ids');
+    }
+    meta.servers = value.servers as string[];
+  }
+  if (value.scenario !== undefined) {
+    if (typeof value.scenario !== 'string') throw new Error('"scenario" must be a string');
+    meta.scenario = value.scenario;
+  }
+  return meta;
+}
+
+/** Checks the shape the linearizability rule relies on; the first bad entry is the error. */
+function parseHistory(value: unknown): HistoryEntry[] {
+  if (!Array.isArray(value)) throw new Error('not a JSON array');
+  value.forEach((e: unknown, i) => {
+    const where = `entry ${i}`;
+    if (!isObject(e)) throw new Error(`${where} is not an object`);
+    if (typeof e.clientId !== 'string' || e.clientId === '') throw new Error(`${where}: "clientId" must be a non-empty string`);
+    if (!Number.isInteger(e.opId)) throw new Error(`${where}: "opId" must be an integer`);
+    if (typeof e.call !== 'number' || typeof e.return !== 'number') throw new Error(`${where}: "call" and "return" must be numbers`);
+    if (!isObject(e.op) || typeof e.op.type !== 'string') throw new Error(`${where}: "op" must be an object with a "type"`);
+    if (e.error === undefined) {
+      if (!isObject(e.output) || typeof e.output.value !== 'string') throw new Error(`${where}: an entry without "error" needs "output": {value}`);
+      if (e.output.values !== undefined && !(Array.isArray(e.output.values) && e.output.values.every((v) => typeof v === 'string'))) {
+        throw new Error(`${where}: "output.values" must be an array of strings`);
+      }
+    } else if (typeof e.error !== 'string') throw new Error(`${where}: "error" must be a string`);
+  });
+  return value as HistoryEntry[];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

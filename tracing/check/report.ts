@@ -1,0 +1,68 @@
+import { serializeClock } from '../clock.ts';
+import { loadRun, type LoadedRun } from './load.ts';
+import { GENERAL_RULES, RULE_REFS } from './rules.ts';
+import { Trace, type NamedRule, type Offender, type Rule, type RuleResult } from './trace.ts';
+
+export const OFFENDERS_SHOWN = 20;
+
+export interface CheckReport {
+  dir: string;
+  results: RuleResult[];
+  /** Every rule passed or was skipped. */
+  ok: boolean;
+}
+
+/** A scenario's rule: a function (its result names it) or a NamedRule. */
+export type ExtraRule = Rule | NamedRule;
+
+/**
+ * Loads a run directory and runs the general rules, then `extraRules`. Throws LoadError
+ * when trace.jsonl is missing or unreadable. A rule that throws is a FAIL of that rule.
+ */
+export function runChecks(dir: string, extraRules: readonly ExtraRule[] = []): CheckReport {
+  return checkRun(loadRun(dir), extraRules);
+}
+
+export function checkRun(run: LoadedRun, extraRules: readonly ExtraRule[] = []): CheckReport {
+  const trace = new Trace(run);
+  const rules: NamedRule[] = [
+    ...GENERAL_RULES,
+    ...extraRules.map((r, i) => (typeof r === 'function' ? { name: r.name || `scenario-rule-${i + 1}`, check: r } : r)),
+  ];
+  const results = rules.map(({ name, check }) => {
+    try {
+      return check(trace);
+    } catch (err) {
+      const e = err as Error;
+      return { rule: name, status: 'FAIL' as const, offenders: [{ host: '-', clock: null, line: null, message: `the rule threw: ${e.stack ?? e.message}` }], count: 1 };
+    }
+  });
+  return { dir: run.dir, results, ok: results.every((r) => r.status !== 'FAIL') };
+}
+
+/** The report people read: one line per rule, then its offenders as `host {clock} line N: message`. */
+export function formatReport(report: CheckReport): string {
+  const lines: string[] = [`raftkv check ${report.dir}`];
+  const width = Math.max(...report.results.map((r) => label(r).length));
+  for (const r of report.results) {
+    lines.push(`${r.status.padEnd(4)}  ${label(r).padEnd(width)}${r.note ? `  (${r.note})` : ''}`.trimEnd());
+    for (const o of r.offenders.slice(0, OFFENDERS_SHOWN)) {
+      lines.push(`      ${formatOffender(o)}`);
+      for (const d of o.details ?? []) lines.push(`          ${d}`);
+    }
+    if (r.offenders.length > OFFENDERS_SHOWN) lines.push(`      ... and ${r.offenders.length - OFFENDERS_SHOWN} more (${r.offenders.length} in all)`);
+    else if (r.offenders.length > 1) lines.push(`      (${r.offenders.length} offenders)`);
+  }
+  const failed = report.results.filter((r) => r.status === 'FAIL').map((r) => r.rule);
+  lines.push(failed.length === 0 ? `OK: ${report.results.length} rules, none failed` : `FAILED: ${failed.join(', ')}`);
+  return lines.join('\n');
+}
+
+export function formatOffender(o: Offender): string {
+  const where = [o.host, o.clock ? serializeClock(o.clock) : null, o.line !== null ? `line ${o.line}` : null].filter((x) => x !== null).join(' ');
+  return `${where}: ${o.message}`;
+}
+
+function label(r: RuleResult): string {
+  return RULE_REFS[r.rule] ? `${r.rule} [${RULE_REFS[r.rule]}]` : r.rule;
+}

@@ -1,0 +1,42 @@
+import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import { at, describe, nowhere, result, skip, type Offender, type RuleResult, type Trace } from './trace.ts';
+
+/**
+ * history.json and the trace tell the same story: every operation started in the trace has
+ * one history entry and vice versa, with the same key(s) and the same value or error as its
+ * ResultRecvd. (Linearizability is checked on history.json; this ties it to the trace.)
+ */
+export function historyMatchesTraceRule(trace: Trace): RuleResult {
+  const history = trace.history;
+  if (history === null) return skip('history-trace', 'history.json is missing or unreadable (the files rule fails)');
+  const offenders: Offender[] = [];
+  const entries = new Map<string, HistoryEntry>();
+  for (const h of history) {
+    const id = `${h.clientId}:${h.opId}`;
+    if (entries.has(id)) offenders.push(nowhere(h.clientId, `history.json holds ${id} twice`));
+    entries.set(id, h);
+  }
+  const started = new Set<string>();
+  for (const s of trace.events({ tag: ['GetStart', 'PutStart'] })) {
+    started.add(s.traceId);
+    const h = entries.get(s.traceId);
+    if (!h) {
+      offenders.push(at(s, `${s.traceId} is not in history.json`));
+      continue;
+    }
+    const family = h.op.type === 'get' || h.op.type === 'mget' ? 'Get' : 'Put';
+    if (!s.tag.startsWith(family)) offenders.push(at(s, `${s.tag}, but history.json says ${s.traceId} is ${h.op.type}`));
+    const keys = h.op.type === 'mget' ? h.op.keys : h.op.type === 'mput' ? h.op.pairs.map((p) => p.key) : [h.op.key];
+    if (s.body.key !== keys.join(',')) offenders.push(at(s, `${s.tag} names key ${JSON.stringify(s.body.key)}, history.json ${JSON.stringify(keys.join(','))}`));
+    const recvd = trace.events({ traceId: s.traceId, where: (e) => e.tag.endsWith('ResultRecvd') })[0];
+    if (!recvd) continue; // operation-order reports it
+    const error = recvd.body.error;
+    if ((error !== undefined) !== (h.error !== undefined)) {
+      offenders.push(at(recvd, `${describe(recvd)} ${error === undefined ? 'succeeded' : `failed (${String(error)})`}, history.json says ${h.error === undefined ? 'succeeded' : `failed (${h.error})`}`));
+    } else if (h.error === undefined && recvd.body.value !== h.output?.value) {
+      offenders.push(at(recvd, `${describe(recvd)} got ${JSON.stringify(recvd.body.value)}, history.json says ${JSON.stringify(h.output?.value)}`));
+    }
+  }
+  for (const [id, h] of entries) if (!started.has(id)) offenders.push(nowhere(h.clientId, `history.json holds ${id} (${h.op.type}), which has no Start in the trace`));
+  return result('history-trace', offenders);
+}

@@ -1,0 +1,47 @@
+import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import { checkHistory, formatOp, type CheckOptions } from './linearizability.ts';
+import { at, nowhere, result, skip, type Offender, type Rule, type RuleResult, type Trace } from './trace.ts';
+
+/**
+ * TRACING.md rule 5: history.json is linearizable per key (see linearizability.ts for the
+ * model). A failing key is reported at the Start of the operation whose result cannot be
+ * explained, with a small set of operations that cannot be linearized.
+ */
+export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): RuleResult {
+  const history = trace.history;
+  if (history === null) return result('linearizability', [nowhere('history.json', 'history.json is missing or unreadable')]);
+  if (history.length === 0) return skip('linearizability', 'history.json is empty');
+  const { keys, partition } = checkHistory(history, opts);
+  const offenders: Offender[] = [];
+  const t0 = Math.min(...history.map((h) => h.call));
+  const startOf = (h: HistoryEntry | undefined) => (h ? trace.events({ traceId: `${h.clientId}:${h.opId}`, where: (e) => e.tag.endsWith('Start') })[0] : undefined);
+  for (const h of partition.malformed) offenders.push(nowhere(h.clientId, `history entry ${h.clientId}:${h.opId} (${h.op.type}) has no output values for its keys`));
+  const unknown: string[] = [];
+  for (const k of keys) {
+    if (k.verdict === 'unknown') unknown.push(k.key);
+    if (k.verdict !== false) continue;
+    const cx = k.counterexample;
+    if (!cx) {
+      offenders.push(nowhere('history.json', `key ${JSON.stringify(k.key)}: its ${k.ops} operations cannot be linearized`));
+      continue;
+    }
+    const alone = cx.ops.length === 1 ? ' (no operation that could produce that value had been called before it returned)' : '';
+    const message = `key ${JSON.stringify(k.key)}: not linearizable; no order of ${cx.ops.length === 1 ? 'this operation' : `these ${cx.ops.length} operations`}${cx.minimal ? '' : ' (not minimized)'}, each taking effect between its call and return, explains ${formatOp(cx.culprit, t0).split(' [')[0]}${alone}`;
+    const details = [`times are ms after the first call in history.json; the unexplained result is marked *`, ...cx.ops.map((o) => `${o === cx.culprit ? '*' : ' '} ${formatOp(o, t0)}`)];
+    const start = startOf(cx.culprit.entry);
+    offenders.push(start ? at(start, message, details) : nowhere(cx.culprit.entry?.clientId ?? 'history.json', message, details));
+  }
+  const notes = [`${keys.length} keys, ${history.length} operations`];
+  if (partition.skippedKeys.length) notes.push(`skipped keys touched by expire: ${partition.skippedKeys.join(', ')}`);
+  if (partition.droppedFailed) notes.push(`${partition.droppedFailed} failed ops dropped`);
+  if (partition.droppedReads) notes.push(`${partition.droppedReads} reads with errors dropped`);
+  if (partition.pendingWrites) notes.push(`${partition.pendingWrites} writes with errors pending`);
+  if (unknown.length) notes.push(`UNDECIDED within the search budget: ${unknown.join(', ')}`);
+  const status = unknown.length > 0 ? 'SKIP' : 'PASS';
+  return result('linearizability', offenders, { note: notes.join('; '), status });
+}
+
+/** The rule with a different search budget (tests, huge histories). */
+export function linearizabilityWith(opts: CheckOptions): Rule {
+  return (trace) => linearizabilityRule(trace, opts);
+}
