@@ -59,6 +59,12 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = runCheckCommand(rest[0]);
     return;
   }
+  if (command === 'tui') {
+    // Loaded on demand: ink and react stay out of every other command.
+    const { attachTui } = await import('../tui/run.ts');
+    const { config, path: configPath } = resolveConfig(values.config);
+    process.exit(await attachTui({ config, configPath }));
+  }
   if (command === 'status') return printStatus(resolveConfig(values.config).config);
   if (CLIENT_COMMANDS.has(command)) {
     const op = parseOp(command, rest);

@@ -12,6 +12,8 @@ Servers:
   raftkv trace-server [--port P] [--data <traces dir>] [--run <name>]
                                                     collect traces from servers and clients
   raftkv status [--config <file>]                   role, term, leader and indexes of each server
+  raftkv tui [--config <file>]                      terminal UI on a running cluster (npm start
+                                                    launches a local cluster with the UI)
 
 Traces:
   raftkv check <runDir>                             grade a traced run (trace.jsonl, shiviz.log,

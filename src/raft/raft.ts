@@ -164,7 +164,7 @@ export class Raft {
       return;
     }
     const committedInTerm = this.log.term(this.log.commitIndex) === this.term;
-    if (this.reads.add(ctx, this.log.commitIndex, committedInTerm)) this.startReadRound();
+    this.reads.add(ctx, this.log.commitIndex, committedInTerm);
   }
 
   step(m: Message): void {
@@ -352,7 +352,9 @@ export class Raft {
     }
   }
 
+  /** One heartbeat round for every read queued since the last round. */
   private startReadRound(): void {
+    if (this.role !== 'leader' || !this.reads.startRound()) return;
     if (this.progress.size === 0) {
       this.readStates.push(...this.reads.confirm(this.reads.currentSeq()));
       return;
@@ -448,7 +450,7 @@ export class Raft {
     const from = this.log.commitIndex + 1;
     this.log.commitIndex = index;
     if (this.trace) for (const e of this.log.slice(from, index)) this.trace.commit(e);
-    if (this.reads.releaseWaiting(index)) this.startReadRound();
+    this.reads.releaseWaiting(index);
   }
 
   // ---------------------------------------------------------------- ready / advance
@@ -471,6 +473,7 @@ export class Raft {
   hasReady(): boolean {
     if (this.inflightReady) return false;
     return (
+      (this.role === 'leader' && this.reads.isRoundDue) ||
       this.msgs.length > 0 ||
       this.msgsAfterPersist.length > 0 ||
       this.readStates.length > 0 ||
@@ -486,6 +489,7 @@ export class Raft {
    */
   ready(): Ready | null {
     if (!this.hasReady()) return null;
+    this.startReadRound();
     const hs = this.hardState();
     const changed = !sameHardState(hs, this.persistedHardState);
     const committedEntries = this.log.takeCommitted();

@@ -18,30 +18,44 @@ export class ReadIndexQueue {
   /** Reads that arrived before this leader committed an entry of its own term. */
   private waitingForTermCommit: string[] = [];
   private seq = 0;
+  private roundDue = false;
 
   /** The round number the next heartbeat should carry. */
   currentSeq(): number {
     return this.seq;
   }
 
-  /** Queues a read; returns true when a new heartbeat round must go out. */
-  add(ctx: string, commitIndex: number, committedInTerm: boolean): boolean {
+  /**
+   * Queues a read for the next heartbeat round. Every read that arrives before that
+   * round goes out shares it, so a burst of reads costs one round, not one each.
+   */
+  add(ctx: string, commitIndex: number, committedInTerm: boolean): void {
     if (!committedInTerm) {
       this.waitingForTermCommit.push(ctx);
-      return false;
+      return;
     }
+    this.pending.push({ ctx, index: commitIndex, seq: this.seq + 1 });
+    this.roundDue = true;
+  }
+
+  /** The leader just committed in its term: earlier reads can join the next round. */
+  releaseWaiting(commitIndex: number): void {
+    if (this.waitingForTermCommit.length === 0) return;
+    for (const ctx of this.waitingForTermCommit) this.pending.push({ ctx, index: commitIndex, seq: this.seq + 1 });
+    this.waitingForTermCommit = [];
+    this.roundDue = true;
+  }
+
+  /** Starts the round queued reads wait for; false when none is due. */
+  startRound(): boolean {
+    if (!this.roundDue) return false;
+    this.roundDue = false;
     this.seq++;
-    this.pending.push({ ctx, index: commitIndex, seq: this.seq });
     return true;
   }
 
-  /** The leader just committed in its term: earlier reads can start their round. */
-  releaseWaiting(commitIndex: number): boolean {
-    if (this.waitingForTermCommit.length === 0) return false;
-    this.seq++;
-    for (const ctx of this.waitingForTermCommit) this.pending.push({ ctx, index: commitIndex, seq: this.seq });
-    this.waitingForTermCommit = [];
-    return true;
+  get isRoundDue(): boolean {
+    return this.roundDue;
   }
 
   /** Reads whose round a quorum has acknowledged, given the quorum's acknowledged seq. */

@@ -3,7 +3,7 @@ import type { OpResult, ReadOp } from '../kv/command.ts';
 import { KvStateMachine, type ApplyResult } from '../kv/state-machine.ts';
 import { Raft } from '../raft/raft.ts';
 import { seededRng } from '../raft/rng.ts';
-import type { Entry, Message, ReadState, Ready, Role } from '../raft/types.ts';
+import type { Entry, HardState, Message, ReadState, Ready, Role } from '../raft/types.ts';
 import type { RaftStorage } from '../storage/raftStorage.ts';
 import { NotLeaderError } from './errors.ts';
 
@@ -58,10 +58,12 @@ export class RaftNode {
   private readonly readsAwaitingApply: ({ index: number } & Waiter<number>)[] = [];
   private readSeq = 0;
   private roleListeners: (() => void)[] = [];
+  private persistedHardState: HardState | null = null;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
     const { hardState, entries } = opts.storage.initialState();
+    this.persistedHardState = hardState;
     // Rebuild the state machine without tracing it again: those Apply actions were
     // recorded in an earlier life. Whatever was applied was committed, even if the
     // commit index on disk lagged behind.
@@ -197,9 +199,23 @@ export class RaftNode {
     this.opts.send(rd.messages);
     this.applyCommitted(rd.committedEntries);
     this.answerReads(rd.readStates);
-    if (rd.hardState || rd.entries.length > 0) await this.opts.storage.save(rd.hardState, rd.entries);
+    const hardState = this.mustPersist(rd.hardState);
+    if (hardState || rd.entries.length > 0) await this.opts.storage.save(hardState, rd.entries);
     if (this.stopped) return;
     this.opts.send(this.raft.advance(rd));
+  }
+
+  /**
+   * Term and vote must be durable before the messages that depend on them leave; the
+   * commit index need not be (a restarted node learns it again from the leader), so a
+   * change of the commit index alone costs no write and no fsync (etcd's MustSync rule).
+   */
+  private mustPersist(hs: HardState | null): HardState | null {
+    if (!hs) return null;
+    const last = this.persistedHardState;
+    if (last && last.term === hs.term && last.votedFor === hs.votedFor) return null;
+    this.persistedHardState = hs;
+    return hs;
   }
 
   private noticeRole(role: Role): void {

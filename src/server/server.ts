@@ -51,7 +51,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   const tracer = new Tracer(id, sink, initialClock);
   tracer.record('ServerStart', { serverId: id });
   const storage = await RaftStorage.open(dataDir);
-  const transport = new PeerTransport(id, config.servers, { deadlineMs: 1000, maxInflight: 64 });
+  const transport = new PeerTransport(id, config.servers);
   const forwarder = new Forwarder(config.servers, id);
   const onFatal =
     opts.onFatal ??

@@ -2,7 +2,8 @@ import Datastore from 'nedb-promises';
 import { CorruptDatafileError } from './corruptDatafileError.ts';
 import type { StorageEventListener } from './events.ts';
 import { fsyncPath } from './fsyncPath.ts';
-import { readDatafile, type Doc, type LiveDoc } from './readDatafile.ts';
+import type { DatafileContent, Doc } from './readDatafile.ts';
+import { repairDatafile } from './repairDatafile.ts';
 
 /**
  * The @seald-io/nedb datastore inside nedb-promises' wrapper. We drive it directly: the
@@ -41,8 +42,12 @@ export class Datafile {
     this.lines = live; // NeDB rewrites the file with one line per live document when it loads
   }
 
-  static async open(path: string, options: DatafileOptions): Promise<{ datafile: Datafile; live: Map<string, LiveDoc> }> {
-    const live = await readDatafile(path, options.emit);
+  /**
+   * Loads a datafile whose content was read and accepted. Only now may anything write to
+   * it, NeDB's load included, which rewrites it with one line per live document.
+   */
+  static async open(path: string, content: DatafileContent, options: DatafileOptions): Promise<Datafile> {
+    await repairDatafile(path, content, options.emit);
     const wrapper = Datastore.create({ filename: path, corruptAlertThreshold: 0 });
     try {
       await wrapper.load();
@@ -52,10 +57,10 @@ export class Datafile {
     const db = (wrapper as unknown as { __original?: NedbDatastore }).__original;
     if (!db?.executor) throw new Error('nedb-promises no longer exposes its @seald-io/nedb datastore as __original');
     const loaded = db.getAllData().length;
-    if (loaded !== live.size) {
-      throw new CorruptDatafileError(path, null, `NeDB loaded ${loaded} documents where the file holds ${live.size}`);
+    if (loaded !== content.live.size) {
+      throw new CorruptDatafileError(path, null, `NeDB loaded ${loaded} documents where the file holds ${content.live.size}`);
     }
-    return { datafile: new Datafile(path, db, live.size, options), live };
+    return new Datafile(path, db, loaded, options);
   }
 
   insert(docs: Doc[]): Promise<void> {

@@ -7,6 +7,7 @@ import type { StorageEvent, StorageEventListener } from './events.ts';
 import { fsyncPath } from './fsyncPath.ts';
 import { decodeLog, entryId, toLogDoc } from './logDocs.ts';
 import { mergeSaves, type SaveRequest } from './mergeSaves.ts';
+import { readDatafile } from './readDatafile.ts';
 import { decodeHardState, toStateDoc } from './stateDoc.ts';
 
 export interface StorageOptions {
@@ -56,11 +57,15 @@ export class RaftStorage {
     // NeDB fsyncs the directory it writes in, not its parent, where a new dir's entry lives.
     await fsyncPath(dirname(resolve(dir)));
     const datafileOptions = { compactAfterDeadLines: options.compactAfterDeadLines ?? 10_000, emit };
-    const log = await Datafile.open(join(dir, 'log.db'), datafileOptions);
-    const state = await Datafile.open(join(dir, 'state.db'), datafileOptions);
-    const entries = decodeLog(log.datafile.path, log.live);
-    const hardState = decodeHardState(state.datafile.path, state.live, entries.at(-1)?.index ?? 0);
-    return new RaftStorage(dir, log.datafile, state.datafile, { hardState, entries }, emit);
+    const [logFile, stateFile] = [join(dir, 'log.db'), join(dir, 'state.db')];
+    // Both files are checked before NeDB loads either: its load rewrites a file, and a
+    // refused one must stay as found, for a person to inspect and the next open to name the same line.
+    const [logContent, stateContent] = [await readDatafile(logFile), await readDatafile(stateFile)];
+    const entries = decodeLog(logContent.source, logContent.live);
+    const hardState = decodeHardState(stateContent.source, stateContent.live, entries.at(-1)?.index ?? 0);
+    const log = await Datafile.open(logFile, logContent, datafileOptions);
+    const state = await Datafile.open(stateFile, stateContent, datafileOptions);
+    return new RaftStorage(dir, log, state, { hardState, entries }, emit);
   }
 
   /** What open() found on disk, entries in index order; later saves are not reflected. */

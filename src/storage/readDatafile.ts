@@ -1,6 +1,5 @@
-import { access, readFile, rename, truncate } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { CorruptDatafileError } from './corruptDatafileError.ts';
-import type { StorageEventListener } from './events.ts';
 
 export type Doc = { _id: string } & Record<string, unknown>;
 
@@ -10,44 +9,47 @@ export interface LiveDoc {
   line: number;
 }
 
+/** What a datafile holds, read without changing anything on disk. */
+export interface DatafileContent {
+  /** The file read: the datafile, or the `file~` an interrupted compaction left in its place. */
+  source: string;
+  live: Map<string, LiveDoc>;
+  /** Bytes after the last '\n', starting at byte `at`: an append torn by a crash, for repairDatafile to cut off. */
+  torn: { line: number; at: number; bytes: number } | null;
+}
+
 const NEWLINE = 0x0a;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Reads a NeDB datafile the way NeDB will load it, but strictly, before NeDB sees it.
+ * Reads a NeDB datafile the way NeDB will load it, but strictly, and without changing it.
  * NeDB skips unparsable lines below its corruptAlertThreshold, ignores parsable lines
- * without an _id, never names a line, and rewrites the file once loaded; so we check
- * every line here, while the line numbers still match the file on disk.
+ * without an _id, never names a line, and rewrites the file as it loads it; so every line
+ * is checked here, and the documents by the caller, before NeDB sees the file. A refused
+ * file then stays as found, and the next refusal names the same line.
  *
- * Only a torn last line is cut off. NeDB ends every append with '\n' and we fsync only
- * after the append returns, so bytes after the last '\n' belong to a write that was
- * never acknowledged. Anything else that does not parse stops the open.
+ * Later lines for an _id replace earlier ones and `$$deleted` lines delete, as in NeDB.
+ * Anything but a torn last line that does not parse stops the open.
  */
-export async function readDatafile(file: string, emit: StorageEventListener): Promise<Map<string, LiveDoc>> {
-  await finishInterruptedCompaction(file);
-  const bytes = await readIfExists(file);
+export async function readDatafile(file: string): Promise<DatafileContent> {
+  const source = await loadedByNedb(file);
+  const bytes = await readIfExists(source);
   const end = bytes.lastIndexOf(NEWLINE) + 1;
   const lines = splitLines(bytes.subarray(0, end));
-  if (end < bytes.length) {
-    await truncate(file, end);
-    emit({ type: 'repair', file, line: lines.length + 1, bytes: bytes.length - end });
-  }
+  const torn = end < bytes.length ? { line: lines.length + 1, at: end, bytes: bytes.length - end } : null;
   const live = new Map<string, LiveDoc>();
   lines.forEach((raw, i) => {
     if (raw.length === 0) return; // NeDB skips blank lines too
-    const doc = parseLine(raw, file, i + 1);
+    const doc = parseLine(raw, source, i + 1);
     if (doc.$$deleted === true) live.delete(doc._id);
     else live.set(doc._id, { doc, line: i + 1 });
   });
-  return live;
+  return { source, live, torn };
 }
 
-/**
- * NeDB compacts by writing `file~` and renaming it over `file`; if only `file~` exists,
- * NeDB's load would rename it into place, so do that first and check what it will load.
- */
-async function finishInterruptedCompaction(file: string): Promise<void> {
-  if (!(await exists(file)) && (await exists(`${file}~`))) await rename(`${file}~`, file);
+/** NeDB compacts by writing `file~` and renaming it over `file`; if only `file~` exists, NeDB's load renames it into place. */
+async function loadedByNedb(file: string): Promise<string> {
+  return !(await exists(file)) && (await exists(`${file}~`)) ? `${file}~` : file;
 }
 
 async function readIfExists(file: string): Promise<Buffer> {

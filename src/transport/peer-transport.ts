@@ -2,7 +2,6 @@ import * as grpc from '@grpc/grpc-js';
 import type { Message } from '../raft/types.ts';
 import { messageFromWire, messageToWire } from './codec.ts';
 import { channelOptions, RaftPeerService } from './proto.ts';
-import { unary } from './unary.ts';
 import type { WireRaftMessage } from './wire.ts';
 
 export interface PeerAddress {
@@ -10,29 +9,30 @@ export interface PeerAddress {
   addr: string;
 }
 
-export interface PeerTransportOptions {
-  /** A Deliver call that takes longer is abandoned: Raft resends what matters. */
-  deadlineMs: number;
-  /** Calls in flight to one peer beyond which new messages to it are dropped. */
-  maxInflight: number;
+interface PeerLink {
+  client: grpc.Client;
+  stream: grpc.ClientWritableStream<{ messages: WireRaftMessage[] }> | null;
+  /** The stream's buffer is full (a paused peer): drop until it drains. */
+  congested: boolean;
 }
 
 /**
- * Sends Raft messages to peers over gRPC, one Deliver call per peer per batch. Raft
- * tolerates loss, so a dead or slow peer costs dropped messages, never a blocked node.
+ * Sends Raft messages to peers over one long-lived gRPC stream each, one batch per peer
+ * per Ready. Raft tolerates loss, so a dead, paused or slow peer costs dropped messages,
+ * never a blocked node: a broken stream is reopened on the next send, and a full one
+ * drops until it drains.
  */
 export class PeerTransport {
-  private readonly clients = new Map<string, { client: grpc.Client; inflight: number }>();
+  private readonly links = new Map<string, PeerLink>();
   private blocked = new Set<string>();
 
   constructor(
     private readonly selfId: string,
     peers: PeerAddress[],
-    private readonly opts: PeerTransportOptions,
   ) {
     for (const p of peers) {
       if (p.id === selfId) continue;
-      this.clients.set(p.id, { client: new RaftPeerService(p.addr, grpc.credentials.createInsecure(), channelOptions), inflight: 0 });
+      this.links.set(p.id, { client: new RaftPeerService(p.addr, grpc.credentials.createInsecure(), channelOptions), stream: null, congested: false });
     }
   }
 
@@ -45,15 +45,28 @@ export class PeerTransport {
       byPeer.set(m.to, list);
     }
     for (const [to, batch] of byPeer) {
-      const peer = this.clients.get(to);
-      if (!peer || peer.inflight >= this.opts.maxInflight) continue;
-      peer.inflight++;
-      unary(peer.client, 'Deliver', { messages: batch }, this.opts.deadlineMs)
-        .catch(() => undefined) // lost like any message: Raft retries what matters
-        .finally(() => {
-          peer.inflight--;
-        });
+      const link = this.links.get(to);
+      if (!link || link.congested) continue;
+      const stream = link.stream ?? this.open(link);
+      if (!stream.write({ messages: batch })) {
+        link.congested = true;
+        stream.once('drain', () => (link.congested = false));
+      }
     }
+  }
+
+  private open(link: PeerLink): grpc.ClientWritableStream<{ messages: WireRaftMessage[] }> {
+    const method = (link.client as unknown as Record<string, Function>).Stream;
+    const stream = method.call(link.client, () => {
+      // Ended or broken (the peer died): lost like any message; the next send reopens.
+      if (link.stream === stream) {
+        link.stream = null;
+        link.congested = false;
+      }
+    }) as grpc.ClientWritableStream<{ messages: WireRaftMessage[] }>;
+    stream.on('error', () => undefined);
+    link.stream = stream;
+    return stream;
   }
 
   /** Cuts (or restores) links: messages to and from these peers are dropped here. */
@@ -70,32 +83,61 @@ export class PeerTransport {
   }
 
   close(): void {
-    for (const { client } of this.clients.values()) client.close();
+    for (const link of this.links.values()) {
+      link.stream?.end();
+      link.client.close();
+    }
   }
 }
 
-/** The RaftPeer service: decodes a batch and hands it to the node; bad input is refused. */
+/** The RaftPeer service: decodes batches and hands them to the node; bad input is refused. */
 export function raftPeerHandlers(selfId: string, members: string[], transport: PeerTransport, onMessages: (messages: Message[]) => void): grpc.UntypedServiceImplementation {
   const known = new Set(members);
+  const decode = (batch: { messages: WireRaftMessage[] }): Message[] => {
+    const messages = batch.messages.map(messageFromWire);
+    const stranger = messages.find((m) => !known.has(m.from) || m.from === selfId);
+    if (stranger) throw new Error(`sender "${stranger.from}" is not a peer of ${selfId}`);
+    return messages;
+  };
+  const accept = (messages: Message[]) => {
+    const accepted = messages.filter((m) => m.to === selfId && !transport.isBlocked(m.from));
+    try {
+      if (accepted.length > 0) onMessages(accepted);
+    } catch (err) {
+      // A message the core could not take is dropped like a lost one; the node goes on.
+      console.error(`${selfId}: dropped a Raft batch: ${(err as Error).message}`);
+    }
+  };
   return {
     Deliver(call: grpc.ServerUnaryCall<{ messages: WireRaftMessage[] }, object>, callback: grpc.sendUnaryData<object>) {
       let messages: Message[];
       try {
-        messages = call.request.messages.map(messageFromWire);
-        const stranger = messages.find((m) => !known.has(m.from) || m.from === selfId);
-        if (stranger) throw new Error(`sender "${stranger.from}" is not a peer of ${selfId}`);
+        messages = decode(call.request);
       } catch (err) {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: `malformed Raft message: ${(err as Error).message}` });
         return;
       }
       callback(null, {});
-      const accepted = messages.filter((m) => m.to === selfId && !transport.isBlocked(m.from));
-      try {
-        if (accepted.length > 0) onMessages(accepted);
-      } catch (err) {
-        // A message the core could not take is dropped like a lost one; the node goes on.
-        console.error(`${selfId}: dropped a Raft batch: ${(err as Error).message}`);
-      }
+      accept(messages);
+    },
+    Stream(call: grpc.ServerReadableStream<{ messages: WireRaftMessage[] }, object>, callback: grpc.sendUnaryData<object>) {
+      let done = false;
+      const finish = (err: grpc.ServiceError | null) => {
+        if (done) return;
+        done = true;
+        callback(err, err ? undefined : {});
+      };
+      call.on('data', (batch: { messages: WireRaftMessage[] }) => {
+        if (done) return;
+        try {
+          accept(decode(batch));
+        } catch (err) {
+          // A peer that sends garbage loses its stream; it reopens one with its next send.
+          finish({ code: grpc.status.INVALID_ARGUMENT, details: `malformed Raft message: ${(err as Error).message}` } as grpc.ServiceError);
+        }
+      });
+      call.on('end', () => finish(null));
+      call.on('error', () => undefined);
     },
   };
 }

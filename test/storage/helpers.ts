@@ -27,6 +27,16 @@ export function entries(first: number, last: number, term: number): Entry[] {
   return Array.from({ length: last - first + 1 }, (_, i) => entry(first + i, term));
 }
 
+/** One datafile line holding `doc`, as NeDB writes it. */
+export function docLine(doc: object): string {
+  return `${JSON.stringify(doc)}\n`;
+}
+
+/** A log entry's document as the store writes it to log.db. */
+export function logDoc(index: number, term: number): object {
+  return { _id: String(index), index, term, kind: 'command', data: `cmd-${index}` };
+}
+
 /** Collects storage events with a short label each, e.g. 'append log.db', 'fsync state.db', 'resolve'. */
 export function eventLog(): { events: StorageEvent[]; labels: string[]; onEvent: (e: StorageEvent) => void } {
   const events: StorageEvent[] = [];

@@ -3,21 +3,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptDatafileError } from '../../src/storage/corruptDatafileError.ts';
 import { RaftStorage } from '../../src/storage/raftStorage.ts';
-import { entries, entry, eventLog, tempDir } from './helpers.ts';
+import { docLine, entries, entry, eventLog, logDoc, tempDir } from './helpers.ts';
 
 /** A store in `dir` holding entries 1..5 (term 1) and commitIndex 3. */
 async function fiveEntries(dir: string): Promise<void> {
   const store = await RaftStorage.open(dir);
   await store.save({ term: 1, votedFor: 'n1', commitIndex: 3 }, entries(1, 5, 1));
   await store.close();
-}
-
-function line(doc: object): string {
-  return `${JSON.stringify(doc)}\n`;
-}
-
-function logDoc(index: number, term: number): object {
-  return { _id: String(index), index, term, kind: 'command', data: `cmd-${index}` };
 }
 
 /** Opening must fail with a CorruptDatafileError naming this file and line. */
@@ -40,7 +32,7 @@ describe('opening damaged datafiles', () => {
     await fiveEntries(dir);
     const logFile = join(dir, 'log.db');
     const linesBefore = (await readFile(logFile, 'utf8')).split('\n').length - 1;
-    await appendFile(logFile, line(logDoc(6, 1)).slice(0, 25));
+    await appendFile(logFile, docLine(logDoc(6, 1)).slice(0, 25));
 
     const { events, onEvent } = eventLog();
     const store = await RaftStorage.open(dir, { onEvent });
@@ -72,39 +64,39 @@ describe('opening damaged datafiles', () => {
 
   it('refuses a parsable line NeDB would silently ignore (no _id)', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'log.db'), line(logDoc(1, 1)) + line({ index: 2, term: 1 }) + line(logDoc(3, 1)));
+    await writeFile(join(dir, 'log.db'), docLine(logDoc(1, 1)) + docLine({ index: 2, term: 1 }) + docLine(logDoc(3, 1)));
     await expectCorrupt(dir, 'log.db', 2, /not a NeDB document with an _id/);
   });
 
   it('refuses a gap in the indexes', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'log.db'), line(logDoc(1, 1)) + line(logDoc(2, 1)) + line(logDoc(5, 1)) + line(logDoc(6, 1)));
+    await writeFile(join(dir, 'log.db'), docLine(logDoc(1, 1)) + docLine(logDoc(2, 1)) + docLine(logDoc(5, 1)) + docLine(logDoc(6, 1)));
     await expectCorrupt(dir, 'log.db', 3, /entry 5 follows entry 2: entries 3\.\.4 are missing/);
   });
 
   it('refuses a log that does not start at 1', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'log.db'), line(logDoc(2, 1)) + line(logDoc(3, 1)));
+    await writeFile(join(dir, 'log.db'), docLine(logDoc(2, 1)) + docLine(logDoc(3, 1)));
     await expectCorrupt(dir, 'log.db', 1, /the log starts at entry 2, not 1/);
   });
 
   it('refuses terms that decrease', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'log.db'), line(logDoc(1, 1)) + line(logDoc(2, 3)) + line(logDoc(3, 2)));
+    await writeFile(join(dir, 'log.db'), docLine(logDoc(1, 1)) + docLine(logDoc(2, 3)) + docLine(logDoc(3, 2)));
     await expectCorrupt(dir, 'log.db', 3, /entry 3 has term 2, below the term 3 of entry 2/);
   });
 
   it('refuses a commitIndex past the end of the log', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'log.db'), line(logDoc(1, 1)) + line(logDoc(2, 1)));
-    await writeFile(join(dir, 'state.db'), line({ _id: 'hardState', term: 1, votedFor: null, commitIndex: 4 }));
+    await writeFile(join(dir, 'log.db'), docLine(logDoc(1, 1)) + docLine(logDoc(2, 1)));
+    await writeFile(join(dir, 'state.db'), docLine({ _id: 'hardState', term: 1, votedFor: null, commitIndex: 4 }));
     await expectCorrupt(dir, 'state.db', 1, /commitIndex 4 is past the last log entry 2/);
   });
 
   it('follows deletions when it replays the file', async () => {
     const dir = await tempDir();
     const file =
-      line(logDoc(1, 1)) + line(logDoc(2, 1)) + line(logDoc(3, 1)) + line({ $$deleted: true, _id: '3' }) + line(logDoc(3, 2));
+      docLine(logDoc(1, 1)) + docLine(logDoc(2, 1)) + docLine(logDoc(3, 1)) + docLine({ $$deleted: true, _id: '3' }) + docLine(logDoc(3, 2));
     await writeFile(join(dir, 'log.db'), file);
     const store = await RaftStorage.open(dir);
     expect(store.initialState().entries.map((e) => [e.index, e.term])).toEqual([

@@ -1,0 +1,222 @@
+import { validateOp, type ClientOp } from '../kv/command.ts';
+
+/**
+ * The terminal UI's command language, as pure functions: a line becomes a command or a
+ * clear error, and a partial line completes to command names and server ids. No I/O here.
+ */
+
+export type ClusterAction = 'kill' | 'restart' | 'pause' | 'resume' | 'partition';
+
+export type TuiCommand =
+  | { type: 'op'; op: ClientOp }
+  | { type: 'leader' }
+  | { type: 'status' }
+  | { type: 'cluster'; action: ClusterAction; server: string }
+  | { type: 'heal' }
+  | { type: 'trace' }
+  | { type: 'help' }
+  | { type: 'clear' }
+  | { type: 'quit' };
+
+export type ParseResult = { ok: true; command: TuiCommand } | { ok: false; error: string };
+
+export interface CommandSpec {
+  name: string;
+  /** The arguments, as the help shows them. */
+  args: string;
+  summary: string;
+  group: 'data' | 'cluster' | 'ui';
+  /** The argument is a server id (completion offers the ids). */
+  takesServer?: boolean;
+  /** Only for a cluster this UI launched. */
+  launchedOnly?: boolean;
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  { name: 'get', args: '<key>', summary: 'read a key', group: 'data' },
+  { name: 'put', args: '<key> <value>', summary: 'write a key', group: 'data' },
+  { name: 'del', args: '<key>', summary: 'delete a key', group: 'data' },
+  { name: 'incr', args: '<key>', summary: 'add 1 (from 0)', group: 'data' },
+  { name: 'expire', args: '<key> <seconds>', summary: 'delete later', group: 'data' },
+  { name: 'mget', args: '<key>...', summary: 'read keys', group: 'data' },
+  { name: 'mput', args: '<key>=<value>...', summary: 'write together', group: 'data' },
+  { name: 'leader', args: '', summary: 'who leads', group: 'cluster' },
+  { name: 'status', args: '', summary: 'servers, pids', group: 'cluster' },
+  { name: 'kill', args: '<server>', summary: 'kill -9 it', group: 'cluster', takesServer: true, launchedOnly: true },
+  { name: 'restart', args: '<server>', summary: 'start it again', group: 'cluster', takesServer: true, launchedOnly: true },
+  { name: 'pause', args: '<server>', summary: 'SIGSTOP it', group: 'cluster', takesServer: true, launchedOnly: true },
+  { name: 'resume', args: '<server>', summary: 'SIGCONT it', group: 'cluster', takesServer: true, launchedOnly: true },
+  { name: 'partition', args: '<server>', summary: 'cut it off', group: 'cluster', takesServer: true, launchedOnly: true },
+  { name: 'heal', args: '', summary: 'reconnect all', group: 'cluster', launchedOnly: true },
+  { name: 'trace', args: '', summary: 'trace files', group: 'ui' },
+  { name: 'help', args: '', summary: 'this help', group: 'ui' },
+  { name: 'clear', args: '', summary: 'clear results', group: 'ui' },
+  { name: 'quit', args: '', summary: 'stop and exit', group: 'ui' },
+];
+
+const ALIASES: Record<string, string> = { delete: 'del', exit: 'quit', q: 'quit', '?': 'help', h: 'help', cls: 'clear' };
+
+export const COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
+
+export function spec(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+export function usageOf(name: string): string {
+  const s = spec(name);
+  return s ? `${s.name}${s.args ? ` ${s.args}` : ''}` : name;
+}
+
+/**
+ * Splits a line into words. "double" and 'single' quotes keep spaces (put k "a b"); in
+ * double quotes a backslash escapes the next character. An open quote is an error.
+ */
+export function tokenize(line: string): { ok: true; tokens: string[] } | { ok: false; error: string } {
+  const tokens: string[] = [];
+  let cur = '';
+  let inToken = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quote) {
+      if (ch === quote) quote = null;
+      else if (ch === '\\' && quote === '"' && i + 1 < line.length) cur += line[++i];
+      else cur += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inToken = true;
+    } else if (/\s/.test(ch)) {
+      if (inToken) tokens.push(cur);
+      cur = '';
+      inToken = false;
+    } else {
+      cur += ch;
+      inToken = true;
+    }
+  }
+  if (quote) return { ok: false, error: `unclosed ${quote === '"' ? 'double' : 'single'} quote` };
+  if (inToken) tokens.push(cur);
+  return { ok: true, tokens };
+}
+
+/** A line as a command, or an error that says what was expected. null for a blank line. */
+export function parseCommand(line: string, serverIds: readonly string[]): ParseResult | null {
+  const t = tokenize(line);
+  if (!t.ok) return { ok: false, error: t.error };
+  if (t.tokens.length === 0) return null;
+  const [word, ...args] = t.tokens;
+  const name = ALIASES[word.toLowerCase()] ?? word.toLowerCase();
+  const s = spec(name);
+  if (!s) {
+    const close = COMMAND_NAMES.filter((c) => c.startsWith(name.slice(0, 2)));
+    return fail(`unknown command "${word}"${close.length > 0 ? ` (did you mean ${close.join(' or ')}?)` : ''}; type help for the list`);
+  }
+  const wrongArgs = () => fail(`${name} takes ${s.args || 'no arguments'} (usage: ${usageOf(name)})`);
+  const exact = (n: number) => args.length === n;
+  let op: ClientOp | null = null;
+  switch (name) {
+    case 'get':
+    case 'del':
+    case 'incr':
+      if (!exact(1)) return wrongArgs();
+      op = { type: name === 'del' ? 'delete' : name, key: args[0] } as ClientOp;
+      break;
+    case 'put':
+      if (!exact(2)) return wrongArgs();
+      op = { type: 'put', key: args[0], value: args[1] };
+      break;
+    case 'expire': {
+      if (!exact(2)) return wrongArgs();
+      const ttl = Number(args[1]);
+      if (args[1].trim() === '' || !Number.isFinite(ttl) || ttl <= 0) return fail(`expire: seconds must be a positive number (got "${args[1]}")`);
+      op = { type: 'expire', key: args[0], ttlSeconds: ttl };
+      break;
+    }
+    case 'mget':
+      if (args.length === 0) return wrongArgs();
+      op = { type: 'mget', keys: args };
+      break;
+    case 'mput': {
+      if (args.length === 0) return wrongArgs();
+      const pairs = [];
+      for (const a of args) {
+        const eq = a.indexOf('=');
+        if (eq <= 0) return fail(`mput: "${a}" is not <key>=<value>`);
+        pairs.push({ key: a.slice(0, eq), value: a.slice(eq + 1) });
+      }
+      op = { type: 'mput', pairs };
+      break;
+    }
+    case 'kill':
+    case 'restart':
+    case 'pause':
+    case 'resume':
+    case 'partition': {
+      if (!exact(1)) return fail(`${name} takes a server id (usage: ${usageOf(name)}; servers: ${serverIds.join(', ')})`);
+      const server = resolveServer(args[0], serverIds);
+      if (server === null) return fail(`unknown server "${args[0]}" (servers: ${serverIds.join(', ')})`);
+      return { ok: true, command: { type: 'cluster', action: name, server } };
+    }
+    default:
+      if (args.length > 0) return wrongArgs();
+      return { ok: true, command: { type: name } as TuiCommand };
+  }
+  const invalid = validateOp(op);
+  if (invalid !== null) return fail(`${name}: ${invalid}`);
+  return { ok: true, command: { type: 'op', op } };
+}
+
+/** An id as typed, or a bare number for the server whose id ends in it ("2" -> server2). */
+function resolveServer(word: string, ids: readonly string[]): string | null {
+  if (ids.includes(word)) return word;
+  if (/^\d+$/.test(word)) {
+    const matches = ids.filter((id) => id.replace(/^\D+/, '') === word);
+    if (matches.length === 1) return matches[0];
+  }
+  return null;
+}
+
+function fail(error: string): ParseResult {
+  return { ok: false, error };
+}
+
+export interface Completion {
+  /** The line with the completion applied (unchanged if nothing to add). */
+  line: string;
+  /** What could follow when more than one thing fits. */
+  options: string[];
+}
+
+/**
+ * Tab completion at the end of the line: the command name in the first word, a server id
+ * in the second word of kill/restart/pause/resume/partition. The common prefix of the
+ * matches is filled in; a single match also gets a trailing space.
+ */
+export function complete(line: string, serverIds: readonly string[]): Completion {
+  const lead = line.match(/^\s*/)![0];
+  const body = line.slice(lead.length);
+  const words = body.split(/\s+/);
+  let candidates: readonly string[];
+  let partial: string;
+  if (words.length === 1) {
+    partial = words[0].toLowerCase();
+    candidates = COMMAND_NAMES;
+  } else if (words.length === 2 && spec(ALIASES[words[0].toLowerCase()] ?? words[0].toLowerCase())?.takesServer) {
+    partial = words[1];
+    candidates = serverIds;
+  } else {
+    return { line, options: [] };
+  }
+  const matches = candidates.filter((c) => c.startsWith(partial));
+  if (matches.length === 0) return { line, options: [] };
+  const prefix = commonPrefix(matches);
+  const head = line.slice(0, line.length - partial.length);
+  if (matches.length === 1) return { line: `${head}${matches[0]} `, options: [] };
+  return { line: `${head}${prefix.length > partial.length ? prefix : partial}`, options: matches };
+}
+
+function commonPrefix(xs: readonly string[]): string {
+  let p = xs[0];
+  for (const x of xs) while (!x.startsWith(p)) p = p.slice(0, -1);
+  return p;
+}
