@@ -21,6 +21,8 @@ export const scenario: ScenarioDef = {
         if (get.error) errors.push(get.error);
         else if (get.outcome.value !== String(n)) errors.push(`get load${n % 20} = ${get.outcome.value}, expected ${n}`);
         n++;
+        // Paced, so the trace stays a few thousand events: small enough for ShiViz in a browser.
+        await new Promise((r) => setTimeout(r, 40));
       }
     })();
     for (let round = 0; round < 3; round++) {
