@@ -42,19 +42,7 @@ export function spreadOrder(members: string[], leader: string): string[] {
   return members.map((_, k) => members[(li + 1 + k) % members.length]);
 }
 
-/** Ports the OS just handed out for port 0 on 127.0.0.1 (free now). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePorts } from '../src/cluster/free-ports.ts';
 
 /** Resolves once something accepts TCP connections on host:port, or rejects after timeoutMs. */
 export async function waitForPort(addr: string, timeoutMs: number, alive: () => boolean = () => true): Promise<void> {

@@ -25,6 +25,8 @@ interface Member {
 export class ProcessCluster {
   private readonly members = new Map<string, Member>();
   private readonly admins = new Map<string, AdminClient>();
+  /** The partition in force, so a server that was paused or down when it changed gets it too. */
+  private groups: string[][] | null = null;
 
   constructor(
     readonly config: ClusterConfig,
@@ -73,6 +75,7 @@ export class ProcessCluster {
       resolve();
     }));
     await this.waitFor(id, () => true, this.opts.readyTimeoutMs ?? 15_000, `${id} to answer Status (log: ${path.join(logDir, `${id}.log`)})`);
+    if (this.groups) await this.admin(id).setBlockedPeers(this.blockedFor(id));
   }
 
   /** Sends `signal` (SIGKILL by default: a crash) and waits for the process to exit. */
@@ -96,6 +99,10 @@ export class ProcessCluster {
     if (m.state !== 'paused' || !m.child) throw new Error(`${id} is ${m.state}, cannot resume`);
     m.child.kill('SIGCONT');
     m.state = 'up';
+    // A partition changed while it was frozen could not reach it: bring it up to date.
+    this.admin(id)
+      .setBlockedPeers(this.blockedFor(id))
+      .catch(() => undefined);
   }
 
   async restart(id: string): Promise<void> {
@@ -105,17 +112,23 @@ export class ProcessCluster {
 
   /** Cuts every link between the groups (servers drop each other's messages). */
   async partition(groups: string[][]): Promise<void> {
-    const groupOf = new Map<string, number>();
-    groups.forEach((g, i) => g.forEach((id) => groupOf.set(id, i)));
-    await Promise.all(
-      this.ids
-        .filter((id) => this.state(id) === 'up')
-        .map((id) => this.admin(id).setBlockedPeers(this.ids.filter((p) => p !== id && groupOf.get(p) !== groupOf.get(id)))),
-    );
+    this.groups = groups;
+    await this.applyGroups();
   }
 
   async heal(): Promise<void> {
-    await Promise.all(this.ids.filter((id) => this.state(id) === 'up').map((id) => this.admin(id).setBlockedPeers([])));
+    this.groups = null;
+    await this.applyGroups();
+  }
+
+  private async applyGroups(): Promise<void> {
+    await Promise.all(this.ids.filter((id) => this.state(id) === 'up').map((id) => this.admin(id).setBlockedPeers(this.blockedFor(id))));
+  }
+
+  private blockedFor(id: string): string[] {
+    if (!this.groups) return [];
+    const mine = this.groups.find((g) => g.includes(id));
+    return this.ids.filter((p) => p !== id && !mine?.includes(p));
   }
 
   status(id: string, deadlineMs = 1000): Promise<WireStatus> {
