@@ -1,7 +1,7 @@
 import Datastore from 'nedb-promises';
 import { CorruptDatafileError } from './corruptDatafileError.ts';
 import type { StorageEventListener } from './events.ts';
-import { fsyncPath } from './fsyncPath.ts';
+import { SyncHandle } from './syncHandle.ts';
 import type { DatafileContent, Doc } from './readDatafile.ts';
 import { repairDatafile } from './repairDatafile.ts';
 
@@ -32,6 +32,7 @@ export interface DatafileOptions {
 export class Datafile {
   /** Lines in the file: every write appends, only compaction shrinks it. */
   private lines: number;
+  private readonly syncHandle: SyncHandle;
 
   private constructor(
     readonly path: string,
@@ -40,6 +41,12 @@ export class Datafile {
     private readonly options: DatafileOptions,
   ) {
     this.lines = live; // NeDB rewrites the file with one line per live document when it loads
+    this.syncHandle = new SyncHandle(path);
+  }
+
+  /** Releases the descriptor kept for fsync; call once no write is pending. */
+  close(): Promise<void> {
+    return this.syncHandle.forget();
   }
 
   /**
@@ -84,7 +91,7 @@ export class Datafile {
    */
   sync(): Promise<void> {
     return this.db.executor.pushAsync(async () => {
-      await fsyncPath(this.path);
+      await this.syncHandle.sync();
       this.options.emit({ type: 'fsync', file: this.path });
     });
   }
@@ -100,6 +107,7 @@ export class Datafile {
     // Crash safe without our help: NeDB (storage.crashSafeWriteFileLinesAsync) writes
     // `file~`, fsyncs it, renames it over the datafile and fsyncs the directory.
     await this.db.compactDatafileAsync();
+    await this.syncHandle.forget();
     this.lines = liveDocs;
     this.options.emit({ type: 'compact', file: this.path });
   }

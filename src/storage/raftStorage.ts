@@ -107,6 +107,7 @@ export class RaftStorage {
   async close(): Promise<void> {
     this.closed = true;
     await this.flushing;
+    await Promise.all([this.log.close(), this.state.close()]);
   }
 
   private async flush(): Promise<void> {
