@@ -1,9 +1,7 @@
-import * as grpc from '@grpc/grpc-js';
 import { ClientError, KvClient } from '../client/kvslib.ts';
 import type { ClientOp } from '../kv/command.ts';
-import type { ClusterConfig, ServerEntry } from '../server/config.ts';
+import type { ClusterConfig } from '../server/config.ts';
 import { AdminClient } from '../transport/admin-client.ts';
-import { channelOptions, KVService } from '../transport/proto.ts';
 import { UsageError } from './usage.ts';
 
 /** Turns `get k`, `put k v`, `mput a=1 b=2`, ... into an op, or says what is wrong. */

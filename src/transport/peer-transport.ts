@@ -27,7 +27,7 @@ export class PeerTransport {
   private blocked = new Set<string>();
 
   constructor(
-    private readonly selfId: string,
+    selfId: string,
     peers: PeerAddress[],
   ) {
     for (const p of peers) {

@@ -1,42 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts, startTestCluster, type TestCluster } from '../integration/helpers.ts';
+import { freePorts, killCliChildren, runRaftkv, startTestCluster, type CliResult, type TestCluster } from '../integration/helpers.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = 'src/cli/raftkv.ts';
 
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-const running = new Set<ChildProcess>();
-
-/** Runs the CLI as a user would, from the repo root; killed after `timeoutMs` if it hangs. */
 function raftkv(args: string[], timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    }, timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      running.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runRaftkv(args, { timeoutMs });
 }
 
 let tmp: string;
@@ -48,8 +18,7 @@ afterAll(() => {
 });
 afterEach(() => {
   // Only a hung CLI is left here; stop it by pid.
-  for (const child of running) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-  running.clear();
+  killCliChildren();
 });
 
 function configFile(name: string, text: string): string {

@@ -1,6 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeConfig } from '../../src/cli/cluster-file.ts';
 import { KvClient, type ClientOptions } from '../../src/client/kvslib.ts';
 import { freePorts } from '../../src/cluster/free-ports.ts';
@@ -50,4 +52,45 @@ export async function startTestCluster(n: number, tweak: (c: ClusterConfig) => C
     throw err;
   }
   return tc;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const cliChildren = new Set<ChildProcess>();
+
+/** Runs `raftkv <args>` as a user would, from the repo root; SIGKILLed after `timeoutMs` if it hangs. */
+export function runRaftkv(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/raftkv.ts', ...args], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    });
+    cliChildren.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      cliChildren.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Kills (by pid) any CLI process a test started that is still running. */
+export function killCliChildren(): void {
+  for (const child of cliChildren) if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+  cliChildren.clear();
 }

@@ -1,17 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestCluster, type TestCluster } from './helpers.ts';
+import { killCliChildren, runRaftkv, startTestCluster, type CliResult, type TestCluster } from './helpers.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 let tc: TestCluster | null = null;
-const spawned = new Set<ChildProcess>();
 afterEach(async () => {
-  for (const child of spawned) if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-  spawned.clear();
+  killCliChildren();
   await tc?.teardown();
   tc = null;
 });
@@ -39,25 +34,8 @@ function serverLog(t: TestCluster, id: string): string {
 }
 
 /** Runs one server directly (not through ProcessCluster) to see its exit code and stderr. */
-function runNodeProcess(t: TestCluster, id: string, timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/raftkv.ts', 'node', '--id', id, '--config', path.join(t.dir, 'cluster.json')], {
-      cwd: REPO,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, RAFTKV_PARENT_PID: String(process.pid) },
-    });
-    spawned.add(child);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    }, timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stderr });
-    });
-  });
+function runNodeProcess(t: TestCluster, id: string): Promise<CliResult> {
+  return runRaftkv(['node', '--id', id, '--config', path.join(t.dir, 'cluster.json')], { env: { RAFTKV_PARENT_PID: String(process.pid) } });
 }
 
 describe('a server whose datafiles are damaged', () => {
