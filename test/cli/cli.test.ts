@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts, killCliChildren, runRaftkv, startTestCluster, type CliResult, type TestCluster } from '../integration/helpers.ts';
+import { killCliChildren, runRaftkv, startTestCluster, type CliResult, type TestCluster } from '../integration/helpers.ts';
 
 
 function raftkv(args: string[], timeoutMs = 30_000): Promise<CliResult> {
@@ -64,10 +65,18 @@ describe('raftkv CLI usage errors (exit 2)', () => {
 
 describe('raftkv CLI with nothing listening', () => {
   it('gives up within --timeout, not a connect timeout per server', async () => {
-    const ports = await freePorts(7);
+    // Ports held by listeners that drop every connection: free ports could be taken by a
+    // cluster of a test running in parallel, and this client would then get an answer.
+    const holders = await Promise.all(
+      Array.from({ length: 7 }, () => new Promise<net.Server>((resolve) => {
+        const s = net.createServer((sock) => sock.destroy());
+        s.listen(0, '127.0.0.1', () => resolve(s));
+      })),
+    );
+    const ports = holders.map((h) => (h.address() as net.AddressInfo).port);
     const file = configFile('down.json', JSON.stringify({ servers: ports.map((p, i) => ({ id: `s${i}`, addr: `127.0.0.1:${p}` })) }));
     const started = Date.now();
-    const r = await raftkv(['get', 'k', '--config', file, '--timeout', '1500']);
+    const r = await raftkv(['get', 'k', '--config', file, '--timeout', '1500']).finally(() => holders.forEach((h) => h.close()));
     const ms = Date.now() - started;
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no server answered within 1500 ms');
