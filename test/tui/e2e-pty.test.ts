@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/server/config.ts';
 import { AdminClient } from '../../src/transport/admin-client.ts';
-import { waitFor } from './fakes.ts';
+import { alive, waitFor } from './fakes.ts';
 import { ptyTool, startPty, type Pty } from './pty.ts';
 
 /**
@@ -34,15 +34,6 @@ afterAll(() => {
   }
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Polls the screen until it matches; returns the match. The failure shows the screen. */
 async function see(re: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {

@@ -164,3 +164,13 @@ export async function waitFor(cond: () => boolean, what: string | (() => string)
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Whether a process with this pid still exists (signal 0 only checks). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

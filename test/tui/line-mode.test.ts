@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../integration/helpers.ts';
-import { waitFor } from './fakes.ts';
+import { alive, waitFor } from './fakes.ts';
 
 /** Without a terminal the UI reads commands from stdin and prints results, and says so. */
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -52,15 +52,6 @@ function tui(args: string[]): Run {
 async function send(run: Run, line: string, answer: RegExp, timeoutMs = 30_000): Promise<void> {
   run.child.stdin!.write(`${line}\n`);
   await waitFor(() => answer.test(run.out() + run.err()), () => `${answer} after "${line}"; stdout:\n${run.out()}\nstderr:\n${run.err()}`, timeoutMs);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('plain line mode (stdin is not a terminal)', () => {
