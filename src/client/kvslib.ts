@@ -9,7 +9,7 @@ import type { ClientOp, KeyValue } from '../kv/command.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { isReadOp, opKeys, opToWire, opValue } from '../transport/op-codec.ts';
 import { channelOptions, KVService } from '../transport/proto.ts';
-import { unary } from '../transport/unary.ts';
+import { CallStream } from '../transport/call-stream.ts';
 import type { WireClientReply } from '../transport/wire.ts';
 import { firstReachable } from './first-reachable.ts';
 import { KeyLock } from './key-lock.ts';
@@ -96,6 +96,7 @@ export class KvClient extends EventEmitter {
   private readonly collector: CollectorSink | null;
   private readonly keyLock = new KeyLock();
   private readonly grpcClients = new Map<string, grpc.Client>();
+  private readonly sessions = new Map<string, CallStream>();
   private current: ServerAddress;
   private nextOpId = 1;
   private readonly unanswered = new Set<number>();
@@ -224,7 +225,7 @@ export class KvClient extends EventEmitter {
         const token = this.tracer.send(`${family}Send`, { ...body, serverId: this.current.id, attempt }, traceId);
         let reply: WireClientReply;
         try {
-          reply = await unary(this.grpcClient(this.current), 'Execute', {
+          reply = await this.session(this.current).call({
             clientId: this.clientId,
             opId,
             firstUnacked: Math.min(...this.unanswered),
@@ -234,7 +235,7 @@ export class KvClient extends EventEmitter {
             forwarded: false,
           }, Math.min(this.opts.attemptTimeoutMs, Math.max(MIN_ATTEMPT_MS, deadline - now())));
         } catch (err) {
-          transportError = `${this.current.id}: ${(err as grpc.ServiceError).details || (err as Error).message}`;
+          transportError = (err as Error).message;
           this.failover();
           continue;
         }
@@ -270,6 +271,15 @@ export class KvClient extends EventEmitter {
     this.tracer.record('NewServerConnection', { clientId: this.clientId, serverId: server.id, serverAddr: server.addr });
   }
 
+  private session(server: ServerAddress): CallStream {
+    let s = this.sessions.get(server.id);
+    if (!s) {
+      s = new CallStream(this.grpcClient(server), server.id);
+      this.sessions.set(server.id, s);
+    }
+    return s;
+  }
+
   private grpcClient(server: ServerAddress): grpc.Client {
     let c = this.grpcClients.get(server.id);
     if (!c) {
@@ -290,6 +300,7 @@ export class KvClient extends EventEmitter {
 
   private async close(): Promise<void> {
     this.results.close();
+    for (const s of this.sessions.values()) s.close();
     for (const c of this.grpcClients.values()) c.close();
     await this.collector?.close();
   }

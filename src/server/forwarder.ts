@@ -1,26 +1,31 @@
 import * as grpc from '@grpc/grpc-js';
+import { CallStream, type SessionRequest } from '../transport/call-stream.ts';
 import { channelOptions, KVService } from '../transport/proto.ts';
-import { unary } from '../transport/unary.ts';
-import type { WireClientReply, WireClientRequest } from '../transport/wire.ts';
+import type { WireClientReply } from '../transport/wire.ts';
 import type { ServerEntry } from './config.ts';
 
-/** KV clients to the other servers, for a follower that forwards a request to the leader. */
+/** Sessions to the other servers, for a follower that forwards a request to the leader. */
 export class Forwarder {
-  private readonly clients = new Map<string, grpc.Client>();
+  private readonly clients = new Map<string, { client: grpc.Client; session: CallStream }>();
 
   constructor(servers: ServerEntry[], selfId: string) {
     for (const s of servers) {
-      if (s.id !== selfId) this.clients.set(s.id, new KVService(s.addr, grpc.credentials.createInsecure(), channelOptions));
+      if (s.id === selfId) continue;
+      const client = new KVService(s.addr, grpc.credentials.createInsecure(), channelOptions);
+      this.clients.set(s.id, { client, session: new CallStream(client, `${s.id}@${s.addr}`) });
     }
   }
 
-  execute(leaderId: string, request: WireClientRequest, deadlineMs: number): Promise<WireClientReply> {
-    const client = this.clients.get(leaderId);
-    if (!client) return Promise.reject(new Error(`unknown server ${leaderId}`));
-    return unary(client, 'Execute', request, deadlineMs);
+  execute(leaderId: string, request: SessionRequest, timeoutMs: number): Promise<WireClientReply> {
+    const peer = this.clients.get(leaderId);
+    if (!peer) return Promise.reject(new Error(`unknown server ${leaderId}`));
+    return peer.session.call(request, timeoutMs);
   }
 
   close(): void {
-    for (const c of this.clients.values()) c.close();
+    for (const { client, session } of this.clients.values()) {
+      session.close();
+      client.close();
+    }
   }
 }

@@ -28,14 +28,35 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
   // A request without a token comes from a client that traces nowhere: recording its path
   // would leave server events (and log entries) of an operation with no Start.
   const untraced: KvServiceContext = { ...ctx, tracer: new Tracer(`${ctx.id}-untraced`, new NullSink()) };
+  const run = (req: WireClientRequest, deadline: number): Promise<WireClientReply> => {
+    const traced = req.token !== '';
+    return execute(traced ? ctx : untraced, traced ? req : { ...req, traceId: '' }, deadline);
+  };
   return {
     Execute(call: grpc.ServerUnaryCall<WireClientRequest, WireClientReply>, callback: grpc.sendUnaryData<WireClientReply>) {
-      const req = call.request;
-      const traced = req.token !== '';
-      execute(traced ? ctx : untraced, traced ? req : { ...req, traceId: '' }, deadlineOf(call)).then(
+      run(call.request, deadlineOf(call)).then(
         (reply) => callback(null, reply),
         (err: Error) => callback({ code: grpc.status.INTERNAL, details: `internal error: ${err.message}` }),
       );
+    },
+    Session(call: grpc.ServerDuplexStream<WireClientRequest, WireClientReply>) {
+      let open = true;
+      const close = () => {
+        open = false;
+      };
+      call.on('end', () => {
+        close();
+        call.end();
+      });
+      call.on('cancelled', close);
+      call.on('error', close);
+      call.on('data', (req: WireClientRequest) => {
+        const deadline = req.timeoutMs > 0 ? Date.now() + req.timeoutMs - REPLY_MARGIN_MS : Infinity;
+        run(req, deadline)
+          .catch((err: Error) => ({ ...failure(ctx, 'INTERNAL', `internal error: ${err.message}`), token: '' }))
+          // A reply after the caller hung up has no one to read it; the work itself is done.
+          .then((reply) => open && call.write({ ...reply, callId: req.callId }));
+      });
     },
   };
 }
@@ -120,6 +141,7 @@ async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp
     leaderId: ctx.id,
     servedBy: ctx.id,
     token: encodeToken(token),
+    callId: 0,
   };
 }
 
@@ -132,7 +154,7 @@ function requestError(req: WireClientRequest): string | null {
 
 /** An error reply. Untraced: the client records only results, and retries errors. */
 function failure(ctx: KvServiceContext, code: ReplyCode, error: string, leaderId?: string | null): WireClientReply {
-  return { ok: false, value: '', values: [], error, code, leaderId: leaderId ?? ctx.node.leaderId ?? '', servedBy: ctx.id, token: '' };
+  return { ok: false, value: '', values: [], error, code, leaderId: leaderId ?? ctx.node.leaderId ?? '', servedBy: ctx.id, token: '', callId: 0 };
 }
 
 function traceBody(req: WireClientRequest, op: ClientOp | string): Record<string, unknown> {

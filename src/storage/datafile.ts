@@ -1,7 +1,7 @@
 import Datastore from 'nedb-promises';
 import { CorruptDatafileError } from './corruptDatafileError.ts';
 import type { StorageEventListener } from './events.ts';
-import { SyncHandle } from './syncHandle.ts';
+import { AppendHandle } from './appendHandle.ts';
 import type { DatafileContent, Doc } from './readDatafile.ts';
 import { repairDatafile } from './repairDatafile.ts';
 
@@ -11,6 +11,7 @@ import { repairDatafile } from './repairDatafile.ts';
  * wrapped write could enter NeDB's executor ahead of it, and an fsync must follow it.
  */
 interface NedbDatastore {
+  persistence: { persistNewStateAsync(docs: Doc[]): Promise<void> };
   executor: { pushAsync<T>(task: () => Promise<T>): Promise<T> };
   insertAsync(docs: Doc[]): Promise<unknown>;
   removeAsync(query: object, options: { multi: boolean }): Promise<number>;
@@ -27,12 +28,13 @@ export interface DatafileOptions {
 
 /**
  * One NeDB datafile: append-only writes, an fsync ordered after them, and compaction
- * once enough of the file is dead. NeDB itself never fsyncs an append.
+ * once enough of the file is dead. NeDB itself never fsyncs an append, and its appends
+ * go through our kept descriptor (see AppendHandle).
  */
 export class Datafile {
   /** Lines in the file: every write appends, only compaction shrinks it. */
   private lines: number;
-  private readonly syncHandle: SyncHandle;
+  private readonly handle: AppendHandle;
 
   private constructor(
     readonly path: string,
@@ -41,12 +43,17 @@ export class Datafile {
     private readonly options: DatafileOptions,
   ) {
     this.lines = live; // NeDB rewrites the file with one line per live document when it loads
-    this.syncHandle = new SyncHandle(path);
+    this.handle = new AppendHandle(path);
+    // NeDB serializes with JSON.stringify plus a Date encoding; our documents hold only
+    // strings and numbers, and NeDB has checked their keys before this is called.
+    db.persistence.persistNewStateAsync = async (docs) => {
+      if (docs.length > 0) this.handle.append(docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+    };
   }
 
   /** Releases the descriptor kept for fsync; call once no write is pending. */
-  close(): Promise<void> {
-    return this.syncHandle.forget();
+  close(): void {
+    this.handle.forget();
   }
 
   /**
@@ -63,6 +70,7 @@ export class Datafile {
     }
     const db = (wrapper as unknown as { __original?: NedbDatastore }).__original;
     if (!db?.executor) throw new Error('nedb-promises no longer exposes its @seald-io/nedb datastore as __original');
+    if (typeof db.persistence?.persistNewStateAsync !== 'function') throw new Error('@seald-io/nedb no longer appends through persistence.persistNewStateAsync');
     const loaded = db.getAllData().length;
     if (loaded !== content.live.size) {
       throw new CorruptDatafileError(path, null, `NeDB loaded ${loaded} documents where the file holds ${content.live.size}`);
@@ -91,7 +99,7 @@ export class Datafile {
    */
   sync(): Promise<void> {
     return this.db.executor.pushAsync(async () => {
-      await this.syncHandle.sync();
+      await this.handle.sync();
       this.options.emit({ type: 'fsync', file: this.path });
     });
   }
@@ -107,7 +115,7 @@ export class Datafile {
     // Crash safe without our help: NeDB (storage.crashSafeWriteFileLinesAsync) writes
     // `file~`, fsyncs it, renames it over the datafile and fsyncs the directory.
     await this.db.compactDatafileAsync();
-    await this.syncHandle.forget();
+    this.handle.forget();
     this.lines = liveDocs;
     this.options.emit({ type: 'compact', file: this.path });
   }

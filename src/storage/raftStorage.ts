@@ -107,7 +107,8 @@ export class RaftStorage {
   async close(): Promise<void> {
     this.closed = true;
     await this.flushing;
-    await Promise.all([this.log.close(), this.state.close()]);
+    this.log.close();
+    this.state.close();
   }
 
   private async flush(): Promise<void> {

@@ -52,9 +52,11 @@ export interface WireClientRequest {
   traceId: string;
   token: string;
   forwarded: boolean;
+  callId: number;
+  timeoutMs: number;
 }
 
-export type ReplyCode = '' | 'NOT_LEADER' | 'NO_LEADER' | 'TIMEOUT' | 'INVALID' | 'FAILED' | 'UNAVAILABLE';
+export type ReplyCode = '' | 'NOT_LEADER' | 'NO_LEADER' | 'TIMEOUT' | 'INVALID' | 'FAILED' | 'UNAVAILABLE' | 'INTERNAL';
 
 export interface WireClientReply {
   ok: boolean;
@@ -65,6 +67,7 @@ export interface WireClientReply {
   leaderId: string;
   servedBy: string;
   token: string;
+  callId: number;
 }
 
 export interface WirePeerStatus {

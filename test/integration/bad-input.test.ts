@@ -59,6 +59,8 @@ const wellFormed = (): WireClientRequest => ({
   opId: 1,
   firstUnacked: 1,
   op: { put: { key: 'raw', value: 'x' } },
+  callId: 0,
+  timeoutMs: 0,
   traceId: '',
   token: '',
   forwarded: false,

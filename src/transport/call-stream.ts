@@ -1,0 +1,76 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { WireClientReply, WireClientRequest } from './wire.ts';
+
+export type SessionRequest = Omit<WireClientRequest, 'callId' | 'timeoutMs'>;
+
+interface PendingCall {
+  resolve(reply: WireClientReply): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Calls over one long-lived KV Session stream to one server. A unary gRPC call costs a
+ * new HTTP/2 stream with headers and trailers each way; a message on an open stream
+ * costs one frame, which is most of a small operation's CPU on both ends.
+ *
+ * Each call has its own timeout (a stream has no per-message deadline); when the stream
+ * breaks (the server died or restarted), every call on it fails at once, like a unary
+ * call would, and the next call opens a new stream.
+ */
+export class CallStream {
+  private stream: grpc.ClientDuplexStream<WireClientRequest, WireClientReply> | null = null;
+  private readonly pending = new Map<number, PendingCall>();
+  private nextCallId = 1;
+
+  constructor(
+    private readonly client: grpc.Client,
+    private readonly label: string,
+  ) {}
+
+  call(request: SessionRequest, timeoutMs: number): Promise<WireClientReply> {
+    const callId = this.nextCallId++;
+    const stream = this.stream ?? this.open();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(callId);
+        reject(new Error(`${this.label}: no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(callId, { resolve, reject, timer });
+      stream.write({ ...request, callId, timeoutMs: Math.ceil(timeoutMs) });
+    });
+  }
+
+  /** Fails every pending call and closes the stream; a later call opens a new one. */
+  close(): void {
+    this.stream?.cancel();
+    this.broken(this.stream, `${this.label}: closed`);
+  }
+
+  private open(): grpc.ClientDuplexStream<WireClientRequest, WireClientReply> {
+    const method = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<WireClientRequest, WireClientReply>>).Session;
+    const stream = method.call(this.client);
+    stream.on('data', (reply: WireClientReply) => {
+      const call = this.pending.get(reply.callId);
+      if (!call) return; // timed out already
+      this.pending.delete(reply.callId);
+      clearTimeout(call.timer);
+      call.resolve(reply);
+    });
+    stream.on('error', (err: grpc.ServiceError) => this.broken(stream, `${this.label}: ${err.details || err.message}`));
+    stream.on('end', () => this.broken(stream, `${this.label}: the server ended the session`));
+    this.stream = stream;
+    return stream;
+  }
+
+  private broken(stream: grpc.ClientDuplexStream<WireClientRequest, WireClientReply> | null, reason: string): void {
+    if (stream === null || stream !== this.stream) return;
+    this.stream = null;
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const c of calls) {
+      clearTimeout(c.timer);
+      c.reject(new Error(reason));
+    }
+  }
+}
