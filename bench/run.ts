@@ -121,7 +121,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     return null;
   }
   const quick = values.quick;
-  const ints = (s: string | undefined, d: number[], what: string) => (s === undefined ? d : s.split(',').map((x) => posInt(x, what)));
+  const ints = (s: string | undefined, d: number[], what: string) => (s === undefined ? d : [...new Set(s.split(',').map((x) => posInt(x, what)))]);
   const ops = (values.rows ?? 'put,get').split(',').map((x) => {
     if (x !== 'put' && x !== 'get') throw new Error(`--rows takes put and/or get (got "${x}")`);
     return x as OpKind;
@@ -185,6 +185,7 @@ function fsTypeOf(dir: string): string {
 }
 
 let rowSeq = 0;
+const SYSTEM_WARMUP_MS = 2000;
 
 async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: BenchOptions): Promise<RowResult> {
   const seq = rowSeq++;
@@ -237,6 +238,29 @@ async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: Benc
       benchCores: cpu.benchCores,
       otherCores: cpu.otherCores,
     };
+  } finally {
+    await Promise.allSettled(targets.map((t) => t.close()));
+  }
+}
+
+/**
+ * Without a preload (which warms a system up on its own), the first rows would measure
+ * RaftKV's JIT compiling its hot paths, a cost etcd's native binary does not pay; a few
+ * seconds of unmeasured load first is what any JIT benchmark does.
+ */
+async function warmUpSystem(sys: BenchSystem, o: BenchOptions, ms: number): Promise<string> {
+  const leader = await sys.leader();
+  const order = spreadOrder(sys.members, leader);
+  const targets: Target[] = [];
+  const t0 = now();
+  try {
+    for (let i = 0; i < 4; i++) targets.push(await sys.connect({ clientId: `bench${process.pid}-warmup-${sys.name}-${i}`, memberId: order[i % order.length], attemptTimeoutMs: o.attemptTimeoutMs, opTimeoutMs: o.opTimeoutMs }));
+    let ops = 0;
+    for (const op of ['put', 'get'] as const) {
+      const r = await runClosedLoop({ op, targets, concurrency: 64, keys: o.keys, valueBytes: o.valueBytes, warmupMs: 0, durationMs: ms / 2, seed: 999 });
+      ops += r.ops;
+    }
+    return `warmed up ${sys.name}: ${ops} puts and gets at concurrency 64 in ${((now() - t0) / 1000).toFixed(1)} s, not measured`;
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));
   }
@@ -340,8 +364,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
     if (o.preload) {
       for (const s of [raftkv, etcd, traced]) if (s) log(await preloadSystem(s, o));
-    } else if (o.ops.includes('get')) {
-      note('no preload: get rows read keys that earlier put rows may or may not have written');
+    } else {
+      for (const s of [raftkv, etcd, traced]) if (s) log(await warmUpSystem(s, o, SYSTEM_WARMUP_MS));
+      if (o.ops.includes('get')) note('no preload: get rows read keys that the warm-up and earlier put rows may or may not have written');
     }
 
     log('');
@@ -391,7 +416,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const sys = await started(startRaftkv({ servers: n, root: o.dataRoot, env: serverEnv(`raftkv-${n}`) }));
       log('');
       log(`started ${sys.name} in ${((now() - ts) / 1000).toFixed(1)} s (leader ${await sys.leader()})`);
-      if (o.preload) log(await preloadSystem(sys, o));
+      log(o.preload ? await preloadSystem(sys, o) : await warmUpSystem(sys, o, SYSTEM_WARMUP_MS));
       log(header(ROW_COLUMNS));
       for (const op of o.ops) {
         for (const c of o.concurrency) {
