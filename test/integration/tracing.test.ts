@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { happensBefore } from '../../tracing/clock.ts';
@@ -10,17 +11,19 @@ import { startTestCluster, type TestCluster } from './helpers.ts';
 
 let tc: TestCluster | null = null;
 let collector: Collector | null = null;
+let traceRoot: string | null = null;
 afterEach(async () => {
   await tc?.teardown();
   await collector?.stop();
+  if (traceRoot) rmSync(traceRoot, { recursive: true, force: true });
   tc = null;
   collector = null;
+  traceRoot = null;
 });
 
 async function tracedCluster(n: number): Promise<{ tc: TestCluster; collector: Collector }> {
-  const { mkdtempSync } = await import('node:fs');
-  const os = await import('node:os');
-  collector = await startCollector({ dir: path.join(mkdtempSync(path.join(os.tmpdir(), 'raftkv-trace-')), 'run') });
+  traceRoot = mkdtempSync(path.join(os.tmpdir(), 'raftkv-trace-'));
+  collector = await startCollector({ dir: path.join(traceRoot, 'run') });
   tc = await startTestCluster(n, (c) => ({ ...c, traceServer: collector!.addr }));
   return { tc, collector };
 }
