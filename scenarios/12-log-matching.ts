@@ -14,10 +14,12 @@ export const scenario: ScenarioDef = {
     const rest = ctx.ids.filter((id) => id !== old);
     const c = await ctx.client('client0', old);
     await c.put('shared', 'before');
+    // A client that can only reach the old leader: its writes get logged there, never
+    // committed. Connected before the cut, so its writes arrive well within the election
+    // timeout after which the cut-off leader steps down (check-quorum) and logs no more.
+    const lonely = await ctx.client('lonely', old, { attemptTimeoutMs: 300, opTimeoutMs: 900, only: true });
     ctx.step(`cut ${old} off from the others`);
     await ctx.cluster.partition([[old], rest]);
-    // A client that can only reach the old leader: its writes get logged there, never committed.
-    const lonely = await ctx.client('lonely', old, { attemptTimeoutMs: 300, opTimeoutMs: 900, only: true });
     const stale = await Promise.all([lonely.put('stale1', 'x'), lonely.put('stale2', 'x')]);
     ctx.expect('writes to the cut-off leader fail', stale.every((a) => !!a.error), stale.map((a) => a.error ?? 'succeeded').join('; '));
     await lonely.stop();

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { parseClock, type VectorClock } from './clock.ts';
-import { TraceCollectorService, type WireEnvelope } from './proto.ts';
+import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
 import type { TraceRecord, TraceSink } from './record.ts';
 import { Spool } from './spool.ts';
 
@@ -22,7 +22,12 @@ const RECENT = 10_000;
  */
 export class CollectorSink implements TraceSink {
   private readonly client: grpc.Client;
-  private call: grpc.ClientWritableStream<WireEnvelope> | null = null;
+  private call: grpc.ClientWritableStream<WireEnvelopeBatch> | null = null;
+  /** Envelopes of this turn of the event loop, sent together at its end. */
+  private batch: WireEnvelope[] = [];
+  /** Spool lines of the same records, written together with the batch. */
+  private spoolLines: string[] = [];
+  private flushScheduled = false;
   private ended: Promise<void> | null = null;
   /** The latest records, to send again after a broken stream. */
   private recent: TraceRecord[] = [];
@@ -67,8 +72,9 @@ export class CollectorSink implements TraceSink {
 
   write(record: TraceRecord): void {
     if (this.closed) return;
-    this.spool?.append(record);
-    this.stream({ record: toWire(record) }, record);
+    const wire = toWire(record);
+    if (this.spool) this.spoolLines.push(spoolLine(wire));
+    this.stream({ record: wire }, record);
   }
 
   writeHistory(entry: object): void {
@@ -77,6 +83,7 @@ export class CollectorSink implements TraceSink {
 
   /** Ends the stream and waits (bounded) until the server has everything. */
   async close(): Promise<void> {
+    this.flush();
     this.closed = true;
     if (this.reconnecting) clearTimeout(this.reconnecting);
     const call = this.call;
@@ -85,6 +92,7 @@ export class CollectorSink implements TraceSink {
       await Promise.race([this.ended, new Promise((r) => setTimeout(r, 2000))]);
     }
     this.client.close();
+    this.spool?.close();
   }
 
   private stream(env: WireEnvelope, record?: TraceRecord): void {
@@ -92,14 +100,40 @@ export class CollectorSink implements TraceSink {
       this.recent.push(record);
       if (this.recent.length > 2 * RECENT) this.recent = this.recent.slice(-RECENT);
     }
-    if (this.reconnecting) return;
-    (this.call ?? this.open()).write(env);
+    if (!this.reconnecting) this.batch.push(env);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
-  private open(): grpc.ClientWritableStream<WireEnvelope> {
+  beforeToken(): void {
+    this.flush();
+  }
+
+  /**
+   * Spools and sends what this turn of the event loop recorded: one write and one stream
+   * message, not one per record. Records not yet flushed when the process dies are lost
+   * from both places alike, and no token named them, so the log stays consistent.
+   */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.spoolLines.length > 0) {
+      this.spool?.appendLines(this.spoolLines);
+      this.spoolLines = [];
+    }
+    if (this.batch.length === 0) return;
+    const items = this.batch;
+    this.batch = [];
+    // Reconnecting: `recent` holds these and is resent once the server is back.
+    if (this.reconnecting || this.closed) return;
+    (this.call ?? this.open()).write({ items });
+  }
+
+  private open(): grpc.ClientWritableStream<WireEnvelopeBatch> {
     let done!: () => void;
     this.ended = new Promise((r) => (done = r));
-    const call = (this.client as unknown as { Stream: (cb: grpc.requestCallback<object>) => grpc.ClientWritableStream<WireEnvelope> }).Stream((err) => {
+    const call = (this.client as unknown as { Stream: (cb: grpc.requestCallback<object>) => grpc.ClientWritableStream<WireEnvelopeBatch> }).Stream((err) => {
       done();
       if (this.call === call) this.call = null;
       if (err && !this.closed) this.broken(err.details || err.message);
@@ -142,4 +176,9 @@ export class CollectorSink implements TraceSink {
 
 function toWire(r: TraceRecord): NonNullable<WireEnvelope['record']> {
   return { host: r.host, traceId: r.traceId, tag: r.tag, body: JSON.stringify(r.body), clock: JSON.stringify(r.clock) };
+}
+
+/** The record as one JSON line, reusing the body and clock already serialized for the wire. */
+function spoolLine(w: NonNullable<WireEnvelope['record']>): string {
+  return `{"host":${JSON.stringify(w.host)},"traceId":${JSON.stringify(w.traceId)},"tag":${JSON.stringify(w.tag)},"body":${w.body},"clock":${w.clock}}`;
 }

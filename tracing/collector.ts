@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
 import { parseClock, type VectorClock } from './clock.ts';
-import { TraceCollectorService, type WireEnvelope } from './proto.ts';
+import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
 import type { TraceRecord } from './record.ts';
 import { RunWriter } from './run-writer.ts';
 
@@ -44,9 +44,9 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
 
   const server = new grpc.Server();
   server.addService(TraceCollectorService.service, {
-    Stream(call: grpc.ServerReadableStream<WireEnvelope, object>, callback: grpc.sendUnaryData<object>) {
+    Stream(call: grpc.ServerReadableStream<WireEnvelopeBatch, object>, callback: grpc.sendUnaryData<object>) {
       let received = 0;
-      call.on('data', (env: WireEnvelope) => {
+      const take = (env: WireEnvelope) => {
         received++;
         try {
           if (env.record) {
@@ -58,6 +58,9 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
         } catch {
           // A malformed record is dropped; the sender's other records still count.
         }
+      };
+      call.on('data', (batch: WireEnvelopeBatch) => {
+        for (const env of batch.items) take(env);
       });
       call.on('end', () => callback(null, { received }));
       call.on('error', () => undefined); // the sender died mid-stream: keep what arrived

@@ -21,3 +21,7 @@ export interface WireEnvelope {
   record?: WireTraceRecord;
   history?: { json: string };
 }
+
+export interface WireEnvelopeBatch {
+  items: WireEnvelope[];
+}

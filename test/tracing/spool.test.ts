@@ -1,0 +1,74 @@
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TraceRecord } from '../../tracing/record.ts';
+import { Spool } from '../../tracing/spool.ts';
+
+let dir: string;
+let file: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-spool-'));
+  file = path.join(dir, 'trace-spool.jsonl');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const rec = (n: number): TraceRecord => ({ host: 'server0', traceId: `t${n}`, tag: 'Apply', body: { index: n }, clock: { server0: n } });
+const line = (n: number) => JSON.stringify(rec(n));
+const counters = (records: TraceRecord[]) => records.map((r) => r.clock.server0);
+
+describe('Spool', () => {
+  it('gives back what an earlier life of the same run appended, in order', () => {
+    const first = new Spool(file, 'run-a');
+    expect(first.load()).toEqual([]);
+    first.appendLines([line(1), line(2)]);
+    first.appendLines([line(3)]);
+    first.close();
+    expect(new Spool(file, 'run-a').load()).toEqual([rec(1), rec(2), rec(3)]);
+  });
+
+  it('discards the records of another run', () => {
+    const a = new Spool(file, 'run-a');
+    a.load();
+    a.appendLines([line(1)]);
+    a.close();
+    expect(new Spool(file, 'run-b').load()).toEqual([]);
+    expect(readFileSync(file, 'utf8')).toBe('{"run":"run-b"}\n');
+  });
+
+  it('stops at a torn last line (the process died mid-write)', () => {
+    const a = new Spool(file, 'run-a');
+    a.load();
+    a.appendLines([line(1), line(2)]);
+    a.close();
+    appendFileSync(file, line(3).slice(0, 20));
+    expect(counters(new Spool(file, 'run-a').load())).toEqual([1, 2]);
+  });
+
+  it('rotates segments by rename and keeps the latest keep..2 x keep records, contiguous', () => {
+    const keep = 3;
+    const a = new Spool(file, 'run-a', keep);
+    a.load();
+    for (let n = 1; n <= 8; n++) a.appendLines([line(n)]);
+    a.close();
+    expect(existsSync(`${file}.1`)).toBe(true);
+    const got = counters(new Spool(file, 'run-a', keep).load());
+    expect(got.length).toBeGreaterThanOrEqual(keep);
+    expect(got.length).toBeLessThanOrEqual(2 * keep);
+    expect(got).toEqual(Array.from({ length: got.length }, (_, i) => 8 - got.length + 1 + i));
+  });
+
+  it('a restart that records nothing still leaves the records for the next one', () => {
+    const keep = 4;
+    const a = new Spool(file, 'run-a', keep);
+    a.load();
+    for (let n = 1; n <= 6; n++) a.appendLines([line(n)]);
+    a.close();
+    const second = new Spool(file, 'run-a', keep);
+    const loaded = counters(second.load());
+    second.close();
+    expect(loaded.at(-1)).toBe(6);
+    expect(existsSync(`${file}.1`)).toBe(false);
+    expect(counters(new Spool(file, 'run-a', keep).load())).toEqual(loaded.slice(-keep));
+  });
+});
