@@ -4,6 +4,7 @@ import { Tracer } from '../../tracing/tracer.ts';
 import { buildCommand, encodeCommand, validateOp, type ClientOp, type OpResult, type ReadOp } from '../kv/command.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { isReadOp, opFromWire, opKeys, opValue } from '../transport/op-codec.ts';
+import { TickBatch } from '../transport/tick-batch.ts';
 import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
 import { NotLeaderError } from './errors.ts';
 import type { Forwarder } from './forwarder.ts';
@@ -39,10 +40,12 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
         (err: Error) => callback({ code: grpc.status.INTERNAL, details: `internal error: ${err.message}` }),
       );
     },
-    Session(call: grpc.ServerDuplexStream<WireClientRequest, WireClientReply>) {
+    Session(call: grpc.ServerDuplexStream<{ requests: WireClientRequest[] }, { replies: WireClientReply[] }>) {
       let open = true;
+      const replies = new TickBatch<WireClientReply>((batch) => open && call.write({ replies: batch }));
       const close = () => {
         open = false;
+        replies.clear();
       };
       call.on('end', () => {
         close();
@@ -50,12 +53,14 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
       });
       call.on('cancelled', close);
       call.on('error', close);
-      call.on('data', (req: WireClientRequest) => {
-        const deadline = req.timeoutMs > 0 ? Date.now() + req.timeoutMs - REPLY_MARGIN_MS : Infinity;
-        run(req, deadline)
-          .catch((err: Error) => ({ ...failure(ctx, 'INTERNAL', `internal error: ${err.message}`), token: '' }))
-          // A reply after the caller hung up has no one to read it; the work itself is done.
-          .then((reply) => open && call.write({ ...reply, callId: req.callId }));
+      call.on('data', ({ requests }: { requests: WireClientRequest[] }) => {
+        for (const req of requests) {
+          const deadline = req.timeoutMs > 0 ? Date.now() + req.timeoutMs - REPLY_MARGIN_MS : Infinity;
+          run(req, deadline)
+            .catch((err: Error) => ({ ...failure(ctx, 'INTERNAL', `internal error: ${err.message}`), token: '' }))
+            // A reply after the caller hung up has no one to read it; the work itself is done.
+            .then((reply) => open && replies.push({ ...reply, callId: req.callId }));
+        }
       });
     },
   };

@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import { TickBatch } from './tick-batch.ts';
 import type { WireClientReply, WireClientRequest } from './wire.ts';
 
 export type SessionRequest = Omit<WireClientRequest, 'callId' | 'timeoutMs'>;
@@ -18,10 +19,14 @@ interface PendingCall {
  * breaks (the server died or restarted), every call on it fails at once, like a unary
  * call would, and the next call opens a new stream.
  */
+type Session = grpc.ClientDuplexStream<{ requests: WireClientRequest[] }, { replies: WireClientReply[] }>;
+
 export class CallStream {
-  private stream: grpc.ClientDuplexStream<WireClientRequest, WireClientReply> | null = null;
+  private stream: Session | null = null;
   private readonly pending = new Map<number, PendingCall>();
   private nextCallId = 1;
+  /** Calls of this turn of the event loop, sent as one message at its end. */
+  private readonly outbox = new TickBatch<WireClientRequest>((requests) => (this.stream ?? this.open()).write({ requests }));
 
   constructor(
     private readonly client: grpc.Client,
@@ -30,32 +35,35 @@ export class CallStream {
 
   call(request: SessionRequest, timeoutMs: number): Promise<WireClientReply> {
     const callId = this.nextCallId++;
-    const stream = this.stream ?? this.open();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(callId);
         reject(new Error(`${this.label}: no reply within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(callId, { resolve, reject, timer });
-      stream.write({ ...request, callId, timeoutMs: Math.ceil(timeoutMs) });
+      this.outbox.push({ ...request, callId, timeoutMs: Math.ceil(timeoutMs) });
     });
   }
 
   /** Fails every pending call and closes the stream; a later call opens a new one. */
   close(): void {
-    this.stream?.cancel();
-    this.broken(this.stream, `${this.label}: closed`);
+    const stream = this.stream;
+    this.stream = null;
+    stream?.cancel();
+    this.failAll(`${this.label}: closed`);
   }
 
-  private open(): grpc.ClientDuplexStream<WireClientRequest, WireClientReply> {
-    const method = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<WireClientRequest, WireClientReply>>).Session;
+  private open(): Session {
+    const method = (this.client as unknown as Record<string, () => Session>).Session;
     const stream = method.call(this.client);
-    stream.on('data', (reply: WireClientReply) => {
-      const call = this.pending.get(reply.callId);
-      if (!call) return; // timed out already
-      this.pending.delete(reply.callId);
-      clearTimeout(call.timer);
-      call.resolve(reply);
+    stream.on('data', ({ replies }: { replies: WireClientReply[] }) => {
+      for (const reply of replies) {
+        const call = this.pending.get(reply.callId);
+        if (!call) continue; // timed out already
+        this.pending.delete(reply.callId);
+        clearTimeout(call.timer);
+        call.resolve(reply);
+      }
     });
     stream.on('error', (err: grpc.ServiceError) => this.broken(stream, `${this.label}: ${err.details || err.message}`));
     stream.on('end', () => this.broken(stream, `${this.label}: the server ended the session`));
@@ -63,9 +71,15 @@ export class CallStream {
     return stream;
   }
 
-  private broken(stream: grpc.ClientDuplexStream<WireClientRequest, WireClientReply> | null, reason: string): void {
-    if (stream === null || stream !== this.stream) return;
+  private broken(stream: Session, reason: string): void {
+    if (stream !== this.stream) return;
     this.stream = null;
+    this.failAll(reason);
+  }
+
+  /** Calls still in the outbox fail too: sending them later would run what the caller was told failed. */
+  private failAll(reason: string): void {
+    this.outbox.clear();
     const calls = [...this.pending.values()];
     this.pending.clear();
     for (const c of calls) {

@@ -140,21 +140,20 @@ describe('bad input to a real 3-server cluster', () => {
 
   it('a broken request on a Session stream gets INVALID under its callId, and the stream serves on', async () => {
     const kv = rawKv('server2');
-    const session = (kv as unknown as Record<string, () => grpc.ClientDuplexStream<Partial<WireClientRequest>, WireClientReply>>).Session.call(kv);
+    const session = (kv as unknown as Record<string, () => grpc.ClientDuplexStream<{ requests: Partial<WireClientRequest>[] }, { replies: WireClientReply[] }>>).Session.call(kv);
     const replies = new Map<number, WireClientReply>();
     const got = (n: number) =>
       new Promise<void>((resolve, reject) => {
         const check = () => replies.size >= n && resolve();
-        session.on('data', (r: WireClientReply) => {
-          replies.set(r.callId, r);
+        session.on('data', ({ replies: batch }: { replies: WireClientReply[] }) => {
+          for (const r of batch) replies.set(r.callId, r);
           check();
         });
         session.on('error', reject);
       });
     const all = got(3);
-    session.write({ ...wellFormed(), callId: 11, op: null, timeoutMs: 5000 });
-    session.write({ ...wellFormed(), callId: 12, opId: 0, firstUnacked: 0, timeoutMs: 5000 });
-    session.write({ ...wellFormed(), callId: 13, opId: 7, firstUnacked: 7, op: { put: { key: 'session-raw', value: 'y' } }, timeoutMs: 5000 });
+    session.write({ requests: [{ ...wellFormed(), callId: 11, op: null, timeoutMs: 5000 }, { ...wellFormed(), callId: 12, opId: 0, firstUnacked: 0, timeoutMs: 5000 }] });
+    session.write({ requests: [{ ...wellFormed(), callId: 13, opId: 7, firstUnacked: 7, op: { put: { key: 'session-raw', value: 'y' } }, timeoutMs: 5000 }] });
     await all;
     session.end();
     expect(replies.get(11)).toMatchObject({ ok: false, code: 'INVALID', error: expect.stringMatching(/request has no operation/) });

@@ -8,12 +8,14 @@ import type { WireClientReply, WireClientRequest } from '../../src/transport/wir
  * CallStream against a real gRPC server on loopback whose Session handler the test
  * scripts: what it does with each request decides what the caller must see.
  */
-type Behaviour = (req: WireClientRequest, call: grpc.ServerDuplexStream<WireClientRequest, WireClientReply>) => void;
+type SessionCall = grpc.ServerDuplexStream<{ requests: WireClientRequest[] }, { replies: WireClientReply[] }>;
+type Behaviour = (req: WireClientRequest, answer: (reply: WireClientReply) => void, call: SessionCall) => void;
 
 let server: grpc.Server;
 let client: grpc.Client;
 let behaviour: Behaviour;
 let sessionsOpened: number;
+let batchesReceived: number;
 
 const reply = (req: WireClientRequest, value: string): WireClientReply => ({
   ok: true, value, values: [], error: '', code: '', leaderId: '', servedBy: 's', token: '', callId: req.callId,
@@ -25,13 +27,18 @@ const request = (opId: number): SessionRequest => ({
 
 beforeEach(async () => {
   sessionsOpened = 0;
-  behaviour = (req, call) => call.write(reply(req, `v${req.opId}`));
+  behaviour = (req, answer) => answer(reply(req, `v${req.opId}`));
   server = new grpc.Server();
   server.addService(KVService.service, {
     Execute: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb({ code: grpc.status.UNIMPLEMENTED }),
-    Session(call: grpc.ServerDuplexStream<WireClientRequest, WireClientReply>) {
+    Session(call: SessionCall) {
       sessionsOpened++;
-      call.on('data', (req: WireClientRequest) => behaviour(req, call));
+      batchesReceived = 0;
+      const answer = (r: WireClientReply) => call.write({ replies: [r] });
+      call.on('data', ({ requests }: { requests: WireClientRequest[] }) => {
+        batchesReceived++;
+        for (const req of requests) behaviour(req, answer, call);
+      });
       call.on('error', () => undefined);
     },
   });
@@ -49,22 +56,24 @@ afterEach(() => {
 describe('CallStream', () => {
   it('matches replies to calls by callId when they come back out of order, on one stream', async () => {
     const held: WireClientRequest[] = [];
-    behaviour = (req, call) => {
+    behaviour = (req, answer) => {
       held.push(req);
-      if (held.length === 3) for (const r of held.reverse()) call.write(reply(r, `v${r.opId}`));
+      if (held.length === 3) for (const r of held.reverse()) answer(reply(r, `v${r.opId}`));
     };
     const s = new CallStream(client, 'test');
     const replies = await Promise.all([1, 2, 3].map((op) => s.call(request(op), 5000)));
     expect(replies.map((r) => r.value)).toEqual(['v1', 'v2', 'v3']);
     expect(sessionsOpened).toBe(1);
+    // Issued in one turn of the event loop: one message carried all three.
+    expect(batchesReceived).toBe(1);
     s.close();
   });
 
   it('sends the caller its timeout, and fails only the call that got no reply in time', async () => {
     const seen: WireClientRequest[] = [];
-    behaviour = (req, call) => {
+    behaviour = (req, answer) => {
       seen.push(req);
-      if (req.opId !== 2) call.write(reply(req, `v${req.opId}`));
+      if (req.opId !== 2) answer(reply(req, `v${req.opId}`));
     };
     const s = new CallStream(client, 'server9');
     const silent = s.call(request(2), 300).then(() => 'resolved', (err: Error) => err.message);
@@ -78,12 +87,12 @@ describe('CallStream', () => {
 
   it('fails every pending call at once when the server ends the session, then opens a new one', async () => {
     let ended = false;
-    behaviour = (req, call) => {
+    behaviour = (req, answer, call) => {
       if (!ended && req.opId === 3) {
         ended = true;
         call.end();
       } else if (ended) {
-        call.write(reply(req, `v${req.opId}`));
+        answer(reply(req, `v${req.opId}`));
       }
     };
     const s = new CallStream(client, 'test');
