@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { parseClock, type VectorClock } from './clock.ts';
 import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
 import type { TraceRecord, TraceSink } from './record.ts';
+import { onBeforeSend } from './send-barrier.ts';
 import { Spool } from './spool.ts';
 
 export interface CollectorSinkOptions {
@@ -28,6 +29,7 @@ export class CollectorSink implements TraceSink {
   /** Spool lines of the same records, written together with the batch. */
   private spoolLines: string[] = [];
   private flushScheduled = false;
+  private unregister: () => void = () => undefined;
   private ended: Promise<void> | null = null;
   /** The latest records, to send again after a broken stream. */
   private recent: TraceRecord[] = [];
@@ -56,11 +58,13 @@ export class CollectorSink implements TraceSink {
     const reply = await probe.lastClock();
     if (!reply) {
       probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete`);
+      probe.unregister = onBeforeSend(() => probe.flush());
       return { sink: probe, initialClock: {}, spooled: [] };
     }
     probe.client.close();
     const spool = opts.spoolFile ? new Spool(opts.spoolFile, reply.run) : null;
     const sink = new CollectorSink(opts, spool);
+    sink.unregister = onBeforeSend(() => sink.flush());
     const spooled = spool?.load() ?? [];
     const known = reply.clock[opts.host] ?? 0;
     const missing = spooled.filter((r) => (r.clock[opts.host] ?? 0) > known);
@@ -84,6 +88,7 @@ export class CollectorSink implements TraceSink {
   /** Ends the stream and waits (bounded) until the server has everything. */
   async close(): Promise<void> {
     this.flush();
+    this.unregister();
     this.closed = true;
     if (this.reconnecting) clearTimeout(this.reconnecting);
     const call = this.call;
@@ -105,10 +110,6 @@ export class CollectorSink implements TraceSink {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-  }
-
-  beforeToken(): void {
-    this.flush();
   }
 
   /**

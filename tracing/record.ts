@@ -16,11 +16,6 @@ export type Token = VectorClock;
 /** Where a tracer's records go: memory in tests, the tracing server in processes. */
 export interface TraceSink {
   write(record: TraceRecord): void;
-  /**
-   * Called when a token is about to leave the process: a sink that batches sends what it
-   * holds now, so the tracing server learns of a counter before another host can name it.
-   */
-  beforeToken?(): void;
 }
 
 export class MemorySink implements TraceSink {

@@ -32,9 +32,7 @@ export class Tracer {
   /** Records a send action and returns the token that travels with the message. */
   send(tag: string, body: Record<string, unknown>, traceId = ''): Token | undefined {
     const { clock } = this.record(tag, body, traceId);
-    if (!this.sendsTokens) return undefined;
-    this.sink.beforeToken?.();
-    return clock;
+    return this.sendsTokens ? clock : undefined;
   }
 
   /** Records a receive action: merge what the sender knew, then tick. */
@@ -46,9 +44,7 @@ export class Tracer {
   /** A receive whose clock travels on at once (a server relaying a result back). */
   relay(token: Token | undefined, tag: string, body: Record<string, unknown>, traceId = ''): Token | undefined {
     const { clock } = this.receive(token, tag, body, traceId);
-    if (!this.sendsTokens) return undefined;
-    this.sink.beforeToken?.();
-    return clock;
+    return this.sendsTokens ? clock : undefined;
   }
 
   currentClock(): VectorClock {

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { NullSink } from '../../tracing/record.ts';
+import { beforeSend } from '../../tracing/send-barrier.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 import { buildCommand, encodeCommand, validateOp, type ClientOp, type OpResult, type ReadOp } from '../kv/command.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
@@ -36,13 +37,20 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
   return {
     Execute(call: grpc.ServerUnaryCall<WireClientRequest, WireClientReply>, callback: grpc.sendUnaryData<WireClientReply>) {
       run(call.request, deadlineOf(call)).then(
-        (reply) => callback(null, reply),
+        (reply) => {
+          beforeSend();
+          callback(null, reply);
+        },
         (err: Error) => callback({ code: grpc.status.INTERNAL, details: `internal error: ${err.message}` }),
       );
     },
     Session(call: grpc.ServerDuplexStream<{ requests: WireClientRequest[] }, { replies: WireClientReply[] }>) {
       let open = true;
-      const replies = new TickBatch<WireClientReply>((batch) => open && call.write({ replies: batch }));
+      const replies = new TickBatch<WireClientReply>((batch) => {
+        if (!open) return;
+        beforeSend();
+        call.write({ replies: batch });
+      });
       const close = () => {
         open = false;
         replies.clear();

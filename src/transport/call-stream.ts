@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import { beforeSend } from '../../tracing/send-barrier.ts';
 import { TickBatch } from './tick-batch.ts';
 import type { WireClientReply, WireClientRequest } from './wire.ts';
 
@@ -26,7 +27,10 @@ export class CallStream {
   private readonly pending = new Map<number, PendingCall>();
   private nextCallId = 1;
   /** Calls of this turn of the event loop, sent as one message at its end. */
-  private readonly outbox = new TickBatch<WireClientRequest>((requests) => (this.stream ?? this.open()).write({ requests }));
+  private readonly outbox = new TickBatch<WireClientRequest>((requests) => {
+    beforeSend();
+    (this.stream ?? this.open()).write({ requests });
+  });
 
   constructor(
     private readonly client: grpc.Client,

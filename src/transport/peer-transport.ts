@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { beforeSend } from '../../tracing/send-barrier.ts';
 import type { Message } from '../raft/types.ts';
 import { messageFromWire, messageToWire } from './codec.ts';
 import { channelOptions, RaftPeerService } from './proto.ts';
@@ -37,6 +38,7 @@ export class PeerTransport {
   }
 
   send(messages: Message[]): void {
+    beforeSend();
     const byPeer = new Map<string, WireRaftMessage[]>();
     for (const m of messages) {
       if (this.blocked.has(m.to)) continue;
