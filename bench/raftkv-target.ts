@@ -7,6 +7,7 @@ import { defaultConfig } from '../src/server/config.ts';
 import { onInterrupt, trackPids } from './cleanup.ts';
 import { freePorts, type BenchSystem, type ConnectOptions } from './system.ts';
 import type { RunningTraceServer, TraceServerStarter } from './trace-server.ts';
+import { waitForTraceBacklog } from './trace-backlog.ts';
 import type { Target } from './workload.ts';
 
 class RaftkvTarget implements Target {
@@ -94,6 +95,7 @@ export async function startRaftkv(o: RaftkvClusterOptions): Promise<BenchSystem>
         };
       },
       pids: () => [...pc.ids.map((id) => pc.pid(id)).filter((p): p is number => p !== undefined), ...(trace?.pids?.() ?? [])],
+      ...(trace ? { settle: () => waitForTraceBacklog(trace!.addr) } : {}),
       leader: (timeoutMs = 15_000) => pc.waitForLeader(timeoutMs),
       kill: (id) => pc.kill(id, 'SIGKILL'),
       restart: async (id) => {

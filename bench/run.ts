@@ -218,6 +218,7 @@ async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: Benc
       }
     };
     const res = await runClosedLoop({ op, targets, concurrency, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, seed: seq + 1, onWindow });
+    const traceBacklogMs = sys.settle ? await sys.settle() : undefined;
     const f = members.filter((m) => m !== leader).length;
     const l = members.length - f;
     return {
@@ -237,6 +238,7 @@ async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: Benc
       serverCores: cpu.srvCores,
       benchCores: cpu.benchCores,
       otherCores: cpu.otherCores,
+      ...(traceBacklogMs === undefined ? {} : { traceBacklogMs }),
     };
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));
@@ -260,7 +262,8 @@ async function warmUpSystem(sys: BenchSystem, o: BenchOptions, ms: number): Prom
       const r = await runClosedLoop({ op, targets, concurrency: 64, keys: o.keys, valueBytes: o.valueBytes, warmupMs: 0, durationMs: ms / 2, seed: 999 });
       ops += r.ops;
     }
-    return `warmed up ${sys.name}: ${ops} puts and gets at concurrency 64 in ${((now() - t0) / 1000).toFixed(1)} s, not measured`;
+    const backlog = sys.settle ? await sys.settle() : 0;
+    return `warmed up ${sys.name}: ${ops} puts and gets at concurrency 64 in ${((now() - t0) / 1000).toFixed(1)} s, not measured${backlog > 0 ? ` (then ${(backlog / 1000).toFixed(1)} s for its tracing server to catch up)` : ''}`;
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));
   }
@@ -273,6 +276,7 @@ async function preloadSystem(sys: BenchSystem, o: BenchOptions): Promise<string>
   try {
     for (let i = 0; i < 4; i++) targets.push(await sys.connect({ clientId: `bench${process.pid}-preload-${sys.name}-${i}`, memberId: order[i % order.length], attemptTimeoutMs: o.attemptTimeoutMs, opTimeoutMs: o.opTimeoutMs }));
     const r = await preload(targets, o.keys, o.valueBytes, 64, 120_000);
+    if (sys.settle) await sys.settle();
     return `preloaded ${sys.name}: ${r.written}/${o.keys} keys in ${(r.ms / 1000).toFixed(1)} s (${((r.written * 1000) / r.ms).toFixed(0)} puts/s at concurrency 64)${r.errors ? `, ${r.errors} errors` : ''}`;
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));
@@ -477,7 +481,7 @@ export function printReport(r: BenchReport, log: (l: string) => void): void {
   }
   log('');
   if (r.traceCost.length) {
-    log('Cost of tracing (RaftKV put rows, tracing on vs off)');
+    log('Cost of tracing (RaftKV put rows, tracing on vs off; backlog = time the tracing server needed after the row to take in the rest; sustained = ops over row + backlog)');
     log(table(TRACE_COLUMNS, r.traceCost));
   } else {
     log(`Cost of tracing: skipped - ${r.tracing.note}`);

@@ -29,6 +29,11 @@ export interface BenchSystem {
   restart(memberId: string): Promise<void>;
   /** Stops every process of the cluster and removes its data; safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Waits for work a row left behind once its load stopped (a tracing server's backlog);
+   * resolves with how long that took in ms. Absent: nothing is ever left behind.
+   */
+  settle?(): Promise<number>;
 }
 
 /**

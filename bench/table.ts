@@ -26,6 +26,8 @@ export interface RowResult {
   benchCores: number;
   /** ...and everything else on the machine (noise: other processes, idle clusters, kernel). */
   otherCores: number;
+  /** Traced rows: how long the tracing server took, after the load stopped, to take in the rest. */
+  traceBacklogMs?: number;
 }
 
 export interface Column<T> {
@@ -118,7 +120,14 @@ export const TRACE_COLUMNS: Column<TraceCost>[] = [
   { title: 'off p50', width: 7, get: (t) => fmtMs(t.off.p50) },
   { title: 'on p50', width: 7, get: (t) => fmtMs(t.on.p50) },
   { title: 'p50 on/off', width: 10, get: (t) => fmtRatio(t.on.p50 / t.off.p50) },
+  { title: 'backlog s', width: 9, get: (t) => (t.on.traceBacklogMs === undefined ? '-' : (t.on.traceBacklogMs / 1000).toFixed(1)) },
+  { title: 'sustained on ops/s', width: 18, get: (t) => fmtRate(sustainedOpsPerSec(t.on)) },
 ];
+
+/** A traced row's throughput counting the time its tracing server needed to catch up. */
+export function sustainedOpsPerSec(r: RowResult): number {
+  return r.ops / ((r.windowMs + (r.traceBacklogMs ?? 0)) / 1000);
+}
 
 export const FAILOVER_COLUMNS: Column<FailoverResult>[] = [
   { title: 'system', width: 10, align: 'left', get: (f) => f.system },

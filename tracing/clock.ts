@@ -50,6 +50,16 @@ export function serializeClock(clock: VectorClock): string {
   return JSON.stringify(sorted);
 }
 
+/** True when serializeClock would write the clock's keys in the order they have (ascending, no zeros). */
+export function isCanonicalClock(clock: VectorClock): boolean {
+  let previous = '';
+  for (const host in clock) {
+    if (host <= previous || !(clock[host] > 0)) return false;
+    previous = host;
+  }
+  return true;
+}
+
 export function parseClock(text: string): VectorClock {
   const value: unknown = JSON.parse(text);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {

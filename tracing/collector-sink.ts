@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { parseClock, type VectorClock } from './clock.ts';
+import { parseClock, serializeClock, type VectorClock } from './clock.ts';
 import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
 import type { TraceRecord, TraceSink } from './record.ts';
 import { onBeforeSend } from './send-barrier.ts';
@@ -176,7 +176,8 @@ export class CollectorSink implements TraceSink {
 }
 
 function toWire(r: TraceRecord): NonNullable<WireEnvelope['record']> {
-  return { host: r.host, traceId: r.traceId, tag: r.tag, body: JSON.stringify(r.body), clock: JSON.stringify(r.clock) };
+  // Canonical (sorted) here, so the tracing server can write the clock as received.
+  return { host: r.host, traceId: r.traceId, tag: r.tag, body: JSON.stringify(r.body), clock: serializeClock(r.clock) };
 }
 
 /** The record as one JSON line, reusing the body and clock already serialized for the wire. */

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
-import { parseClock, type VectorClock } from './clock.ts';
+import { isCanonicalClock, parseClock, type VectorClock } from './clock.ts';
 import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
 import type { TraceRecord } from './record.ts';
 import { RunWriter } from './run-writer.ts';
@@ -34,12 +34,12 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   const run = path.basename(path.resolve(opts.dir));
   const last = new Map<string, VectorClock>();
 
-  const accept = (rec: TraceRecord) => {
+  const accept = (rec: TraceRecord, sent: { body: string; clock?: string }) => {
     const own = rec.clock[rec.host] ?? 0;
     const seen = last.get(rec.host)?.[rec.host] ?? 0;
     if (own <= seen) return;
     last.set(rec.host, rec.clock);
-    writer.add(rec);
+    writer.add(rec, sent);
   };
 
   const server = new grpc.Server();
@@ -51,7 +51,16 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
         try {
           if (env.record) {
             const r = env.record;
-            accept({ host: r.host, traceId: r.traceId, tag: r.tag, body: JSON.parse(r.body) as Record<string, unknown>, clock: parseClock(r.clock) });
+            const body: unknown = JSON.parse(r.body);
+            if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('body is not a JSON object');
+            const clock = parseClock(r.clock);
+            // Parsed, so valid JSON: written as sent when it is one line ending in its brace
+            // (and, for the clock, in the canonical order ShiViz lines use).
+            const asSent = (json: string) => json.endsWith('}') && !/[\n\r]/.test(json);
+            accept(
+              { host: r.host, traceId: r.traceId, tag: r.tag, body: body as Record<string, unknown>, clock },
+              { body: asSent(r.body) ? r.body : JSON.stringify(body), ...(asSent(r.clock) && isCanonicalClock(clock) ? { clock: r.clock } : {}) },
+            );
           } else if (env.history) {
             writer.addHistory(JSON.parse(env.history.json) as Record<string, unknown>);
           }
@@ -69,7 +78,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
       callback(null, { clock: JSON.stringify(last.get(call.request.host) ?? {}), run });
     },
     Flush(_call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) {
-      writer.flush();
+      writer.flush(true);
       callback(null, { dir: opts.dir, events: writer.events });
     },
   });
@@ -85,7 +94,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     run,
     writer,
     lastClock: (h) => ({ ...(last.get(h) ?? {}) }),
-    flush: () => writer.flush(),
+    flush: () => writer.flush(true),
     async stop() {
       clearInterval(timer);
       // Processes still streaming would hold a graceful shutdown open forever.
@@ -99,7 +108,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
           resolve();
         });
       });
-      writer.flush();
+      writer.flush(true);
     },
   };
 }

@@ -1,11 +1,13 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TraceRecord } from './record.ts';
-import { formatJsonl, formatShiVizEvent, SHIVIZ_REGEX } from './shiviz.ts';
+import { formatJsonlLine, formatShiVizEvent, SHIVIZ_REGEX, type SerializedParts } from './shiviz.ts';
 
 /**
  * The files of one traced run: shiviz.log and trace.jsonl grow as records arrive (ShiViz
- * orders events by clock, not by line), history.json is rewritten on every flush.
+ * orders events by clock, not by line). history.json is sorted by call time, so it is
+ * rewritten whole: at most every `historyEveryMs` on routine flushes (a long run's
+ * history is large), and always on a forced one (Flush RPC, stop).
  */
 export class RunWriter {
   readonly shivizPath: string;
@@ -15,21 +17,26 @@ export class RunWriter {
   private pendingJsonl: string[] = [];
   private readonly history: Record<string, unknown>[] = [];
   private historyDirty = true;
+  private historyWrittenAt = -Infinity;
   events = 0;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly historyEveryMs = 2000,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.shivizPath = path.join(dir, 'shiviz.log');
     this.jsonlPath = path.join(dir, 'trace.jsonl');
     this.historyPath = path.join(dir, 'history.json');
     writeFileSync(this.shivizPath, `${SHIVIZ_REGEX}\n\n`);
     writeFileSync(this.jsonlPath, '');
-    this.flush();
+    this.flush(true);
   }
 
-  add(record: TraceRecord): void {
-    this.pendingShiviz.push(formatShiVizEvent(record));
-    this.pendingJsonl.push(formatJsonl([record]));
+  /** `sent`: the record's body and clock already serialized, if at hand (see formatShiVizEvent). */
+  add(record: TraceRecord, sent?: SerializedParts): void {
+    this.pendingShiviz.push(formatShiVizEvent(record, sent));
+    this.pendingJsonl.push(formatJsonlLine(record, sent));
     this.events++;
   }
 
@@ -39,14 +46,15 @@ export class RunWriter {
   }
 
   /** Appends what arrived since the last flush; cheap enough to call often. */
-  flush(): void {
+  flush(force = false): void {
     if (this.pendingShiviz.length > 0) {
       appendFileSync(this.shivizPath, this.pendingShiviz.map(endLine).join(''));
       appendFileSync(this.jsonlPath, this.pendingJsonl.map(endLine).join(''));
       this.pendingShiviz = [];
       this.pendingJsonl = [];
     }
-    if (this.historyDirty) {
+    if (this.historyDirty && (force || performance.now() - this.historyWrittenAt >= this.historyEveryMs)) {
+      this.historyWrittenAt = performance.now();
       const sorted = [...this.history].sort((a, b) => (a.call as number) - (b.call as number));
       writeFileSync(this.historyPath, JSON.stringify(sorted, null, 1) + '\n');
       this.historyDirty = false;

@@ -28,22 +28,44 @@ export type JsonlRecord = TraceRecord & { line: number };
 
 export function formatShiViz(records: readonly TraceRecord[]): string {
   // The blank second line tells ShiViz the file holds a single execution.
-  return [SHIVIZ_REGEX, '', ...records.map(formatShiVizEvent)].join('\n') + '\n';
+  return [SHIVIZ_REGEX, '', ...records.map((r) => formatShiVizEvent(r))].join('\n') + '\n';
+}
+
+/**
+ * A record's body and clock as already serialized, one line each: the body as
+ * JSON.stringify writes it, the clock as serializeClock does. Passing them saves the
+ * tracing server serializing every record it receives again.
+ */
+export interface SerializedParts {
+  body?: string;
+  clock?: string;
 }
 
 /** One event: the `host {clock}` line and the event line, without a final newline. */
-export function formatShiVizEvent(r: TraceRecord): string {
+export function formatShiVizEvent(r: TraceRecord, sent: SerializedParts = {}): string {
+  const bodyJson = sent.body;
   requireToken('host', r.host);
   requireToken('tag', r.tag);
   // ShiViz can search event text, so the trace id in the body finds one operation's events.
-  const body = r.traceId ? { ...r.body, traceId: r.traceId } : r.body;
-  return `${r.host} ${oneLine(serializeClock(r.clock))}\n${r.tag} ${oneLine(JSON.stringify(body))}`;
+  let text: string;
+  if (bodyJson === undefined || 'traceId' in r.body) {
+    text = JSON.stringify(r.traceId ? { ...r.body, traceId: r.traceId } : r.body);
+  } else if (!r.traceId) {
+    text = bodyJson;
+  } else {
+    text = `${bodyJson.slice(0, -1)}${bodyJson === '{}' ? '' : ','}"traceId":${JSON.stringify(r.traceId)}}`;
+  }
+  return `${r.host} ${oneLine(sent.clock ?? serializeClock(r.clock))}\n${r.tag} ${oneLine(text)}`;
 }
 
 export function formatJsonl(records: readonly TraceRecord[]): string {
-  return records
-    .map((r) => `${oneLine(JSON.stringify({ host: r.host, traceId: r.traceId, tag: r.tag, body: r.body, clock: r.clock }))}\n`)
-    .join('');
+  return records.map((r) => `${formatJsonlLine(r)}\n`).join('');
+}
+
+/** One trace.jsonl line, without its newline; `sent` as for formatShiVizEvent. */
+export function formatJsonlLine(r: TraceRecord, sent: SerializedParts = {}): string {
+  if (sent.body === undefined) return oneLine(JSON.stringify({ host: r.host, traceId: r.traceId, tag: r.tag, body: r.body, clock: r.clock }));
+  return oneLine(`{"host":${JSON.stringify(r.host)},"traceId":${JSON.stringify(r.traceId)},"tag":${JSON.stringify(r.tag)},"body":${sent.body},"clock":${sent.clock ?? JSON.stringify(r.clock)}}`);
 }
 
 export function parseShiViz(text: string): { events: ShiVizEvent[]; errors: ParseError[] } {

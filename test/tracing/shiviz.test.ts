@@ -3,13 +3,16 @@ import { checkShiViz, checkShiVizLog, type Violation } from '../../tracing/check
 import { MemorySink, type TraceRecord } from '../../tracing/record.ts';
 import {
   formatJsonl,
+  formatJsonlLine,
   formatShiViz,
+  formatShiVizEvent,
   parseJsonl,
   parseShiViz,
   SHIVIZ_REGEX,
   type ShiVizEvent,
 } from '../../tracing/shiviz.ts';
 import { Tracer } from '../../tracing/tracer.ts';
+import { isCanonicalClock, serializeClock } from '../../tracing/clock.ts';
 
 const TRICKY_VALUE = 'line1\nline2\u2028after-line-separator\u2029end';
 
@@ -163,6 +166,35 @@ describe('trace.jsonl', () => {
     expect(errors.map((e) => e.line)).toEqual([2, 3, 4, 5, 6]);
     expect(errors[1].message).toMatch(/host/);
     expect(errors[2].message).toMatch(/non-negative integer/);
+  });
+});
+
+describe('formatting from the body as received (the tracing server)', () => {
+  it('writes exactly what formatting the parsed body writes', () => {
+    const records: TraceRecord[] = [
+      ...exchange(),
+      { host: 'h', traceId: '', tag: 'Empty', body: {}, clock: { h: 1 } },
+      { host: 'h', traceId: 'c:9', tag: 'EmptyTraced', body: {}, clock: { h: 2 } },
+      { host: 'h', traceId: 'c:9', tag: 'Tricky', body: { value: TRICKY_VALUE, nested: { traceId: 'inner' } }, clock: { h: 3 } },
+      // A body with its own traceId field: the record's trace id replaces it in place.
+      { host: 'h', traceId: 'c:9', tag: 'Own', body: { traceId: 'mine', a: 1 }, clock: { h: 4 } },
+    ];
+    for (const r of records) {
+      const sent = { body: JSON.stringify(r.body), clock: serializeClock(r.clock) };
+      expect(formatShiVizEvent(r, sent), r.tag).toBe(formatShiVizEvent(r));
+      expect(formatJsonlLine(r, { body: sent.body }), r.tag).toBe(formatJsonl([r]).trimEnd());
+      // With the canonical clock the line differs only in the clock's key order.
+      expect(JSON.parse(formatJsonlLine(r, sent)), r.tag).toEqual(JSON.parse(formatJsonl([r])));
+    }
+  });
+});
+
+describe('isCanonicalClock', () => {
+  it('holds for what serializeClock writes and fails for other orders or zeros', () => {
+    expect(isCanonicalClock(JSON.parse(serializeClock({ b: 2, a: 1, c: 3 })))).toBe(true);
+    expect(isCanonicalClock({})).toBe(true);
+    expect(isCanonicalClock({ b: 2, a: 1 })).toBe(false);
+    expect(isCanonicalClock({ a: 1, b: 0 })).toBe(false);
   });
 });
 
