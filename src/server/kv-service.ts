@@ -46,28 +46,42 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
     },
     Session(call: grpc.ServerDuplexStream<{ requests: WireClientRequest[] }, { replies: WireClientReply[] }>) {
       let open = true;
+      let inFlight = 0;
+      let halfClosed = false;
       const replies = new TickBatch<WireClientReply>((batch) => {
         if (!open) return;
         beforeSend();
         call.write({ replies: batch });
       });
+      // A caller that half-closes still gets the replies to what it sent, then the end.
+      const endIfDone = () => {
+        if (!halfClosed || inFlight > 0 || !open) return;
+        replies.flush();
+        open = false;
+        call.end();
+      };
       const close = () => {
         open = false;
         replies.clear();
       };
       call.on('end', () => {
-        close();
-        call.end();
+        halfClosed = true;
+        endIfDone();
       });
       call.on('cancelled', close);
       call.on('error', close);
       call.on('data', ({ requests }: { requests: WireClientRequest[] }) => {
         for (const req of requests) {
           const deadline = req.timeoutMs > 0 ? Date.now() + req.timeoutMs - REPLY_MARGIN_MS : Infinity;
+          inFlight++;
           run(req, deadline)
             .catch((err: Error) => ({ ...failure(ctx, 'INTERNAL', `internal error: ${err.message}`), token: '' }))
-            // A reply after the caller hung up has no one to read it; the work itself is done.
-            .then((reply) => open && replies.push({ ...reply, callId: req.callId }));
+            .then((reply) => {
+              inFlight--;
+              // A reply after the caller hung up has no one to read it; the work itself is done.
+              if (open) replies.push({ ...reply, callId: req.callId });
+              endIfDone();
+            });
         }
       });
     },

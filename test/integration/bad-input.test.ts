@@ -138,7 +138,7 @@ describe('bad input to a real 3-server cluster', () => {
     expect((await client.get('raw')).value).toBe('x');
   });
 
-  it('a broken request on a Session stream gets INVALID under its callId, and the stream serves on', async () => {
+  it('a broken request on a Session stream gets INVALID under its callId, the stream serves on, and a half-close still gets every reply', async () => {
     const kv = rawKv('server2');
     const session = (kv as unknown as Record<string, () => grpc.ClientDuplexStream<{ requests: Partial<WireClientRequest>[] }, { replies: WireClientReply[] }>>).Session.call(kv);
     const replies = new Map<number, WireClientReply>();
@@ -152,10 +152,13 @@ describe('bad input to a real 3-server cluster', () => {
         session.on('error', reject);
       });
     const all = got(3);
+    const ended = new Promise<void>((resolve) => session.on('end', () => resolve()));
     session.write({ requests: [{ ...wellFormed(), callId: 11, op: null, timeoutMs: 5000 }, { ...wellFormed(), callId: 12, opId: 0, firstUnacked: 0, timeoutMs: 5000 }] });
     session.write({ requests: [{ ...wellFormed(), callId: 13, opId: 7, firstUnacked: 7, op: { put: { key: 'session-raw', value: 'y' } }, timeoutMs: 5000 }] });
-    await all;
+    // Half-closed before the put has committed: the server still answers it, then ends.
     session.end();
+    await all;
+    await ended;
     expect(replies.get(11)).toMatchObject({ ok: false, code: 'INVALID', error: expect.stringMatching(/request has no operation/) });
     expect(replies.get(12)).toMatchObject({ ok: false, code: 'INVALID', error: expect.stringMatching(/opId must be a positive integer/) });
     expect(replies.get(13)).toMatchObject({ ok: true, code: '' });
