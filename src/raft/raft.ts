@@ -140,6 +140,23 @@ export class Raft {
     }
   }
 
+  /**
+   * The transport saw the link to `peer` break (its process is gone, e.g. kill -9). If
+   * that is this follower's leader, stop waiting out the election timeout: forget the
+   * leader, which also ends its lease here (this node now grants pre-votes and votes),
+   * and campaign within a few ticks, spread at random so the followers that noticed do
+   * not all split the vote. Only liveness changes: a leader that is in fact alive keeps
+   * its lease at the followers that still hear from it, so they refuse the pre-vote.
+   */
+  leaderUnreachable(peer: string): void {
+    if (this.role === 'leader' || this.leaderId !== peer) return;
+    this.leaderId = null;
+    // Spread over half an election timeout: wider than a vote's round trip, so one
+    // follower usually wins before the other starts, and still well under the timeout.
+    const soon = 1 + this.rng.int(0, Math.ceil(this.cfg.electionTick / 2));
+    this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - soon);
+  }
+
   /** Starts an election now, as an election timeout would (tests; leadership transfer). */
   campaignNow(): void {
     if (this.role !== 'leader') this.campaign(this.cfg.preVote);

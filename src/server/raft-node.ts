@@ -109,6 +109,13 @@ export class RaftNode {
     this.drain();
   }
 
+  /** The transport's link to `peer` broke; if it led, elect a new leader without waiting out the timeout. */
+  leaderUnreachable(peer: string): void {
+    if (this.stopped) return;
+    this.raft.leaderUnreachable(peer);
+    this.drain();
+  }
+
   get isLeader(): boolean {
     return this.raft.role === 'leader';
   }

@@ -11,6 +11,7 @@ export interface PeerAddress {
 }
 
 interface PeerLink {
+  id: string;
   client: grpc.Client;
   stream: grpc.ClientWritableStream<{ messages: WireRaftMessage[] }> | null;
   /** The stream's buffer is full (a paused peer): drop until it drains. */
@@ -26,14 +27,17 @@ interface PeerLink {
 export class PeerTransport {
   private readonly links = new Map<string, PeerLink>();
   private blocked = new Set<string>();
+  private closed = false;
 
   constructor(
     selfId: string,
     peers: PeerAddress[],
+    /** A stream to `peer` broke with an error: its process is likely gone (see Raft.leaderUnreachable). */
+    private readonly onLinkDown: (peer: string) => void = () => undefined,
   ) {
     for (const p of peers) {
       if (p.id === selfId) continue;
-      this.links.set(p.id, { client: new RaftPeerService(p.addr, grpc.credentials.createInsecure(), channelOptions), stream: null, congested: false });
+      this.links.set(p.id, { id: p.id, client: new RaftPeerService(p.addr, grpc.credentials.createInsecure(), channelOptions), stream: null, congested: false });
     }
   }
 
@@ -59,12 +63,12 @@ export class PeerTransport {
 
   private open(link: PeerLink): grpc.ClientWritableStream<{ messages: WireRaftMessage[] }> {
     const method = (link.client as unknown as Record<string, Function>).Stream;
-    const stream = method.call(link.client, () => {
+    const stream = method.call(link.client, (err: grpc.ServiceError | null) => {
       // Ended or broken (the peer died): lost like any message; the next send reopens.
-      if (link.stream === stream) {
-        link.stream = null;
-        link.congested = false;
-      }
+      if (link.stream !== stream) return;
+      link.stream = null;
+      link.congested = false;
+      if (err && !this.closed) this.onLinkDown(link.id);
     }) as grpc.ClientWritableStream<{ messages: WireRaftMessage[] }>;
     stream.on('error', () => undefined);
     link.stream = stream;
@@ -85,6 +89,7 @@ export class PeerTransport {
   }
 
   close(): void {
+    this.closed = true;
     for (const link of this.links.values()) {
       link.stream?.end();
       link.client.close();

@@ -26,6 +26,21 @@ describe('a real 3-server cluster', () => {
     expect((await b.get('x')).value).toBe('');
   });
 
+  it('kill -9 the leader: the followers see its links break and elect a new one well inside the election timeout', async () => {
+    // Election timeouts of 2-4 s: a new leader within 1.5 s can only come from the broken links.
+    tc = await startTestCluster(3, (c) => ({ ...c, timing: { tickMs: 100, electionTick: 20, heartbeatTick: 2 } }));
+    const old = await tc.cluster.waitForLeader(30_000);
+    const followers = tc.config.servers.map((s) => s.id).filter((id) => id !== old);
+    // Followers hold a stream to the leader once they have answered its heartbeats.
+    for (const f of followers) await tc.cluster.waitFor(f, (s) => s.leaderId === old, 10_000, `${f} to follow ${old}`);
+    const killedAt = Date.now();
+    await tc.cluster.kill(old);
+    const next = await tc.cluster.waitForLeader(10_000);
+    const tookMs = Date.now() - killedAt;
+    expect(followers).toContain(next);
+    expect(tookMs).toBeLessThan(1500);
+  });
+
   it('kill -9 the leader and keep writing; it catches up after a restart', async () => {
     tc = await startTestCluster(3);
     const leader = await tc.cluster.waitForLeader();

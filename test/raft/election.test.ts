@@ -34,6 +34,70 @@ describe('elections', () => {
     }
   });
 
+  it('followers told the link to their leader broke elect a new one before an election timeout, and no sooner than it otherwise', () => {
+    // tickMs 10, electionTick 10: the minimum election timeout is 100 virtual ms.
+    const fast: number[] = [];
+    const slow: number[] = [];
+    for (const seed of seeds(150, 10)) {
+      withSeed(seed, () => {
+        for (const notify of [true, false]) {
+          const c = new SimCluster({ seed, size: 3 });
+          const old = c.waitForLeader();
+          c.run(200); // steady heartbeats: every follower is inside the leader's lease
+          const followers = c.ids.filter((id) => id !== old);
+          c.crash(old);
+          const crashedAt = c.now;
+          // The broken link is noticed after what the leader had in flight has arrived.
+          c.run(30);
+          const notifiedAt = c.now;
+          if (notify) for (const f of followers) c.raft(f).leaderUnreachable(old);
+          const next = c.waitForLeader();
+          expect(followers).toContain(next);
+          if (notify) fast.push(c.now - notifiedAt);
+          else slow.push(c.now - crashedAt);
+        }
+      });
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    // A split vote can still cost a full timeout now and then; typically it is well under one.
+    expect(median(fast)).toBeLessThan(100);
+    expect(Math.min(...slow)).toBeGreaterThanOrEqual(100);
+    expect(median(fast)).toBeLessThan(median(slow) / 2);
+  });
+
+  it('a follower that wrongly thinks its leader is gone cannot depose it: the others refuse while in its lease', () => {
+    for (const seed of seeds(160, 10)) {
+      withSeed(seed, () => {
+        const c = new SimCluster({ seed, size: 3 });
+        const leader = c.waitForLeader();
+        const term = c.raft(leader).term;
+        c.run(200);
+        const [f] = c.ids.filter((id) => id !== leader);
+        c.raft(f).leaderUnreachable(leader);
+        c.run(1_000);
+        expect(c.stableLeader()).toBe(leader);
+        expect(c.raft(leader).term).toBe(term);
+        expect(c.raft(f).leaderId).toBe(leader);
+      });
+    }
+  });
+
+  it('a broken link to a node that is not the leader changes nothing', () => {
+    for (const seed of seeds(170, 5)) {
+      withSeed(seed, () => {
+        const c = new SimCluster({ seed, size: 3 });
+        const leader = c.waitForLeader();
+        const term = c.raft(leader).term;
+        const [f, g] = c.ids.filter((id) => id !== leader);
+        c.raft(f).leaderUnreachable(g);
+        c.raft(leader).leaderUnreachable(f);
+        c.run(1_000);
+        expect(c.stableLeader()).toBe(leader);
+        expect(c.raft(leader).term).toBe(term);
+      });
+    }
+  });
+
   it('no leader without a quorum', () => {
     for (const seed of seeds(300, 5)) {
       withSeed(seed, () => {
