@@ -4,6 +4,7 @@ import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from
 import type { TraceRecord, TraceSink } from './record.ts';
 import { onBeforeSend } from './send-barrier.ts';
 import { Spool } from './spool.ts';
+import { TickBatch } from '../src/transport/tick-batch.ts';
 
 export interface CollectorSinkOptions {
   /** host:port of the tracing server. */
@@ -24,11 +25,13 @@ const RECENT = 10_000;
 export class CollectorSink implements TraceSink {
   private readonly client: grpc.Client;
   private call: grpc.ClientWritableStream<WireEnvelopeBatch> | null = null;
-  /** Envelopes of this turn of the event loop, sent together at its end. */
-  private batch: WireEnvelope[] = [];
-  /** Spool lines of the same records, written together with the batch. */
-  private spoolLines: string[] = [];
-  private flushScheduled = false;
+  /**
+   * What this turn of the event loop recorded: spooled in one write and sent as one
+   * stream message at its end, or sooner when a token is about to leave (send barrier).
+   * Records not yet flushed when the process dies are lost from both places alike, and
+   * no token named them, so the log stays consistent.
+   */
+  private readonly pending = new TickBatch<{ env: WireEnvelope; spoolLine?: string }>((items) => this.flush(items));
   private unregister: () => void = () => undefined;
   private ended: Promise<void> | null = null;
   /** The latest records, to send again after a broken stream. */
@@ -58,17 +61,17 @@ export class CollectorSink implements TraceSink {
     const reply = await probe.lastClock();
     if (!reply) {
       probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete`);
-      probe.unregister = onBeforeSend(() => probe.flush());
+      probe.unregister = onBeforeSend(() => probe.pending.flush());
       return { sink: probe, initialClock: {}, spooled: [] };
     }
     probe.client.close();
     const spool = opts.spoolFile ? new Spool(opts.spoolFile, reply.run) : null;
     const sink = new CollectorSink(opts, spool);
-    sink.unregister = onBeforeSend(() => sink.flush());
+    sink.unregister = onBeforeSend(() => sink.pending.flush());
     const spooled = spool?.load() ?? [];
     const known = reply.clock[opts.host] ?? 0;
     const missing = spooled.filter((r) => (r.clock[opts.host] ?? 0) > known);
-    for (const r of missing) sink.stream({ record: toWire(r) }, r);
+    for (const r of missing) sink.resend(r);
     const lastSpooled = spooled.at(-1)?.clock;
     const initialClock = lastSpooled && (lastSpooled[opts.host] ?? 0) > known ? lastSpooled : reply.clock;
     return { sink, initialClock, spooled };
@@ -77,17 +80,17 @@ export class CollectorSink implements TraceSink {
   write(record: TraceRecord): void {
     if (this.closed) return;
     const wire = toWire(record);
-    if (this.spool) this.spoolLines.push(spoolLine(wire));
-    this.stream({ record: wire }, record);
+    this.remember(record);
+    this.pending.push({ env: { record: wire }, ...(this.spool ? { spoolLine: spoolLine(wire) } : {}) });
   }
 
   writeHistory(entry: object): void {
-    if (!this.closed) this.stream({ history: { json: JSON.stringify(entry) } });
+    if (!this.closed) this.pending.push({ env: { history: { json: JSON.stringify(entry) } } });
   }
 
   /** Ends the stream and waits (bounded) until the server has everything. */
   async close(): Promise<void> {
-    this.flush();
+    this.pending.flush();
     this.unregister();
     this.closed = true;
     if (this.reconnecting) clearTimeout(this.reconnecting);
@@ -100,35 +103,23 @@ export class CollectorSink implements TraceSink {
     this.spool?.close();
   }
 
-  private stream(env: WireEnvelope, record?: TraceRecord): void {
-    if (record) {
-      this.recent.push(record);
-      if (this.recent.length > 2 * RECENT) this.recent = this.recent.slice(-RECENT);
-    }
-    if (!this.reconnecting) this.batch.push(env);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+  /** Resends a record the server lacks (from the spool or `recent`); it is spooled already. */
+  private resend(record: TraceRecord): void {
+    this.remember(record);
+    this.pending.push({ env: { record: toWire(record) } });
   }
 
-  /**
-   * Spools and sends what this turn of the event loop recorded: one write and one stream
-   * message, not one per record. Records not yet flushed when the process dies are lost
-   * from both places alike, and no token named them, so the log stays consistent.
-   */
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.spoolLines.length > 0) {
-      this.spool?.appendLines(this.spoolLines);
-      this.spoolLines = [];
-    }
-    if (this.batch.length === 0) return;
-    const items = this.batch;
-    this.batch = [];
-    // Reconnecting: `recent` holds these and is resent once the server is back.
+  private remember(record: TraceRecord): void {
+    this.recent.push(record);
+    if (this.recent.length > 2 * RECENT) this.recent = this.recent.slice(-RECENT);
+  }
+
+  private flush(items: { env: WireEnvelope; spoolLine?: string }[]): void {
+    const lines = items.flatMap((i) => (i.spoolLine === undefined ? [] : [i.spoolLine]));
+    if (lines.length > 0) this.spool?.appendLines(lines);
+    // Reconnecting: `recent` holds the records, resent once the server is back.
     if (this.reconnecting || this.closed) return;
-    (this.call ?? this.open()).write({ items });
+    (this.call ?? this.open()).write({ items: items.map((i) => i.env) });
   }
 
   private open(): grpc.ClientWritableStream<WireEnvelopeBatch> {
@@ -153,7 +144,7 @@ export class CollectorSink implements TraceSink {
       if (this.closed) return;
       if (!reply) return this.broken('still unreachable');
       const known = reply.clock[this.opts.host] ?? 0;
-      for (const r of this.recent) if ((r.clock[this.opts.host] ?? 0) > known) this.stream({ record: toWire(r) });
+      for (const r of this.recent) if ((r.clock[this.opts.host] ?? 0) > known) this.pending.push({ env: { record: toWire(r) } });
     }, 1000);
     this.reconnecting.unref();
   }

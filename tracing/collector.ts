@@ -29,6 +29,11 @@ export interface Collector {
  * process died) keeps what arrived. Records a restarted process sends again (from its
  * spool) are recognised by their counter and written once.
  */
+/** Parsed JSON (so valid) that can go into a line as sent: one line, ending in its brace. */
+function asSent(json: string): boolean {
+  return json.endsWith('}') && !/[\n\r]/.test(json);
+}
+
 export async function startCollector(opts: CollectorOptions): Promise<Collector> {
   const writer = new RunWriter(opts.dir);
   const run = path.basename(path.resolve(opts.dir));
@@ -54,9 +59,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
             const body: unknown = JSON.parse(r.body);
             if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('body is not a JSON object');
             const clock = parseClock(r.clock);
-            // Parsed, so valid JSON: written as sent when it is one line ending in its brace
-            // (and, for the clock, in the canonical order ShiViz lines use).
-            const asSent = (json: string) => json.endsWith('}') && !/[\n\r]/.test(json);
+            // Written as sent when usable as is (and the clock in the order ShiViz lines use).
             accept(
               { host: r.host, traceId: r.traceId, tag: r.tag, body: body as Record<string, unknown>, clock },
               { body: asSent(r.body) ? r.body : JSON.stringify(body), ...(asSent(r.clock) && isCanonicalClock(clock) ? { clock: r.clock } : {}) },

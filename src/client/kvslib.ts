@@ -95,8 +95,8 @@ export class KvClient extends EventEmitter {
   private readonly tracer: Tracer;
   private readonly collector: CollectorSink | null;
   private readonly keyLock = new KeyLock();
-  private readonly grpcClients = new Map<string, grpc.Client>();
-  private readonly sessions = new Map<string, CallStream>();
+  /** Per server: its gRPC client and the Session stream calls go over, made on first use. */
+  private readonly links = new Map<string, { client: grpc.Client; session: CallStream }>();
   private current: ServerAddress;
   private nextOpId = 1;
   private readonly unanswered = new Set<number>();
@@ -124,7 +124,7 @@ export class KvClient extends EventEmitter {
     if (!opts.sink && opts.traceServer) ({ sink: collector, initialClock } = await CollectorSink.open({ addr: opts.traceServer, host: opts.clientId }));
     const client = new KvClient({ ...opts, initialClock }, collector);
     client.tracer.record('KvslibStart', { clientId: client.clientId });
-    const servers = opts.servers.map((s) => ({ id: s.id, client: client.grpcClient(s) }));
+    const servers = opts.servers.map((s) => ({ id: s.id, client: client.link(s).client }));
     const connectMs = opts.connectTimeoutMs ?? 2 * client.opts.attemptTimeoutMs;
     const id = await firstReachable(servers, client.current.id, connectMs, client.opts.attemptTimeoutMs);
     if (id !== null) {
@@ -225,7 +225,7 @@ export class KvClient extends EventEmitter {
         const token = this.tracer.send(`${family}Send`, { ...body, serverId: this.current.id, attempt }, traceId);
         let reply: WireClientReply;
         try {
-          reply = await this.session(this.current).call({
+          reply = await this.link(this.current).session.call({
             clientId: this.clientId,
             opId,
             firstUnacked: Math.min(...this.unanswered),
@@ -271,22 +271,14 @@ export class KvClient extends EventEmitter {
     this.tracer.record('NewServerConnection', { clientId: this.clientId, serverId: server.id, serverAddr: server.addr });
   }
 
-  private session(server: ServerAddress): CallStream {
-    let s = this.sessions.get(server.id);
-    if (!s) {
-      s = new CallStream(this.grpcClient(server), server.id);
-      this.sessions.set(server.id, s);
+  private link(server: ServerAddress): { client: grpc.Client; session: CallStream } {
+    let l = this.links.get(server.id);
+    if (!l) {
+      const client = new KVService(server.addr, grpc.credentials.createInsecure(), channelOptions);
+      l = { client, session: new CallStream(client, server.id) };
+      this.links.set(server.id, l);
     }
-    return s;
-  }
-
-  private grpcClient(server: ServerAddress): grpc.Client {
-    let c = this.grpcClients.get(server.id);
-    if (!c) {
-      c = new KVService(server.addr, grpc.credentials.createInsecure(), channelOptions);
-      this.grpcClients.set(server.id, c);
-    }
-    return c;
+    return l;
   }
 
   /** Settles every pending operation with an error, then records KvslibStop last. */
@@ -300,8 +292,10 @@ export class KvClient extends EventEmitter {
 
   private async close(): Promise<void> {
     this.results.close();
-    for (const s of this.sessions.values()) s.close();
-    for (const c of this.grpcClients.values()) c.close();
+    for (const { client, session } of this.links.values()) {
+      session.close();
+      client.close();
+    }
     await this.collector?.close();
   }
 

@@ -51,9 +51,8 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   const tracer = new Tracer(id, sink, initialClock);
   tracer.record('ServerStart', { serverId: id });
   const storage = await RaftStorage.open(dataDir);
-  // Declared before the node exists: a link can only break once the node has sent on it.
-  let onLinkDown = (_peer: string): void => undefined;
-  const transport = new PeerTransport(id, config.servers, (peer) => onLinkDown(peer));
+  // `node` is declared below: a link can only break once the started node has sent on it.
+  const transport = new PeerTransport(id, config.servers, (peer) => node.leaderUnreachable(peer));
   const forwarder = new Forwarder(config.servers, id);
   const onFatal =
     opts.onFatal ??
@@ -73,7 +72,6 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
     onFatal,
   });
 
-  onLinkDown = (peer) => node.leaderUnreachable(peer);
   const server = new grpc.Server(serverOptions);
   server.addService(RaftPeerService.service, raftPeerHandlers(id, config.servers.map((s) => s.id), transport, (messages) => node.step(messages)));
   server.addService(KVService.service, kvHandlers({ id, node, tracer, forwarder, commitTimeoutMs: config.commitTimeoutMs, noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs, peerCount: config.servers.length }));

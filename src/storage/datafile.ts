@@ -51,7 +51,7 @@ export class Datafile {
     };
   }
 
-  /** Releases the descriptor kept for fsync; call once no write is pending. */
+  /** Releases the descriptor kept for appends and fsync; call once no write is pending. */
   close(): void {
     this.handle.forget();
   }
