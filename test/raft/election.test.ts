@@ -1,37 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { SimCluster } from '../sim/cluster.ts';
-import { seeds, withSeed } from '../sim/seed.ts';
+import { itSeeded, seeds, withSeed } from '../sim/seed.ts';
 
 describe('elections', () => {
-  it('initial election: one leader, and the term stays put while nothing fails', () => {
-    for (const seed of seeds(100, 10)) {
-      withSeed(seed, () => {
-        const c = new SimCluster({ seed, size: 3 });
-        const leader = c.waitForLeader();
-        const term = c.raft(leader).term;
-        c.run(5_000);
-        expect(c.leaders()).toEqual([{ id: leader, term }]);
-        for (const id of c.ids) expect(c.raft(id).term).toBe(term);
-      });
-    }
+  itSeeded('initial election: one leader, and the term stays put while nothing fails', 100, 10, (seed) => {
+    const c = new SimCluster({ seed, size: 3 });
+    const leader = c.waitForLeader();
+    const term = c.raft(leader).term;
+    c.run(5_000);
+    expect(c.leaders()).toEqual([{ id: leader, term }]);
+    for (const id of c.ids) expect(c.raft(id).term).toBe(term);
   });
 
-  it('re-election after the leader is cut off, and the old leader rejoins as a follower', () => {
-    for (const seed of seeds(200, 10)) {
-      withSeed(seed, () => {
-        const c = new SimCluster({ seed, size: 3 });
-        const first = c.waitForLeader();
-        c.isolate(first);
-        const second = c.waitForLeader();
-        expect(second).not.toBe(first);
-        // check-quorum: the cut-off leader notices it lost its majority and steps down.
-        c.runUntil(() => c.raft(first).role !== 'leader', 2_000, `${first} to step down`);
-        c.reconnect(first);
-        c.run(1_000);
-        expect(c.stableLeader()).toBe(second);
-        expect(c.raft(first).leaderId).toBe(second);
-      });
-    }
+  itSeeded('re-election after the leader is cut off, and the old leader rejoins as a follower', 200, 10, (seed) => {
+    const c = new SimCluster({ seed, size: 3 });
+    const first = c.waitForLeader();
+    c.isolate(first);
+    const second = c.waitForLeader();
+    expect(second).not.toBe(first);
+    // check-quorum: the cut-off leader notices it lost its majority and steps down.
+    c.runUntil(() => c.raft(first).role !== 'leader', 2_000, `${first} to step down`);
+    c.reconnect(first);
+    c.run(1_000);
+    expect(c.stableLeader()).toBe(second);
+    expect(c.raft(first).leaderId).toBe(second);
   });
 
   it('followers told the link to their leader broke elect a new one before an election timeout, and no sooner than it otherwise', () => {
@@ -65,96 +57,76 @@ describe('elections', () => {
     expect(median(fast)).toBeLessThan(median(slow) / 2);
   });
 
-  it('a follower that wrongly thinks its leader is gone cannot depose it: the others refuse while in its lease', () => {
-    for (const seed of seeds(160, 10)) {
-      withSeed(seed, () => {
-        const c = new SimCluster({ seed, size: 3 });
-        const leader = c.waitForLeader();
-        const term = c.raft(leader).term;
-        c.run(200);
-        const [f] = c.ids.filter((id) => id !== leader);
-        c.raft(f).leaderUnreachable(leader);
-        c.run(1_000);
-        expect(c.stableLeader()).toBe(leader);
-        expect(c.raft(leader).term).toBe(term);
-        expect(c.raft(f).leaderId).toBe(leader);
-      });
-    }
+  itSeeded('a follower that wrongly thinks its leader is gone cannot depose it: the others refuse while in its lease', 160, 10, (seed) => {
+    const c = new SimCluster({ seed, size: 3 });
+    const leader = c.waitForLeader();
+    const term = c.raft(leader).term;
+    c.run(200);
+    const [f] = c.ids.filter((id) => id !== leader);
+    c.raft(f).leaderUnreachable(leader);
+    c.run(1_000);
+    expect(c.stableLeader()).toBe(leader);
+    expect(c.raft(leader).term).toBe(term);
+    expect(c.raft(f).leaderId).toBe(leader);
   });
 
-  it('a broken link to a node that is not the leader changes nothing', () => {
-    for (const seed of seeds(170, 5)) {
-      withSeed(seed, () => {
-        const c = new SimCluster({ seed, size: 3 });
-        const leader = c.waitForLeader();
-        const term = c.raft(leader).term;
-        const [f, g] = c.ids.filter((id) => id !== leader);
-        c.raft(f).leaderUnreachable(g);
-        c.raft(leader).leaderUnreachable(f);
-        c.run(1_000);
-        expect(c.stableLeader()).toBe(leader);
-        expect(c.raft(leader).term).toBe(term);
-      });
-    }
+  itSeeded('a broken link to a node that is not the leader changes nothing', 170, 5, (seed) => {
+    const c = new SimCluster({ seed, size: 3 });
+    const leader = c.waitForLeader();
+    const term = c.raft(leader).term;
+    const [f, g] = c.ids.filter((id) => id !== leader);
+    c.raft(f).leaderUnreachable(g);
+    c.raft(leader).leaderUnreachable(f);
+    c.run(1_000);
+    expect(c.stableLeader()).toBe(leader);
+    expect(c.raft(leader).term).toBe(term);
   });
 
-  it('no leader without a quorum', () => {
-    for (const seed of seeds(300, 5)) {
-      withSeed(seed, () => {
-        const c = new SimCluster({ seed, size: 5 });
-        const leader = c.waitForLeader();
-        const others = c.ids.filter((id) => id !== leader);
-        c.crash(others[0]);
-        c.crash(others[1]);
-        c.crash(leader);
-        c.run(5_000);
-        expect(c.leaders()).toEqual([]);
-        c.restart(leader);
-        c.waitForLeader();
-      });
-    }
+  itSeeded('no leader without a quorum', 300, 5, (seed) => {
+    const c = new SimCluster({ seed, size: 5 });
+    const leader = c.waitForLeader();
+    const others = c.ids.filter((id) => id !== leader);
+    c.crash(others[0]);
+    c.crash(others[1]);
+    c.crash(leader);
+    c.run(5_000);
+    expect(c.leaders()).toEqual([]);
+    c.restart(leader);
+    c.waitForLeader();
   });
 
-  it('many elections on 7 nodes with 3 random nodes cut each round', () => {
-    for (const seed of seeds(400, 3)) {
-      withSeed(seed, (s) => {
-        const c = new SimCluster({ seed: s, size: 7 });
-        c.waitForLeader();
-        let rng = s;
-        const pick = () => {
-          rng = (rng * 1103515245 + 12345) % 2 ** 31;
-          return rng;
-        };
-        for (let round = 0; round < 10; round++) {
-          const cut = new Set<string>();
-          while (cut.size < 3) cut.add(c.ids[pick() % c.ids.length]);
-          for (const id of cut) c.isolate(id);
-          // Four connected nodes are a majority of seven: they must have a leader.
-          c.waitForLeader(5_000);
-          for (const id of cut) c.reconnect(id);
-        }
-        c.waitForLeader();
-      });
+  itSeeded('many elections on 7 nodes with 3 random nodes cut each round', 400, 3, (s) => {
+    const c = new SimCluster({ seed: s, size: 7 });
+    c.waitForLeader();
+    let rng = s;
+    const pick = () => {
+      rng = (rng * 1103515245 + 12345) % 2 ** 31;
+      return rng;
+    };
+    for (let round = 0; round < 10; round++) {
+      const cut = new Set<string>();
+      while (cut.size < 3) cut.add(c.ids[pick() % c.ids.length]);
+      for (const id of cut) c.isolate(id);
+      // Four connected nodes are a majority of seven: they must have a leader.
+      c.waitForLeader(5_000);
+      for (const id of cut) c.reconnect(id);
     }
+    c.waitForLeader();
   });
 
-  it('pre-vote: a node that was partitioned cannot depose a healthy leader when it rejoins', () => {
-    for (const seed of seeds(500, 5)) {
-      withSeed(seed, () => {
-        const c = new SimCluster({ seed, size: 5 });
-        const leader = c.waitForLeader();
-        const term = c.raft(leader).term;
-        const loner = c.ids.find((id) => id !== leader)!;
-        c.isolate(loner);
-        c.run(5_000);
-        // Alone it keeps asking for pre-votes, but never bumps its term.
-        expect(c.raft(loner).term).toBe(term);
-        c.reconnect(loner);
-        c.run(2_000);
-        expect(c.stableLeader()).toBe(leader);
-        expect(c.raft(leader).term).toBe(term);
-      });
-    }
+  itSeeded('pre-vote: a node that was partitioned cannot depose a healthy leader when it rejoins', 500, 5, (seed) => {
+    const c = new SimCluster({ seed, size: 5 });
+    const leader = c.waitForLeader();
+    const term = c.raft(leader).term;
+    const loner = c.ids.find((id) => id !== leader)!;
+    c.isolate(loner);
+    c.run(5_000);
+    // Alone it keeps asking for pre-votes, but never bumps its term.
+    expect(c.raft(loner).term).toBe(term);
+    c.reconnect(loner);
+    c.run(2_000);
+    expect(c.stableLeader()).toBe(leader);
+    expect(c.raft(leader).term).toBe(term);
   });
 
   it('without pre-vote the same rejoin forces a new term (the problem pre-vote solves)', () => {

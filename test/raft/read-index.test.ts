@@ -1,53 +1,49 @@
 import { describe, expect, it } from 'vitest';
 import { seededRng } from '../../src/raft/rng.ts';
 import { SimCluster } from '../sim/cluster.ts';
-import { seeds, withSeed } from '../sim/seed.ts';
+import { itSeeded } from '../sim/seed.ts';
 
 describe('ReadIndex', () => {
-  it('never returns a stale value across leader changes', () => {
-    for (const seed of seeds(4000, 8)) {
-      withSeed(seed, (s) => {
-        const c = new SimCluster({ seed: s, size: 5, persistDelay: [0, 3] });
-        const rng = seededRng(s * 17 + 9);
-        c.waitForLeader();
-        let acknowledged = 0;
-        const issued: { ctx: string; atLeast: number; onOldLeader: boolean }[] = [];
-        let cutLeader: string | null = null;
-        for (let round = 0; round < 40; round++) {
-          c.one(`c=${acknowledged + 1}`, 3, 20_000);
-          acknowledged++;
-          for (const id of c.upIds()) {
-            const ctx = `r${round}-${id}`;
-            c.read(id, ctx, 'c');
-            issued.push({ ctx, atLeast: acknowledged, onOldLeader: id === cutLeader });
-          }
-          c.run(rng.int(0, 30));
-          if (round % 10 === 3) {
-            // Cut the leader off: it still believes it leads for a while and gets reads.
-            cutLeader = c.stableLeader();
-            if (cutLeader) c.isolate(cutLeader);
-          } else if (round % 10 === 7 && cutLeader) {
-            c.reconnect(cutLeader);
-            cutLeader = null;
-          }
-        }
-        c.net.heal();
-        c.run(2_000);
-        let served = 0;
-        let refusedOnOldLeader = 0;
-        for (const r of issued) {
-          const res = c.reads.get(r.ctx)!;
-          if (res.value !== undefined) {
-            served++;
-            expect(Number(res.value), `read ${r.ctx}`).toBeGreaterThanOrEqual(r.atLeast);
-          } else if (r.onOldLeader && res.error) {
-            refusedOnOldLeader++;
-          }
-        }
-        expect(served).toBeGreaterThan(30);
-        expect(refusedOnOldLeader).toBeGreaterThan(0);
-      });
+  itSeeded('never returns a stale value across leader changes', 4000, 8, (s) => {
+    const c = new SimCluster({ seed: s, size: 5, persistDelay: [0, 3] });
+    const rng = seededRng(s * 17 + 9);
+    c.waitForLeader();
+    let acknowledged = 0;
+    const issued: { ctx: string; atLeast: number; onOldLeader: boolean }[] = [];
+    let cutLeader: string | null = null;
+    for (let round = 0; round < 40; round++) {
+      c.one(`c=${acknowledged + 1}`, 3, 20_000);
+      acknowledged++;
+      for (const id of c.upIds()) {
+        const ctx = `r${round}-${id}`;
+        c.read(id, ctx, 'c');
+        issued.push({ ctx, atLeast: acknowledged, onOldLeader: id === cutLeader });
+      }
+      c.run(rng.int(0, 30));
+      if (round % 10 === 3) {
+        // Cut the leader off: it still believes it leads for a while and gets reads.
+        cutLeader = c.stableLeader();
+        if (cutLeader) c.isolate(cutLeader);
+      } else if (round % 10 === 7 && cutLeader) {
+        c.reconnect(cutLeader);
+        cutLeader = null;
+      }
     }
+    c.net.heal();
+    c.run(2_000);
+    let served = 0;
+    let refusedOnOldLeader = 0;
+    for (const r of issued) {
+      const res = c.reads.get(r.ctx)!;
+      if (res.value !== undefined) {
+        served++;
+        expect(Number(res.value), `read ${r.ctx}`).toBeGreaterThanOrEqual(r.atLeast);
+      } else if (r.onOldLeader && res.error) {
+        refusedOnOldLeader++;
+      }
+    }
+    expect(served).toBeGreaterThan(30);
+    expect(refusedOnOldLeader).toBeGreaterThan(0);
   });
 
   it('a new leader answers reads only after committing an entry of its own term', () => {
