@@ -55,6 +55,7 @@ export class SimCluster {
   private readonly tracers = new Map<string, Tracer>();
   private readonly pendingReads = new Map<string, { ctx: string; index: number; key: string }[]>();
   private readonly opts: Required<SimOptions>;
+  private watchers: ((m: Message, now: number) => void)[] = [];
 
   constructor(options: SimOptions) {
     this.opts = {
@@ -162,6 +163,7 @@ export class SimCluster {
 
   private send(node: SimNode, m: Message): void {
     this.invariants.sent(m, node.durable);
+    for (const w of this.watchers) w(m, this.now);
     const kind = m.type === 'RequestVote' && m.preVote ? 'PreVote' : m.type;
     this.sent.set(kind, (this.sent.get(kind) ?? 0) + 1);
     for (const delay of this.net.fate(m.from, m.to)) this.queue.push(this.now + delay, { kind: 'deliver', m });
@@ -259,7 +261,7 @@ export class SimCluster {
     const { id, term } = ls[0];
     const followers = this.upIds().filter((p) => {
       const r = this.raft(p);
-      return this.net.connected(id, p) && r.term === term && r.leaderId === id;
+      return this.net.linked(id, p) && r.term === term && r.leaderId === id;
     });
     return followers.length >= Math.floor(this.ids.length / 2) + 1 ? id : null;
   }
@@ -334,6 +336,14 @@ export class SimCluster {
       return false;
     });
     this.pendingReads.set(node.id, keep);
+  }
+
+  /** Calls `fn` with every message any node sends, whether or not it arrives; returns an unwatch. */
+  watch(fn: (m: Message, now: number) => void): () => void {
+    this.watchers.push(fn);
+    return () => {
+      this.watchers = this.watchers.filter((w) => w !== fn);
+    };
   }
 
   messageCount(): number {

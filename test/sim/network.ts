@@ -13,8 +13,13 @@ export interface NetworkFaults {
 export const reliable: NetworkFaults = { dropRate: 0, duplicateRate: 0, minDelay: 1, maxDelay: 5 };
 export const unreliable: NetworkFaults = { dropRate: 0.1, duplicateRate: 0.05, minDelay: 1, maxDelay: 40 };
 
-/** Which links are cut, and the fate of each message that crosses one that is not. */
+/**
+ * Which links are cut, and the fate of each message that crosses one that is not. Cuts
+ * are one-way underneath: partition(), isolate() and cutLink() cut both directions;
+ * cutOneWay() cuts one, so a node can hear a peer that cannot hear it.
+ */
 export class SimNetwork {
+  /** Directed cuts, "from>to". */
   private cut = new Set<string>();
   faults: NetworkFaults = reliable;
 
@@ -27,8 +32,14 @@ export class SimNetwork {
     return this.rng.next() < this.faults.duplicateRate ? [delay(), delay()] : [delay()];
   }
 
-  connected(a: string, b: string): boolean {
-    return !this.cut.has(key(a, b));
+  /** Whether a message from `from` reaches `to` (checked at send and again at delivery). */
+  connected(from: string, to: string): boolean {
+    return !this.cut.has(directed(from, to));
+  }
+
+  /** Whether messages flow both ways between a and b. */
+  linked(a: string, b: string): boolean {
+    return this.connected(a, b) && this.connected(b, a);
   }
 
   /** Cuts every link between the groups; links inside a group are restored. */
@@ -36,17 +47,39 @@ export class SimNetwork {
     this.cut.clear();
     for (let g = 0; g < groups.length; g++) {
       for (let h = g + 1; h < groups.length; h++) {
-        for (const a of groups[g]) for (const b of groups[h]) this.cut.add(key(a, b));
+        for (const a of groups[g]) for (const b of groups[h]) this.cutLink(a, b);
       }
     }
   }
 
   isolate(id: string, all: string[]): void {
-    for (const other of all) if (other !== id) this.cut.add(key(id, other));
+    for (const other of all) if (other !== id) this.cutLink(id, other);
   }
 
+  /** Restores every link of `id`, both ways. */
   reconnect(id: string, all: string[]): void {
-    for (const other of all) this.cut.delete(key(id, other));
+    for (const other of all) this.restoreLink(id, other);
+  }
+
+  /** Cuts the link between a and b both ways, leaving every other link as it is. */
+  cutLink(a: string, b: string): void {
+    this.cut.add(directed(a, b));
+    this.cut.add(directed(b, a));
+  }
+
+  /** Cuts only from -> to: `to` stops hearing `from`, `from` still hears `to`. */
+  cutOneWay(from: string, to: string): void {
+    this.cut.add(directed(from, to));
+  }
+
+  restoreLink(a: string, b: string): void {
+    this.cut.delete(directed(a, b));
+    this.cut.delete(directed(b, a));
+  }
+
+  /** The cut directions, "from>to", for messages and reports. */
+  cuts(): string[] {
+    return [...this.cut].sort();
   }
 
   heal(): void {
@@ -54,6 +87,6 @@ export class SimNetwork {
   }
 }
 
-function key(a: string, b: string): string {
-  return a < b ? `${a}|${b}` : `${b}|${a}`;
+function directed(from: string, to: string): string {
+  return `${from}>${to}`;
 }
