@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRng } from '../../src/raft/rng.ts';
 import { SimCluster } from '../sim/cluster.ts';
 import { itSeeded, seeds, withSeed } from '../sim/seed.ts';
 
@@ -62,13 +63,32 @@ describe('elections', () => {
     const leader = c.waitForLeader();
     const term = c.raft(leader).term;
     c.run(200);
-    const [f] = c.ids.filter((id) => id !== leader);
+    const [f, g] = c.ids.filter((id) => id !== leader);
+    // A spurious report while heartbeats still arrive: the next heartbeat restores the leader.
     c.raft(f).leaderUnreachable(leader);
     c.run(1_000);
+    expect(c.stableLeader()).toBe(leader);
+    expect(c.raft(f).leaderId).toBe(leader);
+    // Now the link between f and the leader really is down, and only that link: f hears
+    // no heartbeats and campaigns, and g, which still hears the leader, refuses it.
+    const asked: string[] = [];
+    c.watch((m) => {
+      if (m.type === 'RequestVote' && m.from === f) asked.push(m.to);
+    });
+    c.net.cutLink(leader, f);
+    c.raft(f).leaderUnreachable(leader);
+    c.run(1_000);
+    expect(asked).toContain(g);
+    expect(c.stableLeader()).toBe(leader);
+    expect(c.raft(leader).term).toBe(term);
+    expect(c.raft(g).term).toBe(term);
+    c.net.heal();
+    c.run(500);
     expect(c.stableLeader()).toBe(leader);
     expect(c.raft(leader).term).toBe(term);
     expect(c.raft(f).leaderId).toBe(leader);
   });
+
 
   itSeeded('a broken link to a node that is not the leader changes nothing', 170, 5, (seed) => {
     const c = new SimCluster({ seed, size: 3 });
@@ -95,33 +115,40 @@ describe('elections', () => {
     c.waitForLeader();
   });
 
-  itSeeded('many elections on 7 nodes with 3 random nodes cut each round', 400, 3, (s) => {
+  itSeeded('many elections on 7 nodes: each round cuts the leader and 2 random others', 400, 3, (s) => {
     const c = new SimCluster({ seed: s, size: 7 });
-    c.waitForLeader();
-    let rng = s;
-    const pick = () => {
-      rng = (rng * 1103515245 + 12345) % 2 ** 31;
-      return rng;
-    };
+    const rng = seededRng(s * 3 + 1);
+    let leader = c.waitForLeader();
+    const terms = [c.raft(leader).term];
     for (let round = 0; round < 10; round++) {
-      const cut = new Set<string>();
-      while (cut.size < 3) cut.add(c.ids[pick() % c.ids.length]);
+      const cut = new Set<string>([leader]);
+      while (cut.size < 3) cut.add(c.ids[rng.int(0, c.ids.length)]);
       for (const id of cut) c.isolate(id);
-      // Four connected nodes are a majority of seven: they must have a leader.
-      c.waitForLeader(5_000);
+      // Four connected nodes are a majority of seven: they must elect a new leader.
+      const next = c.waitForLeader(5_000);
+      expect(cut.has(next), `round ${round}: ${next} was cut off`).toBe(false);
+      terms.push(c.raft(next).term);
       for (const id of cut) c.reconnect(id);
+      leader = c.waitForLeader();
     }
-    c.waitForLeader();
+    // One election (at least) per round, each in a newer term.
+    for (let i = 1; i < terms.length; i++) expect(terms[i]).toBeGreaterThan(terms[i - 1]);
   });
+
 
   itSeeded('pre-vote: a node that was partitioned cannot depose a healthy leader when it rejoins', 500, 5, (seed) => {
     const c = new SimCluster({ seed, size: 5 });
     const leader = c.waitForLeader();
     const term = c.raft(leader).term;
     const loner = c.ids.find((id) => id !== leader)!;
+    let preVotes = 0;
+    c.watch((m) => {
+      if (m.type === 'RequestVote' && m.preVote && m.from === loner) preVotes++;
+    });
     c.isolate(loner);
     c.run(5_000);
     // Alone it keeps asking for pre-votes, but never bumps its term.
+    expect(preVotes).toBeGreaterThan(10);
     expect(c.raft(loner).term).toBe(term);
     c.reconnect(loner);
     c.run(2_000);

@@ -35,7 +35,10 @@ describe('agreement under faults', () => {
   });
 
   itSeeded('Figure 8 over an unreliable network, hundreds of iterations', 3200, 3, (s) => {
-    const c = new SimCluster({ seed: s, size: 5, persistDelay: [0, 3] });
+    // One entry per message, so a new leader's no-op does not travel with the old-term
+    // entries before it: the interleaving of Figure 8 comes up (a leader that commits an
+    // old-term entry by counting replicas fails about two seeds in three).
+    const c = new SimCluster({ seed: s, size: 5, persistDelay: [0, 3], maxEntriesPerMessage: 1 });
     c.net.faults = unreliable;
     const rng = seededRng(s * 13 + 5);
     c.one('start=1', 1, 20_000);
