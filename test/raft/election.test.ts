@@ -8,10 +8,10 @@ describe('elections', () => {
       withSeed(seed, () => {
         const c = new SimCluster({ seed, size: 3 });
         const leader = c.waitForLeader();
-        const term = c.raft(leader).term;
+        const term = c.raft(leader).status().term;
         c.run(5_000);
         expect(c.leaders()).toEqual([{ id: leader, term }]);
-        for (const id of c.ids) expect(c.raft(id).term).toBe(term);
+        for (const id of c.ids) expect(c.raft(id).status().term).toBe(term);
       });
     }
   });
@@ -25,11 +25,11 @@ describe('elections', () => {
         const second = c.waitForLeader();
         expect(second).not.toBe(first);
         // check-quorum: the cut-off leader notices it lost its majority and steps down.
-        c.runUntil(() => c.raft(first).role !== 'leader', 2_000, `${first} to step down`);
+        c.runUntil(() => c.raft(first).status().role !== 'leader', 2_000, `${first} to step down`);
         c.reconnect(first);
         c.run(1_000);
         expect(c.stableLeader()).toBe(second);
-        expect(c.raft(first).leaderId).toBe(second);
+        expect(c.raft(first).status().leaderId).toBe(second);
       });
     }
   });
@@ -70,14 +70,14 @@ describe('elections', () => {
       withSeed(seed, () => {
         const c = new SimCluster({ seed, size: 3 });
         const leader = c.waitForLeader();
-        const term = c.raft(leader).term;
+        const term = c.raft(leader).status().term;
         c.run(200);
         const [f] = c.ids.filter((id) => id !== leader);
         c.raft(f).leaderUnreachable(leader);
         c.run(1_000);
         expect(c.stableLeader()).toBe(leader);
-        expect(c.raft(leader).term).toBe(term);
-        expect(c.raft(f).leaderId).toBe(leader);
+        expect(c.raft(leader).status().term).toBe(term);
+        expect(c.raft(f).status().leaderId).toBe(leader);
       });
     }
   });
@@ -87,13 +87,13 @@ describe('elections', () => {
       withSeed(seed, () => {
         const c = new SimCluster({ seed, size: 3 });
         const leader = c.waitForLeader();
-        const term = c.raft(leader).term;
+        const term = c.raft(leader).status().term;
         const [f, g] = c.ids.filter((id) => id !== leader);
         c.raft(f).leaderUnreachable(g);
         c.raft(leader).leaderUnreachable(f);
         c.run(1_000);
         expect(c.stableLeader()).toBe(leader);
-        expect(c.raft(leader).term).toBe(term);
+        expect(c.raft(leader).status().term).toBe(term);
       });
     }
   });
@@ -143,16 +143,16 @@ describe('elections', () => {
       withSeed(seed, () => {
         const c = new SimCluster({ seed, size: 5 });
         const leader = c.waitForLeader();
-        const term = c.raft(leader).term;
+        const term = c.raft(leader).status().term;
         const loner = c.ids.find((id) => id !== leader)!;
         c.isolate(loner);
         c.run(5_000);
         // Alone it keeps asking for pre-votes, but never bumps its term.
-        expect(c.raft(loner).term).toBe(term);
+        expect(c.raft(loner).status().term).toBe(term);
         c.reconnect(loner);
         c.run(2_000);
         expect(c.stableLeader()).toBe(leader);
-        expect(c.raft(leader).term).toBe(term);
+        expect(c.raft(leader).status().term).toBe(term);
       });
     }
   });
@@ -160,15 +160,15 @@ describe('elections', () => {
   it('without pre-vote the same rejoin forces a new term (the problem pre-vote solves)', () => {
     const c = new SimCluster({ seed: 7, size: 5, preVote: false, checkQuorum: false });
     const leader = c.waitForLeader();
-    const term = c.raft(leader).term;
+    const term = c.raft(leader).status().term;
     const loner = c.ids.find((id) => id !== leader)!;
     c.isolate(loner);
     c.run(5_000);
-    expect(c.raft(loner).term).toBeGreaterThan(term + 3);
+    expect(c.raft(loner).status().term).toBeGreaterThan(term + 3);
     c.reconnect(loner);
     c.run(2_000);
     c.waitForLeader();
-    expect(Math.max(...c.ids.map((id) => c.raft(id).term))).toBeGreaterThan(term);
+    expect(Math.max(...c.ids.map((id) => c.raft(id).status().term))).toBeGreaterThan(term);
   });
 
   it('check-quorum: a leader that loses its majority steps down', () => {
@@ -176,7 +176,7 @@ describe('elections', () => {
     const leader = c.waitForLeader();
     const others = c.ids.filter((id) => id !== leader);
     c.net.partition([[leader, others[0]], others.slice(1)]);
-    c.runUntil(() => c.raft(leader).role !== 'leader', 3_000, 'the minority leader to step down');
+    c.runUntil(() => c.raft(leader).status().role !== 'leader', 3_000, 'the minority leader to step down');
     const next = c.waitForLeader();
     expect(others.slice(1)).toContain(next);
   });

@@ -120,7 +120,7 @@ describe('log replication', () => {
         const sentBefore = c.sent.get('AppendEntries') ?? 0;
         const rejectsBefore = c.sent.get('AppendEntriesRes') ?? 0;
         c.net.heal();
-        const last = c.raft(l2).log.lastIndex();
+        const last = c.raft(l2).status().lastIndex;
         c.runUntil(() => c.nodes.get(others[0])!.durable.appliedIndex >= last, 3_000, 'the divergent follower to converge');
         // Fast backtracking skips a whole term per round trip, not one entry.
         const appends = (c.sent.get('AppendEntries') ?? 0) - sentBefore;
