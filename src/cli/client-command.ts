@@ -1,4 +1,4 @@
-import { ClientError, KvClient } from '../client/kvslib.ts';
+import { ClientError, KvClient } from '../client/kv-client.ts';
 import type { ClientOp } from '../kv/command.ts';
 import type { ClusterConfig } from '../server/config.ts';
 import { AdminClient } from '../transport/admin-client.ts';

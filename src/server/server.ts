@@ -5,7 +5,7 @@ import { CollectorSink } from '../../tracing/collector-sink.ts';
 import { NullSink, type TraceSink } from '../../tracing/record.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 import type { VectorClock } from '../../tracing/clock.ts';
-import { RaftStorage } from '../storage/raftStorage.ts';
+import { RaftStorage } from '../storage/raft-storage.ts';
 import { PeerTransport, raftPeerHandlers } from '../transport/peer-transport.ts';
 import { AdminService, KVService, RaftPeerService, serverOptions } from '../transport/proto.ts';
 import { adminHandlers } from './admin-service.ts';

@@ -1,4 +1,4 @@
-import type { OpOutcome } from '../client/kvslib.ts';
+import type { OpOutcome } from '../client/kv-client.ts';
 import type { ClientOp } from '../kv/command.ts';
 import type { ServerEntry } from '../server/config.ts';
 import type { WireStatus } from '../transport/wire.ts';

@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import { TraceCollectorService } from '../../tracing/proto.ts';
 import { writeConfig } from '../cli/cluster-file.ts';
-import { KvClient } from '../client/kvslib.ts';
+import { KvClient } from '../client/kv-client.ts';
 import { freePorts } from '../cluster/free-ports.ts';
 import { ProcessCluster } from '../cluster/process-cluster.ts';
 import { defaultConfig, type ClusterConfig } from '../server/config.ts';

@@ -1,5 +1,5 @@
-import type { OpOutcome } from '../../src/client/kvslib.ts';
-import { ClientError } from '../../src/client/kvslib.ts';
+import type { OpOutcome } from '../../src/client/kv-client.ts';
+import { ClientError } from '../../src/client/kv-client.ts';
 import type { ClientOp } from '../../src/kv/command.ts';
 import type { ServerEntry } from '../../src/server/config.ts';
 import type { WireStatus } from '../../src/transport/wire.ts';

@@ -1,4 +1,4 @@
-import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import type { HistoryEntry } from '../../src/client/kv-client.ts';
 
 /**
  * Linearizability of a KV client history, checked per key as Porcupine does: the

@@ -1,11 +1,11 @@
 import { Box, Text, useStdout } from 'ink';
 import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
-import { ClusterPanel } from './ClusterPanel.tsx';
-import { CommandLine } from './CommandLine.tsx';
+import { ClusterPanel } from './cluster-panel.tsx';
+import { CommandLine } from './command-line.tsx';
 import { complete } from './commands.ts';
 import type { Controller } from './controller.ts';
-import { HelpView } from './HelpView.tsx';
-import { ResultsPane } from './ResultsPane.tsx';
+import { HelpView } from './help-view.tsx';
+import { ResultsPane } from './results-pane.tsx';
 
 export interface AppProps {
   controller: Controller;
