@@ -3,10 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCollector, type Collector } from '../tracing/collector.ts';
-import { writeConfig } from '../src/cli/cluster-file.ts';
 import { freePorts } from '../src/cluster/free-ports.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
-import { defaultConfig, type ClusterConfig } from '../src/server/config.ts';
+import { defaultConfig, writeConfig, type ClusterConfig } from '../src/server/config.ts';
 import { RemoteClient } from './remote-client.ts';
 
 export const TRACES_DIR = fileURLToPath(new URL('../traces/', import.meta.url));

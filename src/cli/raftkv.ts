@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
+import { runName } from '../../tracing/collector.ts';
+import { resolveConfig } from '../cluster/cluster-file.ts';
 import { ConfigError } from '../server/config.ts';
 import { clusterUp } from './cluster-command.ts';
 import { parseOp, printStatus, runClientCommand } from './client-command.ts';
-import { resolveConfig } from './cluster-file.ts';
 import { runCheckCommand } from './check-command.ts';
 import { runNode } from './node-command.ts';
-import { runName, runTraceServer } from './trace-server-command.ts';
+import { runTraceServer } from './trace-server-command.ts';
 import { USAGE, UsageError } from './usage.ts';
 
 const CLIENT_COMMANDS = new Set(['get', 'put', 'del', 'delete', 'incr', 'expire', 'mget', 'mput']);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Timing } from './raft-node.ts';
 
@@ -57,6 +57,18 @@ export function loadConfig(file: string): ClusterConfig {
   const config = parseConfig(raw, file);
   // A relative data dir is relative to the config file, so the file can move with its data.
   return { ...config, dataDir: path.resolve(path.dirname(file), config.dataDir) };
+}
+
+/**
+ * Writes a config where child processes can read it, creating the directory; dataDir is
+ * stored relative to the file, as loadConfig reads it back. Returns the file's absolute path.
+ */
+export function writeConfig(file: string, config: ClusterConfig): string {
+  const abs = path.resolve(file);
+  mkdirSync(path.dirname(abs), { recursive: true });
+  const dataDir = path.relative(path.dirname(abs), path.resolve(config.dataDir)) || '.';
+  writeFileSync(abs, JSON.stringify({ ...config, dataDir }, null, 2) + '\n');
+  return abs;
 }
 
 /** Checks every field and names the first bad one; missing optional fields get defaults. */

@@ -1,4 +1,4 @@
-import type { HistoryEntry } from '../../src/client/kv-client.ts';
+import type { HistoryEntry } from '../history.ts';
 
 /**
  * Linearizability of a KV client history, checked per key as Porcupine does: the
