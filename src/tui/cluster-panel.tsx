@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { ServerRow } from './controller.ts';
+import type { ServerRow } from './state.ts';
 import { panelCells, panelHeader, panelLine, rowTone } from './format.ts';
 import { toneProps } from './tone.ts';
 

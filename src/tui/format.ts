@@ -1,4 +1,5 @@
-import { stateLabel, type ResultEntry, type ServerRow } from './controller.ts';
+import { stateLabel } from './cluster-text.ts';
+import type { ResultEntry, ServerRow } from './state.ts';
 
 /** Pure text layout shared by the ink screen and the plain line mode. */
 

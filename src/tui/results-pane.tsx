@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { ResultEntry } from './controller.ts';
+import type { ResultEntry } from './state.ts';
 import { resultHeader, resultLines, type Line } from './format.ts';
 import { toneProps } from './tone.ts';
 

@@ -11,7 +11,8 @@ import { defaultConfig, writeConfig, type ClusterConfig } from '../server/config
 import { AdminClient } from '../transport/admin-client.ts';
 import { unary } from '../transport/unary.ts';
 import { COMMANDS, parseCommand, usageOf } from './commands.ts';
-import { Controller, errorText, type ClusterControl, type TraceInfo } from './controller.ts';
+import { Controller, errorText } from './controller.ts';
+import type { ClusterControl, TraceInfo } from './deps.ts';
 import { plainResult } from './format.ts';
 
 /**
