@@ -22,7 +22,7 @@ class RaftkvTarget implements Target {
   }
 }
 
-export interface RaftkvClusterOptions {
+interface RaftkvClusterOptions {
   servers: number;
   /** Parent of the cluster's temp dir (data must be on a real disk for fsync to cost). */
   root: string;

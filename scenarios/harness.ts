@@ -9,10 +9,10 @@ import { quorum } from '../src/raft/quorum.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../src/server/config.ts';
 import { RemoteClient } from './remote-client.ts';
 
-export const TRACES_DIR = fileURLToPath(new URL('../traces/', import.meta.url));
+const TRACES_DIR = fileURLToPath(new URL('../traces/', import.meta.url));
 
 /** What a scenario's own steps establish, beside what the trace checkers find. */
-export interface Expectation {
+interface Expectation {
   name: string;
   pass: boolean;
   detail: string;
@@ -86,7 +86,7 @@ export class ScenarioContext {
   }
 }
 
-export interface ScenarioRun {
+interface ScenarioRun {
   runDir: string;
   seconds: number;
   expectations: Expectation[];

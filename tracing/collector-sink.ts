@@ -7,7 +7,7 @@ import { onBeforeSend } from './send-barrier.ts';
 import { Spool } from './spool.ts';
 import { TickBatch } from './tick-batch.ts';
 
-export interface CollectorSinkOptions {
+interface CollectorSinkOptions {
   /** host:port of the tracing server. */
   addr: string;
   host: string;

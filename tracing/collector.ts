@@ -5,7 +5,7 @@ import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from
 import type { TraceRecord } from './record.ts';
 import { RunWriter } from './run-writer.ts';
 
-export interface CollectorOptions {
+interface CollectorOptions {
   /** The run's directory: shiviz.log, trace.jsonl and history.json go here. */
   dir: string;
   /** host:port; port 0 picks a free one. */

@@ -17,7 +17,7 @@ import { firstReachable } from './first-reachable.ts';
 import { KeyLock } from './key-lock.ts';
 import { ResultStream } from './result-stream.ts';
 
-export interface ServerAddress {
+interface ServerAddress {
   id: string;
   addr: string;
 }

@@ -8,9 +8,9 @@ import type { ClientOp } from './command.ts';
  * applies and the UI also applies before sending.
  */
 
-export type OpName = 'get' | 'put' | 'del' | 'incr' | 'expire' | 'mget' | 'mput';
+type OpName = 'get' | 'put' | 'del' | 'incr' | 'expire' | 'mget' | 'mput';
 
-export interface OpSyntax {
+interface OpSyntax {
   name: OpName;
   /** The arguments, as usage and help show them. */
   args: string;
@@ -31,7 +31,7 @@ export const OP_SYNTAX: readonly OpSyntax[] = [
 /** Other words for an operation. */
 export const OP_ALIASES: Readonly<Record<string, OpName>> = { delete: 'del' };
 
-export type OpParse = { ok: true; op: ClientOp } | { ok: false; error: string };
+type OpParse = { ok: true; op: ClientOp } | { ok: false; error: string };
 
 /** The operation a word names (an alias gives its operation), or null. Exact: callers that accept any case lower it first. */
 export function opName(word: string): OpName | null {

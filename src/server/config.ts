@@ -25,10 +25,10 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export const DEFAULT_BASE_PORT = 7100;
+const DEFAULT_BASE_PORT = 7100;
 
 /** 25 ms ticks: elections after 250-500 ms of silence, heartbeats every 50 ms. */
-export const DEFAULT_TIMING: Timing = { tickMs: 25, electionTick: 10, heartbeatTick: 2 };
+const DEFAULT_TIMING: Timing = { tickMs: 25, electionTick: 10, heartbeatTick: 2 };
 
 export function defaultConfig(n = 7, basePort = DEFAULT_BASE_PORT, dataDir = 'data'): ClusterConfig {
   return {
@@ -72,7 +72,7 @@ export function writeConfig(file: string, config: ClusterConfig): string {
 }
 
 /** Checks every field and names the first bad one; missing optional fields get defaults. */
-export function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
+function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   const bad = (what: string): never => {
     throw new ConfigError(`${source}: ${what}`);
   };

@@ -12,7 +12,7 @@ import { NotLeaderError } from './errors.ts';
 import type { Forwarder } from './forwarder.ts';
 import type { RaftNode } from './raft-node.ts';
 
-export interface KvServiceContext {
+interface KvServiceContext {
   id: string;
   node: RaftNode;
   tracer: Tracer;

@@ -14,7 +14,7 @@ import { Forwarder } from './forwarder.ts';
 import { kvHandlers } from './kv-service.ts';
 import { RaftNode } from './raft-node.ts';
 
-export interface ServerOptions {
+interface ServerOptions {
   /** Where records go; by default the config's tracing server, or nowhere. */
   sink?: TraceSink;
   /** The clock this server's host stopped at in an earlier life, so its counter continues. */
@@ -23,7 +23,7 @@ export interface ServerOptions {
   onFatal?: (err: Error) => void;
 }
 
-export interface RunningServer {
+interface RunningServer {
   id: string;
   addr: string;
   dataDir: string;

@@ -20,7 +20,7 @@ interface NedbDatastore {
   getAllData(): Doc[];
 }
 
-export interface DatafileOptions {
+interface DatafileOptions {
   /** Dead lines (overwritten or deleted documents) tolerated before compacting, if more than the live ones. */
   compactAfterDeadLines: number;
   emit: StorageEventListener;

@@ -7,14 +7,14 @@ import type { Controller } from './controller.ts';
 import { HelpView } from './help-view.tsx';
 import { ResultsPane } from './results-pane.tsx';
 
-export interface AppProps {
+interface AppProps {
   controller: Controller;
   /** Shown after the title: where the cluster came from. */
   subtitle?: string;
 }
 
 /** The terminal's size, following resizes (80x24 when unknown). */
-export function useTerminalSize(): { columns: number; rows: number } {
+function useTerminalSize(): { columns: number; rows: number } {
   const { stdout } = useStdout();
   const read = () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
   const [size, setSize] = useState(read);

@@ -3,7 +3,7 @@ import type { ServerRow } from './state.ts';
 import { panelCells, panelHeader, panelLine, rowTone } from './format.ts';
 import { toneProps } from './tone.ts';
 
-export interface ClusterPanelProps {
+interface ClusterPanelProps {
   rows: ServerRow[];
   leaderId: string | null;
   /** Outer width, border included. */

@@ -19,7 +19,7 @@ export type TuiCommand =
   | { type: 'clear' }
   | { type: 'quit' };
 
-export type ParseResult = { ok: true; command: TuiCommand } | { ok: false; error: string };
+type ParseResult = { ok: true; command: TuiCommand } | { ok: false; error: string };
 
 export interface CommandSpec {
   name: string;
@@ -52,9 +52,9 @@ export const COMMANDS: readonly CommandSpec[] = [
 
 const ALIASES: Record<string, string> = { ...OP_ALIASES, exit: 'quit', q: 'quit', '?': 'help', h: 'help', cls: 'clear' };
 
-export const COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
+const COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
 
-export function spec(name: string): CommandSpec | undefined {
+function spec(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name);
 }
 

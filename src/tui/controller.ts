@@ -28,7 +28,6 @@ export class Controller {
       view: 'main',
       launched: deps.cluster !== null,
       leader: null,
-      polledAt: 0,
     });
     this.poller = new StatusPoller(deps, this.store);
     this.subscribe = this.store.subscribe;

@@ -9,7 +9,7 @@ import type { WireStatus } from '../transport/wire.ts';
  */
 
 /** A server process as this UI knows it: not running, running, or stopped by SIGSTOP. */
-export type ProcessState = 'down' | 'up' | 'paused';
+type ProcessState = 'down' | 'up' | 'paused';
 
 /**
  * What the UI can do to server processes. ProcessCluster (src/cluster/process-cluster.ts)
@@ -57,6 +57,4 @@ export interface ControllerDeps {
   onQuit?(): void;
   /** Where the cluster's config is, shown in hints. */
   configPath?: string | null;
-  /** The clock stamped on polls (ms; default Date.now). */
-  now?(): number;
 }

@@ -21,7 +21,7 @@ import { plainResult } from './format.ts';
  * or a plain line mode when stdin is not one.
  */
 
-export interface LaunchOptions {
+interface LaunchOptions {
   nodes: number;
   /** Servers keep their logs under <dataDir>/<serverId>/, process logs under <dataDir>/logs/. */
   dataDir: string;
@@ -32,7 +32,7 @@ export interface LaunchOptions {
   plain?: boolean;
 }
 
-export interface AttachOptions {
+interface AttachOptions {
   config: ClusterConfig;
   configPath: string | null;
   plain?: boolean;

@@ -19,7 +19,7 @@ export interface ServerRow {
   blocked: string[];
 }
 
-export type ResultKind = 'op' | 'info' | 'error';
+type ResultKind = 'op' | 'info' | 'error';
 
 export interface ResultEntry {
   seq: number;
@@ -44,8 +44,6 @@ export interface Snapshot {
   launched: boolean;
   /** The agreed leader (highest term among those claiming it), if any. */
   leader: { id: string; term: number } | null;
-  /** When the last status answer arrived (ms, the controller's clock); 0 before any. */
-  polledAt: number;
 }
 
 /** The results pane keeps this many entries; older ones drop off the top. */

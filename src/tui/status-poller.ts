@@ -17,7 +17,7 @@ export class StatusPoller {
   private closed = false;
 
   constructor(
-    private readonly deps: Pick<ControllerDeps, 'servers' | 'cluster' | 'status' | 'now'>,
+    private readonly deps: Pick<ControllerDeps, 'servers' | 'cluster' | 'status'>,
     private readonly store: StateStore,
   ) {}
 
@@ -87,7 +87,7 @@ export class StatusPoller {
 
   private apply(id: string, st: WireStatus | null): void {
     const rows = this.store.getSnapshot().rows.map((prev) => (prev.id === id ? this.rowFrom(prev, st) : this.relive(prev)));
-    this.store.update({ rows, leader: findLeader(rows), polledAt: (this.deps.now ?? Date.now)() });
+    this.store.update({ rows, leader: findLeader(rows) });
   }
 
   /** A row after its server answered (a status) or did not (null). */
