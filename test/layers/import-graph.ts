@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -44,13 +45,13 @@ function specifiers(text: string): { spec: string; index: number }[] {
   return patterns.flatMap((re) => [...text.matchAll(re)].map((m) => ({ spec: m[1], index: m.index })));
 }
 
-/** Files under `dir` (relative to rootDir), skipping dot-files and node_modules. */
+/**
+ * The files under `dir` (relative to rootDir) that git tracks or would track: committed,
+ * staged or new, but not ignored output (bench/results, traces) and not deleted ones.
+ */
 export function listFiles(rootDir: string, dir: string): string[] {
-  return readdirSync(path.join(rootDir, dir), { withFileTypes: true }).flatMap((e) => {
-    if (e.name.startsWith('.') || e.name === 'node_modules') return [];
-    const rel = `${dir}/${e.name}`;
-    return e.isDirectory() ? listFiles(rootDir, rel) : [rel];
-  });
+  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', dir], { cwd: rootDir, encoding: 'utf8' });
+  return [...new Set(out.split('\0'))].filter((f) => f !== '' && existsSync(path.join(rootDir, f)));
 }
 
 /**

@@ -65,7 +65,8 @@ describe('layers', () => {
   });
 
   it('(d) one file-name style: kebab-case, TypeScript sources as .ts/.tsx', () => {
-    const files = NAMED_ROOTS.flatMap((r) => listFiles(ROOT, r));
+    // Dot-files (.gitkeep) are tool conventions, not names of ours.
+    const files = NAMED_ROOTS.flatMap((r) => listFiles(ROOT, r)).filter((f) => !path.basename(f).startsWith('.'));
     const kebab = /^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+)+$/;
     expect(files.filter((f) => f.split('/').slice(1).some((part, i, all) => (i === all.length - 1 ? !kebab.test(part) : !/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(part))))).toEqual([]);
     expect(files.filter((f) => /\.(js|jsx|mjs|cjs|mts|cts)$/.test(f) && !(f in NOT_TS))).toEqual([]);
