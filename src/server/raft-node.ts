@@ -5,7 +5,7 @@ import { KvStateMachine, type ApplyResult } from '../kv/state-machine.ts';
 import { Raft } from '../raft/raft.ts';
 import { seededRng } from '../raft/rng.ts';
 import type { Entry, Message, ReadState, Ready, Role } from '../raft/types.ts';
-import type { RaftStorage } from '../storage/raftStorage.ts';
+import type { RaftStorage } from '../storage/raft-storage.ts';
 import { NotLeaderError } from './errors.ts';
 
 export interface Timing {

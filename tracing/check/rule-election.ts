@@ -9,6 +9,7 @@ import { at, describe, result, type Offender, type RuleResult, type Trace } from
 export function electionSafetyRule(trace: Trace): RuleResult {
   const offenders: Offender[] = [];
   const { servers, fromMeta } = trace.configuredServers();
+  // Its own arithmetic, not src/raft's quorum(): the checker must not share the code it judges.
   const majority = Math.floor(servers.length / 2) + 1;
   const elected = trace.events({ tag: 'LeaderElected' });
   const byTerm = new Map<number, typeof elected>();

@@ -1,4 +1,4 @@
-import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import type { HistoryEntry } from '../history.ts';
 import { checkHistory, formatOp, type CheckOptions } from './linearizability.ts';
 import { at, nowhere, result, skip, type Offender, type Rule, type RuleResult, type Trace } from './trace.ts';
 
