@@ -4,7 +4,7 @@ import type { Token } from './record.ts';
 import type { Tracer } from './tracer.ts';
 
 /**
- * The Raft actions of the catalogue (TRACING.md), with the bodies the checkers read:
+ * The Raft actions of the catalogue (docs/TRACING.md), with the bodies the checkers read:
  * the core's TraceLogger on a real Tracer, plus Apply, which the driver records as it
  * applies committed entries.
  */
