@@ -1,7 +1,7 @@
 import { spreadOrder, type BenchSystem } from './system.ts';
 import { keyName, makeValue, now, rng, sleep, type Target } from './workload.ts';
 
-export interface FailoverOptions {
+interface FailoverOptions {
   repeats: number;
   /** Closed-loop put workers, spread over one client per member. */
   concurrency: number;
@@ -20,7 +20,7 @@ export interface FailoverOptions {
   log?: (line: string) => void;
 }
 
-export interface FailoverTrial {
+interface FailoverTrial {
   killed: string;
   newLeader: string | null;
   /** Longest time between two successful puts (any client), around the kill. */

@@ -1,9 +1,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { writeConfig } from '../src/cli/cluster-file.ts';
-import { KvClient } from '../src/client/kvslib.ts';
+import { KvClient } from '../src/client/kv-client.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
-import { defaultConfig } from '../src/server/config.ts';
+import { defaultConfig, writeConfig } from '../src/server/config.ts';
 import { onInterrupt, trackPids } from './cleanup.ts';
 import { freePorts, type BenchSystem, type ConnectOptions } from './system.ts';
 import type { RunningTraceServer, TraceServerStarter } from './trace-server.ts';
@@ -23,7 +22,7 @@ class RaftkvTarget implements Target {
   }
 }
 
-export interface RaftkvClusterOptions {
+interface RaftkvClusterOptions {
   servers: number;
   /** Parent of the cluster's temp dir (data must be on a real disk for fsync to cost). */
   root: string;

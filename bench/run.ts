@@ -29,7 +29,7 @@ import { now, preload, runClosedLoop, type OpKind, type Target } from './workloa
 
 const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
 
-export interface BenchOptions {
+interface BenchOptions {
   quick: boolean;
   /** RaftKV cluster sizes; the first is the one compared with etcd and failed over. */
   servers: number[];
@@ -58,7 +58,7 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
-export interface BenchReport {
+interface BenchReport {
   startedAt: string;
   finishedAt: string;
   elapsedSec: number;
@@ -92,7 +92,7 @@ const USAGE = `npm run bench -- [options]
   --data-root DIR          where cluster temp dirs go (default ${os.tmpdir()}; must be a real disk)
   --out FILE               JSON results (default bench/results/bench-<time>.json)`;
 
-export function parseOptions(argv: string[]): BenchOptions | null {
+function parseOptions(argv: string[]): BenchOptions | null {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -466,7 +466,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   };
 }
 
-export function printReport(r: BenchReport, log: (l: string) => void): void {
+function printReport(r: BenchReport, log: (l: string) => void): void {
   log('');
   log(`==== RaftKV benchmark (${r.settings.quick ? 'quick' : 'full'}; ${r.host.cpus} cpus, ${r.host.node}, data on ${r.host.dataFs}; ${r.elapsedSec.toFixed(0)} s; ${r.host.busyCoresBeforeStart.toFixed(2)} cores busy before start) ====`);
   log('');

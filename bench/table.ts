@@ -37,18 +37,18 @@ export interface Column<T> {
   get: (row: T) => string;
 }
 
-export function fmtMs(ms: number): string {
+function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return '-';
   if (ms < 10) return ms.toFixed(2);
   if (ms < 100) return ms.toFixed(1);
   return ms.toFixed(0);
 }
 
-export function fmtRate(x: number): string {
+function fmtRate(x: number): string {
   return Number.isFinite(x) ? x.toFixed(0) : '-';
 }
 
-export function fmtRatio(x: number): string {
+function fmtRatio(x: number): string {
   return Number.isFinite(x) ? `${x.toFixed(2)}x` : '-';
 }
 
@@ -125,7 +125,7 @@ export const TRACE_COLUMNS: Column<TraceCost>[] = [
 ];
 
 /** A traced row's throughput counting the time its tracing server needed to catch up. */
-export function sustainedOpsPerSec(r: RowResult): number {
+function sustainedOpsPerSec(r: RowResult): number {
   return r.ops / ((r.windowMs + (r.traceBacklogMs ?? 0)) / 1000);
 }
 

@@ -26,7 +26,7 @@ export function sleep(ms: number): Promise<void> {
  * A log-bucketed latency histogram (bounded memory, ~1% relative error like HdrHistogram
  * at 2 significant digits); min, max and mean are exact.
  */
-export class Histogram {
+class Histogram {
   private static readonly MIN = 0.001; // ms (1 µs)
   private static readonly GROWTH = 1.01;
   private static readonly BUCKETS = Math.ceil(Math.log(1e9) / Math.log(Histogram.GROWTH)); // up to ~1000 s
@@ -66,7 +66,7 @@ export class Histogram {
   }
 }
 
-export interface LatencySummary {
+interface LatencySummary {
   p50: number;
   p90: number;
   p99: number;
@@ -74,7 +74,7 @@ export interface LatencySummary {
   mean: number;
 }
 
-export function summarize(h: Histogram): LatencySummary {
+function summarize(h: Histogram): LatencySummary {
   return { p50: h.percentile(0.5), p90: h.percentile(0.9), p99: h.percentile(0.99), max: h.count ? h.max : NaN, mean: h.mean };
 }
 
@@ -99,7 +99,7 @@ export function makeValue(bytes: number): string {
   return randomBytes(bytes).toString('base64url').slice(0, bytes).padEnd(bytes, 'x');
 }
 
-export interface LoadOptions {
+interface LoadOptions {
   op: OpKind;
   /** One target per client; worker w uses targets[w % targets.length]. */
   targets: Target[];
@@ -115,7 +115,7 @@ export interface LoadOptions {
   onWindow?: (edge: 'open' | 'close') => void;
 }
 
-export interface LoadResult {
+interface LoadResult {
   /** Operations that completed inside the measured window. */
   ops: number;
   errors: number;

@@ -2,7 +2,7 @@
  * A kvslib client as its own process, driven by the scenario harness over IPC, so a
  * scenario's clients are real processes like its servers.
  */
-import { ClientError, KvClient, type ClientOptions, type OpOutcome } from '../src/client/kvslib.ts';
+import { ClientError, KvClient, type ClientOptions, type OpOutcome } from '../src/client/kv-client.ts';
 import type { ClientOp } from '../src/kv/command.ts';
 
 export type ToClient = { type: 'start'; opts: ClientOptions } | { type: 'op'; id: number; op: ClientOp } | { type: 'stop' };

@@ -3,16 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCollector, type Collector } from '../tracing/collector.ts';
-import { writeConfig } from '../src/cli/cluster-file.ts';
 import { freePorts } from '../src/cluster/free-ports.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
-import { defaultConfig, type ClusterConfig } from '../src/server/config.ts';
+import { quorum } from '../src/raft/quorum.ts';
+import { defaultConfig, writeConfig, type ClusterConfig } from '../src/server/config.ts';
 import { RemoteClient } from './remote-client.ts';
 
-export const TRACES_DIR = fileURLToPath(new URL('../traces/', import.meta.url));
+const TRACES_DIR = fileURLToPath(new URL('../traces/', import.meta.url));
 
 /** What a scenario's own steps establish, beside what the trace checkers find. */
-export interface Expectation {
+interface Expectation {
   name: string;
   pass: boolean;
   detail: string;
@@ -54,7 +54,7 @@ export class ScenarioContext {
       const statuses = (await this.cluster.statuses()).filter((s) => !among || among.includes(s.serverId));
       const leaders = statuses.filter((s) => s.role === 'leader').sort((a, b) => b.term - a.term);
       const top = leaders[0];
-      if (top && statuses.filter((s) => s.leaderId === top.serverId && s.term === top.term).length >= Math.floor(this.ids.length / 2) + 1) {
+      if (top && statuses.filter((s) => s.leaderId === top.serverId && s.term === top.term).length >= quorum(this.ids.length)) {
         return top.serverId;
       }
       await sleep(50);
@@ -86,7 +86,7 @@ export class ScenarioContext {
   }
 }
 
-export interface ScenarioRun {
+interface ScenarioRun {
   runDir: string;
   seconds: number;
   expectations: Expectation[];

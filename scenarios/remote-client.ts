@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ClientOptions, OpOutcome } from '../src/client/kvslib.ts';
+import type { ClientOptions, OpOutcome } from '../src/client/kv-client.ts';
 import type { ClientOp, KeyValue } from '../src/kv/command.ts';
 import type { FromClient, ToClient } from './client-process.ts';
 

@@ -2,7 +2,7 @@ import type { ExtraRule } from '../tracing/check/report.ts';
 import type { ScenarioContext } from './harness.ts';
 import type { RemoteClient, Answer } from './remote-client.ts';
 
-/** One numbered demo scenario (SCENARIOS.md). */
+/** One numbered demo scenario (docs/SCENARIOS.md). */
 export interface ScenarioDef {
   id: number;
   /** Directory name under traces/, e.g. "01-leader-election". */
@@ -12,7 +12,7 @@ export interface ScenarioDef {
   /** Servers in the configuration (not all need to run). */
   size: number;
   run(ctx: ScenarioContext): Promise<void>;
-  /** The scenario's own rules on its trace, beside the general ones (TRACING.md rule 7). */
+  /** The scenario's own rules on its trace, beside the general ones (docs/TRACING.md rule 7). */
   traceRules?: ExtraRule[];
 }
 

@@ -4,7 +4,7 @@
  */
 export type VectorClock = Record<string, number>;
 
-export type Ordering = 'before' | 'after' | 'equal' | 'concurrent';
+type Ordering = 'before' | 'after' | 'equal' | 'concurrent';
 
 export function tick(clock: VectorClock, host: string): VectorClock {
   return { ...clock, [host]: (clock[host] ?? 0) + 1 };

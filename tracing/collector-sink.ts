@@ -1,12 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { parseClock, serializeClock, type VectorClock } from './clock.ts';
+import type { HistoryEntry } from './history.ts';
 import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
 import type { TraceRecord, TraceSink } from './record.ts';
 import { onBeforeSend } from './send-barrier.ts';
 import { Spool } from './spool.ts';
-import { TickBatch } from '../src/transport/tick-batch.ts';
+import { TickBatch } from './tick-batch.ts';
 
-export interface CollectorSinkOptions {
+interface CollectorSinkOptions {
   /** host:port of the tracing server. */
   addr: string;
   host: string;
@@ -84,7 +85,7 @@ export class CollectorSink implements TraceSink {
     this.pending.push({ env: { record: wire }, ...(this.spool ? { spoolLine: spoolLine(wire) } : {}) });
   }
 
-  writeHistory(entry: object): void {
+  writeHistory(entry: HistoryEntry): void {
     if (!this.closed) this.pending.push({ env: { history: { json: JSON.stringify(entry) } } });
   }
 

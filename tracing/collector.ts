@@ -5,7 +5,7 @@ import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from
 import type { TraceRecord } from './record.ts';
 import { RunWriter } from './run-writer.ts';
 
-export interface CollectorOptions {
+interface CollectorOptions {
   /** The run's directory: shiviz.log, trace.jsonl and history.json go here. */
   dir: string;
   /** host:port; port 0 picks a free one. */
@@ -24,16 +24,24 @@ export interface Collector {
   stop(): Promise<void>;
 }
 
-/**
- * The tracing server. Each process streams its records; a stream that breaks (the
- * process died) keeps what arrived. Records a restarted process sends again (from its
- * spool) are recognised by their counter and written once.
- */
 /** Parsed JSON (so valid) that can go into a line as sent: one line, ending in its brace. */
 function asSent(json: string): boolean {
   return json.endsWith('}') && !/[\n\r]/.test(json);
 }
 
+/**
+ * A run directory's name that sorts by time: `${prefix}2026-11-23T09-40-12` (UTC, to the
+ * second; colons become dashes so the name is a valid file name everywhere).
+ */
+export function runName(prefix = ''): string {
+  return `${prefix}${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}`;
+}
+
+/**
+ * The tracing server. Each process streams its records; a stream that breaks (the
+ * process died) keeps what arrived. Records a restarted process sends again (from its
+ * spool) are recognised by their counter and written once.
+ */
 export async function startCollector(opts: CollectorOptions): Promise<Collector> {
   const writer = new RunWriter(opts.dir);
   const run = path.basename(path.resolve(opts.dir));

@@ -8,7 +8,7 @@ const pkg = (grpc.loadPackageDefinition(definition).raftkv as grpc.GrpcObject).t
 
 export const TraceCollectorService = pkg.TraceCollector as grpc.ServiceClientConstructor;
 
-export interface WireTraceRecord {
+interface WireTraceRecord {
   host: string;
   traceId: string;
   tag: string;

@@ -2,9 +2,9 @@ import { pathToFileURL } from 'node:url';
 import { LoadError } from '../../tracing/check/load.ts';
 import { formatReport, runChecks, type ExtraRule } from '../../tracing/check/report.ts';
 
-export const CHECK_USAGE = 'usage: raftkv check <runDir>   grade a traced run (trace.jsonl, shiviz.log, history.json, meta.json)';
+const CHECK_USAGE = 'usage: raftkv check <runDir>   grade a traced run (trace.jsonl, shiviz.log, history.json, meta.json)';
 
-export interface CheckIo {
+interface CheckIo {
   out: (text: string) => void;
   err: (text: string) => void;
 }

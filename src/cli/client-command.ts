@@ -1,51 +1,8 @@
-import { ClientError, KvClient } from '../client/kvslib.ts';
+import { ClientError, KvClient } from '../client/kv-client.ts';
 import type { ClientOp } from '../kv/command.ts';
 import type { ClusterConfig } from '../server/config.ts';
 import { AdminClient } from '../transport/admin-client.ts';
 import { UsageError } from './usage.ts';
-
-/** Turns `get k`, `put k v`, `mput a=1 b=2`, ... into an op, or says what is wrong. */
-export function parseOp(command: string, args: string[]): ClientOp {
-  const need = (n: number, form: string) => {
-    if (args.length !== n) throw new UsageError(`${command} takes ${form}`);
-  };
-  switch (command) {
-    case 'get':
-      need(1, '<key>');
-      return { type: 'get', key: args[0] };
-    case 'put':
-      need(2, '<key> <value>');
-      return { type: 'put', key: args[0], value: args[1] };
-    case 'del':
-    case 'delete':
-      need(1, '<key>');
-      return { type: 'delete', key: args[0] };
-    case 'incr':
-      need(1, '<key>');
-      return { type: 'incr', key: args[0] };
-    case 'expire': {
-      need(2, '<key> <seconds>');
-      const ttl = Number(args[1]);
-      if (!Number.isFinite(ttl) || ttl <= 0) throw new UsageError(`expire: seconds must be a positive number (got "${args[1]}")`);
-      return { type: 'expire', key: args[0], ttlSeconds: ttl };
-    }
-    case 'mget':
-      if (args.length === 0) throw new UsageError('mget takes <key>...');
-      return { type: 'mget', keys: args };
-    case 'mput':
-      if (args.length === 0) throw new UsageError('mput takes <key>=<value>...');
-      return {
-        type: 'mput',
-        pairs: args.map((a) => {
-          const eq = a.indexOf('=');
-          if (eq <= 0) throw new UsageError(`mput: "${a}" is not <key>=<value>`);
-          return { key: a.slice(0, eq), value: a.slice(eq + 1) };
-        }),
-      };
-    default:
-      throw new UsageError(`unknown command "${command}"`);
-  }
-}
 
 /** One operation against the cluster; prints the value, or the error and exits 1. */
 export async function runClientCommand(config: ClusterConfig, op: ClientOp, opts: { serverId?: string; timeoutMs: number }): Promise<void> {

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import type { Collector } from '../../tracing/collector.ts';
+import { runName, type Collector } from '../../tracing/collector.ts';
+import { CLUSTER_FILE } from '../cluster/cluster-file.ts';
 import { ProcessCluster } from '../cluster/process-cluster.ts';
-import { defaultConfig, type ClusterConfig } from '../server/config.ts';
-import { CLUSTER_FILE, writeConfig } from './cluster-file.ts';
-import { runName, startTraceServer } from './trace-server-command.ts';
+import { defaultConfig, writeConfig, type ClusterConfig } from '../server/config.ts';
+import { startTraceServer } from './trace-server-command.ts';
 
 /** `raftkv cluster up`: N server processes until Ctrl-C, which stops them all. */
 export async function clusterUp(opts: { nodes: number; basePort: number; dataDir: string; config?: ClusterConfig; trace: boolean }): Promise<void> {

@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
+import { runName } from '../../tracing/collector.ts';
+import { resolveConfig } from '../cluster/cluster-file.ts';
+import { opName, parseOp } from '../kv/op-grammar.ts';
 import { ConfigError } from '../server/config.ts';
 import { clusterUp } from './cluster-command.ts';
-import { parseOp, printStatus, runClientCommand } from './client-command.ts';
-import { resolveConfig } from './cluster-file.ts';
+import { printStatus, runClientCommand } from './client-command.ts';
 import { runCheckCommand } from './check-command.ts';
 import { runNode } from './node-command.ts';
-import { runName, runTraceServer } from './trace-server-command.ts';
+import { runTraceServer } from './trace-server-command.ts';
 import { USAGE, UsageError } from './usage.ts';
-
-const CLIENT_COMMANDS = new Set(['get', 'put', 'del', 'delete', 'incr', 'expire', 'mget', 'mput']);
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -66,8 +66,10 @@ async function main(argv: string[]): Promise<void> {
     process.exit(await attachTui({ config, configPath }));
   }
   if (command === 'status') return printStatus(resolveConfig(values.config).config);
-  if (CLIENT_COMMANDS.has(command)) {
-    const op = parseOp(command, rest);
+  if (opName(command) !== null) {
+    const parsed = parseOp(command, rest);
+    if (!parsed.ok) throw new UsageError(parsed.error);
+    const op = parsed.op;
     const timeoutMs = positiveInt(values.timeout ?? '10000', '--timeout');
     return runClientCommand(resolveConfig(values.config).config, op, { serverId: values.server, timeoutMs });
   }

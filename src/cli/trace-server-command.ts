@@ -1,11 +1,6 @@
 import path from 'node:path';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 
-/** A run name that sorts by time: traces/2026-11-23T09-40-12. */
-export function runName(prefix = ''): string {
-  return `${prefix}${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}`;
-}
-
 export async function startTraceServer(opts: { dir: string; run: string; addr: string }): Promise<Collector> {
   return startCollector({ dir: path.join(opts.dir, opts.run), addr: opts.addr });
 }

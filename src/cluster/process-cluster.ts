@@ -9,7 +9,7 @@ import type { WireStatus } from '../transport/wire.ts';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(REPO, 'src/cli/raftkv.ts');
 
-export type ServerState = 'down' | 'up' | 'paused';
+type ServerState = 'down' | 'up' | 'paused';
 
 interface Member {
   child: ChildProcess | null;

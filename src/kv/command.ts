@@ -9,18 +9,18 @@ export const MAX_TTL_SECONDS = 10 * 365 * 24 * 60 * 60;
 
 export type KeyValue = { key: string; value: string };
 
-export type GetOp = { type: 'get'; key: string };
-export type MGetOp = { type: 'mget'; keys: string[] };
-export type PutOp = { type: 'put'; key: string; value: string };
-export type DeleteOp = { type: 'delete'; key: string };
+type GetOp = { type: 'get'; key: string };
+type MGetOp = { type: 'mget'; keys: string[] };
+type PutOp = { type: 'put'; key: string; value: string };
+type DeleteOp = { type: 'delete'; key: string };
 /** A missing key counts as 0; the result is the new value. */
-export type IncrOp = { type: 'incr'; key: string };
+type IncrOp = { type: 'incr'; key: string };
 /** All pairs or none. */
-export type MPutOp = { type: 'mput'; pairs: KeyValue[] };
+type MPutOp = { type: 'mput'; pairs: KeyValue[] };
 /** Relative, as a client asks: its clock is not the cluster's. */
-export type ExpireRequest = { type: 'expire'; key: string; ttlSeconds: number };
+type ExpireRequest = { type: 'expire'; key: string; ttlSeconds: number };
 /** Absolute, as the log carries it: every replica expires the key at the same log point. */
-export type ExpireOp = { type: 'expire'; key: string; deadlineMs: number };
+type ExpireOp = { type: 'expire'; key: string; deadlineMs: number };
 
 export type ReadOp = GetOp | MGetOp;
 /** What a client sends. */
@@ -38,7 +38,7 @@ export interface Command {
   op: Op;
 }
 
-export type CommandMeta = Pick<Command, 'clientId' | 'opId' | 'firstUnacked'>;
+type CommandMeta = Pick<Command, 'clientId' | 'opId' | 'firstUnacked'>;
 
 /**
  * put -> the value written; delete -> the value removed ("" if none); incr -> the new
@@ -47,7 +47,7 @@ export type CommandMeta = Pick<Command, 'clientId' | 'opId' | 'firstUnacked'>;
  */
 export type OpResult = { ok: true; value: string; values?: string[] } | { ok: false; error: string };
 
-export type CommandOrError = { ok: true; command: Command } | { ok: false; error: string };
+type CommandOrError = { ok: true; command: Command } | { ok: false; error: string };
 
 /** Checks a client's op, typed or not (it comes off the wire): the error message, or null. */
 export function validateOp(op: ClientOp): string | null {

@@ -13,7 +13,7 @@ export interface ApplyResult {
   duplicate: boolean;
 }
 
-export interface KvSnapshot {
+interface KvSnapshot {
   lastApplied: number;
   logicalNow: number;
   keys: StoredEntry[];

@@ -1,18 +1,33 @@
 import type { Entry } from './types.ts';
 
+/** What the outside may read of a node's log (Raft.log): queries only. */
+export interface ReadonlyRaftLog {
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  lastIndex(): number;
+  lastTerm(): number;
+  term(index: number): number;
+}
+
 /**
  * The in-memory Raft log and its persistence frontier. Index i lives at entries[i - 1]
- * (no snapshots yet). `stableIndex` is how far the caller has confirmed durable;
- * `unstableFrom` is the first index the next Ready must hand out to persist.
+ * (no snapshots yet, so the log starts at index 1). `stableIndex` is how far the caller
+ * has confirmed durable; `unstableFrom` is the first index the next Ready must hand out
+ * to persist. Keeping both here (etcd's raftLog with its unstable part) lets a Ready
+ * hand out each entry once to persist and once to apply, and only applies what is
+ * both committed and durable here.
  */
-export class RaftLog {
+export class RaftLog implements ReadonlyRaftLog {
   private readonly entries: Entry[];
+  /** Highest index known committed (§5.3); never moves back, so committed entries are never truncated. */
   commitIndex: number;
   /** Highest index handed to the caller to apply. */
   appliedIndex: number;
+  /** Highest index the caller confirmed durable (advance()). */
   stableIndex: number;
   private unstableFrom: number;
 
+  /** Throws if `persisted` is not contiguous from index 1. */
   constructor(persisted: Entry[], commitIndex: number, appliedIndex: number) {
     this.entries = persisted.map((e) => ({ ...e }));
     this.entries.forEach((e, i) => {
@@ -39,11 +54,7 @@ export class RaftLog {
     return this.entries[index - 1].term;
   }
 
-  entry(index: number): Entry | undefined {
-    return this.entries[index - 1];
-  }
-
-  /** Entries lo..hi inclusive, at most `max` of them. */
+  /** Entries lo..hi inclusive, at most `max` of them; [] when lo > hi or past the end. */
   slice(lo: number, hi: number, max = Infinity): Entry[] {
     const end = Math.min(hi, lo + max - 1, this.entries.length);
     return lo > end ? [] : this.entries.slice(lo - 1, end);
@@ -54,6 +65,7 @@ export class RaftLog {
     return lastLogTerm > this.lastTerm() || (lastLogTerm === this.lastTerm() && lastLogIndex >= this.lastIndex());
   }
 
+  /** Appends after the last entry; throws on a gap or overlap (a bug in the caller). */
   append(entries: Entry[]): void {
     for (const e of entries) {
       if (e.index !== this.entries.length + 1) throw new Error(`append at ${e.index} but last index is ${this.lastIndex()}`);
@@ -62,8 +74,10 @@ export class RaftLog {
   }
 
   /**
-   * Merges a leader's entries that follow a matching prevLogIndex: identical entries are
-   * skipped, the first conflicting one truncates the suffix (never a committed entry).
+   * Merges a leader's entries that follow a matching prevLogIndex (Figure 2,
+   * AppendEntries rules 3-4): identical entries are skipped, so a delayed duplicate
+   * cannot cut off what a newer message appended; the first conflicting one truncates
+   * the suffix. Throws rather than truncate a committed entry (Leader Completeness, §5.4).
    */
   mergeFromLeader(entries: Entry[]): void {
     for (let k = 0; k < entries.length; k++) {
@@ -89,7 +103,10 @@ export class RaftLog {
     this.unstableFrom = Math.min(this.unstableFrom, index);
   }
 
-  /** The first index of the run of entries with `term` that contains `index`. */
+  /**
+   * The first index of the run of entries with `term` that contains `index`, stopping
+   * above the commit index: the conflict hint of fast backtracking (§5.3, end).
+   */
   firstIndexOfTerm(index: number): number {
     const term = this.term(index);
     let i = index;
@@ -97,7 +114,7 @@ export class RaftLog {
     return i;
   }
 
-  /** The last index holding `term`, or 0 when the log has no entry of that term. */
+  /** The last index holding `term`, or 0 when the log has no entry of that term (the leader's side of the hint). */
   lastIndexOfTerm(term: number): number {
     for (let i = this.lastIndex(); i > 0; i--) {
       const t = this.term(i);

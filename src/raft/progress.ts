@@ -1,17 +1,19 @@
 /**
- * The leader's view of one follower (the paper's nextIndex and matchIndex), plus the
- * flow-control state that decides how much to send before hearing back.
+ * The leader's view of one follower (Figure 2's nextIndex and matchIndex), plus the
+ * flow-control state that decides how much to send before hearing back (etcd-io/raft's
+ * Progress, states probe and replicate as in its design.md; no snapshot state here).
  *
- * probe: the follower's log position is unknown; send one AppendEntries at a time.
- * replicate: the follower is known to match; stream entries optimistically (pipelining),
- * at most `maxInflight` unacknowledged messages.
+ * probe: the follower's log position is unknown; send one AppendEntries at a time,
+ * so a lagging or rejecting follower costs one message per heartbeat, not a flood.
+ * replicate: the follower is known to match; stream entries optimistically (pipelining,
+ * thesis §10.2.2), at most `maxInflight` unacknowledged messages.
  */
 export class Progress {
   nextIndex: number;
   matchIndex = 0;
   state: 'probe' | 'replicate' = 'probe';
   /** In probe state: an AppendEntries is out and unanswered until the next heartbeat. */
-  probeSent = false;
+  private probeSent = false;
   /** Last indexes of unacknowledged AppendEntries, oldest first. */
   private inflight: number[] = [];
   /** Heard from in the current check-quorum window. */
@@ -21,6 +23,7 @@ export class Progress {
   /** Commit index last sent, so heartbeats that carry nothing new stay untraced. */
   sentCommit = 0;
 
+  /** A new leader assumes every follower matches its log (nextIndex = lastIndex + 1) and probes to find out. */
   constructor(lastIndex: number, private readonly maxInflight: number) {
     this.nextIndex = lastIndex + 1;
   }

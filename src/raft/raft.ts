@@ -1,53 +1,73 @@
-import type { Tracer } from '../../tracing/tracer.ts';
-import { RaftLog } from './log.ts';
+import { RaftLog, type ReadonlyRaftLog } from './log.ts';
 import { Progress } from './progress.ts';
 import { quorum, quorumIndex } from './quorum.ts';
 import { ReadIndexQueue } from './read-index.ts';
 import type { Rng } from './rng.ts';
-import { RaftTrace } from './trace.ts';
+import { NoopTraceLogger, type TraceLogger } from './trace-logger.ts';
 import type {
   AppendEntries,
   AppendEntriesRes,
   Entry,
   HardState,
   Message,
+  PeerStatus,
   ReadState,
   Ready,
   RequestVote,
   RequestVoteRes,
   Role,
   SoftState,
+  Status,
+  TraceToken,
 } from './types.ts';
 
+/**
+ * How to build a node. Time is counted in ticks: the caller decides how long one is
+ * (the server: `timing.tickMs` of wall clock; the simulator: virtual ms).
+ */
 export interface RaftConfig {
   id: string;
-  /** Every voter in the cluster, this node included. */
+  /** Every voter in the cluster, this node included; fixed for the node's life (no membership changes). */
   peers: string[];
-  /** Ticks without hearing from a leader before campaigning (randomized up to 2x). */
+  /**
+   * Ticks without hearing from a leader before campaigning; each timeout is drawn
+   * from [electionTick, 2 * electionTick) so candidates rarely collide (§5.2).
+   */
   electionTick: number;
-  /** Ticks between leader heartbeats; must be well below electionTick. */
+  /** Ticks between leader heartbeats; must be less than electionTick (§5.6: broadcastTime << electionTimeout). */
   heartbeatTick: number;
+  /** The only randomness the core uses (election timeouts), so a seed replays a run. */
   rng: Rng;
-  /** What this node persisted before it last stopped. */
+  /** What this node persisted before it last stopped; none for a fresh node. */
   hardState?: HardState;
+  /** The persisted log, contiguous from index 1 (no snapshots). */
   entries?: Entry[];
   /** Highest index the caller's state machine already holds (restart without replay). */
   appliedIndex?: number;
+  /** Pre-vote (thesis §9.6): a partitioned node rejoining cannot force a term change. Default true. */
   preVote?: boolean;
+  /**
+   * Check-quorum (thesis §6.2): a leader that did not hear from a majority within an
+   * election timeout steps down; followers in contact with a leader refuse votes
+   * (thesis §4.2.3, the leader lease). Default true.
+   */
   checkQuorum?: boolean;
+  /** Unacknowledged AppendEntries per follower in replicate state (etcd's MaxInflightMsgs). Default 64. */
   maxInflight?: number;
+  /** Entries per AppendEntries at most. Default 256. */
   maxEntriesPerMessage?: number;
-  tracer?: Tracer;
-  /** Also trace heartbeats that carry nothing new (off by default: logs stay small). */
-  traceHeartbeats?: boolean;
+  /** Where to report Raft actions as they happen; none: not traced. */
+  traceLogger?: TraceLogger;
 }
 
+/** What propose() did: where the batch's last entry landed, or who to ask instead. */
 export type ProposeResult = { ok: true; index: number; term: number } | { ok: false; leaderId: string | null };
 
 /**
  * The Raft consensus algorithm as a deterministic state machine (the etcd-io/raft
- * design): no timers, sockets, files or wall clock. The caller feeds it tick(), step(),
- * propose() and readIndex(), and drains ready() / advance().
+ * design): no timers, sockets, files or wall clock, and no imports outside src/raft.
+ * The caller feeds it tick(), step(), propose() and readIndex(), and drains ready() /
+ * advance(); everything it must do (send, persist, apply) comes out of a Ready.
  */
 export class Raft {
   readonly id: string;
@@ -55,13 +75,13 @@ export class Raft {
   private readonly others: string[];
   private readonly cfg: Required<Pick<RaftConfig, 'electionTick' | 'heartbeatTick' | 'preVote' | 'checkQuorum' | 'maxInflight' | 'maxEntriesPerMessage'>>;
   private readonly rng: Rng;
-  private readonly trace: RaftTrace | null;
+  private readonly trace: TraceLogger;
 
-  term = 0;
-  votedFor: string | null = null;
-  role: Role = 'follower';
-  leaderId: string | null = null;
-  readonly log: RaftLog;
+  private term = 0;
+  private votedFor: string | null = null;
+  private role: Role = 'follower';
+  private leaderId: string | null = null;
+  private readonly raftLog: RaftLog;
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -70,14 +90,20 @@ export class Raft {
   private progress = new Map<string, Progress>();
   private reads = new ReadIndexQueue();
 
-  /** Sendable now: the leader's AppendEntries depend on nothing unpersisted (§10.2.1). */
+  /** Sendable now: the leader's AppendEntries depend on nothing unpersisted (thesis §10.2.1). */
   private msgs: Message[] = [];
   /** Votes, vote requests and replies: released by advance() once persisted. */
   private msgsAfterPersist: Message[] = [];
   private readStates: ReadState[] = [];
-  private persistedHardState: HardState;
-  private inflightReady: { ready: Ready; afterPersist: Message[] } | null = null;
+  /** The hard state as of the last Ready the caller advanced past (its term and vote are durable). */
+  private prevHardState: HardState;
+  private inflightReady: { ready: Ready; hardState: HardState; afterPersist: Message[] } | null = null;
 
+  /**
+   * Starts a node as a follower of no one, from what it persisted (if anything).
+   * Throws if `peers` lacks `id`, if heartbeatTick >= electionTick, or if `entries` is
+   * not contiguous from index 1.
+   */
   constructor(config: RaftConfig) {
     if (!config.peers.includes(config.id)) throw new Error(`peers must include this node (${config.id})`);
     if (config.heartbeatTick >= config.electionTick) throw new Error('heartbeatTick must be less than electionTick');
@@ -94,23 +120,28 @@ export class Raft {
       maxEntriesPerMessage: config.maxEntriesPerMessage ?? 256,
     };
     const hs = config.hardState ?? { term: 0, votedFor: null, commitIndex: 0 };
-    this.log = new RaftLog(config.entries ?? [], hs.commitIndex, config.appliedIndex ?? 0);
+    this.raftLog = new RaftLog(config.entries ?? [], hs.commitIndex, config.appliedIndex ?? 0);
     this.term = hs.term;
     this.votedFor = hs.votedFor;
-    if (this.log.lastTerm() > this.term) {
+    if (this.raftLog.lastTerm() > this.term) {
       // The log reached disk but the hard state written beside it did not: the term is at
       // least that of the newest entry, and no vote in it was ever sent.
-      this.term = this.log.lastTerm();
+      this.term = this.raftLog.lastTerm();
       this.votedFor = null;
     }
-    this.persistedHardState = { ...hs };
-    this.trace = config.tracer ? new RaftTrace(config.tracer, config.traceHeartbeats ?? false) : null;
-    this.trace?.raftStart(this.id);
+    this.prevHardState = { ...hs };
+    this.trace = config.traceLogger ?? new NoopTraceLogger();
+    this.trace.raftStart(this.id);
     this.resetElectionTimeout();
   }
 
   // ---------------------------------------------------------------- inputs
 
+  /**
+   * Advances logical time by one tick: a follower or candidate campaigns when its
+   * election timeout runs out (§5.2); a leader heartbeats every heartbeatTick and, with
+   * check-quorum, steps down after an election timeout without hearing from a majority.
+   */
   tick(): void {
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
@@ -147,6 +178,7 @@ export class Raft {
    * and campaign within a few ticks, spread at random so the followers that noticed do
    * not all split the vote. Only liveness changes: a leader that is in fact alive keeps
    * its lease at the followers that still hear from it, so they refuse the pre-vote.
+   * Does nothing on a leader or when `peer` is not the leader known here.
    */
   leaderUnreachable(peer: string): void {
     if (this.role === 'leader' || this.leaderId !== peer) return;
@@ -157,40 +189,63 @@ export class Raft {
     this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - soon);
   }
 
-  /** Starts an election now, as an election timeout would (tests; leadership transfer). */
+  /**
+   * Starts an election now, as an election timeout would (with a pre-vote first when
+   * enabled); does nothing on a leader. For tests and leadership transfer (thesis §3.10).
+   */
   campaignNow(): void {
     if (this.role !== 'leader') this.campaign(this.cfg.preVote);
   }
 
-  /** Appends commands to the leader's log; one call is one batch and one AppendEntries. */
+  /**
+   * Appends `commands` to the leader's log as consecutive entries of its term. One call
+   * is one batch: one log append, one Ready's entries (so one fsync) and one
+   * AppendEntries per follower. Returns the index and term of the batch's last entry
+   * (the first is index - commands.length + 1); on a non-leader appends nothing and
+   * returns the leader it knows, if any. The entries may still be lost if leadership
+   * changes before they commit: the caller learns their fate from committedEntries,
+   * where a different term at that index means they were replaced.
+   */
   propose(commands: { data: string; traceId?: string }[]): ProposeResult {
     if (this.role !== 'leader') return { ok: false, leaderId: this.leaderId };
-    const first = this.log.lastIndex() + 1;
-    this.log.append(
+    const first = this.raftLog.lastIndex() + 1;
+    this.raftLog.append(
       commands.map((c, k) => ({ index: first + k, term: this.term, kind: 'command' as const, data: c.data, ...(c.traceId ? { traceId: c.traceId } : {}) })),
     );
     this.broadcastAppend();
     this.maybeCommit();
-    return { ok: true, index: this.log.lastIndex(), term: this.term };
+    return { ok: true, index: this.raftLog.lastIndex(), term: this.term };
   }
 
-  /** Asks for a linearizable read point; the answer comes as a ReadState in a Ready. */
+  /**
+   * Asks for a linearizable read point (ReadIndex, thesis §6.4). The answer arrives as a
+   * ReadState with this `ctx` in a later Ready: `{ index }` once a quorum has confirmed
+   * this node still leads (reads are then served when the state machine has applied
+   * `index`), or `{ error }` right away on a non-leader, or when leadership is lost
+   * while the read waits. Reads that arrive together share one heartbeat round.
+   */
   readIndex(ctx: string): void {
     if (this.role !== 'leader') {
       this.readStates.push({ ctx, error: `not leader (leader: ${this.leaderId ?? 'unknown'})` });
       return;
     }
-    const committedInTerm = this.log.term(this.log.commitIndex) === this.term;
-    this.reads.add(ctx, this.log.commitIndex, committedInTerm);
+    const committedInTerm = this.raftLog.term(this.raftLog.commitIndex) === this.term;
+    this.reads.add(ctx, this.raftLog.commitIndex, committedInTerm);
   }
 
+  /**
+   * Feeds in a message from a peer. Silently drops messages from anyone not in `peers`
+   * (a stranger's vote must never count toward a quorum), messages whose `to` is not
+   * this node, and stale replies; answers a stale request with this node's term so its
+   * sender steps down (§5.1). A higher term makes this node a follower in that term,
+   * except for pre-votes, which change no one's term (thesis §9.6), and vote requests
+   * that arrive within a leader's lease (thesis §4.2.3), which are ignored.
+   */
   step(m: Message): void {
-    // Only configured voters take part: a stranger's vote must never count toward a quorum.
     if (!this.others.includes(m.from) || m.to !== this.id) return;
     if (m.term > this.term) {
       if (m.type === 'RequestVote' && this.inLease()) {
-        // A leader (or its follower) that heard from a quorum recently ignores disruptors.
-        this.trace?.requestVoteRecv(this.id, m);
+        this.trace.requestVoteRecv(m);
         return;
       }
       const grantedPreVote = m.type === 'RequestVoteRes' && m.preVote && m.voteGranted;
@@ -217,10 +272,10 @@ export class Raft {
   /** A message from an older term: tell its sender the current term so it steps down. */
   private stepStale(m: Message): void {
     if (m.type === 'AppendEntries') {
-      this.trace?.appendEntriesRecv(m);
+      this.trace.appendEntriesRecv(m);
       this.reply({ type: 'AppendEntriesRes', from: this.id, to: m.from, term: this.term, success: false, matchIndex: 0, prevLogIndex: m.prevLogIndex, conflictIndex: 0, conflictTerm: 0, readSeq: m.readSeq }, m);
     } else if (m.type === 'RequestVote') {
-      this.trace?.requestVoteRecv(this.id, m);
+      this.trace.requestVoteRecv(m);
       this.replyVote(m, false);
     }
   }
@@ -245,15 +300,15 @@ export class Raft {
     }
     const term = preVote ? this.term + 1 : this.term;
     for (const to of this.others) {
-      const m: RequestVote = { type: 'RequestVote', from: this.id, to, term, lastLogIndex: this.log.lastIndex(), lastLogTerm: this.log.lastTerm(), preVote };
-      if (this.trace) m.token = this.trace.requestVote(this.id, m);
+      const m: RequestVote = { type: 'RequestVote', from: this.id, to, term, lastLogIndex: this.raftLog.lastIndex(), lastLogTerm: this.raftLog.lastTerm(), preVote };
+      withToken(m, this.trace.requestVote(m));
       this.msgsAfterPersist.push(m);
     }
   }
 
   private handleRequestVote(m: RequestVote): void {
-    this.trace?.requestVoteRecv(this.id, m);
-    const upToDate = this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    this.trace.requestVoteRecv(m);
+    const upToDate = this.raftLog.isUpToDate(m.lastLogIndex, m.lastLogTerm);
     let grant: boolean;
     if (m.preVote) {
       // Would vote in term m.term: that term is newer and no live leader is known.
@@ -273,7 +328,7 @@ export class Raft {
     // A granted pre-vote answers in the term the candidate asked about, so it is not stale.
     const term = m.preVote && voteGranted ? m.term : this.term;
     const res: RequestVoteRes = { type: 'RequestVoteRes', from: this.id, to: m.from, term, voteGranted, preVote: m.preVote };
-    if (this.trace) res.token = this.trace.requestVoteRes(this.id, m, voteGranted, term);
+    withToken(res, this.trace.requestVoteRes(res));
     this.msgsAfterPersist.push(res);
   }
 
@@ -282,7 +337,7 @@ export class Raft {
     // A granted pre-vote speaks of the term we would campaign in; a refusal, of ours.
     const expectedTerm = m.preVote && m.voteGranted ? this.term + 1 : this.term;
     if (!campaigning || m.term !== expectedTerm) return;
-    this.trace?.requestVoteResRecv(this.id, m);
+    this.trace.requestVoteResRecv(m);
     if (!this.votes.has(m.from)) this.votes.set(m.from, m.voteGranted);
     if (this.wonVote()) this.afterVoteWon(m.preVote);
     else if (this.lostVote()) this.becomeFollower(this.term, null);
@@ -301,7 +356,7 @@ export class Raft {
     return [...this.votes.values()].filter((g) => !g).length >= quorum(this.peers.length);
   }
 
-  /** Heard from a leader within the minimum election timeout: a vote now would disrupt it. */
+  /** Heard from a leader within the minimum election timeout: a vote now would disrupt it (thesis §4.2.3). */
   private inLease(): boolean {
     return this.cfg.checkQuorum && this.leaderId !== null && this.electionElapsed < this.cfg.electionTick;
   }
@@ -330,10 +385,10 @@ export class Raft {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.reads = new ReadIndexQueue();
-    this.progress = new Map(this.others.map((p) => [p, new Progress(this.log.lastIndex(), this.cfg.maxInflight)]));
-    this.trace?.leaderElected(this.id, this.term);
-    // A no-op of the new term lets earlier-term entries commit (§5.4.2) and ReadIndex start.
-    this.log.append([{ index: this.log.lastIndex() + 1, term: this.term, kind: 'noop', data: '' }]);
+    this.progress = new Map(this.others.map((p) => [p, new Progress(this.raftLog.lastIndex(), this.cfg.maxInflight)]));
+    this.trace.leaderElected(this.id, this.term);
+    // A no-op of the new term lets earlier-term entries commit (§5.4.2, §8) and ReadIndex start.
+    this.raftLog.append([{ index: this.raftLog.lastIndex() + 1, term: this.term, kind: 'noop', data: '' }]);
     this.broadcastAppend();
     this.maybeCommit();
   }
@@ -355,7 +410,7 @@ export class Raft {
 
   private broadcastAppend(): void {
     for (const [to, pr] of this.progress) {
-      const nothingNew = pr.state === 'replicate' && pr.nextIndex > this.log.lastIndex();
+      const nothingNew = pr.state === 'replicate' && pr.nextIndex > this.raftLog.lastIndex();
       if (!pr.isPaused() && !nothingNew) this.sendAppend(to, pr, false);
     }
   }
@@ -381,19 +436,19 @@ export class Raft {
 
   private sendAppend(to: string, pr: Progress, emptyOnly: boolean): void {
     const prevLogIndex = pr.nextIndex - 1;
-    const entries = emptyOnly ? [] : this.log.slice(pr.nextIndex, this.log.lastIndex(), this.cfg.maxEntriesPerMessage);
+    const entries = emptyOnly ? [] : this.raftLog.slice(pr.nextIndex, this.raftLog.lastIndex(), this.cfg.maxEntriesPerMessage);
     const m: AppendEntries = {
       type: 'AppendEntries',
       from: this.id,
       to,
       term: this.term,
       prevLogIndex,
-      prevLogTerm: this.log.term(prevLogIndex),
+      prevLogTerm: this.raftLog.term(prevLogIndex),
       entries,
-      leaderCommit: this.log.commitIndex,
+      leaderCommit: this.raftLog.commitIndex,
       readSeq: this.reads.currentSeq(),
     };
-    if (this.trace?.wantsAppend(m, pr.sentCommit)) m.token = this.trace.appendEntries(m);
+    withToken(m, this.trace.appendEntries(m, entries.length > 0 || m.leaderCommit !== pr.sentCommit));
     pr.sentCommit = m.leaderCommit;
     pr.sent(prevLogIndex + entries.length, entries.length);
     this.msgs.push(m);
@@ -402,26 +457,28 @@ export class Raft {
   private handleAppendEntries(m: AppendEntries): void {
     if (this.role !== 'follower' || this.leaderId !== m.from) this.becomeFollower(m.term, m.from);
     this.electionElapsed = 0;
-    if (m.token) this.trace?.appendEntriesRecv(m);
+    if (m.token) this.trace.appendEntriesRecv(m);
     const base = { type: 'AppendEntriesRes' as const, from: this.id, to: m.from, term: this.term, prevLogIndex: m.prevLogIndex, readSeq: m.readSeq };
-    if (m.prevLogIndex > this.log.lastIndex()) {
-      this.reply({ ...base, success: false, matchIndex: 0, conflictIndex: this.log.lastIndex() + 1, conflictTerm: 0 }, m);
+    if (m.prevLogIndex > this.raftLog.lastIndex()) {
+      this.reply({ ...base, success: false, matchIndex: 0, conflictIndex: this.raftLog.lastIndex() + 1, conflictTerm: 0 }, m);
       return;
     }
-    const localTerm = this.log.term(m.prevLogIndex);
+    const localTerm = this.raftLog.term(m.prevLogIndex);
     if (m.prevLogIndex > 0 && localTerm !== m.prevLogTerm) {
-      this.reply({ ...base, success: false, matchIndex: 0, conflictIndex: this.log.firstIndexOfTerm(m.prevLogIndex), conflictTerm: localTerm }, m);
+      this.reply({ ...base, success: false, matchIndex: 0, conflictIndex: this.raftLog.firstIndexOfTerm(m.prevLogIndex), conflictTerm: localTerm }, m);
       return;
     }
-    this.log.mergeFromLeader(m.entries);
+    this.raftLog.mergeFromLeader(m.entries);
     const lastNew = m.prevLogIndex + m.entries.length;
+    // Figure 2, AppendEntries rule 5: nothing past what this message proved matches.
     const commit = Math.min(m.leaderCommit, lastNew);
-    if (commit > this.log.commitIndex) this.log.commitIndex = commit;
+    if (commit > this.raftLog.commitIndex) this.raftLog.commitIndex = commit;
     this.reply({ ...base, success: true, matchIndex: lastNew, conflictIndex: 0, conflictTerm: 0 }, m);
   }
 
   private reply(res: AppendEntriesRes, req: AppendEntries): void {
-    if (req.token && this.trace) res.token = this.trace.appendEntriesRes(res, req);
+    // An untraced request (an idle heartbeat) gets an untraced reply: nothing to pair it with.
+    if (req.token) withToken(res, this.trace.appendEntriesRes(res, req));
     this.msgsAfterPersist.push(res);
   }
 
@@ -429,7 +486,7 @@ export class Raft {
     if (this.role !== 'leader') return;
     const pr = this.progress.get(m.from);
     if (!pr) return;
-    if (m.token) this.trace?.appendEntriesResRecv(m);
+    if (m.token) this.trace.appendEntriesResRecv(m);
     pr.recentActive = true;
     if (m.readSeq > pr.ackedReadSeq) {
       pr.ackedReadSeq = m.readSeq;
@@ -437,7 +494,7 @@ export class Raft {
     }
     if (m.success) {
       if (pr.acknowledge(m.matchIndex)) this.maybeCommit();
-      if (pr.nextIndex <= this.log.lastIndex() && !pr.isPaused()) this.sendAppend(m.from, pr, false);
+      if (pr.nextIndex <= this.raftLog.lastIndex() && !pr.isPaused()) this.sendAppend(m.from, pr, false);
       return;
     }
     // Stale rejections (for positions already known to match, or for a probe no longer
@@ -446,7 +503,7 @@ export class Raft {
     if (pr.state === 'probe' && m.prevLogIndex !== pr.nextIndex - 1) return;
     let next = m.conflictIndex;
     if (m.conflictTerm > 0) {
-      const last = this.log.lastIndexOfTerm(m.conflictTerm);
+      const last = this.raftLog.lastIndexOfTerm(m.conflictTerm);
       if (last > 0) next = last + 1;
     }
     pr.rejectTo(Math.min(next, m.prevLogIndex));
@@ -461,32 +518,59 @@ export class Raft {
   /** Advance commitIndex to what a quorum holds, counting only current-term entries (§5.4.2). */
   private maybeCommit(): void {
     if (this.role !== 'leader') return;
-    const matches = [this.log.stableIndex, ...[...this.progress.values()].map((p) => p.matchIndex)];
+    // The leader counts only what its own disk holds (thesis §10.2.1).
+    const matches = [this.raftLog.stableIndex, ...[...this.progress.values()].map((p) => p.matchIndex)];
     const index = quorumIndex(matches);
-    if (index <= this.log.commitIndex || this.log.term(index) !== this.term) return;
-    const from = this.log.commitIndex + 1;
-    this.log.commitIndex = index;
-    if (this.trace) for (const e of this.log.slice(from, index)) this.trace.commit(e);
+    if (index <= this.raftLog.commitIndex || this.raftLog.term(index) !== this.term) return;
+    const from = this.raftLog.commitIndex + 1;
+    this.raftLog.commitIndex = index;
+    for (const e of this.raftLog.slice(from, index)) this.trace.commit(e);
     this.reads.releaseWaiting(index);
   }
 
-  // ---------------------------------------------------------------- ready / advance
+  // ---------------------------------------------------------------- observation
 
+  /** Role, leader and term now: cheap enough to call per request. */
   softState(): SoftState {
     return { role: this.role, leaderId: this.leaderId, term: this.term };
   }
 
-  /** The leader's view of a follower's log, for status pages; null when not leading. */
-  progressOf(peer: string): { matchIndex: number; nextIndex: number } | null {
-    const pr = this.progress.get(peer);
-    return pr ? { matchIndex: pr.matchIndex, nextIndex: pr.nextIndex } : null;
+  /**
+   * A snapshot of everything a status page or a test may want to know (etcd-io/raft's
+   * Status); building it copies the leader's progress, so prefer softState() on hot paths.
+   */
+  status(): Status {
+    let progress: Record<string, PeerStatus> | null = null;
+    if (this.role === 'leader') {
+      progress = {};
+      for (const [peer, pr] of this.progress) progress[peer] = { matchIndex: pr.matchIndex, nextIndex: pr.nextIndex, state: pr.state };
+    }
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      leaderId: this.leaderId,
+      votedFor: this.votedFor,
+      commitIndex: this.raftLog.commitIndex,
+      appliedIndex: this.raftLog.appliedIndex,
+      lastIndex: this.raftLog.lastIndex(),
+      lastTerm: this.raftLog.lastTerm(),
+      progress,
+    };
   }
 
-  hardState(): HardState {
-    return { term: this.term, votedFor: this.votedFor, commitIndex: this.log.commitIndex };
+  /** The log, read-only: for tests and tools that check it entry by entry. */
+  get log(): ReadonlyRaftLog {
+    return this.raftLog;
   }
 
-  /** True when ready() would hand out work. */
+  private hardState(): HardState {
+    return { term: this.term, votedFor: this.votedFor, commitIndex: this.raftLog.commitIndex };
+  }
+
+  // ---------------------------------------------------------------- ready / advance
+
+  /** True when ready() would hand out work; false while a Ready is outstanding. */
   hasReady(): boolean {
     if (this.inflightReady) return false;
     return (
@@ -494,31 +578,37 @@ export class Raft {
       this.msgs.length > 0 ||
       this.msgsAfterPersist.length > 0 ||
       this.readStates.length > 0 ||
-      this.log.hasUnstable() ||
-      this.log.hasCommittedToApply() ||
-      !sameHardState(this.hardState(), this.persistedHardState)
+      this.raftLog.hasUnstable() ||
+      this.raftLog.hasCommittedToApply() ||
+      !sameHardState(this.hardState(), this.prevHardState)
     );
   }
 
   /**
-   * The next batch of work, or null. Only one Ready is out at a time: call advance()
-   * with it before asking for another.
+   * The next batch of work (see Ready for what to do with it), or null when there is
+   * none. Only one Ready is out at a time: until advance() takes it back, this returns
+   * null, so nothing that depends on its persistence can be handed out early.
    */
   ready(): Ready | null {
     if (!this.hasReady()) return null;
     this.startReadRound();
     const hs = this.hardState();
-    const changed = !sameHardState(hs, this.persistedHardState);
-    const committedEntries = this.log.takeCommitted();
+    const prev = this.prevHardState;
+    // etcd's MustSync: term and vote must survive a crash (a node must not vote twice
+    // in a term, §5.2); the commit index need not, a leader will tell it again.
+    const termOrVoteChanged = hs.term !== prev.term || hs.votedFor !== prev.votedFor;
+    const committedEntries = this.raftLog.takeCommitted();
+    const entries = this.raftLog.takeUnstable();
     const ready: Ready = {
       softState: this.softState(),
-      hardState: changed ? hs : null,
-      entries: this.log.takeUnstable(),
+      hardState: termOrVoteChanged ? hs : null,
+      entries,
+      mustSync: termOrVoteChanged || entries.length > 0,
       messages: this.msgs,
       committedEntries,
       readStates: this.readStates,
     };
-    this.inflightReady = { ready, afterPersist: this.msgsAfterPersist };
+    this.inflightReady = { ready, hardState: hs, afterPersist: this.msgsAfterPersist };
     this.msgs = [];
     this.msgsAfterPersist = [];
     this.readStates = [];
@@ -526,26 +616,18 @@ export class Raft {
   }
 
   /**
-   * Records the Apply action for an entry of committedEntries as the caller applies it,
-   * with what applying it did (e.g. that it was a retried duplicate the state machine
-   * answered from its session table without executing it again).
-   */
-  traceApply(entry: Entry, outcome: Record<string, unknown> = {}): void {
-    this.trace?.apply(entry, outcome);
-  }
-
-  /**
-   * The caller has durably persisted `ready`'s hard state and entries. Returns the
-   * messages that had to wait for that (votes, vote requests, AppendEntries replies):
-   * they exist nowhere else, so they cannot be sent early by mistake.
+   * The caller has durably persisted `ready`'s hard state and entries (if mustSync).
+   * Returns the messages that had to wait for that (votes, vote requests, AppendEntries
+   * replies): they exist nowhere else, so they cannot be sent early by mistake. Throws
+   * if `ready` is not the Ready last returned by ready(), or was already advanced.
    */
   advance(ready: Ready): Message[] {
     if (!this.inflightReady || this.inflightReady.ready !== ready) throw new Error('advance() called with a Ready that is not the outstanding one');
-    const { afterPersist } = this.inflightReady;
+    const { afterPersist, hardState } = this.inflightReady;
     this.inflightReady = null;
-    if (ready.hardState) this.persistedHardState = { ...ready.hardState };
+    this.prevHardState = hardState;
     if (ready.entries.length > 0) {
-      this.log.stableTo(ready.entries);
+      this.raftLog.stableTo(ready.entries);
       // The leader's own durable copy counts toward the quorum.
       this.maybeCommit();
     }
@@ -555,4 +637,9 @@ export class Raft {
 
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.votedFor === b.votedFor && a.commitIndex === b.commitIndex;
+}
+
+/** Sets the token a TraceLogger returned, leaving untraced messages without one. */
+function withToken(m: Message, token: TraceToken | undefined): void {
+  if (token !== undefined) m.token = token;
 }

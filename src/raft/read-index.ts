@@ -9,9 +9,13 @@ interface PendingRead {
 }
 
 /**
- * ReadIndex (Raft thesis §6.4): a read is linearizable at the leader's commit index once
- * a quorum has acknowledged a heartbeat sent after the read arrived, proving no newer
- * leader existed at that moment.
+ * ReadIndex (Raft thesis §6.4; etcd's ReadOnlySafe): a read is linearizable at the
+ * leader's commit index once a quorum has acknowledged a heartbeat sent after the read
+ * arrived, proving no newer leader existed at that moment. A new leader's commit index
+ * may lag what its predecessor committed, so reads wait until it commits an entry of its
+ * own term (thesis §6.4 step 1). Rounds are numbered (`seq`); followers echo the number
+ * in their AppendEntries replies (readSeq), and the leader answers every read whose
+ * round a quorum has echoed. Answers are ReadStates: `{ ctx, index }` or `{ ctx, error }`.
  */
 export class ReadIndexQueue {
   private pending: PendingRead[] = [];

@@ -12,18 +12,21 @@ export interface AdminContext {
 }
 
 export function status(ctx: AdminContext): WireStatus {
-  const { raft } = ctx.node;
+  const st = ctx.node.raft.status();
   return {
     serverId: ctx.id,
-    role: raft.role,
-    term: raft.term,
-    leaderId: raft.leaderId ?? '',
-    commitIndex: raft.log.commitIndex,
+    role: st.role,
+    term: st.term,
+    leaderId: st.leaderId ?? '',
+    commitIndex: st.commitIndex,
     appliedIndex: ctx.node.kv.lastApplied,
-    lastLogIndex: raft.log.lastIndex(),
+    lastLogIndex: st.lastIndex,
     peers: ctx.servers
       .filter((s) => s.id !== ctx.id)
-      .map((s) => ({ id: s.id, addr: s.addr, ...(raft.progressOf(s.id) ?? { matchIndex: 0, nextIndex: 0 }), blocked: ctx.transport.isBlocked(s.id) })),
+      .map((s) => {
+        const pr = st.progress?.[s.id];
+        return { id: s.id, addr: s.addr, matchIndex: pr?.matchIndex ?? 0, nextIndex: pr?.nextIndex ?? 0, blocked: ctx.transport.isBlocked(s.id) };
+      }),
     lastContactMs: ctx.node.msSinceLeaderContact(),
     pid: process.pid,
   };

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Timing } from './raft-node.ts';
 
@@ -25,10 +25,10 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export const DEFAULT_BASE_PORT = 7100;
+const DEFAULT_BASE_PORT = 7100;
 
 /** 25 ms ticks: elections after 250-500 ms of silence, heartbeats every 50 ms. */
-export const DEFAULT_TIMING: Timing = { tickMs: 25, electionTick: 10, heartbeatTick: 2 };
+const DEFAULT_TIMING: Timing = { tickMs: 25, electionTick: 10, heartbeatTick: 2 };
 
 export function defaultConfig(n = 7, basePort = DEFAULT_BASE_PORT, dataDir = 'data'): ClusterConfig {
   return {
@@ -59,8 +59,20 @@ export function loadConfig(file: string): ClusterConfig {
   return { ...config, dataDir: path.resolve(path.dirname(file), config.dataDir) };
 }
 
+/**
+ * Writes a config where child processes can read it, creating the directory; dataDir is
+ * stored relative to the file, as loadConfig reads it back. Returns the file's absolute path.
+ */
+export function writeConfig(file: string, config: ClusterConfig): string {
+  const abs = path.resolve(file);
+  mkdirSync(path.dirname(abs), { recursive: true });
+  const dataDir = path.relative(path.dirname(abs), path.resolve(config.dataDir)) || '.';
+  writeFileSync(abs, JSON.stringify({ ...config, dataDir }, null, 2) + '\n');
+  return abs;
+}
+
 /** Checks every field and names the first bad one; missing optional fields get defaults. */
-export function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
+function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   const bad = (what: string): never => {
     throw new ConfigError(`${source}: ${what}`);
   };

@@ -3,15 +3,16 @@ import { NullSink } from '../../tracing/record.ts';
 import { beforeSend } from '../../tracing/send-barrier.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 import { buildCommand, encodeCommand, validateOp, type ClientOp, type OpResult, type ReadOp } from '../kv/command.ts';
+import { isReadOp, opKeys, opValue } from '../kv/op-info.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
-import { isReadOp, opFromWire, opKeys, opValue } from '../transport/op-codec.ts';
-import { TickBatch } from '../transport/tick-batch.ts';
+import { opFromWire } from '../transport/op-codec.ts';
+import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
 import { NotLeaderError } from './errors.ts';
 import type { Forwarder } from './forwarder.ts';
 import type { RaftNode } from './raft-node.ts';
 
-export interface KvServiceContext {
+interface KvServiceContext {
   id: string;
   node: RaftNode;
   tracer: Tracer;

@@ -1,10 +1,11 @@
+import { RaftTrace } from '../../tracing/raft-trace.ts';
 import type { Tracer } from '../../tracing/tracer.ts';
 import type { OpResult, ReadOp } from '../kv/command.ts';
 import { KvStateMachine, type ApplyResult } from '../kv/state-machine.ts';
 import { Raft } from '../raft/raft.ts';
 import { seededRng } from '../raft/rng.ts';
-import type { Entry, HardState, Message, ReadState, Ready, Role } from '../raft/types.ts';
-import type { RaftStorage } from '../storage/raftStorage.ts';
+import type { Entry, Message, ReadState, Ready, Role } from '../raft/types.ts';
+import type { RaftStorage } from '../storage/raft-storage.ts';
 import { NotLeaderError } from './errors.ts';
 
 export interface Timing {
@@ -47,10 +48,11 @@ export class RaftNode {
   readonly raft: Raft;
   readonly kv = new KvStateMachine();
   private readonly opts: RaftNodeOptions;
+  /** Records the core's Raft actions, and the Apply actions this driver takes. */
+  private readonly trace: RaftTrace | null;
   private ticker: NodeJS.Timeout | null = null;
   private draining = false;
   private stopped = false;
-  private role: Role = 'follower';
   private lastLeaderContact = Date.now();
   private readonly proposalWaiters = new Map<number, Waiter<ApplyResult | null> & { term: number }>();
   private pendingProposals: ({ data: string; traceId?: string } & Waiter<ApplyResult | null>)[] = [];
@@ -58,12 +60,10 @@ export class RaftNode {
   private readonly readsAwaitingApply: ({ index: number } & Waiter<number>)[] = [];
   private readSeq = 0;
   private roleListeners: (() => void)[] = [];
-  private persistedHardState: HardState | null = null;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
     const { hardState, entries } = opts.storage.initialState();
-    this.persistedHardState = hardState;
     // Rebuild the state machine without tracing it again: those Apply actions were
     // recorded in an earlier life. Whatever was applied was committed, even if the
     // commit index on disk lagged behind.
@@ -72,6 +72,7 @@ export class RaftNode {
       if (e.index > replayTo) break;
       this.kv.apply(e);
     }
+    this.trace = opts.tracer ? new RaftTrace(opts.tracer, opts.traceHeartbeats ?? false) : null;
     this.raft = new Raft({
       id: opts.id,
       peers: opts.peers,
@@ -81,8 +82,7 @@ export class RaftNode {
       hardState,
       entries,
       appliedIndex: this.kv.lastApplied,
-      tracer: opts.tracer,
-      traceHeartbeats: opts.traceHeartbeats,
+      traceLogger: this.trace ?? undefined,
     });
   }
 
@@ -103,7 +103,7 @@ export class RaftNode {
   step(messages: Message[]): void {
     if (this.stopped) return;
     for (const m of messages) {
-      if (m.type === 'AppendEntries' && m.term >= this.raft.term) this.lastLeaderContact = Date.now();
+      if (m.type === 'AppendEntries' && m.term >= this.raft.softState().term) this.lastLeaderContact = Date.now();
       this.raft.step(m);
     }
     this.drain();
@@ -117,11 +117,11 @@ export class RaftNode {
   }
 
   get isLeader(): boolean {
-    return this.raft.role === 'leader';
+    return this.raft.softState().role === 'leader';
   }
 
   get leaderId(): string | null {
-    return this.raft.leaderId;
+    return this.raft.softState().leaderId;
   }
 
   msSinceLeaderContact(): number {
@@ -206,41 +206,30 @@ export class RaftNode {
     this.opts.send(rd.messages);
     this.applyCommitted(rd.committedEntries);
     this.answerReads(rd.readStates);
-    const hardState = this.mustPersist(rd.hardState);
-    if (hardState || rd.entries.length > 0) await this.opts.storage.save(hardState, rd.entries);
+    // Every save fsyncs, so only what must survive a crash is saved: the core leaves a
+    // change of the commit index alone out of mustSync (a leader tells it again).
+    if (rd.mustSync) await this.opts.storage.save(rd.hardState, rd.entries);
     if (this.stopped) return;
     this.opts.send(this.raft.advance(rd));
   }
 
-  /**
-   * Term and vote must be durable before the messages that depend on them leave; the
-   * commit index need not be (a restarted node learns it again from the leader), so a
-   * change of the commit index alone costs no write and no fsync (etcd's MustSync rule).
-   */
-  private mustPersist(hs: HardState | null): HardState | null {
-    if (!hs) return null;
-    const last = this.persistedHardState;
-    if (last && last.term === hs.term && last.votedFor === hs.votedFor) return null;
-    this.persistedHardState = hs;
-    return hs;
-  }
-
   private noticeRole(role: Role): void {
-    if (role !== this.role && this.role === 'leader') {
+    // Waiters exist only for proposals this node accepted as leader: if it no longer
+    // leads, leadership changed under them.
+    if (role !== 'leader' && this.proposalWaiters.size > 0) {
       // The entries may still commit under the next leader; the client's retry with the
       // same opId is answered from the session table either way.
       const err = new NotLeaderError(this.leaderId, 'leadership changed before the operation committed; retry (it is applied at most once)');
       for (const w of this.proposalWaiters.values()) w.reject(err);
       this.proposalWaiters.clear();
     }
-    this.role = role;
     for (const l of this.roleListeners) l();
   }
 
   private applyCommitted(entries: Entry[]): void {
     for (const e of entries) {
       const result = this.kv.apply(e);
-      this.raft.traceApply(e, result ? { clientId: result.clientId, opId: result.opId, ...(result.duplicate ? { duplicate: true } : {}), ...(result.result.ok ? {} : { error: result.result.error }) } : {});
+      this.trace?.apply(e, result ? { clientId: result.clientId, opId: result.opId, ...(result.duplicate ? { duplicate: true } : {}), ...(result.result.ok ? {} : { error: result.result.error }) } : {});
       const w = this.proposalWaiters.get(e.index);
       if (!w) continue;
       this.proposalWaiters.delete(e.index);

@@ -5,7 +5,7 @@ import { CollectorSink } from '../../tracing/collector-sink.ts';
 import { NullSink, type TraceSink } from '../../tracing/record.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 import type { VectorClock } from '../../tracing/clock.ts';
-import { RaftStorage } from '../storage/raftStorage.ts';
+import { RaftStorage } from '../storage/raft-storage.ts';
 import { PeerTransport, raftPeerHandlers } from '../transport/peer-transport.ts';
 import { AdminService, KVService, RaftPeerService, serverOptions } from '../transport/proto.ts';
 import { adminHandlers } from './admin-service.ts';
@@ -14,7 +14,7 @@ import { Forwarder } from './forwarder.ts';
 import { kvHandlers } from './kv-service.ts';
 import { RaftNode } from './raft-node.ts';
 
-export interface ServerOptions {
+interface ServerOptions {
   /** Where records go; by default the config's tracing server, or nowhere. */
   sink?: TraceSink;
   /** The clock this server's host stopped at in an earlier life, so its counter continues. */
@@ -23,7 +23,7 @@ export interface ServerOptions {
   onFatal?: (err: Error) => void;
 }
 
-export interface RunningServer {
+interface RunningServer {
   id: string;
   addr: string;
   dataDir: string;

@@ -1,9 +1,9 @@
 import Datastore from 'nedb-promises';
-import { CorruptDatafileError } from './corruptDatafileError.ts';
+import { CorruptDatafileError } from './corrupt-datafile-error.ts';
 import type { StorageEventListener } from './events.ts';
-import { AppendHandle } from './appendHandle.ts';
-import type { DatafileContent, Doc } from './readDatafile.ts';
-import { repairDatafile } from './repairDatafile.ts';
+import { AppendHandle } from './append-handle.ts';
+import type { DatafileContent, Doc } from './read-datafile.ts';
+import { repairDatafile } from './repair-datafile.ts';
 
 /**
  * The @seald-io/nedb datastore inside nedb-promises' wrapper. We drive it directly: the
@@ -20,7 +20,7 @@ interface NedbDatastore {
   getAllData(): Doc[];
 }
 
-export interface DatafileOptions {
+interface DatafileOptions {
   /** Dead lines (overwritten or deleted documents) tolerated before compacting, if more than the live ones. */
   compactAfterDeadLines: number;
   emit: StorageEventListener;

@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { beforeSend } from '../../tracing/send-barrier.ts';
-import { TickBatch } from './tick-batch.ts';
+import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { WireClientReply, WireClientRequest } from './wire.ts';
 
 export type SessionRequest = Omit<WireClientRequest, 'callId' | 'timeoutMs'>;

@@ -2,7 +2,8 @@ import type { Token } from '../../tracing/record.ts';
 import type { Entry, Message } from '../raft/types.ts';
 import type { WireEntry, WireRaftMessage } from './wire.ts';
 
-export function encodeToken(token: Token | undefined): string {
+/** Any token, the Raft core's opaque ones included: it is JSON on the wire. */
+export function encodeToken(token: unknown): string {
   return token ? JSON.stringify(token) : '';
 }
 

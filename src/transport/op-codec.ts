@@ -42,28 +42,3 @@ export function opFromWire(w: WireOp | null | undefined): ClientOp | string {
       return 'request has no operation (expected one of get, put, delete, incr, expire, mget, mput)';
   }
 }
-
-export function isReadOp(op: ClientOp): boolean {
-  return op.type === 'get' || op.type === 'mget';
-}
-
-/** The key (or keys) an op touches, as trace bodies and per-key ordering name them. */
-export function opKeys(op: ClientOp): string[] {
-  if (op.type === 'mget') return op.keys;
-  if (op.type === 'mput') return op.pairs.map((p) => p.key);
-  return [op.key];
-}
-
-/** The value a write carries, for trace bodies: put's value, or the op in short. */
-export function opValue(op: ClientOp): string {
-  switch (op.type) {
-    case 'put':
-      return op.value;
-    case 'mput':
-      return JSON.stringify(op.pairs.map((p) => p.value));
-    case 'expire':
-      return `ttl=${op.ttlSeconds}s`;
-    default:
-      return '';
-  }
-}

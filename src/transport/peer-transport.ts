@@ -5,7 +5,7 @@ import { messageFromWire, messageToWire } from './codec.ts';
 import { channelOptions, RaftPeerService } from './proto.ts';
 import type { WireRaftMessage } from './wire.ts';
 
-export interface PeerAddress {
+interface PeerAddress {
   id: string;
   addr: string;
 }
@@ -82,10 +82,6 @@ export class PeerTransport {
 
   isBlocked(peer: string): boolean {
     return this.blocked.has(peer);
-  }
-
-  blockedPeers(): string[] {
-    return [...this.blocked];
   }
 
   close(): void {

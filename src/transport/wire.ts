@@ -28,7 +28,7 @@ export interface WireRaftMessage {
   };
 }
 
-export interface WireKeyValue {
+interface WireKeyValue {
   key: string;
   value: string;
 }
@@ -70,7 +70,7 @@ export interface WireClientReply {
   callId: number;
 }
 
-export interface WirePeerStatus {
+interface WirePeerStatus {
   id: string;
   addr: string;
   matchIndex: number;

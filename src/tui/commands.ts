@@ -1,4 +1,5 @@
 import { validateOp, type ClientOp } from '../kv/command.ts';
+import { OP_ALIASES, OP_SYNTAX, parseOp } from '../kv/op-grammar.ts';
 
 /**
  * The terminal UI's command language, as pure functions: a line becomes a command or a
@@ -18,7 +19,7 @@ export type TuiCommand =
   | { type: 'clear' }
   | { type: 'quit' };
 
-export type ParseResult = { ok: true; command: TuiCommand } | { ok: false; error: string };
+type ParseResult = { ok: true; command: TuiCommand } | { ok: false; error: string };
 
 export interface CommandSpec {
   name: string;
@@ -33,13 +34,8 @@ export interface CommandSpec {
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
-  { name: 'get', args: '<key>', summary: 'read a key', group: 'data' },
-  { name: 'put', args: '<key> <value>', summary: 'write a key', group: 'data' },
-  { name: 'del', args: '<key>', summary: 'delete a key', group: 'data' },
-  { name: 'incr', args: '<key>', summary: 'add 1 (from 0)', group: 'data' },
-  { name: 'expire', args: '<key> <seconds>', summary: 'delete later', group: 'data' },
-  { name: 'mget', args: '<key>...', summary: 'read keys', group: 'data' },
-  { name: 'mput', args: '<key>=<value>...', summary: 'write together', group: 'data' },
+  // The data operations and their arguments are the shared grammar's (src/kv/op-grammar.ts).
+  ...OP_SYNTAX.map((o): CommandSpec => ({ name: o.name, args: o.args, summary: o.summary, group: 'data' })),
   { name: 'leader', args: '', summary: 'who leads', group: 'cluster' },
   { name: 'status', args: '', summary: 'servers, pids', group: 'cluster' },
   { name: 'kill', args: '<server>', summary: 'kill -9 it', group: 'cluster', takesServer: true, launchedOnly: true },
@@ -54,11 +50,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'quit', args: '', summary: 'stop and exit', group: 'ui' },
 ];
 
-const ALIASES: Record<string, string> = { delete: 'del', exit: 'quit', q: 'quit', '?': 'help', h: 'help', cls: 'clear' };
+const ALIASES: Record<string, string> = { ...OP_ALIASES, exit: 'quit', q: 'quit', '?': 'help', h: 'help', cls: 'clear' };
 
-export const COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
+const COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
 
-export function spec(name: string): CommandSpec | undefined {
+function spec(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name);
 }
 
@@ -111,59 +107,28 @@ export function parseCommand(line: string, serverIds: readonly string[]): ParseR
     const close = COMMAND_NAMES.filter((c) => c.startsWith(name.slice(0, 2)));
     return fail(`unknown command "${word}"${close.length > 0 ? ` (did you mean ${close.join(' or ')}?)` : ''}; type help for the list`);
   }
-  const wrongArgs = () => fail(`${name} takes ${s.args || 'no arguments'} (usage: ${usageOf(name)})`);
-  const exact = (n: number) => args.length === n;
-  let op: ClientOp | null = null;
+  if (s.group === 'data') {
+    const parsed = parseOp(name, args);
+    if (!parsed.ok) return fail(parsed.error);
+    // The limits too, before sending: a mistake shows at once, not after a round trip.
+    const invalid = validateOp(parsed.op);
+    return invalid === null ? { ok: true, command: { type: 'op', op: parsed.op } } : fail(`${name}: ${invalid}`);
+  }
   switch (name) {
-    case 'get':
-    case 'del':
-    case 'incr':
-      if (!exact(1)) return wrongArgs();
-      op = { type: name === 'del' ? 'delete' : name, key: args[0] } as ClientOp;
-      break;
-    case 'put':
-      if (!exact(2)) return wrongArgs();
-      op = { type: 'put', key: args[0], value: args[1] };
-      break;
-    case 'expire': {
-      if (!exact(2)) return wrongArgs();
-      const ttl = Number(args[1]);
-      if (args[1].trim() === '' || !Number.isFinite(ttl) || ttl <= 0) return fail(`expire: seconds must be a positive number (got "${args[1]}")`);
-      op = { type: 'expire', key: args[0], ttlSeconds: ttl };
-      break;
-    }
-    case 'mget':
-      if (args.length === 0) return wrongArgs();
-      op = { type: 'mget', keys: args };
-      break;
-    case 'mput': {
-      if (args.length === 0) return wrongArgs();
-      const pairs = [];
-      for (const a of args) {
-        const eq = a.indexOf('=');
-        if (eq <= 0) return fail(`mput: "${a}" is not <key>=<value>`);
-        pairs.push({ key: a.slice(0, eq), value: a.slice(eq + 1) });
-      }
-      op = { type: 'mput', pairs };
-      break;
-    }
     case 'kill':
     case 'restart':
     case 'pause':
     case 'resume':
     case 'partition': {
-      if (!exact(1)) return fail(`${name} takes a server id (usage: ${usageOf(name)}; servers: ${serverIds.join(', ')})`);
+      if (args.length !== 1) return fail(`${name} takes a server id (usage: ${usageOf(name)}; servers: ${serverIds.join(', ')})`);
       const server = resolveServer(args[0], serverIds);
       if (server === null) return fail(`unknown server "${args[0]}" (servers: ${serverIds.join(', ')})`);
       return { ok: true, command: { type: 'cluster', action: name, server } };
     }
     default:
-      if (args.length > 0) return wrongArgs();
+      if (args.length > 0) return fail(`${name} takes no arguments (usage: ${usageOf(name)})`);
       return { ok: true, command: { type: name } as TuiCommand };
   }
-  const invalid = validateOp(op);
-  if (invalid !== null) return fail(`${name}: ${invalid}`);
-  return { ok: true, command: { type: 'op', op } };
 }
 
 /** An id as typed, or a bare number for the server whose id ends in it ("2" -> server2). */

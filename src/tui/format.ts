@@ -1,4 +1,5 @@
-import { stateLabel, type ResultEntry, type ServerRow } from './controller.ts';
+import { stateLabel } from './cluster-text.ts';
+import type { ResultEntry, ServerRow } from './state.ts';
 
 /** Pure text layout shared by the ink screen and the plain line mode. */
 
@@ -10,7 +11,7 @@ export interface Line {
   bold?: boolean;
 }
 
-export function formatContact(row: ServerRow): string {
+function formatContact(row: ServerRow): string {
   const st = row.status;
   if (!row.fresh || !st) return '-';
   if (st.role === 'leader') return '-';
@@ -21,7 +22,7 @@ export function formatContact(row: ServerRow): string {
   return `${Math.floor(ms / 60_000)}m`;
 }
 
-export const PANEL_COLUMNS = [
+const PANEL_COLUMNS = [
   { title: '', width: 2 },
   { title: 'server', width: 10 },
   { title: 'role', width: 13 },
@@ -78,7 +79,7 @@ export function rowTone(row: ServerRow, leaderId: string | null): Tone {
 }
 
 /** Column widths of the results pane for a given width. */
-export function resultColumns(width: number): { id: number; input: number; value: number; server: number; latency: number } {
+function resultColumns(width: number): { id: number; input: number; value: number; server: number; latency: number } {
   const id = 5;
   const server = 9;
   const latency = 8;
@@ -92,13 +93,13 @@ export function resultHeader(width: number): string {
   return clip(`${'opId'.padStart(c.id)}  ${'command'.padEnd(c.input)}  ${'value'.padEnd(c.value)}  ${'server'.padEnd(c.server)}${'latency'.padStart(c.latency)}`, width);
 }
 
-export function valueText(e: ResultEntry): string {
+function valueText(e: ResultEntry): string {
   if (e.pairs) return e.pairs.map((p) => `${p.key}=${p.value === '' ? '(empty)' : p.value}`).join(' ');
   if (e.value === undefined) return '';
   return e.value === '' ? '(empty)' : e.value;
 }
 
-export function latencyText(ms: number | undefined): string {
+function latencyText(ms: number | undefined): string {
   if (ms === undefined) return '';
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }
@@ -157,7 +158,7 @@ export function fit(text: string, w: number): string {
   return `${oneLine.slice(0, Math.max(0, w - 1))}~`;
 }
 
-export function clip(text: string, width: number): string {
+function clip(text: string, width: number): string {
   return text.length <= width ? text : text.slice(0, Math.max(0, width));
 }
 

@@ -1,5 +1,5 @@
 import { render } from 'ink';
-import { App } from './App.tsx';
+import { App } from './app.tsx';
 import type { Controller } from './controller.ts';
 
 const ALT_SCREEN_ON = '\u001B[?1049h\u001B[H';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConfig } from '../cli/cluster-file.ts';
-import { runName } from '../cli/trace-server-command.ts';
+import { runName } from '../../tracing/collector.ts';
+import { resolveConfig } from '../cluster/cluster-file.ts';
 import { attachTui, launchTui } from './run.ts';
 
 const USAGE = `npm start [-- options]     start a local cluster, its tracing server and the terminal UI

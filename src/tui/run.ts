@@ -4,15 +4,15 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import { TraceCollectorService } from '../../tracing/proto.ts';
-import { writeConfig } from '../cli/cluster-file.ts';
-import { KvClient } from '../client/kvslib.ts';
+import { KvClient } from '../client/kv-client.ts';
 import { freePorts } from '../cluster/free-ports.ts';
 import { ProcessCluster } from '../cluster/process-cluster.ts';
-import { defaultConfig, type ClusterConfig } from '../server/config.ts';
+import { defaultConfig, writeConfig, type ClusterConfig } from '../server/config.ts';
 import { AdminClient } from '../transport/admin-client.ts';
 import { unary } from '../transport/unary.ts';
 import { COMMANDS, parseCommand, usageOf } from './commands.ts';
-import { Controller, errorText, type ClusterControl, type TraceInfo } from './controller.ts';
+import { Controller, errorText } from './controller.ts';
+import type { ClusterControl, TraceInfo } from './deps.ts';
 import { plainResult } from './format.ts';
 
 /**
@@ -21,7 +21,7 @@ import { plainResult } from './format.ts';
  * or a plain line mode when stdin is not one.
  */
 
-export interface LaunchOptions {
+interface LaunchOptions {
   nodes: number;
   /** Servers keep their logs under <dataDir>/<serverId>/, process logs under <dataDir>/logs/. */
   dataDir: string;
@@ -32,7 +32,7 @@ export interface LaunchOptions {
   plain?: boolean;
 }
 
-export interface AttachOptions {
+interface AttachOptions {
   config: ClusterConfig;
   configPath: string | null;
   plain?: boolean;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import type { HistoryEntry } from '../../tracing/history.ts';
 import type { ClientOp } from '../../src/kv/command.ts';
 import { checkHistory, checkOps, explain, formatOp, partitionHistory, type LinOp } from '../../tracing/check/linearizability.ts';
 

@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import type { HistoryEntry } from '../../tracing/history.ts';
 import type { TraceRecord } from '../../tracing/record.ts';
 import { formatJsonl, formatShiViz, parseJsonl } from '../../tracing/shiviz.ts';
 import type { RunMeta } from '../../tracing/check/load.ts';

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientError, type KvClient } from '../../src/client/kvslib.ts';
+import { ClientError, type KvClient } from '../../src/client/kv-client.ts';
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../src/kv/command.ts';
 import { channelOptions, KVService, RaftPeerService } from '../../src/transport/proto.ts';
 import { unary } from '../../src/transport/unary.ts';

@@ -3,11 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeConfig } from '../../src/cli/cluster-file.ts';
-import { KvClient, type ClientOptions } from '../../src/client/kvslib.ts';
+import { KvClient, type ClientOptions } from '../../src/client/kv-client.ts';
 import { freePorts } from '../../src/cluster/free-ports.ts';
 import { ProcessCluster } from '../../src/cluster/process-cluster.ts';
-import { defaultConfig, type ClusterConfig } from '../../src/server/config.ts';
+import { defaultConfig, writeConfig, type ClusterConfig } from '../../src/server/config.ts';
 
 export { freePorts };
 

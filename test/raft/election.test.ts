@@ -7,10 +7,10 @@ describe('elections', () => {
   itSeeded('initial election: one leader, and the term stays put while nothing fails', 100, 10, (seed) => {
     const c = new SimCluster({ seed, size: 3 });
     const leader = c.waitForLeader();
-    const term = c.raft(leader).term;
+    const term = c.raft(leader).status().term;
     c.run(5_000);
     expect(c.leaders()).toEqual([{ id: leader, term }]);
-    for (const id of c.ids) expect(c.raft(id).term).toBe(term);
+    for (const id of c.ids) expect(c.raft(id).status().term).toBe(term);
   });
 
   itSeeded('re-election after the leader is cut off, and the old leader rejoins as a follower', 200, 10, (seed) => {
@@ -20,11 +20,11 @@ describe('elections', () => {
     const second = c.waitForLeader();
     expect(second).not.toBe(first);
     // check-quorum: the cut-off leader notices it lost its majority and steps down.
-    c.runUntil(() => c.raft(first).role !== 'leader', 2_000, `${first} to step down`);
+    c.runUntil(() => c.raft(first).status().role !== 'leader', 2_000, `${first} to step down`);
     c.reconnect(first);
     c.run(1_000);
     expect(c.stableLeader()).toBe(second);
-    expect(c.raft(first).leaderId).toBe(second);
+    expect(c.raft(first).status().leaderId).toBe(second);
   });
 
   it('followers told the link to their leader broke elect a new one before an election timeout, and no sooner than it otherwise', () => {
@@ -61,14 +61,14 @@ describe('elections', () => {
   itSeeded('a follower that wrongly thinks its leader is gone cannot depose it: the others refuse while in its lease', 160, 10, (seed) => {
     const c = new SimCluster({ seed, size: 3 });
     const leader = c.waitForLeader();
-    const term = c.raft(leader).term;
+    const term = c.raft(leader).status().term;
     c.run(200);
     const [f, g] = c.ids.filter((id) => id !== leader);
     // A spurious report while heartbeats still arrive: the next heartbeat restores the leader.
     c.raft(f).leaderUnreachable(leader);
     c.run(1_000);
     expect(c.stableLeader()).toBe(leader);
-    expect(c.raft(f).leaderId).toBe(leader);
+    expect(c.raft(f).status().leaderId).toBe(leader);
     // Now the link between f and the leader really is down, and only that link: f hears
     // no heartbeats and campaigns, and g, which still hears the leader, refuses it.
     const asked: string[] = [];
@@ -80,26 +80,26 @@ describe('elections', () => {
     c.run(1_000);
     expect(asked).toContain(g);
     expect(c.stableLeader()).toBe(leader);
-    expect(c.raft(leader).term).toBe(term);
-    expect(c.raft(g).term).toBe(term);
+    expect(c.raft(leader).status().term).toBe(term);
+    expect(c.raft(g).status().term).toBe(term);
     c.net.heal();
     c.run(500);
     expect(c.stableLeader()).toBe(leader);
-    expect(c.raft(leader).term).toBe(term);
-    expect(c.raft(f).leaderId).toBe(leader);
+    expect(c.raft(leader).status().term).toBe(term);
+    expect(c.raft(f).status().leaderId).toBe(leader);
   });
 
 
   itSeeded('a broken link to a node that is not the leader changes nothing', 170, 5, (seed) => {
     const c = new SimCluster({ seed, size: 3 });
     const leader = c.waitForLeader();
-    const term = c.raft(leader).term;
+    const term = c.raft(leader).status().term;
     const [f, g] = c.ids.filter((id) => id !== leader);
     c.raft(f).leaderUnreachable(g);
     c.raft(leader).leaderUnreachable(f);
     c.run(1_000);
     expect(c.stableLeader()).toBe(leader);
-    expect(c.raft(leader).term).toBe(term);
+    expect(c.raft(leader).status().term).toBe(term);
   });
 
   itSeeded('no leader without a quorum', 300, 5, (seed) => {
@@ -119,7 +119,7 @@ describe('elections', () => {
     const c = new SimCluster({ seed: s, size: 7 });
     const rng = seededRng(s * 3 + 1);
     let leader = c.waitForLeader();
-    const terms = [c.raft(leader).term];
+    const terms = [c.raft(leader).status().term];
     for (let round = 0; round < 10; round++) {
       const cut = new Set<string>([leader]);
       while (cut.size < 3) cut.add(c.ids[rng.int(0, c.ids.length)]);
@@ -127,7 +127,7 @@ describe('elections', () => {
       // Four connected nodes are a majority of seven: they must elect a new leader.
       const next = c.waitForLeader(5_000);
       expect(cut.has(next), `round ${round}: ${next} was cut off`).toBe(false);
-      terms.push(c.raft(next).term);
+      terms.push(c.raft(next).status().term);
       for (const id of cut) c.reconnect(id);
       leader = c.waitForLeader();
     }
@@ -139,7 +139,7 @@ describe('elections', () => {
   itSeeded('pre-vote: a node that was partitioned cannot depose a healthy leader when it rejoins', 500, 5, (seed) => {
     const c = new SimCluster({ seed, size: 5 });
     const leader = c.waitForLeader();
-    const term = c.raft(leader).term;
+    const term = c.raft(leader).status().term;
     const loner = c.ids.find((id) => id !== leader)!;
     let preVotes = 0;
     c.watch((m) => {
@@ -149,25 +149,25 @@ describe('elections', () => {
     c.run(5_000);
     // Alone it keeps asking for pre-votes, but never bumps its term.
     expect(preVotes).toBeGreaterThan(10);
-    expect(c.raft(loner).term).toBe(term);
+    expect(c.raft(loner).status().term).toBe(term);
     c.reconnect(loner);
     c.run(2_000);
     expect(c.stableLeader()).toBe(leader);
-    expect(c.raft(leader).term).toBe(term);
+    expect(c.raft(leader).status().term).toBe(term);
   });
 
   it('without pre-vote the same rejoin forces a new term (the problem pre-vote solves)', () => {
     const c = new SimCluster({ seed: 7, size: 5, preVote: false, checkQuorum: false });
     const leader = c.waitForLeader();
-    const term = c.raft(leader).term;
+    const term = c.raft(leader).status().term;
     const loner = c.ids.find((id) => id !== leader)!;
     c.isolate(loner);
     c.run(5_000);
-    expect(c.raft(loner).term).toBeGreaterThan(term + 3);
+    expect(c.raft(loner).status().term).toBeGreaterThan(term + 3);
     c.reconnect(loner);
     c.run(2_000);
     c.waitForLeader();
-    expect(Math.max(...c.ids.map((id) => c.raft(id).term))).toBeGreaterThan(term);
+    expect(Math.max(...c.ids.map((id) => c.raft(id).status().term))).toBeGreaterThan(term);
   });
 
   it('check-quorum: a leader that loses its majority steps down', () => {
@@ -175,7 +175,7 @@ describe('elections', () => {
     const leader = c.waitForLeader();
     const others = c.ids.filter((id) => id !== leader);
     c.net.partition([[leader, others[0]], others.slice(1)]);
-    c.runUntil(() => c.raft(leader).role !== 'leader', 3_000, 'the minority leader to step down');
+    c.runUntil(() => c.raft(leader).status().role !== 'leader', 3_000, 'the minority leader to step down');
     const next = c.waitForLeader();
     expect(others.slice(1)).toContain(next);
   });

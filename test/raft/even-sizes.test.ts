@@ -17,7 +17,7 @@ describe('even cluster sizes: half is not a majority', () => {
       const without = others.slice(size / 2 - 1);
       expect(withLeader.length).toBe(without.length);
       c.net.partition([withLeader, without]);
-      const term = c.raft(leader).term;
+      const term = c.raft(leader).status().term;
       const p = c.raft(leader).propose([{ data: 'a=2' }]);
       expect(p.ok).toBe(true);
       c.run(3_000);

@@ -13,15 +13,15 @@ describe('Figure 8, scripted', () => {
     const c = new SimCluster({ seed: 8, size: 5, electionTick: 1000, preVote: false, checkQuorum: false, maxEntriesPerMessage: 1 });
     const [s0, s1, s2, s3, s4] = c.ids;
     const elect = (id: string) => {
-      for (let attempt = 0; attempt < 5 && c.raft(id).role !== 'leader'; attempt++) {
+      for (let attempt = 0; attempt < 5 && c.raft(id).status().role !== 'leader'; attempt++) {
         c.raft(id).campaignNow();
         try {
-          c.runUntil(() => c.raft(id).role === 'leader', 200, `${id} to win`);
+          c.runUntil(() => c.raft(id).status().role === 'leader', 200, `${id} to win`);
         } catch {
           /* lost this round (split vote or a newer term learned): campaign again */
         }
       }
-      expect(c.raft(id).role).toBe('leader');
+      expect(c.raft(id).status().role).toBe('leader');
     };
 
     // (a) s0 leads term 1 and gets entry 3 onto s1 only.
@@ -30,7 +30,7 @@ describe('Figure 8, scripted', () => {
     c.net.partition([[s0, s1], [s2, s3, s4]]);
     const x = c.raft(s0).propose([{ data: 'x=2' }]);
     expect(x).toMatchObject({ ok: true, index: 3, term: 1 });
-    c.runUntil(() => c.raft(s1).log.lastIndex() >= 3, 500, 's1 to hold entry 3');
+    c.runUntil(() => c.raft(s1).status().lastIndex >= 3, 500, 's1 to hold entry 3');
 
     // (b) s0 crashes; s4 wins term 2 with s2 and s3 and logs its no-op at index 3 alone.
     c.isolate(s0);
@@ -45,17 +45,17 @@ describe('Figure 8, scripted', () => {
     c.restart(s0);
     c.net.partition([[s0, s1, s2], [s3], [s4]]);
     elect(s0);
-    c.runUntil(() => c.raft(s0).log.commitIndex >= 3 || c.raft(s2).log.lastIndex() >= 4, 1_000, 'entry 3 on s2 or a commit');
+    c.runUntil(() => c.raft(s0).status().commitIndex >= 3 || c.raft(s2).status().lastIndex >= 4, 1_000, 'entry 3 on s2 or a commit');
     expect(c.raft(s2).log.term(3)).toBe(1);
     // A correct leader stops here with entry 4 on s2 and nothing new committed.
-    expect(c.raft(s0).log.commitIndex).toBeLessThan(3);
+    expect(c.raft(s0).status().commitIndex).toBeLessThan(3);
     c.isolate(s0);
     c.crash(s0);
 
     // (d) s4 may now win with s2 and s3 and overwrite entry 3: legal only if it was never committed.
     c.restart(s4);
     c.net.partition([[s1, s2, s3, s4], [s0]]);
-    for (let attempt = 0; attempt < 5 && c.raft(s4).role !== 'leader'; attempt++) {
+    for (let attempt = 0; attempt < 5 && c.raft(s4).status().role !== 'leader'; attempt++) {
       c.raft(s4).campaignNow();
       c.run(200);
     }

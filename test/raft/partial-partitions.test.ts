@@ -13,7 +13,7 @@ describe('partial partitions', () => {
     const c = new SimCluster({ seed, size: 5 });
     const leader = c.waitForLeader();
     c.one('a=1', 5);
-    const term = c.raft(leader).term;
+    const term = c.raft(leader).status().term;
     const [a, b] = c.ids.filter((id) => id !== leader);
     // a and b still reach the other two and each other; only their links to the leader are cut.
     c.net.cutLink(leader, a);
@@ -23,7 +23,7 @@ describe('partial partitions', () => {
     // a and b time out and ask for pre-votes; x and y, which hear the leader, refuse.
     expect(c.messageCount()).toBeGreaterThan(before);
     expect(c.leaders()).toEqual([{ id: leader, term }]);
-    for (const id of c.ids) expect(c.raft(id).term, `${id}'s term`).toBe(term);
+    for (const id of c.ids) expect(c.raft(id).status().term, `${id}'s term`).toBe(term);
     const idx = c.one('b=2', 3);
     for (const id of [a, b]) expect(c.raft(id).log.lastIndex(), `${id} cannot have it`).toBeLessThan(idx);
     c.net.heal();
@@ -35,7 +35,7 @@ describe('partial partitions', () => {
     const c = new SimCluster({ seed, size: 5 });
     const leader = c.waitForLeader();
     c.one('a=1', 5);
-    const term = c.raft(leader).term;
+    const term = c.raft(leader).status().term;
     const deaf = c.ids.find((id) => id !== leader)!;
     c.net.cutOneWay(leader, deaf);
     let preVotes = 0;
@@ -46,7 +46,7 @@ describe('partial partitions', () => {
     expect(preVotes).toBeGreaterThan(0);
     // Its requests reach the leader and the others; everyone in the leader's lease ignores them.
     expect(c.leaders()).toEqual([{ id: leader, term }]);
-    expect(c.raft(deaf).term).toBe(term);
+    expect(c.raft(deaf).status().term).toBe(term);
     c.one('b=2', 4);
     c.net.heal();
     const last = c.one('c=3', 5);
@@ -57,11 +57,11 @@ describe('partial partitions', () => {
     const c = new SimCluster({ seed, size: 5 });
     const old = c.waitForLeader();
     c.one('a=1', 5);
-    const term = c.raft(old).term;
+    const term = c.raft(old).status().term;
     const others = c.ids.filter((id) => id !== old);
     for (const id of others) c.net.cutOneWay(id, old);
     // Its heartbeats still arrive, but no acknowledgement comes back: check-quorum ends it.
-    c.runUntil(() => c.raft(old).role !== 'leader', 3_000, 'the deaf leader to step down');
+    c.runUntil(() => c.raft(old).status().role !== 'leader', 3_000, 'the deaf leader to step down');
     let next: string | null = null;
     c.runUntil(
       () => {
@@ -74,7 +74,7 @@ describe('partial partitions', () => {
     expect(others).toContain(next);
     // The old leader can reach them but not hear them: it cannot win, and the others commit without it.
     c.one('b=2', 4);
-    expect(c.raft(old).role).not.toBe('leader');
+    expect(c.raft(old).status().role).not.toBe('leader');
     c.net.heal();
     const last = c.one('c=3', 5);
     c.runUntil(() => c.nodes.get(old)!.durable.appliedIndex >= last, 2_000, 'the old leader to catch up');

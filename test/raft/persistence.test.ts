@@ -14,8 +14,8 @@ describe('persistence across crash and restart', () => {
     const before = c.nodes.get(f)!.durable.hardState;
     c.crash(f);
     c.restart(f);
-    expect(c.raft(f).term).toBe(before.term);
-    expect(c.raft(f).votedFor).toBe(before.votedFor);
+    expect(c.raft(f).status().term).toBe(before.term);
+    expect(c.raft(f).status().votedFor).toBe(before.votedFor);
     expect(c.raft(f).log.lastIndex()).toBeGreaterThanOrEqual(2);
     c.one('b=2', 3);
   });

@@ -18,7 +18,7 @@ describe('ReadIndex safety', () => {
     const next = c.waitForLeader();
     expect(majority).toContain(next);
     c.one('k=2', 3);
-    expect(c.raft(old).role).toBe('leader');
+    expect(c.raft(old).status().role).toBe('leader');
 
     // f still follows the old leader and acknowledges its heartbeats: one answer of the
     // three it would need.
@@ -30,7 +30,7 @@ describe('ReadIndex safety', () => {
     c.run(1_000);
     expect(acksFromF).toBeGreaterThan(0);
     expect(c.reads.get('stale')!.value, 'the deposed leader served a read').toBeUndefined();
-    expect(c.raft(old).role).toBe('leader');
+    expect(c.raft(old).status().role).toBe('leader');
 
     // Healed, the old leader learns of the newer term: the read fails, and is retried at the new leader.
     c.net.heal();

@@ -35,16 +35,16 @@ describe('the Ready / advance contract', () => {
     const votes = a.advance(rd);
     expect(votes.map((m) => m.type)).toEqual(['RequestVote', 'RequestVote']);
     a.step({ type: 'RequestVoteRes', from: 'b', to: 'a', term: 1, voteGranted: true, preVote: false });
-    expect(a.role).toBe('leader');
+    expect(a.status().role).toBe('leader');
     rd = a.ready()!;
     expect(rd.entries).toMatchObject([{ index: 1, kind: 'noop' }]);
     expect(rd.messages.filter((m: Message) => m.type === 'AppendEntries')).toHaveLength(2);
     // One follower acknowledges before the leader's own write is durable: not a majority yet.
     const ack = { type: 'AppendEntriesRes', to: 'a', term: 1, success: true, matchIndex: 1, prevLogIndex: 0, conflictIndex: 0, conflictTerm: 0, readSeq: 0 } as const;
     a.step({ ...ack, from: 'b' });
-    expect(a.log.commitIndex).toBe(0);
+    expect(a.status().commitIndex).toBe(0);
     a.advance(rd);
-    expect(a.log.commitIndex).toBe(1);
+    expect(a.status().commitIndex).toBe(1);
     expect(a.ready()!.committedEntries).toMatchObject([{ index: 1 }]);
   });
 
@@ -57,10 +57,43 @@ describe('the Ready / advance contract', () => {
     const ack = { type: 'AppendEntriesRes', to: 'a', term: 1, success: true, matchIndex: 1, prevLogIndex: 0, conflictIndex: 0, conflictTerm: 0, readSeq: 0 } as const;
     a.step({ ...ack, from: 'b' });
     a.step({ ...ack, from: 'c' });
-    expect(a.log.commitIndex).toBe(1);
+    expect(a.status().commitIndex).toBe(1);
     expect(rd.committedEntries).toEqual([]);
     a.advance(rd);
     expect(a.ready()!.committedEntries).toMatchObject([{ index: 1 }]);
+  });
+
+  it('mustSync: term, vote or entries must reach disk; a commit index alone need not', () => {
+    const b = make('b');
+    const noop = { index: 1, term: 1, kind: 'noop', data: '' } as const;
+    b.step({ type: 'AppendEntries', from: 'a', to: 'b', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [noop], leaderCommit: 0, readSeq: 0 });
+    let rd = b.ready()!;
+    expect(rd).toMatchObject({ mustSync: true, hardState: { term: 1, votedFor: null, commitIndex: 0 }, entries: [noop] });
+    b.advance(rd);
+    b.step({ type: 'AppendEntries', from: 'a', to: 'b', term: 1, prevLogIndex: 1, prevLogTerm: 1, entries: [], leaderCommit: 1, readSeq: 0 });
+    rd = b.ready()!;
+    expect(rd).toMatchObject({ mustSync: false, hardState: null, entries: [], committedEntries: [noop] });
+    expect(b.advance(rd)).toMatchObject([{ type: 'AppendEntriesRes', success: true, matchIndex: 1 }]);
+    expect(b.status()).toMatchObject({ term: 1, commitIndex: 1, appliedIndex: 1 });
+  });
+
+  it("status() reports a leader's view of each follower, and none elsewhere", () => {
+    const a = make('a');
+    expect(a.status()).toEqual({ id: 'a', role: 'follower', term: 0, leaderId: null, votedFor: null, commitIndex: 0, appliedIndex: 0, lastIndex: 0, lastTerm: 0, progress: null });
+    a.campaignNow();
+    a.advance(a.ready()!);
+    a.step({ type: 'RequestVoteRes', from: 'b', to: 'a', term: 1, voteGranted: true, preVote: false });
+    a.advance(a.ready()!);
+    a.step({ type: 'AppendEntriesRes', from: 'b', to: 'a', term: 1, success: true, matchIndex: 1, prevLogIndex: 0, conflictIndex: 0, conflictTerm: 0, readSeq: 0 });
+    expect(a.status()).toMatchObject({
+      role: 'leader',
+      leaderId: 'a',
+      votedFor: 'a',
+      commitIndex: 1,
+      lastIndex: 1,
+      lastTerm: 1,
+      progress: { b: { matchIndex: 1, nextIndex: 2, state: 'replicate' }, c: { matchIndex: 0, nextIndex: 1, state: 'probe' } },
+    });
   });
 
   it('advance() refuses a Ready that is not the outstanding one', () => {
@@ -84,7 +117,8 @@ describe('the Ready / advance contract', () => {
       ],
       appliedIndex: 1,
     });
-    expect([a.term, a.votedFor, a.log.lastIndex()]).toEqual([3, 'b', 2]);
+    const st = a.status();
+    expect([st.term, st.votedFor, st.lastIndex]).toEqual([3, 'b', 2]);
     expect(a.ready()!.committedEntries.map((e) => e.index)).toEqual([2]);
   });
 });

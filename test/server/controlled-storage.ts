@@ -33,7 +33,7 @@ export class ControlledStorage {
   private listeners: (() => void)[] = [];
 
   constructor(initial: { hardState?: HardState; entries?: Entry[] } = {}) {
-    this.durable = { hardState: initial.hardState ?? { term: 0, votedFor: null, commitIndex: 0 }, entries: initial.entries ?? [] };
+    this.durable = clone({ hardState: initial.hardState ?? { term: 0, votedFor: null, commitIndex: 0 }, entries: initial.entries ?? [] });
     this.written = clone(this.durable);
   }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../src/kv/command.ts';
-import type { AppendEntries, Entry, HardState, Message, RequestVote } from '../../src/raft/types.ts';
+import type { AppendEntries, Entry, Message, RequestVote } from '../../src/raft/types.ts';
 import { RaftNode, type Timing } from '../../src/server/raft-node.ts';
 import { ControlledStorage, SendLog, settle, waitFor } from './controlled-storage.ts';
 
@@ -89,8 +89,9 @@ describe('RaftNode: nothing leaves before the save it depends on', () => {
     ]);
     expect(log.violations).toEqual([]);
     // A restart finds the vote, and refuses another candidate in term 5.
-    const log2 = new SendLog(() => storage);
-    const again = makeNode('b', new ControlledStorage(storage.durable), log2);
+    const restarted = new ControlledStorage(storage.durable);
+    const log2 = new SendLog(() => restarted);
+    const again = makeNode('b', restarted, log2);
     again.step([vote('c', 'b', 5)]);
     await waitFor(() => log2.messages.length > 0, 'the answer to c');
     expect(log2.messages).toMatchObject([{ type: 'RequestVoteRes', to: 'c', voteGranted: false }]);
@@ -325,4 +326,3 @@ describe('RaftNode across a crash between write and fsync', () => {
   });
 });
 
-export type { HardState };

@@ -1,6 +1,7 @@
 import { Raft } from '../../src/raft/raft.ts';
 import { seededRng, type Rng } from '../../src/raft/rng.ts';
 import type { Message, Ready } from '../../src/raft/types.ts';
+import { RaftTrace } from '../../tracing/raft-trace.ts';
 import { MemorySink } from '../../tracing/record.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 import { EventQueue } from './event-queue.ts';
@@ -140,12 +141,12 @@ export class SimCluster {
       for (const e of rd.committedEntries) {
         this.invariants.apply(node.id, node.durable.appliedIndex, e);
         node.applyToKv(e);
-        node.raft.traceApply(e);
+        node.trace?.apply(e);
       }
       for (const rs of rd.readStates) this.readAnswered(node, rs);
       this.serveReads(node);
       const [lo, hi] = this.opts.persistDelay;
-      if (hi > 0 && (rd.hardState || rd.entries.length > 0)) {
+      if (hi > 0 && rd.mustSync) {
         node.persisting = rd;
         this.queue.push(this.now + this.rng.int(lo, hi + 1), { kind: 'persisted', id: node.id, life: node.life, rd });
         return;
@@ -180,6 +181,7 @@ export class SimCluster {
       this.tracers.set(id, tracer);
     }
     node.life++;
+    node.trace = tracer ? new RaftTrace(tracer, false) : null;
     node.raft = new Raft({
       id,
       peers: this.ids,
@@ -192,7 +194,7 @@ export class SimCluster {
       preVote: this.opts.preVote,
       checkQuorum: this.opts.checkQuorum,
       maxEntriesPerMessage: this.opts.maxEntriesPerMessage,
-      tracer,
+      traceLogger: node.trace ?? undefined,
     });
     this.queue.push(this.now + this.rng.int(1, this.opts.tickMs + 1), { kind: 'tick', id, life: node.life });
     this.pump(node);
@@ -235,9 +237,9 @@ export class SimCluster {
   /** Up nodes that believe they lead, with their terms. */
   leaders(): { id: string; term: number }[] {
     return this.upIds()
-      .map((id) => this.raft(id))
-      .filter((r) => r.role === 'leader')
-      .map((r) => ({ id: r.id, term: r.term }));
+      .map((id) => ({ id, ...this.raft(id).softState() }))
+      .filter((s) => s.role === 'leader')
+      .map(({ id, term }) => ({ id, term }));
   }
 
   /** Waits for a leader that a connected majority follows; returns its id. */
@@ -260,8 +262,8 @@ export class SimCluster {
     if (ls.length === 0) return null;
     const { id, term } = ls[0];
     const followers = this.upIds().filter((p) => {
-      const r = this.raft(p);
-      return this.net.linked(id, p) && r.term === term && r.leaderId === id;
+      const s = this.raft(p).softState();
+      return this.net.linked(id, p) && s.term === term && s.leaderId === id;
     });
     return followers.length >= Math.floor(this.ids.length / 2) + 1 ? id : null;
   }

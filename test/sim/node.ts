@@ -1,5 +1,6 @@
 import type { Entry, HardState, Ready } from '../../src/raft/types.ts';
 import type { Raft } from '../../src/raft/raft.ts';
+import type { RaftTrace } from '../../tracing/raft-trace.ts';
 
 /** What survives a crash: the persisted log and hard state, and the applied state machine. */
 export interface DurableState {
@@ -13,6 +14,8 @@ export interface DurableState {
 /** One simulated server: durable state always, a Raft instance only while it is up. */
 export class SimNode {
   raft: Raft | null = null;
+  /** This life's Raft tracing, when the cluster traces: the core's actions and Apply. */
+  trace: RaftTrace | null = null;
   /** A Ready whose persistence is still under way (the write is lost on crash). */
   persisting: Ready | null = null;
   /** Bumped on every crash so events scheduled for an earlier life are ignored. */

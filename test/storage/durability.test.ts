@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RaftStorage } from '../../src/storage/raftStorage.ts';
+import { RaftStorage } from '../../src/storage/raft-storage.ts';
 import { entries, entry, eventLog, tempDir } from './helpers.ts';
 
 async function lineCount(file: string): Promise<number> {

@@ -1,8 +1,8 @@
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CorruptDatafileError } from '../../src/storage/corruptDatafileError.ts';
-import { RaftStorage } from '../../src/storage/raftStorage.ts';
+import { CorruptDatafileError } from '../../src/storage/corrupt-datafile-error.ts';
+import { RaftStorage } from '../../src/storage/raft-storage.ts';
 import { docLine, entries, entry, eventLog, logDoc, tempDir } from './helpers.ts';
 
 /** A store in `dir` holding entries 1..5 (term 1) and commitIndex 3. */

@@ -7,20 +7,20 @@ import { fixture, waitFor } from './fakes.ts';
 process.env.FORCE_COLOR = '1';
 let lib: typeof import('ink-testing-library');
 let ui: {
-  App: typeof import('../../src/tui/App.tsx').App;
-  ClusterPanel: typeof import('../../src/tui/ClusterPanel.tsx').ClusterPanel;
-  ResultsPane: typeof import('../../src/tui/ResultsPane.tsx').ResultsPane;
-  CommandLine: typeof import('../../src/tui/CommandLine.tsx').CommandLine;
-  HelpView: typeof import('../../src/tui/HelpView.tsx').HelpView;
+  App: typeof import('../../src/tui/app.tsx').App;
+  ClusterPanel: typeof import('../../src/tui/cluster-panel.tsx').ClusterPanel;
+  ResultsPane: typeof import('../../src/tui/results-pane.tsx').ResultsPane;
+  CommandLine: typeof import('../../src/tui/command-line.tsx').CommandLine;
+  HelpView: typeof import('../../src/tui/help-view.tsx').HelpView;
 };
 beforeAll(async () => {
   lib = await import('ink-testing-library');
   ui = {
-    ...(await import('../../src/tui/App.tsx')),
-    ...(await import('../../src/tui/ClusterPanel.tsx')),
-    ...(await import('../../src/tui/ResultsPane.tsx')),
-    ...(await import('../../src/tui/CommandLine.tsx')),
-    ...(await import('../../src/tui/HelpView.tsx')),
+    ...(await import('../../src/tui/app.tsx')),
+    ...(await import('../../src/tui/cluster-panel.tsx')),
+    ...(await import('../../src/tui/results-pane.tsx')),
+    ...(await import('../../src/tui/command-line.tsx')),
+    ...(await import('../../src/tui/help-view.tsx')),
   };
 });
 afterEach(() => lib.cleanup());

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { findLeader, stateLabel, type ResultEntry } from '../../src/tui/controller.ts';
+import { stateLabel } from '../../src/tui/cluster-text.ts';
+import type { ResultEntry } from '../../src/tui/state.ts';
+import { findLeader } from '../../src/tui/status-poller.ts';
 import { plainResult, resultLines } from '../../src/tui/format.ts';
 import { fixture } from './fakes.ts';
 

@@ -1,9 +1,10 @@
-import type { OpOutcome } from '../../src/client/kvslib.ts';
-import { ClientError } from '../../src/client/kvslib.ts';
+import type { OpOutcome } from '../../src/client/kv-client.ts';
+import { ClientError } from '../../src/client/kv-client.ts';
 import type { ClientOp } from '../../src/kv/command.ts';
 import type { ServerEntry } from '../../src/server/config.ts';
 import type { WireStatus } from '../../src/transport/wire.ts';
-import { Controller, type ClusterControl, type ControllerDeps, type KvOps } from '../../src/tui/controller.ts';
+import { Controller } from '../../src/tui/controller.ts';
+import type { ClusterControl, ControllerDeps, KvOps } from '../../src/tui/deps.ts';
 
 export const SERVERS: ServerEntry[] = ['server0', 'server1', 'server2'].map((id, i) => ({ id, addr: `127.0.0.1:${7100 + i}` }));
 

@@ -1,4 +1,4 @@
-import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import type { HistoryEntry } from '../history.ts';
 
 /**
  * Linearizability of a KV client history, checked per key as Porcupine does: the
@@ -17,9 +17,9 @@ import type { HistoryEntry } from '../../src/client/kvslib.ts';
  * Keys ever touched by expire are skipped (their values change with time).
  */
 
-export type KvState = string | null;
+type KvState = string | null;
 
-export type LinKind = 'read' | 'write' | 'delete' | 'incr';
+type LinKind = 'read' | 'write' | 'delete' | 'incr';
 
 export interface LinOp {
   key: string;
@@ -38,7 +38,7 @@ export interface LinOp {
 const INTEGER = /^-?\d+$/;
 
 /** The model's transition: the next state, or undefined when `op` cannot happen in `state`. */
-export function stepKv(state: KvState, op: LinOp): KvState | undefined {
+function stepKv(state: KvState, op: LinOp): KvState | undefined {
   switch (op.kind) {
     case 'read':
       return op.output === undefined || op.output === (state ?? '') ? state : undefined;
@@ -59,7 +59,7 @@ export function stepKv(state: KvState, op: LinOp): KvState | undefined {
   }
 }
 
-export type Verdict = true | false | 'unknown';
+type Verdict = true | false | 'unknown';
 
 export interface CheckOptions {
   /** Search steps before giving up with 'unknown'. */
@@ -160,7 +160,7 @@ function unlift(e: Node): void {
 
 // ------------------------------------------------------------------ history -> per-key ops
 
-export interface Partition {
+interface Partition {
   byKey: Map<string, LinOp[]>;
   /** Keys touched by expire: not checked. */
   skippedKeys: string[];
@@ -232,7 +232,7 @@ export function partitionHistory(history: readonly HistoryEntry[]): Partition {
 
 // ------------------------------------------------------------------ counterexamples
 
-export interface Counterexample {
+interface Counterexample {
   /** The operation whose output cannot be explained, at the shortest failing prefix. */
   culprit: LinOp;
   /** A small set of operations (the culprit among them) that cannot be linearized. */
@@ -327,14 +327,14 @@ function produces(p: LinOp, need: Need): boolean {
 
 // ------------------------------------------------------------------ whole history
 
-export interface KeyVerdict {
+interface KeyVerdict {
   key: string;
   verdict: Verdict;
   ops: number;
   counterexample?: Counterexample;
 }
 
-export interface HistoryVerdict {
+interface HistoryVerdict {
   keys: KeyVerdict[];
   partition: Partition;
 }

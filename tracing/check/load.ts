@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import type { HistoryEntry } from '../history.ts';
 import { parseJsonl, type JsonlRecord, type ParseError } from '../shiviz.ts';
 
 /**

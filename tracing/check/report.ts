@@ -23,7 +23,7 @@ export function runChecks(dir: string, extraRules: readonly ExtraRule[] = []): C
   return checkRun(loadRun(dir), extraRules);
 }
 
-export function checkRun(run: LoadedRun, extraRules: readonly ExtraRule[] = []): CheckReport {
+function checkRun(run: LoadedRun, extraRules: readonly ExtraRule[] = []): CheckReport {
   const trace = new Trace(run);
   const rules: NamedRule[] = [
     ...GENERAL_RULES,

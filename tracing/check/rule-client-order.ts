@@ -1,7 +1,7 @@
 import { at, describe, nowhere, result, type Offender, type RuleResult, type Trace } from './trace.ts';
 
 /**
- * TRACING.md rule 4: per client, OpIds strictly increase in the order of its Start events
+ * docs/TRACING.md rule 4: per client, OpIds strictly increase in the order of its Start events
  * (its own clock), each Start's trace id is "<client>:<opId>", and every ResultRecvd carries
  * the OpId (and client) of its trace id's Start. From history.json: per client, a larger
  * OpId was never called earlier.

@@ -1,7 +1,7 @@
 import { at, result, type Offender, type RuleResult, type Trace, type TraceEvent } from './trace.ts';
 
 /**
- * Not in TRACING.md's list, but implied by Raft and by the tracing (the leader records
+ * Not one of docs/TRACING.md's numbered rules, but implied by Raft and by the tracing (the leader records
  * Commit when an index commits; followers learn it from a traced AppendEntries): every
  * Apply of index i happens after some Commit of index i. A server that applies an entry
  * nobody committed is broken - or the message that told it was not traced, which is a

@@ -1,7 +1,7 @@
 import { at, describe, result, type Offender, type RuleResult, type Trace } from './trace.ts';
 
 /**
- * TRACING.md rule 2: at most one LeaderElected per term, and its winner holds granted
+ * docs/TRACING.md rule 2: at most one LeaderElected per term, and its winner holds granted
  * (non-pre-vote) RequestVoteRes for that term from enough other servers that, with its own
  * vote, they are a majority of the configured cluster (meta.servers, else the servers seen
  * in the trace), each happening before the LeaderElected.
@@ -9,6 +9,7 @@ import { at, describe, result, type Offender, type RuleResult, type Trace } from
 export function electionSafetyRule(trace: Trace): RuleResult {
   const offenders: Offender[] = [];
   const { servers, fromMeta } = trace.configuredServers();
+  // Its own arithmetic, not src/raft's quorum(): the checker must not share the code it judges.
   const majority = Math.floor(servers.length / 2) + 1;
   const elected = trace.events({ tag: 'LeaderElected' });
   const byTerm = new Map<number, typeof elected>();

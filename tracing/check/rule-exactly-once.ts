@@ -1,7 +1,7 @@
 import { at, describe, result, type Offender, type RuleResult, type Trace, type TraceEvent } from './trace.ts';
 
 /**
- * TRACING.md rule 6: per server (across its lives), at most one executed Apply per
+ * docs/TRACING.md rule 6: per server (across its lives), at most one executed Apply per
  * (clientId, opId). Applies marked `duplicate` were answered from the session table and
  * not executed, so they do not count.
  */

@@ -1,4 +1,4 @@
-import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import type { HistoryEntry } from '../history.ts';
 import { at, describe, nowhere, result, skip, type Offender, type RuleResult, type Trace } from './trace.ts';
 
 /**

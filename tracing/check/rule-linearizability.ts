@@ -1,9 +1,9 @@
-import type { HistoryEntry } from '../../src/client/kvslib.ts';
+import type { HistoryEntry } from '../history.ts';
 import { checkHistory, formatOp, type CheckOptions } from './linearizability.ts';
 import { at, nowhere, result, skip, type Offender, type Rule, type RuleResult, type Trace } from './trace.ts';
 
 /**
- * TRACING.md rule 5: history.json is linearizable per key (see linearizability.ts for the
+ * docs/TRACING.md rule 5: history.json is linearizable per key (see linearizability.ts for the
  * model). A failing key is reported at the Start of the operation whose result cannot be
  * explained, with a small set of operations that cannot be linearized.
  */

@@ -1,7 +1,7 @@
 import { at, describe, result, type Offender, type RuleResult, type Trace, type TraceEvent } from './trace.ts';
 
 /**
- * TRACING.md rule 1, per trace id (one client operation):
+ * docs/TRACING.md rule 1, per trace id (one client operation):
  *
  * Counts: exactly one Start; exactly one ResultRecvd, on the client, after the Start; every
  * Send after the Start and before the ResultRecvd; at least one Send (unless the client

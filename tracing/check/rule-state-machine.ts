@@ -1,7 +1,7 @@
 import { at, describe, result, type Offender, type RuleResult, type Trace, type TraceEvent } from './trace.ts';
 
 /**
- * TRACING.md rule 3: no two Apply (on any servers, in any lives) name different commands at
+ * docs/TRACING.md rule 3: no two Apply (on any servers, in any lives) name different commands at
  * one index, and the Commit of an index names the same command as its Applies; per server,
  * in its own order and across restarts, Apply indexes go 1, 2, 3, ... with no gap and no
  * repeat (a host whose first Apply in the trace is above 1 is noted, not failed).

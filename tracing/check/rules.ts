@@ -11,7 +11,7 @@ import { shivizRule } from './rule-shiviz.ts';
 import { stateMachineSafetyRule } from './rule-state-machine.ts';
 import type { NamedRule } from './trace.ts';
 
-/** The general rules of TRACING.md, in report order; scenarios append their own. */
+/** The general rules of docs/TRACING.md, in report order; scenarios append their own. */
 export const GENERAL_RULES: readonly NamedRule[] = [
   { name: 'files', check: filesRule },
   { name: 'shiviz', check: shivizRule },
@@ -26,7 +26,7 @@ export const GENERAL_RULES: readonly NamedRule[] = [
   { name: 'exactly-once', check: exactlyOnceRule }, // rule 6
 ];
 
-/** TRACING.md's number for each general rule, for the report. */
+/** docs/TRACING.md's number for each general rule, for the report. */
 export const RULE_REFS: Record<string, string> = {
   'operation-order': 'rule 1',
   'election-safety': 'rule 2',

@@ -1,7 +1,7 @@
 import { at, describe, result, type Rule, type Trace } from './trace.ts';
 
 /**
- * Building blocks for scenario rules (TRACING.md rule 7); a scenario passes them to
+ * Building blocks for scenario rules (docs/TRACING.md rule 7); a scenario passes them to
  * runChecks(dir, extraRules). Each is a Rule built from the Trace query API.
  */
 

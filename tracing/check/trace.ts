@@ -10,7 +10,7 @@ import type { LoadedRun } from './load.ts';
 
 export type TraceEvent = JsonlRecord;
 
-export type RuleStatus = 'PASS' | 'FAIL' | 'SKIP';
+type RuleStatus = 'PASS' | 'FAIL' | 'SKIP';
 
 export interface Offender {
   /** The host of the offending event (or the client of a history entry). */
@@ -42,13 +42,13 @@ export interface NamedRule {
   check: Rule;
 }
 
-export const SERVER_TAGS = new Set([
+const SERVER_TAGS = new Set([
   'ServerStart', 'ServerListening', 'RaftStart', 'RequestVote', 'RequestVoteRecv', 'RequestVoteRes', 'RequestVoteResRecv',
   'LeaderElected', 'AppendEntries', 'AppendEntriesRecv', 'AppendEntriesRes', 'AppendEntriesResRecv', 'Commit', 'Apply',
   'GetRecv', 'PutRecv', 'GetFwd', 'PutFwd', 'RaftPutReq', 'GetResult', 'PutResult', 'GetResultFwd', 'PutResultFwd',
 ]);
 
-export const CLIENT_TAGS = new Set([
+const CLIENT_TAGS = new Set([
   'KvslibStart', 'KvslibStop', 'NewServerConnection', 'GetStart', 'PutStart', 'GetSend', 'PutSend', 'GetResultRecvd', 'PutResultRecvd',
 ]);
 

@@ -1,20 +1,20 @@
 import { Box, Text, useStdout } from 'ink';
 import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
-import { ClusterPanel } from './ClusterPanel.tsx';
-import { CommandLine } from './CommandLine.tsx';
+import { ClusterPanel } from './cluster-panel.tsx';
+import { CommandLine } from './command-line.tsx';
 import { complete } from './commands.ts';
 import type { Controller } from './controller.ts';
-import { HelpView } from './HelpView.tsx';
-import { ResultsPane } from './ResultsPane.tsx';
+import { HelpView } from './help-view.tsx';
+import { ResultsPane } from './results-pane.tsx';
 
-export interface AppProps {
+interface AppProps {
   controller: Controller;
   /** Shown after the title: where the cluster came from. */
   subtitle?: string;
 }
 
 /** The terminal's size, following resizes (80x24 when unknown). */
-export function useTerminalSize(): { columns: number; rows: number } {
+function useTerminalSize(): { columns: number; rows: number } {
   const { stdout } = useStdout();
   const read = () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
   const [size, setSize] = useState(read);

@@ -1,9 +1,9 @@
 import { Box, Text } from 'ink';
-import type { ResultEntry } from './controller.ts';
+import type { ResultEntry } from './state.ts';
 import { resultHeader, resultLines, type Line } from './format.ts';
 import { toneProps } from './tone.ts';
 
-export interface ResultsPaneProps {
+interface ResultsPaneProps {
   results: ResultEntry[];
   /** Lines available for results (the column header not included). */
   height: number;
@@ -37,7 +37,7 @@ export function ResultsPane({ results, height, width }: ResultsPaneProps) {
  * The lines of the newest entries that fit whole; an entry taller than the pane on its
  * own (a long status) shows its last lines.
  */
-export function visibleLines(results: ResultEntry[], height: number, width: number): Line[] {
+function visibleLines(results: ResultEntry[], height: number, width: number): Line[] {
   const lines: Line[] = [];
   for (let i = results.length - 1; i >= 0; i--) {
     const entry = resultLines(results[i], width);

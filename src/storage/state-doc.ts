@@ -1,6 +1,6 @@
 import type { HardState } from '../raft/types.ts';
-import { CorruptDatafileError } from './corruptDatafileError.ts';
-import type { Doc, LiveDoc } from './readDatafile.ts';
+import { CorruptDatafileError } from './corrupt-datafile-error.ts';
+import type { Doc, LiveDoc } from './read-datafile.ts';
 
 const HARD_STATE_ID = 'hardState';
 

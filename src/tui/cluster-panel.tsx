@@ -1,9 +1,9 @@
 import { Box, Text } from 'ink';
-import type { ServerRow } from './controller.ts';
+import type { ServerRow } from './state.ts';
 import { panelCells, panelHeader, panelLine, rowTone } from './format.ts';
 import { toneProps } from './tone.ts';
 
-export interface ClusterPanelProps {
+interface ClusterPanelProps {
   rows: ServerRow[];
   leaderId: string | null;
   /** Outer width, border included. */

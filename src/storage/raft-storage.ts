@@ -1,14 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Entry, HardState } from '../raft/types.ts';
-import { checkSave, type LogTail } from './checkSave.ts';
+import { checkSave, type LogTail } from './check-save.ts';
 import { Datafile } from './datafile.ts';
 import type { StorageEvent, StorageEventListener } from './events.ts';
-import { fsyncPath } from './fsyncPath.ts';
-import { decodeLog, entryId, toLogDoc } from './logDocs.ts';
-import { mergeSaves, type SaveRequest } from './mergeSaves.ts';
-import { readDatafile } from './readDatafile.ts';
-import { decodeHardState, toStateDoc } from './stateDoc.ts';
+import { fsyncPath } from './fsync-path.ts';
+import { decodeLog, entryId, toLogDoc } from './log-docs.ts';
+import { mergeSaves, type SaveRequest } from './merge-saves.ts';
+import { readDatafile } from './read-datafile.ts';
+import { decodeHardState, toStateDoc } from './state-doc.ts';
 
 export interface StorageOptions {
   /** Dead lines a datafile may hold before it is compacted (if also more than its live ones). Default 10,000. */

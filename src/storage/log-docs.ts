@@ -1,6 +1,6 @@
 import type { Entry } from '../raft/types.ts';
-import { CorruptDatafileError } from './corruptDatafileError.ts';
-import type { Doc, LiveDoc } from './readDatafile.ts';
+import { CorruptDatafileError } from './corrupt-datafile-error.ts';
+import type { Doc, LiveDoc } from './read-datafile.ts';
 
 /** _id is the index, so replacing an entry means removing exactly the ids being replaced. */
 export function entryId(index: number): string {

@@ -1,8 +1,8 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CorruptDatafileError } from '../../src/storage/corruptDatafileError.ts';
-import { RaftStorage, type StorageOptions } from '../../src/storage/raftStorage.ts';
+import { CorruptDatafileError } from '../../src/storage/corrupt-datafile-error.ts';
+import { RaftStorage, type StorageOptions } from '../../src/storage/raft-storage.ts';
 import { docLine, eventLog, logDoc, tempDir } from './helpers.ts';
 
 /**

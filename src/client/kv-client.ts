@@ -5,9 +5,11 @@ import { CollectorSink } from '../../tracing/collector-sink.ts';
 import { NullSink, type TraceSink } from '../../tracing/record.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 import type { VectorClock } from '../../tracing/clock.ts';
+import type { HistoryEntry } from '../../tracing/history.ts';
 import type { ClientOp, KeyValue } from '../kv/command.ts';
+import { isReadOp, opKeys, opValue } from '../kv/op-info.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
-import { isReadOp, opKeys, opToWire, opValue } from '../transport/op-codec.ts';
+import { opToWire } from '../transport/op-codec.ts';
 import { channelOptions, KVService } from '../transport/proto.ts';
 import { CallStream } from '../transport/call-stream.ts';
 import type { WireClientReply } from '../transport/wire.ts';
@@ -15,7 +17,7 @@ import { firstReachable } from './first-reachable.ts';
 import { KeyLock } from './key-lock.ts';
 import { ResultStream } from './result-stream.ts';
 
-export interface ServerAddress {
+interface ServerAddress {
   id: string;
   addr: string;
 }
@@ -52,19 +54,6 @@ export interface OpOutcome {
   failed?: boolean;
   servedBy?: string;
   latencyMs: number;
-}
-
-export interface HistoryEntry {
-  clientId: string;
-  opId: number;
-  op: ClientOp;
-  /** performance.timeOrigin + now(), in ms: monotonic within a run and comparable across processes. */
-  call: number;
-  return: number;
-  output?: { value: string; values?: string[] };
-  /** An error: the operation may or may not have taken effect (unless `failed`). */
-  error?: string;
-  failed?: boolean;
 }
 
 export class ClientError extends Error {

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { RaftStorage } from '../../src/storage/raftStorage.ts';
+import { RaftStorage } from '../../src/storage/raft-storage.ts';
 import { entries, entry, tempDir } from './helpers.ts';
 
 describe('RaftStorage save and reopen', () => {

@@ -2,6 +2,10 @@
  * Collects what one turn of the event loop produces and hands it over in one piece at
  * the end of that turn (setImmediate): on a gRPC stream, one message per turn instead
  * of one per item, which is most of the per-item cost once many items are in flight.
+ *
+ * It lives in tracing/ because tracing is the lowest layer that batches this way (the
+ * collector sink, flushed early by send-barrier.ts); transport and server sit above
+ * tracing, so they import it from here without an arrow pointing up.
  */
 export class TickBatch<T> {
   private items: T[] = [];

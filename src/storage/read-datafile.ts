@@ -1,5 +1,5 @@
 import { access, readFile } from 'node:fs/promises';
-import { CorruptDatafileError } from './corruptDatafileError.ts';
+import { CorruptDatafileError } from './corrupt-datafile-error.ts';
 
 export type Doc = { _id: string } & Record<string, unknown>;
 

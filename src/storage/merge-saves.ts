@@ -6,7 +6,7 @@ export interface SaveRequest {
 }
 
 /** What a batch of saves leaves to write: the log from `from` onward, and the newest hard state. */
-export interface BatchWrite {
+interface BatchWrite {
   from: number;
   entries: Entry[];
   hardState: HardState | null;

@@ -1,6 +1,6 @@
 import { rename, truncate } from 'node:fs/promises';
 import type { StorageEventListener } from './events.ts';
-import type { DatafileContent } from './readDatafile.ts';
+import type { DatafileContent } from './read-datafile.ts';
 
 /**
  * Makes the datafile what was read and accepted, once it was accepted: a refused file is

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { defaultConfig, loadConfig, type ClusterConfig } from '../server/config.ts';
 
@@ -13,13 +13,4 @@ export function resolveConfig(configPath: string | undefined): { config: Cluster
   if (configPath) return { config: loadConfig(configPath), path: path.resolve(configPath) };
   if (existsSync(CLUSTER_FILE)) return { config: loadConfig(CLUSTER_FILE), path: path.resolve(CLUSTER_FILE) };
   return { config: defaultConfig(), path: null };
-}
-
-/** Writes a config where child processes can read it; dataDir becomes relative to the file. */
-export function writeConfig(file: string, config: ClusterConfig): string {
-  const abs = path.resolve(file);
-  mkdirSync(path.dirname(abs), { recursive: true });
-  const dataDir = path.relative(path.dirname(abs), path.resolve(config.dataDir)) || '.';
-  writeFileSync(abs, JSON.stringify({ ...config, dataDir }, null, 2) + '\n');
-  return abs;
 }

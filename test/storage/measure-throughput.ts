@@ -1,12 +1,12 @@
 /**
- * Save throughput on this machine's disk: `npx tsx test/storage/measureThroughput.ts [saves]`.
+ * Save throughput on this machine's disk: `npx tsx test/storage/measure-throughput.ts [saves]`.
  * Each save is one entry plus a hard state, as a follower's AppendEntries would be.
  * Not a test (vitest runs *.test.ts only): fsync speed is the disk's, not ours to assert.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RaftStorage } from '../../src/storage/raftStorage.ts';
+import { RaftStorage } from '../../src/storage/raft-storage.ts';
 
 const saves = Number(process.argv[2] ?? 2_000);
 

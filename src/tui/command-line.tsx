@@ -2,7 +2,7 @@ import { Box, Text, useInput, type Key } from 'ink';
 import { useRef, useState } from 'react';
 import type { Completion } from './commands.ts';
 
-export interface CommandLineProps {
+interface CommandLineProps {
   onSubmit(line: string): void;
   complete(line: string): Completion;
   onEscape?(): void;

@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import { COMMANDS, usageOf, type CommandSpec } from './commands.ts';
 
-export interface HelpViewProps {
+interface HelpViewProps {
   launched: boolean;
   width: number;
 }

@@ -1,0 +1,62 @@
+import type { AppendEntries, AppendEntriesRes, Entry, RequestVote, RequestVoteRes, TraceToken } from './types.ts';
+
+/**
+ * The Raft actions the core reports as it takes them, so a trace can show them in
+ * causal order. Declared here and implemented outside (tracing/raft-trace.ts), as
+ * etcd-io/raft declares its TraceLogger in package raft: the core depends on no tracer.
+ *
+ * A send returns a token (or undefined: not traced), which the core carries on the
+ * message unread; the receiver's logger gets the message back with its token. Applying
+ * committed entries is the caller's business, so Apply is not in here: the driver
+ * records it through the same implementation.
+ */
+export interface TraceLogger {
+  /** This node's Raft instance was created (at start, or restart from storage). */
+  raftStart(id: string): void;
+  requestVote(m: RequestVote): TraceToken | undefined;
+  /** Also called for requests the node ignores (lease, stale term): they were received. */
+  requestVoteRecv(m: RequestVote): void;
+  requestVoteRes(res: RequestVoteRes): TraceToken | undefined;
+  /** Only for replies the campaign counts, so LeaderElected follows the grants that won it. */
+  requestVoteResRecv(m: RequestVoteRes): void;
+  leaderElected(id: string, term: number): void;
+  /**
+   * `carriesNews` is false for an empty heartbeat whose commit index this follower was
+   * already sent: a logger may leave those out, so an idle cluster's trace stays small.
+   */
+  appendEntries(m: AppendEntries, carriesNews: boolean): TraceToken | undefined;
+  /** For messages with a token, and for every stale one (it is answered with a rejection). */
+  appendEntriesRecv(m: AppendEntries): void;
+  /**
+   * Only for requests that carried a token. May set `res.traceId` (from req's entries)
+   * so the leader's receive joins that trace.
+   */
+  appendEntriesRes(res: AppendEntriesRes, req: AppendEntries): TraceToken | undefined;
+  /** At the leader, for replies with a token, so Commit follows the replies that made it. */
+  appendEntriesResRecv(m: AppendEntriesRes): void;
+  /** The leader saw `e` committed (§5.3, §5.4.2); followers learn it without a record. */
+  commit(e: Entry): void;
+}
+
+/** Tracing off: every action is dropped and no message carries a token. */
+export class NoopTraceLogger implements TraceLogger {
+  raftStart(): void {}
+  requestVote(): undefined {
+    return undefined;
+  }
+  requestVoteRecv(): void {}
+  requestVoteRes(): undefined {
+    return undefined;
+  }
+  requestVoteResRecv(): void {}
+  leaderElected(): void {}
+  appendEntries(): undefined {
+    return undefined;
+  }
+  appendEntriesRecv(): void {}
+  appendEntriesRes(): undefined {
+    return undefined;
+  }
+  appendEntriesResRecv(): void {}
+  commit(): void {}
+}
