@@ -13,7 +13,10 @@ describe('agreement under faults', () => {
     expect(c.nodes.get(c.ids[0])!.durable.kv.get('u29')).toBe('29');
   });
 
-  itSeeded('Figure 8: a leader never commits an old-term entry by counting replicas', 3100, 5, (s) => {
+  // The 6.824 Figure 8 test: random leader crashes while proposing. It seldom produces the
+  // paper's exact interleaving (a leader that commits an old-term entry by counting replicas
+  // passes it on 30 seeds out of 30); figure8.test.ts forces that schedule.
+  itSeeded('Figure 8, random: leaders crash while proposing, and every node applies the same entries', 3100, 5, (s) => {
     const c = new SimCluster({ seed: s, size: 5, persistDelay: [0, 3] });
     const rng = seededRng(s * 7 + 1);
     c.one('start=1', 1);
@@ -34,10 +37,11 @@ describe('agreement under faults', () => {
     c.one('end=1', 5, 30_000);
   });
 
-  itSeeded('Figure 8 over an unreliable network, hundreds of iterations', 3200, 3, (s) => {
+  itSeeded('Figure 8 over an unreliable network, hundreds of iterations', 3200, 10, (s) => {
     // One entry per message, so a new leader's no-op does not travel with the old-term
-    // entries before it: the interleaving of Figure 8 comes up (a leader that commits an
-    // old-term entry by counting replicas fails about two seeds in three).
+    // entries before it and the interleaving of Figure 8 can come up: a leader that
+    // commits an old-term entry by counting replicas fails about one seed in four here
+    // (the scripted test in figure8.test.ts forces it every time).
     const c = new SimCluster({ seed: s, size: 5, persistDelay: [0, 3], maxEntriesPerMessage: 1 });
     c.net.faults = unreliable;
     const rng = seededRng(s * 13 + 5);
