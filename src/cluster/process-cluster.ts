@@ -32,7 +32,13 @@ export class ProcessCluster {
     readonly config: ClusterConfig,
     /** The config file the child processes read (written by the caller). */
     readonly configPath: string,
-    private readonly opts: { logDir?: string; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {},
+    private readonly opts: {
+      logDir?: string;
+      env?: NodeJS.ProcessEnv;
+      readyTimeoutMs?: number;
+      /** Modules each server imports before it starts (tests: e.g. a skewed clock). */
+      preload?: string[];
+    } = {},
   ) {
     for (const s of config.servers) {
       this.members.set(s.id, { child: null, state: 'down', exited: null });
@@ -59,7 +65,7 @@ export class ProcessCluster {
     const logDir = this.opts.logDir ?? path.join(this.config.dataDir, 'logs');
     mkdirSync(logDir, { recursive: true });
     const log = openSync(path.join(logDir, `${id}.log`), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'node', '--id', id, '--config', this.configPath], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...(this.opts.preload ?? []).flatMap((p) => ['--import', p]), CLI, 'node', '--id', id, '--config', this.configPath], {
       cwd: REPO,
       stdio: ['ignore', log, log],
       env: { ...process.env, RAFTKV_PARENT_PID: String(process.pid), ...this.opts.env },

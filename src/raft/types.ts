@@ -62,6 +62,12 @@ export interface AppendEntries {
   leaderCommit: number;
   /** Read round this message confirms leadership for (ReadIndex); echoed in the reply. */
   readSeq: number;
+  /**
+   * Not Raft's: the leader's log time (ms), stamped by the driver after ready() and read
+   * by the receiving driver, so that time survives a leader change. The core never sets
+   * or reads it.
+   */
+  logTime?: number;
   token?: TraceToken;
 }
 

@@ -144,7 +144,7 @@ async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp
     if (isReadOp(op)) {
       result = await withTimeout(ctx.node.read(op as ReadOp), timeoutMs);
     } else {
-      const built = buildCommand({ clientId: req.clientId, opId: req.opId, firstUnacked: req.firstUnacked }, op, Date.now());
+      const built = buildCommand({ clientId: req.clientId, opId: req.opId, firstUnacked: req.firstUnacked }, op, ctx.node.logNow());
       if (!built.ok) return failure(ctx, 'INVALID', built.error);
       ctx.tracer.record('RaftPutReq', body, req.traceId);
       const applied = await withTimeout(ctx.node.propose(encodeCommand(built.command), req.traceId), timeoutMs);

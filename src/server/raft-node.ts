@@ -7,6 +7,7 @@ import { seededRng } from '../raft/rng.ts';
 import type { Entry, Message, ReadState, Ready, Role } from '../raft/types.ts';
 import type { RaftStorage } from '../storage/raft-storage.ts';
 import { NotLeaderError } from './errors.ts';
+import { LogClock } from './log-clock.ts';
 
 export interface Timing {
   /** Wall-clock ms per Raft tick. */
@@ -59,6 +60,10 @@ export class RaftNode {
   private readonly readWaiters = new Map<string, Waiter<number>>();
   private readonly readsAwaitingApply: ({ index: number } & Waiter<number>)[] = [];
   private readSeq = 0;
+  /** TTL time; see LogClock for why it is not Date.now(). */
+  private readonly clock = new LogClock();
+  /** The term in which this node last took over the log clock as leader. */
+  private clockLedTerm = -1;
   private roleListeners: (() => void)[] = [];
 
   constructor(opts: RaftNodeOptions) {
@@ -103,7 +108,10 @@ export class RaftNode {
   step(messages: Message[]): void {
     if (this.stopped) return;
     for (const m of messages) {
-      if (m.type === 'AppendEntries' && m.term >= this.raft.softState().term) this.lastLeaderContact = Date.now();
+      if (m.type === 'AppendEntries' && m.term >= this.raft.softState().term) {
+        this.lastLeaderContact = Date.now();
+        if (m.logTime !== undefined) this.clock.observe(m.logTime);
+      }
       this.raft.step(m);
     }
     this.drain();
@@ -174,7 +182,15 @@ export class RaftNode {
     if (this.kv.lastApplied < index) {
       await new Promise<number>((resolve, reject) => this.readsAwaitingApply.push({ index, resolve, reject }));
     }
-    return this.kv.read(op, Date.now());
+    return this.kv.read(op, this.clock.now());
+  }
+
+  /**
+   * Log time in ms (see LogClock): what a leader stamps on a command it proposes (`ts`,
+   * and so the base of TTL deadlines) and reads expiry at.
+   */
+  logNow(): number {
+    return this.clock.now();
   }
 
   // ------------------------------------------------------------ the Ready loop
@@ -203,6 +219,14 @@ export class RaftNode {
 
   private async handleReady(rd: Ready): Promise<void> {
     this.noticeRole(rd.softState.role);
+    if (rd.softState.role === 'leader') {
+      if (this.clockLedTerm !== rd.softState.term) {
+        this.clockLedTerm = rd.softState.term;
+        this.clock.lead(this.kv.logicalNow);
+      }
+      const logTime = this.clock.now();
+      for (const m of rd.messages) if (m.type === 'AppendEntries') m.logTime = logTime;
+    }
     this.opts.send(rd.messages);
     this.applyCommitted(rd.committedEntries);
     this.answerReads(rd.readStates);

@@ -36,7 +36,7 @@ export function messageToWire(m: Message): WireRaftMessage {
     case 'AppendEntries':
       return {
         ...base,
-        appendEntries: { term: m.term, prevLogIndex: m.prevLogIndex, prevLogTerm: m.prevLogTerm, entries: m.entries.map(entryToWire), leaderCommit: m.leaderCommit, readSeq: m.readSeq },
+        appendEntries: { term: m.term, prevLogIndex: m.prevLogIndex, prevLogTerm: m.prevLogTerm, entries: m.entries.map(entryToWire), leaderCommit: m.leaderCommit, readSeq: m.readSeq, logTime: m.logTime ?? 0 },
       };
     case 'AppendEntriesRes':
       return {
@@ -70,7 +70,7 @@ export function messageFromWire(w: WireRaftMessage): Message {
       if (e.index !== a.prevLogIndex + 1 + k) throw new Error(`entry ${e.index} does not follow prevLogIndex ${a.prevLogIndex} at position ${k}`);
       if (e.term > a.term || e.term < (k === 0 ? a.prevLogTerm : entries[k - 1].term)) throw new Error(`entry ${e.index} has term ${e.term} out of order`);
     });
-    return { type: 'AppendEntries', ...base, term: a.term, prevLogIndex: a.prevLogIndex, prevLogTerm: a.prevLogTerm, entries, leaderCommit: a.leaderCommit, readSeq: a.readSeq };
+    return { type: 'AppendEntries', ...base, term: a.term, prevLogIndex: a.prevLogIndex, prevLogTerm: a.prevLogTerm, entries, leaderCommit: a.leaderCommit, readSeq: a.readSeq, ...(a.logTime ? { logTime: a.logTime } : {}) };
   }
   if (w.appendEntriesRes) {
     const { traceId, ...r } = w.appendEntriesRes;

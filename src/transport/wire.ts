@@ -15,7 +15,7 @@ export interface WireRaftMessage {
   body?: 'requestVote' | 'requestVoteRes' | 'appendEntries' | 'appendEntriesRes';
   requestVote?: { term: number; lastLogIndex: number; lastLogTerm: number; preVote: boolean };
   requestVoteRes?: { term: number; voteGranted: boolean; preVote: boolean };
-  appendEntries?: { term: number; prevLogIndex: number; prevLogTerm: number; entries: WireEntry[]; leaderCommit: number; readSeq: number };
+  appendEntries?: { term: number; prevLogIndex: number; prevLogTerm: number; entries: WireEntry[]; leaderCommit: number; readSeq: number; logTime?: number };
   appendEntriesRes?: {
     term: number;
     success: boolean;

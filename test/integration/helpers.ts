@@ -20,13 +20,17 @@ export interface TestCluster {
 }
 
 /** N real server processes on free loopback ports with data in a fresh temp dir. */
-export async function startTestCluster(n: number, tweak: (c: ClusterConfig) => ClusterConfig = (c) => c): Promise<TestCluster> {
+export async function startTestCluster(
+  n: number,
+  tweak: (c: ClusterConfig) => ClusterConfig = (c) => c,
+  clusterOpts: ConstructorParameters<typeof ProcessCluster>[2] = {},
+): Promise<TestCluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-it-'));
   const ports = await freePorts(n);
   const base = defaultConfig(n, 0, path.join(dir, 'data'));
   const config = tweak({ ...base, servers: base.servers.map((s, i) => ({ ...s, addr: `127.0.0.1:${ports[i]}` })) });
   const file = writeConfig(path.join(dir, 'cluster.json'), config);
-  const cluster = new ProcessCluster(config, file);
+  const cluster = new ProcessCluster(config, file, clusterOpts);
   const clients: KvClient[] = [];
   let n2 = 0;
   const tc: TestCluster = {
