@@ -125,11 +125,22 @@ async function execute(ctx: KvServiceContext, req: WireClientRequest, deadline: 
 
 async function forward(ctx: KvServiceContext, req: WireClientRequest, leader: string, family: string, body: Record<string, unknown>, deadline: number): Promise<WireClientReply> {
   const token = ctx.tracer.send(`${family}Fwd`, { ...body, leaderId: leader }, req.traceId);
-  let reply: WireClientReply;
+  let reply: WireClientReply | null;
+  const deposed = leaderChangedFrom(ctx, leader);
   try {
-    reply = await ctx.forwarder.execute(leader, { ...req, token: encodeToken(token), forwarded: true }, Math.min(ctx.commitTimeoutMs + 1000, deadline - Date.now()));
+    const call = ctx.forwarder.execute(leader, { ...req, token: encodeToken(token), forwarded: true }, Math.min(ctx.commitTimeoutMs + 1000, deadline - Date.now()));
+    reply = await Promise.race([call, deposed.changed]);
   } catch (err) {
     return failure(ctx, 'UNAVAILABLE', `leader ${leader} unreachable from ${ctx.id}: ${(err as Error).message}`, leader);
+  } finally {
+    deposed.cancel();
+  }
+  if (reply === null) {
+    // A frozen (SIGSTOP) or cut-off leader keeps its connections open, so the call would
+    // wait out the caller's whole deadline; once this server has seen the cluster move on,
+    // answer at once so the client retries (same opId: applied at most once) and the retry
+    // is forwarded to the new leader.
+    return failure(ctx, 'NOT_LEADER', `${leader} stopped answering and ${ctx.id} no longer follows it; retry (the operation is applied at most once)`, ctx.node.leaderId);
   }
   if (!reply.token) return reply;
   const relayed = ctx.tracer.relay(decodeToken(reply.token), `${family}ResultFwd`, { ...body, value: reply.value, ...(reply.ok ? {} : { error: reply.error }) }, req.traceId);
@@ -205,6 +216,20 @@ function waitForLeader(ctx: KvServiceContext, waitMs: number): Promise<string | 
       if (ctx.node.leaderId !== null) done(ctx.node.leaderId);
     });
   });
+}
+
+/**
+ * Resolves `changed` with null as soon as this server stops taking `leader` for the
+ * leader (an election started or another leader won); cancel() stops watching.
+ */
+function leaderChangedFrom(ctx: KvServiceContext, leader: string): { changed: Promise<null>; cancel: () => void } {
+  let cancel = () => {};
+  const changed = new Promise<null>((resolve) => {
+    cancel = ctx.node.onRoleChange(() => {
+      if (ctx.node.leaderId !== leader) resolve(null);
+    });
+  });
+  return { changed, cancel };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
