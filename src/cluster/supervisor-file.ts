@@ -69,16 +69,24 @@ export function removeSupervisorFile(dataDir: string): void {
   rmSync(supervisorFile(dataDir), { force: true });
 }
 
-/** How `status` shows a managed server's state: "up", "stopped", "died (SIGKILL)", "died (exit 1)". */
+/**
+ * How `status` shows a managed server: "supervised", "adopted" (started by hand, supervised),
+ * "starting", "stopped on request", "died (SIGKILL)", "died (exit 1)".
+ */
 export function describeManaged(m: ManagedServer | undefined): string {
   if (!m) return 'unmanaged';
-  if (m.state === 'died') {
-    if (m.exit?.signal) return `died (${m.exit.signal})`;
-    if (m.exit?.code !== null && m.exit?.code !== undefined) return `died (exit ${m.exit.code})`;
-    return 'died';
+  switch (m.state) {
+    case 'up':
+      return m.adopted ? 'adopted' : 'supervised';
+    case 'starting':
+      return 'starting';
+    case 'stopped':
+      return 'stopped on request';
+    case 'died':
+      if (m.exit?.signal) return `died (${m.exit.signal})`;
+      if (m.exit?.code !== null && m.exit?.code !== undefined) return `died (exit ${m.exit.code})`;
+      return 'died';
   }
-  if (m.state === 'up' && m.adopted) return 'up (adopted)';
-  return m.state;
 }
 
 /** A path as the user would type it: relative to the working directory when under it. */

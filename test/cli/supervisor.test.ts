@@ -148,7 +148,7 @@ describe('cluster up supervises its servers', () => {
     // The first cluster still serves, every server supervised.
     expect(await runRaftkv(['put', 'k1', 'v1', '--config', conf])).toMatchObject({ code: 0, stdout: 'v1\n' });
     const rows = await statusRows(conf);
-    expect(Object.values(rows).map((r) => r.at(-1))).toEqual(['up', 'up', 'up']);
+    expect(Object.values(rows).map((r) => r.at(-1))).toEqual(['supervised', 'supervised', 'supervised']);
     expect(up.child.exitCode).toBeNull();
   });
 
@@ -176,7 +176,7 @@ describe('cluster up supervises its servers', () => {
     expect(restart.stdout).toMatch(/^server1 started \(pid \d+\)\n$/);
     const row = (await statusRows(conf)).server1;
     expect(row[2]).toMatch(/leader|follower/);
-    expect(row.at(-1)).toBe('up');
+    expect(row.at(-1)).toBe('supervised');
     expect(Number(row[8])).not.toBe(pid);
     expect(await runRaftkv(['get', 'k1', '--config', conf, '--server', 'server1'])).toMatchObject({ code: 0, stdout: 'v1\n' });
   });
@@ -185,7 +185,7 @@ describe('cluster up supervises its servers', () => {
     const kill = await runRaftkv(['cluster', 'kill', 'server2', '--config', conf]);
     expect(kill).toMatchObject({ code: 0, stdout: 'server2 killed (SIGKILL) on request\n' });
     expect(up.output()).not.toContain('server2 died');
-    expect((await statusRows(conf)).server2.at(-1)).toBe('stopped');
+    expect((await statusRows(conf)).server2.at(-1)).toBe('stopped on request');
     const unknown = await runRaftkv(['cluster', 'kill', 'server9', '--config', conf]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no server "server9" in the config');
@@ -194,7 +194,7 @@ describe('cluster up supervises its servers', () => {
     await hand.waitFor(/server2: supervised by the cluster up of pid \d+/, 30_000);
     await up.waitFor(/server2 started by hand \(pid \d+\): supervised from now on/, 10_000);
     const row = (await statusRows(conf)).server2;
-    expect(row.at(-1)).toBe('up (adopted)');
+    expect(row.at(-1)).toBe('adopted');
     expect(Number(row[8])).toBe(hand.pid);
   });
 
@@ -218,13 +218,13 @@ describe('cluster up supervises its servers', () => {
   });
 });
 
-describe('a supervisor killed with kill -9', () => {
+describe('cluster down without a working supervisor', () => {
   let data: string;
   afterAll(() => {
     killLeftovers([data]);
   });
 
-  it('its servers stop by themselves, and cluster down cleans up after it', async () => {
+  it('a supervisor killed -9: its servers stop by themselves, cluster down cleans up; a stuck one is signalled', async () => {
     const dir = mkdtempSync(path.join(tmp, 'sup9-'));
     data = path.join(dir, 'data');
     const { file } = await freeConfig(dir, 3);
@@ -245,8 +245,26 @@ describe('a supervisor killed with kill -9', () => {
     // The dead supervisor's lock does not stand in the way of the next cluster up.
     const again = startBackground(['cluster', 'up', '--config', conf, '--no-trace']);
     await again.waitFor(/supervising \(pid \d+\)/, 60_000);
+    // A supervisor that does not answer (stopped with SIGSTOP) is not waited for long:
+    // cluster down signals it (it resumes and stops its servers), and nothing is left.
+    const stuckServers = Object.values(readSupervisorFile(data)!.servers).map((m) => ({ pid: m.pid!, start: m.start }));
+    process.kill(again.pid, 'SIGSTOP');
     const stop = await runRaftkv(['cluster', 'down', '--config', conf]);
     expect(stop.code).toBe(0);
-    expect(await again.exited).toEqual({ code: 0, signal: null });
+    expect(stop.stdout).toContain(`supervisor (pid ${again.pid}) did not stop the cluster: the supervisor did not answer within 3000 ms`);
+    expect(stop.stdout).toMatch(new RegExp(`stopped the supervisor, pid ${again.pid}, with SIG(TERM|KILL)`));
+    await again.exited;
+    for (const p of stuckServers) expect(isAlive(p), `pid ${p.pid}`).toBe(false);
+  });
+
+  it('servers started by hand with no supervisor are stopped by cluster down through their locks', async () => {
+    const conf = path.join(data, 'cluster.json');
+    const nodes = ['server0', 'server1'].map((id) => startBackground(['node', '--id', id, '--config', conf]));
+    await Promise.all(nodes.map((n, i) => n.waitFor(new RegExp(`server${i} listening on`), 30_000)));
+    expect(nodes[0].output()).not.toContain('supervised');
+    const down = await runRaftkv(['cluster', 'down', '--config', conf]);
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain(`stopped server0 (pid ${nodes[0].pid}) with SIGTERM, server1 (pid ${nodes[1].pid}) with SIGTERM`);
+    for (const n of nodes) expect(await n.exited).toEqual({ code: 0, signal: null });
   });
 });
