@@ -49,7 +49,9 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
       console.error(`${id}: fatal storage error, stopping: ${err.message}`);
       process.exit(1);
     });
-  const lock = await lockDataDir(dataDir, `raftkv node --id ${id}`, onFatal);
+  // Someone removed the lock under the running node (rm -rf of its directory): what is on
+  // disk is no longer known to be this node's alone, so it stops as on a storage failure.
+  const lock = await lockDataDir(dataDir, `raftkv node --id ${id}`, opts.onFatal ?? ((err) => (console.error(`${id}: ${err.message}; stopping`), process.exit(1))));
 
   const handlers = new Map<grpc.ServiceDefinition, grpc.UntypedServiceImplementation>();
   const server = new grpc.Server(serverOptions);
