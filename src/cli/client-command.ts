@@ -34,7 +34,7 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp, opts
 }
 
 /** `raftkv status`: one line per server, from its admin service. */
-export async function printStatus(config: ClusterConfig): Promise<void> {
+export async function printStatus(config: ClusterConfig, extra?: { header: string; cell(id: string): string }): Promise<void> {
   const rows = await Promise.all(
     config.servers.map(async (s) => {
       const admin = new AdminClient(s.addr);
@@ -48,7 +48,10 @@ export async function printStatus(config: ClusterConfig): Promise<void> {
       }
     }),
   );
-  const table = [['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid'], ...rows].map((r) => r.map(String));
+  const header = ['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid'];
+  // A down server's row is short: the extra column (the supervisor's view) still lines up.
+  if (extra) for (const r of rows) r.push(...Array(header.length - r.length).fill('-'), extra.cell(String(r[0])));
+  const table = [extra ? [...header, extra.header] : header, ...rows].map((r) => r.map(String));
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)) + 2);
   for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('').trimEnd());
 }

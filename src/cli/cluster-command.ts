@@ -1,44 +1,120 @@
 import path from 'node:path';
 import { runName, type Collector } from '../../tracing/collector.ts';
 import { CLUSTER_FILE } from '../cluster/cluster-file.ts';
-import { ProcessCluster } from '../cluster/process-cluster.ts';
+import { clusterDown, controlRequest, findSupervisor } from '../cluster/supervisor-client.ts';
+import { describeManaged, readSupervisorFile, show } from '../cluster/supervisor-file.ts';
+import { Supervisor, clusterProblems } from '../cluster/supervisor.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../server/config.ts';
+import { DirInUseError, isAlive, lockDataDir, type DirLock } from '../server/data-dir-lock.ts';
 import { startTraceServer } from './trace-server-command.ts';
 
-/** `raftkv cluster up`: N server processes until Ctrl-C, which stops them all. */
+/** A cluster command that could not do what it was asked; exit code 1, the message says why. */
+export class ClusterCommandError extends Error {
+  override name = 'ClusterCommandError';
+}
+
+/**
+ * `raftkv cluster up`: N server processes under a supervisor until Ctrl-C or `raftkv
+ * cluster down`. Refuses, touching nothing, when a cluster (or any process) already holds
+ * its data directory, a server's directory, or one of its ports.
+ */
 export async function clusterUp(opts: { nodes: number; basePort: number; dataDir: string; config?: ClusterConfig; trace: boolean }): Promise<void> {
+  const base = opts.config ?? defaultConfig(opts.nodes, opts.basePort, opts.dataDir);
+  const dataDir = path.resolve(base.dataDir);
+  const file = path.join(dataDir, 'cluster.json');
+  const flag = file === path.resolve(CLUSTER_FILE) ? '' : ` --config ${show(file)}`;
+  let lock: DirLock;
+  try {
+    lock = await lockDataDir(dataDir, 'raftkv cluster up');
+  } catch (err) {
+    if (!(err instanceof DirInUseError)) throw err;
+    throw new ClusterCommandError(`${err.message}: a cluster is already running there; left untouched (stop it with: npx raftkv cluster down${flag})`);
+  }
+  const problems = await clusterProblems({ ...base, dataDir });
+  if (problems.length > 0) {
+    await lock.release();
+    throw new ClusterCommandError(`cannot start the cluster, nothing was changed:\n  ${problems.join('\n  ')}`);
+  }
+
   let collector: Collector | null = null;
   if (opts.trace) collector = await startTraceServer({ dir: 'traces', run: runName('cluster-'), addr: '127.0.0.1:0' });
-  const base = opts.config ?? defaultConfig(opts.nodes, opts.basePort, opts.dataDir);
-  const config = { ...base, traceServer: collector?.addr ?? base.traceServer };
-  const file = writeConfig(opts.config ? path.join(config.dataDir, 'cluster.json') : path.join(opts.dataDir, 'cluster.json'), config);
-  const cluster = new ProcessCluster(config, file);
-  let stopping = false;
-  const stop = async (why: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${why}: stopping ${config.servers.length} servers...`);
-    await cluster.stopAll();
+  const config: ClusterConfig = { ...base, dataDir, traceServer: collector?.addr ?? base.traceServer };
+  writeConfig(file, config);
+  const sup = new Supervisor({
+    config,
+    configFile: file,
+    log: (line) => console.log(line),
+    alert: (line) => console.error(line),
+    restartHint: (id) => `npx raftkv cluster restart ${id}${flag}`,
+  });
+  let exitCode = 0;
+  const finish = async (why: string) => {
+    const summary = await sup.stopAll(why);
     await collector?.stop();
-    console.log(`all servers stopped${collector ? `; trace in ${collector.dir}` : ''}`);
-    process.exit(0);
+    await sup.closeControl();
+    await lock.release();
+    console.log(`${summary}${collector ? `; trace in ${collector.dir}` : ''}`);
+    process.exit(exitCode);
   };
-  process.on('SIGINT', () => void stop('Ctrl-C'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  void sup.whenStopping.then((why) => finish(why));
+  process.on('SIGINT', () => void sup.stopAll('Ctrl-C'));
+  process.on('SIGTERM', () => void sup.stopAll('SIGTERM'));
+  process.on('SIGHUP', () => void sup.stopAll('SIGHUP (terminal closed)'));
   try {
-    console.log(`starting ${config.servers.length} servers (config: ${file})`);
-    await Promise.all(config.servers.map((s) => cluster.start(s.id)));
+    await sup.listen();
+    console.log(`starting ${config.servers.length} servers (config: ${show(file)})`);
+    await sup.startAll();
     for (const s of config.servers) {
-      console.log(`  ${s.id.padEnd(10)} ${s.addr.padEnd(21)} pid ${String(cluster.pid(s.id)).padEnd(8)} data ${path.join(config.dataDir, s.id)}`);
+      console.log(`  ${s.id.padEnd(10)} ${s.addr.padEnd(21)} pid ${String(sup.pid(s.id)).padEnd(8)} data ${show(path.join(dataDir, s.id))}`);
     }
-    const leader = await cluster.waitForLeader();
-    console.log(`leader: ${leader}. Logs: ${path.join(config.dataDir, 'logs')}. Try: npm run raftkv -- put k1 v1${file === path.resolve(CLUSTER_FILE) ? '' : ` --config ${file}`}`);
+    const leader = await sup.cluster.waitForLeader();
+    console.log(`leader: ${leader}. Logs: ${show(path.join(dataDir, 'logs'))}. Try: npx raftkv put k1 v1${flag}`);
     if (collector) console.log(`tracing to ${collector.dir} (open shiviz.log at https://bestchai.bitbucket.io/shiviz/)`);
-    console.log('Ctrl-C stops every server.');
+    console.log(
+      `supervising (pid ${process.pid}): a server that dies is reported here. Ctrl-C or \`npx raftkv cluster down${flag}\` stops all; ` +
+        `\`npx raftkv cluster restart|kill <id>${flag}\` acts on one.`,
+    );
   } catch (err) {
     console.error(`cluster failed to start: ${(err as Error).message}`);
-    await cluster.stopAll();
-    await collector?.stop();
-    process.exit(1);
+    exitCode = 1;
+    void sup.stopAll('start-up failed');
   }
+}
+
+/** `raftkv cluster down`: stops the cluster of this data directory, from any terminal. */
+export async function runClusterDown(config: ClusterConfig): Promise<void> {
+  for (const line of await clusterDown(config)) console.log(line);
+}
+
+/** `raftkv cluster restart <id>` and `raftkv cluster kill <id>`: through the running supervisor. */
+export async function runClusterAction(config: ClusterConfig, action: 'restart' | 'kill', id: string): Promise<void> {
+  const sup = findSupervisor(config.dataDir);
+  if (!sup?.record) {
+    throw new ClusterCommandError(
+      sup
+        ? `the supervisor of ${show(config.dataDir)} (pid ${sup.pid}) is still starting; try again in a moment`
+        : `no cluster supervisor is running for ${show(config.dataDir)} (start one with: npx raftkv cluster up; a server alone: npx raftkv node --id ${id})`,
+    );
+  }
+  const reply = await controlRequest(sup.record, 'POST', `/${action}/${encodeURIComponent(id)}`, {}, 60_000).catch((err: Error) => {
+    throw new ClusterCommandError(`${action} ${id}: ${err.message}`);
+  });
+  console.log(reply.message);
+}
+
+/**
+ * The managed state of each server for `raftkv status`, when a supervisor runs (or ran)
+ * this data directory: a column, and a line about the supervisor. Null without one.
+ */
+export function managedColumn(config: ClusterConfig): { header: string; cell(id: string): string; note: string } | null {
+  const rec = readSupervisorFile(config.dataDir);
+  if (!rec) return null;
+  const alive = isAlive({ pid: rec.pid, start: rec.start });
+  return {
+    header: 'managed',
+    cell: (id) => (alive ? describeManaged(rec.servers[id]) : 'no supervisor'),
+    note: alive
+      ? `supervisor: pid ${rec.pid} (raftkv cluster up), control ${rec.control}`
+      : `supervisor pid ${rec.pid} is gone (killed?); \`npx raftkv cluster down\` stops what it left running`,
+  };
 }

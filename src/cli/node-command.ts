@@ -1,3 +1,4 @@
+import { offerToSupervisor } from '../cluster/supervisor-client.ts';
 import { startServer } from '../server/server.ts';
 import type { ClusterConfig } from '../server/config.ts';
 
@@ -17,15 +18,23 @@ export async function runNode(config: ClusterConfig, id: string): Promise<void> 
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
-  watchParent(shutdown);
+  if (process.env.RAFTKV_PARENT_PID) return watchParent(Number(process.env.RAFTKV_PARENT_PID), shutdown);
+  // Started by hand on the config of a running `cluster up`: it supervises this server too
+  // (stops it with the rest, reports its death), and this server stops when it is gone.
+  const supervisor = await offerToSupervisor(config, id);
+  if (supervisor && 'pid' in supervisor) {
+    console.log(`${id}: supervised by the cluster up of pid ${supervisor.pid} (\`npx raftkv cluster down\` stops it with the rest)`);
+    watchParent(supervisor.pid, shutdown);
+  } else if (supervisor) {
+    console.error(`${id}: not supervised: ${supervisor.error}`);
+  }
 }
 
 /**
- * A server started by a harness (RAFTKV_PARENT_PID set) stops when that harness dies,
- * even by SIGKILL, so no test or scenario leaves servers behind.
+ * A server started by a harness (RAFTKV_PARENT_PID set) or adopted by a supervisor stops
+ * when that process dies, even by SIGKILL, so nothing is left behind.
  */
-function watchParent(shutdown: (why: string) => void): void {
-  const parent = Number(process.env.RAFTKV_PARENT_PID);
+function watchParent(parent: number, shutdown: (why: string) => void): void {
   if (!parent) return;
   const timer = setInterval(() => {
     try {

@@ -2,8 +2,10 @@ import { parseArgs } from 'node:util';
 import { runName } from '../../tracing/collector.ts';
 import { resolveConfig } from '../cluster/cluster-file.ts';
 import { opName, parseOp } from '../kv/op-grammar.ts';
-import { ConfigError } from '../server/config.ts';
-import { clusterUp } from './cluster-command.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, defaultConfig, loadConfig, type ClusterConfig } from '../server/config.ts';
+import { ClusterCommandError, clusterUp, managedColumn, runClusterAction, runClusterDown } from './cluster-command.ts';
 import { printStatus, runClientCommand } from './client-command.ts';
 import { runCheckCommand } from './check-command.ts';
 import { runNode } from './node-command.ts';
@@ -39,7 +41,18 @@ async function main(argv: string[]): Promise<void> {
     return runNode(resolveConfig(values.config).config, values.id);
   }
   if (command === 'cluster') {
-    if (rest[0] !== 'up') throw new UsageError('cluster takes "up"');
+    const sub = rest[0];
+    if (sub === 'down' || sub === 'restart' || sub === 'kill') {
+      const config = clusterConfigFor(values.config, values.data);
+      if (sub === 'down') {
+        if (rest.length !== 1) throw new UsageError('cluster down takes no arguments');
+        return runClusterDown(config);
+      }
+      if (rest.length !== 2) throw new UsageError(`cluster ${sub} takes one server id: raftkv cluster ${sub} <serverId>`);
+      if (!config.servers.some((s) => s.id === rest[1])) throw new UsageError(`no server "${rest[1]}" in the config (servers: ${config.servers.map((s) => s.id).join(', ')})`);
+      return runClusterAction(config, sub, rest[1]);
+    }
+    if (sub !== 'up') throw new UsageError('cluster takes "up", "down", "restart <serverId>" or "kill <serverId>"');
     const nodes = positiveInt(values.nodes ?? '7', '--nodes');
     const basePort = positiveInt(values['base-port'] ?? '7100', '--base-port');
     return clusterUp({
@@ -65,7 +78,13 @@ async function main(argv: string[]): Promise<void> {
     const { config, path: configPath } = resolveConfig(values.config);
     process.exit(await attachTui({ config, configPath }));
   }
-  if (command === 'status') return printStatus(resolveConfig(values.config).config);
+  if (command === 'status') {
+    const config = resolveConfig(values.config).config;
+    const managed = managedColumn(config);
+    await printStatus(config, managed ?? undefined);
+    if (managed) console.log(managed.note);
+    return;
+  }
   if (opName(command) !== null) {
     const parsed = parseOp(command, rest);
     if (!parsed.ok) throw new UsageError(parsed.error);
@@ -74,6 +93,13 @@ async function main(argv: string[]): Promise<void> {
     return runClientCommand(resolveConfig(values.config).config, op, { serverId: values.server, timeoutMs });
   }
   throw new UsageError(`unknown command "${command}"`);
+}
+
+/** The cluster a `cluster down|restart|kill` means: --config, else <--data>/cluster.json, else as other commands. */
+function clusterConfigFor(configFlag: string | undefined, dataFlag: string | undefined): ClusterConfig {
+  if (configFlag !== undefined || dataFlag === undefined) return resolveConfig(configFlag).config;
+  const file = path.join(dataFlag, 'cluster.json');
+  return existsSync(file) ? loadConfig(file) : { ...defaultConfig(), dataDir: path.resolve(dataFlag) };
 }
 
 function positiveInt(text: string, flag: string): number {
@@ -87,6 +113,6 @@ main(process.argv.slice(2)).catch((err: Error) => {
     console.error(`raftkv: ${err.message}\n\n${USAGE}`);
     process.exit(2);
   }
-  console.error(`raftkv: ${err instanceof ConfigError ? '' : 'error: '}${err.message}`);
+  console.error(`raftkv: ${err instanceof ConfigError || err instanceof ClusterCommandError ? '' : 'error: '}${err.message}`);
   process.exit(1);
 });

@@ -5,13 +5,26 @@ export class UsageError extends Error {
 export const USAGE = `raftkv - a traced Raft key-value store
 
 Servers:
-  raftkv node --id <serverId> [--config <file>]     run one server
-  raftkv cluster up [--nodes N] [--base-port P] [--data <dir>] [--no-trace]
-                                                    start N servers (default 7) and a tracing
-                                                    server writing traces/<run>/; Ctrl-C stops all
+  raftkv node --id <serverId> [--config <file>]     run one server (its data directory is locked
+                                                    while it runs; on a cluster up's config, that
+                                                    supervisor adopts it)
+  raftkv cluster up [--nodes N] [--base-port P] [--data <dir>] [--config <file>] [--no-trace]
+                                                    start N servers (default 7; or those of --config)
+                                                    and a tracing server writing traces/<run>/, and
+                                                    supervise them: a server that dies is reported.
+                                                    Writes <dir>/cluster.json; refuses if a cluster,
+                                                    server or port of it is in use. Ctrl-C stops all
+  raftkv cluster down [--config <file> | --data <dir>]
+                                                    stop a running cluster from any terminal (its
+                                                    servers too when its supervisor was killed)
+  raftkv cluster restart <serverId> [--config <file> | --data <dir>]
+                                                    (re)start one server under the supervisor
+  raftkv cluster kill <serverId> [--config <file> | --data <dir>]
+                                                    kill -9 one supervised server, on purpose
   raftkv trace-server [--port P] [--data <traces dir>] [--run <name>]
                                                     collect traces from servers and clients
   raftkv status [--config <file>]                   role, term, leader and indexes of each server
+                                                    (and, under cluster up, each one's managed state)
   raftkv tui [--config <file>]                      terminal UI on a running cluster (npm start
                                                     launches a local cluster with the UI)
 

@@ -13,3 +13,15 @@ export async function freePorts(n: number): Promise<number[]> {
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
 }
+
+/** Why nothing could listen on `addr` (host:port) now, or null when it could: "in use", or the error. */
+export function listenProblem(addr: string): Promise<string | null> {
+  const i = addr.lastIndexOf(':');
+  const host = addr.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(addr.slice(i + 1));
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'in use' : err.message));
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(null)));
+  });
+}

@@ -15,6 +15,19 @@ interface Member {
   child: ChildProcess | null;
   state: ServerState;
   exited: Promise<void> | null;
+  /** Set when kill() or stopAll() ends the running process: its exit was asked for. */
+  stopRequested: boolean;
+}
+
+/** How a server process ended, as its parent saw it. */
+export interface ServerExit {
+  pid: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** kill(), restart() or stopAll() ended it; false: it died by itself or by someone else's hand. */
+  requested: boolean;
+  /** Its output file. */
+  logFile: string;
 }
 
 /**
@@ -38,10 +51,17 @@ export class ProcessCluster {
       readyTimeoutMs?: number;
       /** Modules each server imports before it starts (tests: e.g. a skewed clock). */
       preload?: string[];
+      /**
+       * Each server in a process group of its own: Ctrl-C at the terminal then reaches only
+       * the parent, which stops them in order (and a server's exit is never mistaken for a death).
+       */
+      ownProcessGroup?: boolean;
+      /** Called when a server process exits, whatever the reason, before anyone waiting on it resumes. */
+      onExit?: (id: string, exit: ServerExit) => void;
     } = {},
   ) {
     for (const s of config.servers) {
-      this.members.set(s.id, { child: null, state: 'down', exited: null });
+      this.members.set(s.id, { child: null, state: 'down', exited: null, stopRequested: false });
       this.admins.set(s.id, new AdminClient(s.addr));
     }
   }
@@ -62,25 +82,30 @@ export class ProcessCluster {
   async start(id: string): Promise<void> {
     const m = this.member(id);
     if (m.state !== 'down') throw new Error(`${id} is already ${m.state}`);
-    const logDir = this.opts.logDir ?? path.join(this.config.dataDir, 'logs');
-    mkdirSync(logDir, { recursive: true });
-    const log = openSync(path.join(logDir, `${id}.log`), 'a');
+    const logFile = this.logFile(id);
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    const log = openSync(logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', ...(this.opts.preload ?? []).flatMap((p) => ['--import', p]), CLI, 'node', '--id', id, '--config', this.configPath], {
       cwd: REPO,
       stdio: ['ignore', log, log],
+      detached: this.opts.ownProcessGroup ?? false,
       env: { ...process.env, RAFTKV_PARENT_PID: String(process.pid), ...this.opts.env },
     });
     closeSync(log);
     m.child = child;
     m.state = 'up';
-    m.exited = new Promise((resolve) => child.once('exit', () => {
+    m.stopRequested = false;
+    m.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      const requested = m.stopRequested;
       if (m.child === child) {
         m.child = null;
         m.state = 'down';
+        m.stopRequested = false;
       }
+      if (child.pid !== undefined) this.opts.onExit?.(id, { pid: child.pid, code, signal, requested, logFile });
       resolve();
     }));
-    await this.waitFor(id, () => true, this.opts.readyTimeoutMs ?? 15_000, `${id} to answer Status (log: ${path.join(logDir, `${id}.log`)})`);
+    await this.waitFor(id, () => true, this.opts.readyTimeoutMs ?? 15_000, `${id} to answer Status (log: ${logFile})`);
     if (this.groups) await this.admin(id).setBlockedPeers(this.blockedFor(id));
   }
 
@@ -88,9 +113,15 @@ export class ProcessCluster {
   async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const m = this.member(id);
     if (!m.child) return;
+    m.stopRequested = true;
     if (m.state === 'paused' && signal !== 'SIGKILL') m.child.kill('SIGCONT');
     m.child.kill(signal);
     await m.exited;
+  }
+
+  /** Where the server's stdout and stderr go: <logDir or dataDir/logs>/<id>.log. */
+  logFile(id: string): string {
+    return path.join(this.opts.logDir ?? path.join(this.config.dataDir, 'logs'), `${id}.log`);
   }
 
   pause(id: string): void {
@@ -170,20 +201,23 @@ export class ProcessCluster {
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
   }
 
+  /** Stops the server: SIGTERM, then SIGKILL if it is still running after `graceMs`. */
+  async stop(id: string, graceMs = 3000): Promise<void> {
+    const m = this.member(id);
+    if (!m.child) return;
+    const child = m.child;
+    const exited = m.exited;
+    m.stopRequested = true;
+    if (m.state === 'paused') child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
   /** Stops every process this cluster started: SIGTERM, then SIGKILL after a grace period. */
   async stopAll(graceMs = 3000): Promise<void> {
-    await Promise.all(
-      this.ids.map(async (id) => {
-        const m = this.member(id);
-        if (!m.child) return;
-        const exited = m.exited;
-        if (m.state === 'paused') m.child.kill('SIGCONT');
-        m.child.kill('SIGTERM');
-        const timer = setTimeout(() => m.child?.kill('SIGKILL'), graceMs);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all(this.ids.map((id) => this.stop(id, graceMs)));
     for (const a of this.admins.values()) a.close();
   }
 

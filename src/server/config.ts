@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { LOCK_NAMES } from './data-dir-lock.ts';
 import type { Timing } from './raft-node.ts';
 
 export interface ServerEntry {
@@ -84,7 +85,8 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   const servers = (obj.servers as unknown[]).map((s, i): ServerEntry => {
     if (!isObject(s)) bad(`servers[${i}] must be an object {id, addr}`);
     const { id, addr } = s as Record<string, unknown>;
-    if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(id)) bad(`servers[${i}].id must be letters, digits, "_", "." or "-" (got ${JSON.stringify(id)})`);
+    const idProblem = serverIdProblem(id);
+    if (idProblem !== null) bad(`servers[${i}].id ${idProblem}`);
     if (typeof addr !== 'string' || !isHostPort(addr)) bad(`servers[${i}].addr must be host:port with a port 1-65535 (got ${JSON.stringify(addr)})`);
     return { id: id as string, addr: addr as string };
   });
@@ -106,7 +108,7 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   const traceServer = obj.traceServer ?? null;
   if (traceServer !== null && (typeof traceServer !== 'string' || !isHostPort(traceServer))) bad('"traceServer" must be host:port or null');
   const dataDir = obj.dataDir ?? d.dataDir;
-  if (typeof dataDir !== 'string' || dataDir === '') bad('"dataDir" must be a non-empty string');
+  if (typeof dataDir !== 'string' || dataDir.trim() === '' || dataDir.includes('\0')) bad('"dataDir" must be a non-empty path');
   const traceHeartbeats = obj.traceHeartbeats ?? false;
   if (typeof traceHeartbeats !== 'boolean') bad('"traceHeartbeats" must be true or false');
   return {
@@ -117,6 +119,27 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
     traceServer: traceServer as string | null,
     traceHeartbeats: traceHeartbeats as boolean,
   };
+}
+
+/**
+ * Names RaftKV keeps in the data directory beside the servers' own directories
+ * (`<dataDir>/<serverId>/`): a server may not be called by one of them.
+ */
+export const RESERVED_IN_DATA_DIR: readonly string[] = ['logs', 'cluster.json', 'supervisor.json', ...LOCK_NAMES];
+
+/**
+ * Why `id` cannot name a server, or null. An id becomes a directory (`<dataDir>/<id>/`), a
+ * log file name and a trace host, so it must be one safe path segment: 1-64 letters,
+ * digits, "_", "-" or ".", starting with a letter or digit (so never ".", "..", a hidden
+ * name or something that reads as a flag), and not a name RaftKV keeps in the data directory.
+ */
+export function serverIdProblem(id: unknown): string | null {
+  if (typeof id !== 'string') return `must be a string (got ${JSON.stringify(id)})`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id)) {
+    return `must be 1-64 letters, digits, "_", "-" or ".", starting with a letter or digit (got ${JSON.stringify(id)})`;
+  }
+  if (RESERVED_IN_DATA_DIR.includes(id.toLowerCase())) return `"${id}" is a name RaftKV keeps in the data directory (reserved: ${RESERVED_IN_DATA_DIR.join(', ')})`;
+  return null;
 }
 
 function isObject(v: unknown): boolean {

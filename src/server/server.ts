@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { CollectorSink } from '../../tracing/collector-sink.ts';
 import { NullSink, type TraceSink } from '../../tracing/record.ts';
@@ -10,6 +9,7 @@ import { PeerTransport, raftPeerHandlers } from '../transport/peer-transport.ts'
 import { AdminService, KVService, RaftPeerService, serverOptions } from '../transport/proto.ts';
 import { adminHandlers } from './admin-service.ts';
 import { ConfigError, type ClusterConfig } from './config.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { Forwarder } from './forwarder.ts';
 import { kvHandlers } from './kv-service.ts';
 import { RaftNode } from './raft-node.ts';
@@ -32,34 +32,62 @@ interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts one server of the cluster: storage, Raft, and the peer, KV and admin services. */
+/**
+ * Starts one server of the cluster. The order keeps a second process away from a running
+ * node's files: lock the data directory (a held lock is refused with its holder's pid),
+ * then bind the port (the services answer UNAVAILABLE until the node is ready), and only
+ * then open the trace spool and storage (NeDB rewrites a file when it loads it). A failing
+ * lock or bind never touches a file of the data directory.
+ */
 export async function startServer(config: ClusterConfig, id: string, opts: ServerOptions = {}): Promise<RunningServer> {
   const self = config.servers.find((s) => s.id === id);
   if (!self) throw new ConfigError(`no server "${id}" in the config (servers: ${config.servers.map((s) => s.id).join(', ')})`);
   const dataDir = path.join(config.dataDir, id);
-  mkdirSync(dataDir, { recursive: true });
-  let sink = opts.sink ?? new NullSink();
-  let initialClock = opts.initialClock;
-  let collector: CollectorSink | null = null;
-  let tracedApplyIndex: number | undefined;
-  if (!opts.sink && config.traceServer) {
-    const opened = await CollectorSink.open({ addr: config.traceServer, host: id, spoolFile: path.join(dataDir, 'trace-spool.jsonl') });
-    ({ sink: collector, initialClock } = opened);
-    sink = collector;
-    tracedApplyIndex = opened.spooled.findLast((r) => r.tag === 'Apply')?.body.index as number | undefined;
-  }
-  const tracer = new Tracer(id, sink, initialClock);
-  tracer.record('ServerStart', { serverId: id });
-  const storage = await RaftStorage.open(dataDir);
-  // `node` is declared below: a link can only break once the started node has sent on it.
-  const transport = new PeerTransport(id, config.servers, (peer) => node.leaderUnreachable(peer));
-  const forwarder = new Forwarder(config.servers, id);
   const onFatal =
     opts.onFatal ??
     ((err: Error) => {
       console.error(`${id}: fatal storage error, stopping: ${err.message}`);
       process.exit(1);
     });
+  // Someone removed the lock under the running node (rm -rf of its directory): what is on
+  // disk is no longer known to be this node's alone, so it stops as on a storage failure.
+  const lock = await lockDataDir(dataDir, `raftkv node --id ${id}`, opts.onFatal ?? ((err) => (console.error(`${id}: ${err.message}; stopping`), process.exit(1))));
+
+  const handlers = new Map<grpc.ServiceDefinition, grpc.UntypedServiceImplementation>();
+  const server = new grpc.Server(serverOptions);
+  for (const service of [RaftPeerService.service, KVService.service, AdminService.service]) server.addService(service, gated(service, handlers, id));
+  try {
+    await new Promise<number>((resolve, reject) => server.bindAsync(self.addr, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+  } catch (err) {
+    server.forceShutdown();
+    await lock.release();
+    throw new Error(`${id} cannot listen on ${self.addr}: ${(err as Error).message}`);
+  }
+
+  let sink = opts.sink ?? new NullSink();
+  let initialClock = opts.initialClock;
+  let collector: CollectorSink | null = null;
+  let tracedApplyIndex: number | undefined;
+  let storage: RaftStorage | null = null;
+  try {
+    if (!opts.sink && config.traceServer) {
+      const opened = await CollectorSink.open({ addr: config.traceServer, host: id, spoolFile: path.join(dataDir, 'trace-spool.jsonl') });
+      ({ sink: collector, initialClock } = opened);
+      sink = collector;
+      tracedApplyIndex = opened.spooled.findLast((r) => r.tag === 'Apply')?.body.index as number | undefined;
+    }
+    storage = await RaftStorage.open(dataDir);
+  } catch (err) {
+    server.forceShutdown();
+    await collector?.close();
+    await lock.release();
+    throw err;
+  }
+  const tracer = new Tracer(id, sink, initialClock);
+  tracer.record('ServerStart', { serverId: id });
+  // `node` is declared below: a link can only break once the started node has sent on it.
+  const transport = new PeerTransport(id, config.servers, (peer) => node.leaderUnreachable(peer));
+  const forwarder = new Forwarder(config.servers, id);
   const node = new RaftNode({
     id,
     peers: config.servers.map((s) => s.id),
@@ -72,20 +100,13 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
     onFatal,
   });
 
-  const server = new grpc.Server(serverOptions);
-  server.addService(RaftPeerService.service, raftPeerHandlers(id, config.servers.map((s) => s.id), transport, (messages) => node.step(messages)));
-  server.addService(KVService.service, kvHandlers({ id, node, tracer, forwarder, commitTimeoutMs: config.commitTimeoutMs, noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs, peerCount: config.servers.length }));
-  server.addService(AdminService.service, adminHandlers({ id, servers: config.servers, node, transport }));
-  try {
-    await new Promise<number>((resolve, reject) => server.bindAsync(self.addr, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
-  } catch (err) {
-    await storage.close();
-    await collector?.close();
-    throw new Error(`${id} cannot listen on ${self.addr}: ${(err as Error).message}`);
-  }
+  handlers.set(RaftPeerService.service, raftPeerHandlers(id, config.servers.map((s) => s.id), transport, (messages) => node.step(messages)));
+  handlers.set(KVService.service, kvHandlers({ id, node, tracer, forwarder, commitTimeoutMs: config.commitTimeoutMs, noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs, peerCount: config.servers.length }));
+  handlers.set(AdminService.service, adminHandlers({ id, servers: config.servers, node, transport }));
   node.start();
   tracer.record('ServerListening', { serverId: id, addr: self.addr });
 
+  const openedStorage = storage;
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
@@ -93,8 +114,27 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
       server.forceShutdown();
       transport.close();
       forwarder.close();
-      await storage.close();
+      await openedStorage.close();
       await collector?.close();
+      await lock.release();
     })());
   return { id, addr: self.addr, dataDir, node, tracer, stop };
+}
+
+/**
+ * The service's methods, answering UNAVAILABLE (worth a retry, like a server that is not
+ * up yet) until `ready` holds the real handlers for it.
+ */
+function gated(service: grpc.ServiceDefinition, ready: Map<grpc.ServiceDefinition, grpc.UntypedServiceImplementation>, id: string): grpc.UntypedServiceImplementation {
+  const notYet = { code: grpc.status.UNAVAILABLE, details: `${id} is starting` };
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(service)) {
+    impl[name] = ((call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => {
+      const real = ready.get(service)?.[name] as ((...args: unknown[]) => void) | undefined;
+      if (real) return real(call, callback);
+      if (method.responseStream) (call as grpc.ServerDuplexStream<unknown, unknown>).emit('error', notYet);
+      else callback!(notYet);
+    }) as grpc.UntypedHandleCall;
+  }
+  return impl;
 }
