@@ -17,6 +17,26 @@ export interface Entry {
 }
 
 /**
+ * Where a log starts after compaction (Raft §7): the last index and term a snapshot
+ * covers. Entries up to `index` are gone from the log; `term` answers the consistency
+ * check of an AppendEntries whose prevLogIndex is `index`.
+ */
+export interface SnapshotMeta {
+  index: number;
+  term: number;
+}
+
+/**
+ * A snapshot of the caller's state machine after applying every entry up to `index`
+ * (§7). `data` is opaque to the core, which never reads it: the driver produces it (and
+ * restores its state machine from it); the core only carries it from the leader's
+ * driver to a follower's. Treat it as immutable once handed over.
+ */
+export interface Snapshot extends SnapshotMeta {
+  data: Uint8Array;
+}
+
+/**
  * What must be durable before a vote or an AppendEntries success leaves this node
  * (Figure 2's "persistent state on all servers"; the log is persisted beside it).
  */
