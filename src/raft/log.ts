@@ -47,7 +47,9 @@ export class RaftLog implements ReadonlyRaftLog {
    * `persisted` is the log on disk, contiguous; with a `snapshot`, it may start at or
    * below snapshot.index + 1 (a tail kept below the snapshot is dropped here: the log
    * starts after the snapshot). Throws on a gap, or if `persisted` holds an entry at
-   * snapshot.index of another term.
+   * snapshot.index of another term: a log that predates an installed snapshot (the
+   * node stopped between writing the snapshot and discarding the log) is for the
+   * storage to discard when it loads.
    */
   constructor(persisted: Entry[], commitIndex: number, appliedIndex: number, snapshot: SnapshotMeta = { index: 0, term: 0 }) {
     const first = persisted[0]?.index ?? snapshot.index + 1;

@@ -83,18 +83,28 @@ describe('log compaction and snapshots (simulated)', () => {
     }
   });
 
-  it('a partitioned follower (up all along, with a stale log of its own) is caught up by a snapshot', () => {
-    for (const seed of seeds(7200, 5)) {
-      withSeed(seed, () => {
-        const c = new SimCluster({ seed, size: 5, persistDelay: [0, 3], ...compacting });
+  it('a partitioned follower (up all along, with a longer stale log of its own) is caught up by a snapshot', () => {
+    for (const seed of seeds(7200, 6)) {
+      withSeed(seed, (s) => {
+        const c = new SimCluster({ seed: s, size: 5, persistDelay: [1, 10], ...compacting });
         const leader = c.waitForLeader();
         c.one('a=1', 5);
-        // The old leader is cut off with entries nobody else will ever hold.
+        // The old leader is cut off with more entries than the others will commit, which nobody else will ever hold.
         c.isolate(leader);
-        for (let i = 0; i < 5; i++) c.raft(leader).propose([{ data: `lost${i}=x` }]);
+        for (let i = 0; i < 50; i++) c.raft(leader).propose([{ data: `lost${i}=x` }]);
         c.run(50);
         for (let i = 0; i < 30; i++) c.one(`b${i}=${i}`, 4);
+        const stale = c.raft(leader).status().lastIndex;
         c.reconnect(leader);
+        if (s % 2 === 1) {
+          // It stops after writing the snapshot, beside a log that contradicts it there.
+          const node = c.nodes.get(leader)!;
+          c.runUntil(() => node.persisting?.snapshot != null, 5_000, 'the snapshot write');
+          expect(node.durable.entries.at(-1)!.index).toBe(stale);
+          c.crash(leader);
+          c.restart(leader);
+          expect(c.raft(leader).status()).toMatchObject({ snapshotIndex: node.durable.snapshot!.index, lastIndex: node.durable.snapshot!.index });
+        }
         const idx = c.one('after=1', 5);
         allApplied(c, idx);
         expect(c.snapshotsInstalled.get(leader)).toBeGreaterThanOrEqual(1);
@@ -152,8 +162,8 @@ describe('log compaction and snapshots (simulated)', () => {
     }
   });
 
-  it('a follower that crashes while persisting the snapshot, or right after, recovers', () => {
-    for (const seed of seeds(7500, 8)) {
+  it('a follower that crashes as it installs a snapshot (before, during or right after the write) recovers', () => {
+    for (const seed of seeds(7500, 9)) {
       withSeed(seed, (s) => {
         const c = new SimCluster({ seed: s, size: 3, persistDelay: [5, 20], ...compacting });
         const leader = c.waitForLeader();
@@ -161,26 +171,30 @@ describe('log compaction and snapshots (simulated)', () => {
         c.one('a=1', 3);
         c.crash(f);
         for (let i = 0; i < 20; i++) c.one(`b${i}=${i}`, 2);
-        const before = c.nodes.get(f)!.durable.snapshot?.index ?? 0;
-        c.restart(f);
         const node = c.nodes.get(f)!;
-        // Before persistence: the write of the Ready that carries the snapshot is lost.
-        c.runUntil(() => node.persisting?.snapshot != null, 5_000, 'the snapshot write to start');
-        c.crash(f);
-        expect(node.durable.snapshot?.index ?? 0).toBe(before);
-        c.run(50);
+        const before = node.durable.snapshot?.index ?? 0;
         c.restart(f);
-        // After persistence: the node restarts from the installed snapshot.
-        c.runUntil(() => (c.snapshotsInstalled.get(f) ?? 0) > 0, 5_000, 'the install');
-        if (s % 2 === 0) c.crash(f);
-        else c.run(node.persisting ? 0 : 3);
-        if (!node.up) {
-          const snap = node.durable.snapshot!;
-          expect(snap.index).toBeGreaterThan(before);
-          c.restart(f);
-          expect(c.raft(f).status()).toMatchObject({ snapshotIndex: snap.index, appliedIndex: snap.index });
-          expect(node.durable.appliedIndex).toBe(snap.index);
+        const mode = s % 3;
+        if (mode === 0) {
+          // The core took the snapshot; the disk may not have it yet.
+          c.runUntil(() => c.raft(f).status().snapshotIndex > before, 5_000, 'the install');
+        } else if (mode === 1) {
+          // The snapshot is written, the log it replaces not yet discarded.
+          c.runUntil(() => node.persisting?.snapshot != null, 5_000, 'the snapshot write');
+          expect(node.durable.snapshot).toBe(node.persisting!.snapshot);
+          expect(node.durable.entries.length).toBeGreaterThan(0);
+        } else {
+          c.runUntil(() => (node.durable.snapshot?.index ?? 0) > before && node.persisting === null, 5_000, 'the install to be durable');
+          expect(node.durable.entries.every((e) => e.index > node.durable.snapshot!.index)).toBe(true);
         }
+        c.crash(f);
+        c.run(30);
+        c.restart(f);
+        // The node starts from whatever snapshot its disk holds, the log after it, and a state machine restored from it.
+        const onDisk = node.durable.snapshot?.index ?? 0;
+        expect(c.raft(f).status()).toMatchObject({ snapshotIndex: onDisk, appliedIndex: onDisk });
+        expect(node.durable.appliedIndex).toBe(onDisk);
+        if (mode > 0) expect(onDisk).toBeGreaterThan(before);
         const idx = c.one('after=1', 3);
         allApplied(c, idx);
         sameState(c);

@@ -67,7 +67,7 @@ export class SimCluster {
   readonly sink = new MemorySink();
   readonly sent = new Map<string, number>();
   readonly reads = new Map<string, ReadResult>();
-  /** Snapshots taken by each node, and InstallSnapshots each node installed (persisted). */
+  /** Snapshots taken by each node, and InstallSnapshots each node installed (wrote to disk). */
   readonly snapshotsTaken = new Map<string, number>();
   readonly snapshotsInstalled = new Map<string, number>();
   now = 0;
@@ -180,6 +180,9 @@ export class SimCluster {
       this.maybeCompact(node);
       for (const rs of rd.readStates) this.readAnswered(node, rs);
       this.serveReads(node);
+      // A snapshot is written before the log it replaces is discarded: a crash during the
+      // persist leaves the new snapshot beside the old log.
+      if (rd.snapshot) this.writeSnapshot(node, rd.snapshot);
       const [lo, hi] = this.opts.persistDelay;
       if (hi > 0 && rd.mustSync) {
         node.persisting = rd;
@@ -204,12 +207,14 @@ export class SimCluster {
     this.snapshotsTaken.set(node.id, (this.snapshotsTaken.get(node.id) ?? 0) + 1);
   }
 
+  private writeSnapshot(node: SimNode, snap: Snapshot): void {
+    node.writeSnapshot(snap);
+    this.invariants.snapshot(node.id, snap, decodeSnapshotData(snap.data).digest, 'installed');
+    this.snapshotsInstalled.set(node.id, (this.snapshotsInstalled.get(node.id) ?? 0) + 1);
+  }
+
   private finishPersist(node: SimNode, rd: Ready): void {
     node.persist(rd);
-    if (rd.snapshot) {
-      this.invariants.snapshot(node.id, rd.snapshot, decodeSnapshotData(rd.snapshot.data).digest, 'installed');
-      this.snapshotsInstalled.set(node.id, (this.snapshotsInstalled.get(node.id) ?? 0) + 1);
-    }
     this.invariants.persisted(node.id, rd.entries, node.durable);
     node.persisting = null;
     for (const m of node.raft!.advance(rd)) this.send(node, m);
@@ -246,6 +251,7 @@ export class SimCluster {
     node.life++;
     node.trace = tracer ? new RaftTrace(tracer, false) : null;
     const d = node.durable;
+    node.load();
     // A state machine in memory starts again from the snapshot, and the core hands out the log after it.
     if (this.opts.volatileStateMachine) node.restore(d.snapshot);
     node.raft = new Raft({

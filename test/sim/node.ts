@@ -83,13 +83,36 @@ export class SimNode {
     return this.raft !== null;
   }
 
-  /** Writes a Ready's snapshot (replacing the log and restoring the state machine from it), hard state and entries. */
+  /**
+   * The first half of persisting a Ready's snapshot: the snapshot is durable and the
+   * state machine restored from it, but the log it replaces is still on disk.
+   */
+  writeSnapshot(snapshot: Snapshot): void {
+    this.durable.snapshot = snapshot;
+    this.restore(snapshot);
+  }
+
+  /**
+   * What the storage does when it loads: a log that does not connect to the snapshot
+   * (it holds the snapshot's index with another term, or ends below it) predates an
+   * installed snapshot whose write was cut short before the log was discarded: none of
+   * it is committed past the snapshot, so it goes.
+   */
+  load(): void {
+    const d = this.durable;
+    if (!d.snapshot || d.entries.length === 0) return;
+    const first = d.entries[0].index;
+    const atSnapshot = d.entries[d.snapshot.index - first];
+    const connects = first === d.snapshot.index + 1 || (atSnapshot !== undefined && atSnapshot.term === d.snapshot.term);
+    if (!connects) d.entries = [];
+  }
+
+  /** Writes a Ready's snapshot (unless writeSnapshot did) and discards the log, then its hard state and entries. */
   persist(rd: Ready): void {
     const d = this.durable;
     if (rd.snapshot) {
-      d.snapshot = rd.snapshot;
+      if (d.snapshot !== rd.snapshot) this.writeSnapshot(rd.snapshot);
       d.entries = [];
-      this.restore(rd.snapshot);
     }
     if (rd.hardState) d.hardState = { ...rd.hardState };
     if (rd.entries.length > 0) {
