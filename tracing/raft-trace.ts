@@ -1,5 +1,5 @@
 import type { TraceLogger } from '../src/raft/trace-logger.ts';
-import type { AppendEntries, AppendEntriesRes, Entry, RequestVote, RequestVoteRes } from '../src/raft/types.ts';
+import type { AppendEntries, AppendEntriesRes, Entry, InstallSnapshot, InstallSnapshotRes, RequestVote, RequestVoteRes } from '../src/raft/types.ts';
 import type { Token } from './record.ts';
 import type { Tracer } from './tracer.ts';
 
@@ -64,6 +64,24 @@ export class RaftTrace implements TraceLogger {
     this.tracer.record('Commit', { term: e.term, index: e.index, operation: operationOf(e) }, e.traceId ?? '');
   }
 
+  /** Rare (a follower fell behind the leader's compacted log), so always traced. */
+  installSnapshot(m: InstallSnapshot): Token | undefined {
+    return this.tracer.send('InstallSnapshot', snapshotBody(m));
+  }
+
+  installSnapshotRecv(m: InstallSnapshot): void {
+    this.tracer.receive(tokenOf(m), 'InstallSnapshotRecv', snapshotBody(m));
+  }
+
+  installSnapshotRes(res: InstallSnapshotRes): Token | undefined {
+    return this.tracer.send('InstallSnapshotRes', snapshotResBody(res));
+  }
+
+  /** The leader's receive, so what it sends next follows the answer. */
+  installSnapshotResRecv(m: InstallSnapshotRes): void {
+    this.tracer.receive(tokenOf(m), 'InstallSnapshotResRecv', snapshotResBody(m));
+  }
+
   /**
    * An entry of a Ready's committedEntries as the caller applies it, with what applying
    * it did (e.g. that it was a retried duplicate the state machine answered from its
@@ -98,6 +116,15 @@ function appendBody(m: AppendEntries): Record<string, unknown> {
     // Index and term identify an entry (Log Matching); Commit and Apply carry the command.
     entries: m.entries.map((e) => ({ index: e.index, term: e.term, ...(e.traceId ? { traceId: e.traceId } : {}) })),
   };
+}
+
+function snapshotBody(m: InstallSnapshot): Record<string, unknown> {
+  // The data is the state machine's business (and may be large): only its position is traced.
+  return { term: m.term, leaderId: m.from, to: m.to, index: m.snapshot.index, snapshotTerm: m.snapshot.term };
+}
+
+function snapshotResBody(m: InstallSnapshotRes): Record<string, unknown> {
+  return { success: m.success, serverId: m.from, to: m.to, term: m.term, index: m.snapshotIndex, matchIndex: m.matchIndex };
 }
 
 function resBody(m: AppendEntriesRes): Record<string, unknown> {

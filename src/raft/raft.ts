@@ -9,6 +9,8 @@ import type {
   AppendEntriesRes,
   Entry,
   HardState,
+  InstallSnapshot,
+  InstallSnapshotRes,
   Message,
   PeerStatus,
   ReadState,
@@ -16,6 +18,8 @@ import type {
   RequestVote,
   RequestVoteRes,
   Role,
+  Snapshot,
+  SnapshotMeta,
   SoftState,
   Status,
   TraceToken,
@@ -40,9 +44,26 @@ export interface RaftConfig {
   rng: Rng;
   /** What this node persisted before it last stopped; none for a fresh node. */
   hardState?: HardState;
-  /** The persisted log, contiguous from index 1 (no snapshots). */
+  /**
+   * The persisted log, contiguous: from index 1, or with a `snapshot` from
+   * snapshot.index + 1 or below it (a tail kept below the snapshot is dropped).
+   */
   entries?: Entry[];
-  /** Highest index the caller's state machine already holds (restart without replay). */
+  /**
+   * The latest durable snapshot (its index and term), when the log was compacted: the
+   * log starts after it (§7). The caller restores its state machine from it first.
+   * Requires `latestSnapshot`.
+   */
+  snapshot?: SnapshotMeta;
+  /**
+   * The caller's latest durable snapshot, with its data, or null when none is available
+   * right now (the leader tries again at the next heartbeat). The core calls it when a
+   * follower needs entries the log no longer holds, and sends what it returns, which must
+   * cover at least the start of the log (etcd's Storage.Snapshot()). Needed by compact()
+   * and by a log that starts after a snapshot.
+   */
+  latestSnapshot?: () => Snapshot | null;
+  /** Highest index the caller's state machine already holds (restart without replay); at least snapshot.index. */
   appliedIndex?: number;
   /** Pre-vote (thesis §9.6): a partitioned node rejoining cannot force a term change. Default true. */
   preVote?: boolean;
@@ -67,7 +88,10 @@ export type ProposeResult = { ok: true; index: number; term: number } | { ok: fa
  * The Raft consensus algorithm as a deterministic state machine (the etcd-io/raft
  * design): no timers, sockets, files or wall clock, and no imports outside src/raft.
  * The caller feeds it tick(), step(), propose() and readIndex(), and drains ready() /
- * advance(); everything it must do (send, persist, apply) comes out of a Ready.
+ * advance(); everything it must do (send, persist, apply) comes out of a Ready. With
+ * snapshots, the caller also tells it when the log may be compacted (compact()), how
+ * a snapshot transfer ended (reportSnapshot()), and hands it the latest snapshot to
+ * send (RaftConfig.latestSnapshot).
  */
 export class Raft {
   readonly id: string;
@@ -76,6 +100,7 @@ export class Raft {
   private readonly cfg: Required<Pick<RaftConfig, 'electionTick' | 'heartbeatTick' | 'preVote' | 'checkQuorum' | 'maxInflight' | 'maxEntriesPerMessage'>>;
   private readonly rng: Rng;
   private readonly trace: TraceLogger;
+  private readonly latestSnapshot: () => Snapshot | null;
 
   private term = 0;
   private votedFor: string | null = null;
@@ -101,8 +126,9 @@ export class Raft {
 
   /**
    * Starts a node as a follower of no one, from what it persisted (if anything).
-   * Throws if `peers` lacks `id`, if heartbeatTick >= electionTick, or if `entries` is
-   * not contiguous from index 1.
+   * Throws if `peers` lacks `id`, if heartbeatTick >= electionTick, if `entries` is
+   * not contiguous from index 1 (or from the snapshot), or if a snapshot comes without
+   * `latestSnapshot`.
    */
   constructor(config: RaftConfig) {
     if (!config.peers.includes(config.id)) throw new Error(`peers must include this node (${config.id})`);
@@ -119,8 +145,10 @@ export class Raft {
       maxInflight: config.maxInflight ?? 64,
       maxEntriesPerMessage: config.maxEntriesPerMessage ?? 256,
     };
+    if (config.snapshot && config.snapshot.index > 0 && !config.latestSnapshot) throw new Error('a log that starts after a snapshot needs latestSnapshot, to send it to followers');
+    this.latestSnapshot = config.latestSnapshot ?? (() => null);
     const hs = config.hardState ?? { term: 0, votedFor: null, commitIndex: 0 };
-    this.raftLog = new RaftLog(config.entries ?? [], hs.commitIndex, config.appliedIndex ?? 0);
+    this.raftLog = new RaftLog(config.entries ?? [], hs.commitIndex, config.appliedIndex ?? 0, config.snapshot);
     this.term = hs.term;
     this.votedFor = hs.votedFor;
     if (this.raftLog.lastTerm() > this.term) {
@@ -234,6 +262,38 @@ export class Raft {
   }
 
   /**
+   * Log compaction (§7): the caller's state machine snapshot covering `index` is durable
+   * (latestSnapshot() returns it, or a newer one), so the log may forget the entries up
+   * to `index`. The caller picks `index`: its snapshot's index, or less to keep a tail
+   * for followers that lag a little (they then catch up from the log, not a snapshot).
+   * Only memory changes here: the caller trims its durable log itself. A no-op at or
+   * below the current start of the log; throws past what was handed out to apply, or
+   * when no snapshot covers `index`.
+   */
+  compact(index: number): void {
+    if (index <= this.raftLog.snapshotIndex) return;
+    if (index > this.raftLog.appliedIndex) throw new Error(`cannot compact to ${index}: only ${this.raftLog.appliedIndex} was handed out to apply`);
+    const snap = this.latestSnapshot();
+    if (!snap || snap.index < index) throw new Error(`cannot compact to ${index}: the latest snapshot ${snap ? `is at ${snap.index}` : 'is missing'}`);
+    if (snap.index <= this.raftLog.lastIndex() && this.raftLog.term(snap.index) !== snap.term) {
+      throw new Error(`the latest snapshot (index ${snap.index}, term ${snap.term}) does not match the log's term ${this.raftLog.term(snap.index)} there`);
+    }
+    this.raftLog.compact(index);
+  }
+
+  /**
+   * The transport finished sending an InstallSnapshot to `peer` (`ok`), or failed or gave
+   * up on it (etcd's ReportSnapshot). The transport must report every snapshot it takes,
+   * one way or the other (with its own deadline): until then, or until the follower
+   * answers, the leader sends that follower nothing but heartbeats. After a failure the
+   * leader tries again from the next heartbeat the follower answers.
+   */
+  reportSnapshot(peer: string, ok: boolean): void {
+    if (this.role !== 'leader') return;
+    this.progress.get(peer)?.snapshotReported(ok);
+  }
+
+  /**
    * Feeds in a message from a peer. Silently drops messages from anyone not in `peers`
    * (a stranger's vote must never count toward a quorum), messages whose `to` is not
    * this node, and stale replies; answers a stale request with this node's term so its
@@ -250,7 +310,7 @@ export class Raft {
       }
       const grantedPreVote = m.type === 'RequestVoteRes' && m.preVote && m.voteGranted;
       if (!(m.type === 'RequestVote' && m.preVote) && !grantedPreVote) {
-        const leader = m.type === 'AppendEntries' ? m.from : null;
+        const leader = m.type === 'AppendEntries' || m.type === 'InstallSnapshot' ? m.from : null;
         this.becomeFollower(m.term, leader);
       }
     } else if (m.term < this.term) {
@@ -266,6 +326,10 @@ export class Raft {
         return this.handleAppendEntries(m);
       case 'AppendEntriesRes':
         return this.handleAppendEntriesRes(m);
+      case 'InstallSnapshot':
+        return this.handleInstallSnapshot(m);
+      case 'InstallSnapshotRes':
+        return this.handleInstallSnapshotRes(m);
     }
   }
 
@@ -277,6 +341,9 @@ export class Raft {
     } else if (m.type === 'RequestVote') {
       this.trace.requestVoteRecv(m);
       this.replyVote(m, false);
+    } else if (m.type === 'InstallSnapshot') {
+      this.trace.installSnapshotRecv(m);
+      this.replySnapshot(m, false);
     }
   }
 
@@ -435,6 +502,12 @@ export class Raft {
   }
 
   private sendAppend(to: string, pr: Progress, emptyOnly: boolean): void {
+    // The entry before nextIndex is compacted away: the follower needs the snapshot. A
+    // heartbeat sends none (a dead follower costs no snapshot per heartbeat); the reply
+    // to it asks for entries, which sends one.
+    const needsSnapshot = pr.nextIndex <= this.raftLog.snapshotIndex;
+    if (pr.state === 'snapshot' || (needsSnapshot && emptyOnly)) return this.sendHeartbeatOnly(to, pr);
+    if (needsSnapshot) return this.sendSnapshot(to, pr);
     const prevLogIndex = pr.nextIndex - 1;
     const entries = emptyOnly ? [] : this.raftLog.slice(pr.nextIndex, this.raftLog.lastIndex(), this.cfg.maxEntriesPerMessage);
     const m: AppendEntries = {
@@ -454,22 +527,58 @@ export class Raft {
     this.msgs.push(m);
   }
 
+  /**
+   * An AppendEntries that checks nothing (prevLogIndex 0, no entries): it keeps a
+   * follower that is receiving a snapshot from campaigning, and carries read rounds.
+   */
+  private sendHeartbeatOnly(to: string, pr: Progress): void {
+    const m: AppendEntries = { type: 'AppendEntries', from: this.id, to, term: this.term, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: this.raftLog.commitIndex, readSeq: this.reads.currentSeq() };
+    withToken(m, this.trace.appendEntries(m, false));
+    pr.sent(0, 0);
+    this.msgs.push(m);
+  }
+
+  /** InstallSnapshot (§7) with the driver's latest snapshot; the follower then waits in snapshot state. */
+  private sendSnapshot(to: string, pr: Progress): void {
+    const snapshot = this.latestSnapshot();
+    if (!snapshot) {
+      // Temporarily unavailable: try again from the next heartbeat.
+      pr.sent(0, 0);
+      return;
+    }
+    if (snapshot.index < this.raftLog.snapshotIndex) {
+      throw new Error(`latestSnapshot() returned index ${snapshot.index}, but the log starts after ${this.raftLog.snapshotIndex}`);
+    }
+    pr.becomeSnapshot(snapshot.index);
+    const m: InstallSnapshot = { type: 'InstallSnapshot', from: this.id, to, term: this.term, snapshot };
+    withToken(m, this.trace.installSnapshot(m));
+    this.msgs.push(m);
+  }
+
   private handleAppendEntries(m: AppendEntries): void {
     if (this.role !== 'follower' || this.leaderId !== m.from) this.becomeFollower(m.term, m.from);
     this.electionElapsed = 0;
     if (m.token) this.trace.appendEntriesRecv(m);
     const base = { type: 'AppendEntriesRes' as const, from: this.id, to: m.from, term: this.term, prevLogIndex: m.prevLogIndex, readSeq: m.readSeq };
-    if (m.prevLogIndex > this.raftLog.lastIndex()) {
+    let { prevLogIndex, prevLogTerm, entries } = m;
+    if (prevLogIndex < this.raftLog.snapshotIndex) {
+      // This node's snapshot covers prevLogIndex. What it covers is committed, so the
+      // leader's log holds the same (§5.4): check and merge from the snapshot on.
+      entries = entries.filter((e) => e.index > this.raftLog.snapshotIndex);
+      prevLogIndex = this.raftLog.snapshotIndex;
+      prevLogTerm = this.raftLog.snapshotTerm;
+    }
+    if (prevLogIndex > this.raftLog.lastIndex()) {
       this.reply({ ...base, success: false, matchIndex: 0, conflictIndex: this.raftLog.lastIndex() + 1, conflictTerm: 0 }, m);
       return;
     }
-    const localTerm = this.raftLog.term(m.prevLogIndex);
-    if (m.prevLogIndex > 0 && localTerm !== m.prevLogTerm) {
-      this.reply({ ...base, success: false, matchIndex: 0, conflictIndex: this.raftLog.firstIndexOfTerm(m.prevLogIndex), conflictTerm: localTerm }, m);
+    const localTerm = this.raftLog.term(prevLogIndex);
+    if (prevLogIndex > 0 && localTerm !== prevLogTerm) {
+      this.reply({ ...base, success: false, matchIndex: 0, conflictIndex: this.raftLog.firstIndexOfTerm(prevLogIndex), conflictTerm: localTerm }, m);
       return;
     }
-    this.raftLog.mergeFromLeader(m.entries);
-    const lastNew = m.prevLogIndex + m.entries.length;
+    this.raftLog.mergeFromLeader(entries);
+    const lastNew = prevLogIndex + entries.length;
     // Figure 2, AppendEntries rule 5: nothing past what this message proved matches.
     const commit = Math.min(m.leaderCommit, lastNew);
     if (commit > this.raftLog.commitIndex) this.raftLog.commitIndex = commit;
@@ -494,12 +603,14 @@ export class Raft {
     }
     if (m.success) {
       if (pr.acknowledge(m.matchIndex)) this.maybeCommit();
+      pr.maybeSnapshotDone(this.raftLog.snapshotIndex);
       if (pr.nextIndex <= this.raftLog.lastIndex() && !pr.isPaused()) this.sendAppend(m.from, pr, false);
       return;
     }
-    // Stale rejections (for positions already known to match, or for a probe no longer
-    // outstanding) carry no news.
-    if (m.prevLogIndex <= pr.matchIndex) return;
+    // Stale rejections (for positions already known to match, for a probe no longer
+    // outstanding, or while a snapshot is under way: only heartbeats that check nothing
+    // went out since) carry no news.
+    if (m.prevLogIndex <= pr.matchIndex || pr.state === 'snapshot') return;
     if (pr.state === 'probe' && m.prevLogIndex !== pr.nextIndex - 1) return;
     let next = m.conflictIndex;
     if (m.conflictTerm > 0) {
@@ -508,6 +619,51 @@ export class Raft {
     }
     pr.rejectTo(Math.min(next, m.prevLogIndex));
     this.sendAppend(m.from, pr, false);
+  }
+
+  /**
+   * InstallSnapshot on a follower (§7). A snapshot no newer than the commit index brings
+   * nothing. If the log holds the snapshot's last entry, it keeps its log and commits up
+   * to there (step 6, etcd's fast-forward); otherwise the snapshot replaces the whole log
+   * (steps 7-8) and goes to the caller in the next Ready to persist and restore. Either
+   * way the answer leaves after that Ready is durable.
+   */
+  private handleInstallSnapshot(m: InstallSnapshot): void {
+    if (this.role !== 'follower' || this.leaderId !== m.from) this.becomeFollower(m.term, m.from);
+    this.electionElapsed = 0;
+    this.trace.installSnapshotRecv(m);
+    const { index, term } = m.snapshot;
+    if (index > this.raftLog.commitIndex) {
+      if (this.raftLog.matchTerm(index, term)) this.raftLog.commitIndex = index;
+      else this.raftLog.restore(m.snapshot);
+    }
+    this.replySnapshot(m, true);
+  }
+
+  private replySnapshot(m: InstallSnapshot, success: boolean): void {
+    const res: InstallSnapshotRes = {
+      type: 'InstallSnapshotRes',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      snapshotIndex: m.snapshot.index,
+      success,
+      matchIndex: success ? this.raftLog.commitIndex : 0,
+    };
+    withToken(res, this.trace.installSnapshotRes(res, m));
+    this.msgsAfterPersist.push(res);
+  }
+
+  private handleInstallSnapshotRes(m: InstallSnapshotRes): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    this.trace.installSnapshotResRecv(m);
+    pr.recentActive = true;
+    if (!m.success) return;
+    if (pr.acknowledge(m.matchIndex)) this.maybeCommit();
+    pr.maybeSnapshotDone(this.raftLog.snapshotIndex);
+    if (pr.nextIndex <= this.raftLog.lastIndex() && !pr.isPaused()) this.sendAppend(m.from, pr, false);
   }
 
   private quorumReadSeq(): number {
@@ -555,6 +711,8 @@ export class Raft {
       appliedIndex: this.raftLog.appliedIndex,
       lastIndex: this.raftLog.lastIndex(),
       lastTerm: this.raftLog.lastTerm(),
+      snapshotIndex: this.raftLog.snapshotIndex,
+      firstIndex: this.raftLog.firstIndex(),
       progress,
     };
   }
@@ -579,6 +737,7 @@ export class Raft {
       this.msgsAfterPersist.length > 0 ||
       this.readStates.length > 0 ||
       this.raftLog.hasUnstable() ||
+      this.raftLog.hasUnstableSnapshot() ||
       this.raftLog.hasCommittedToApply() ||
       !sameHardState(this.hardState(), this.prevHardState)
     );
@@ -597,13 +756,15 @@ export class Raft {
     // etcd's MustSync: term and vote must survive a crash (a node must not vote twice
     // in a term, §5.2); the commit index need not, a leader will tell it again.
     const termOrVoteChanged = hs.term !== prev.term || hs.votedFor !== prev.votedFor;
+    const snapshot = this.raftLog.takeUnstableSnapshot();
     const committedEntries = this.raftLog.takeCommitted();
     const entries = this.raftLog.takeUnstable();
     const ready: Ready = {
       softState: this.softState(),
       hardState: termOrVoteChanged ? hs : null,
+      snapshot,
       entries,
-      mustSync: termOrVoteChanged || entries.length > 0,
+      mustSync: termOrVoteChanged || snapshot !== null || entries.length > 0,
       messages: this.msgs,
       committedEntries,
       readStates: this.readStates,
@@ -616,7 +777,7 @@ export class Raft {
   }
 
   /**
-   * The caller has durably persisted `ready`'s hard state and entries (if mustSync).
+   * The caller has durably persisted `ready`'s snapshot, hard state and entries (if mustSync).
    * Returns the messages that had to wait for that (votes, vote requests, AppendEntries
    * replies): they exist nowhere else, so they cannot be sent early by mistake. Throws
    * if `ready` is not the Ready last returned by ready(), or was already advanced.
@@ -626,6 +787,7 @@ export class Raft {
     const { afterPersist, hardState } = this.inflightReady;
     this.inflightReady = null;
     this.prevHardState = hardState;
+    if (ready.snapshot) this.raftLog.stableSnapTo(ready.snapshot);
     if (ready.entries.length > 0) {
       this.raftLog.stableTo(ready.entries);
       // The leader's own durable copy counts toward the quorum.

@@ -1,4 +1,4 @@
-import type { AppendEntries, AppendEntriesRes, Entry, RequestVote, RequestVoteRes, TraceToken } from './types.ts';
+import type { AppendEntries, AppendEntriesRes, Entry, InstallSnapshot, InstallSnapshotRes, RequestVote, RequestVoteRes, TraceToken } from './types.ts';
 
 /**
  * The Raft actions the core reports as it takes them, so a trace can show them in
@@ -36,6 +36,14 @@ export interface TraceLogger {
   appendEntriesResRecv(m: AppendEntriesRes): void;
   /** The leader saw `e` committed (§5.3, §5.4.2); followers learn it without a record. */
   commit(e: Entry): void;
+  /** The leader sends its snapshot to a follower whose next entries it no longer holds (§7); once per send. */
+  installSnapshot(m: InstallSnapshot): TraceToken | undefined;
+  /** Every InstallSnapshot received, also one of an older term (it is refused). */
+  installSnapshotRecv(m: InstallSnapshot): void;
+  /** The follower's answer (recorded when decided; it leaves once what it promises is on disk). */
+  installSnapshotRes(res: InstallSnapshotRes, req: InstallSnapshot): TraceToken | undefined;
+  /** At the leader, for every answer it takes. */
+  installSnapshotResRecv(m: InstallSnapshotRes): void;
 }
 
 /** Tracing off: every action is dropped and no message carries a token. */
@@ -59,4 +67,12 @@ export class NoopTraceLogger implements TraceLogger {
   }
   appendEntriesResRecv(): void {}
   commit(): void {}
+  installSnapshot(): undefined {
+    return undefined;
+  }
+  installSnapshotRecv(): void {}
+  installSnapshotRes(): undefined {
+    return undefined;
+  }
+  installSnapshotResRecv(): void {}
 }

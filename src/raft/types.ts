@@ -17,6 +17,26 @@ export interface Entry {
 }
 
 /**
+ * Where a log starts after compaction (Raft §7): the last index and term a snapshot
+ * covers. Entries up to `index` are gone from the log; `term` answers the consistency
+ * check of an AppendEntries whose prevLogIndex is `index`.
+ */
+export interface SnapshotMeta {
+  index: number;
+  term: number;
+}
+
+/**
+ * A snapshot of the caller's state machine after applying every entry up to `index`
+ * (§7). `data` is opaque to the core, which never reads it: the driver produces it (and
+ * restores its state machine from it); the core only carries it from the leader's
+ * driver to a follower's. Treat it as immutable once handed over.
+ */
+export interface Snapshot extends SnapshotMeta {
+  data: Uint8Array;
+}
+
+/**
  * What must be durable before a vote or an AppendEntries success leaves this node
  * (Figure 2's "persistent state on all servers"; the log is persisted beside it).
  */
@@ -91,7 +111,43 @@ export interface AppendEntriesRes {
   traceId?: string;
 }
 
-export type Message = RequestVote | RequestVoteRes | AppendEntries | AppendEntriesRes;
+/**
+ * InstallSnapshot (§7): the leader's latest snapshot, for a follower that needs entries
+ * the leader's log no longer holds. The core sees one message; the transport may stream
+ * `snapshot.data` in chunks and must report the outcome with Raft.reportSnapshot().
+ */
+export interface InstallSnapshot {
+  type: 'InstallSnapshot';
+  from: string;
+  to: string;
+  term: number;
+  snapshot: Snapshot;
+  token?: TraceToken;
+}
+
+/**
+ * The follower's answer to an InstallSnapshot. It leaves only after what it promises is
+ * durable (the installed snapshot, or the log the follower already held).
+ */
+export interface InstallSnapshotRes {
+  type: 'InstallSnapshotRes';
+  from: string;
+  to: string;
+  term: number;
+  /** The index of the snapshot answered. */
+  snapshotIndex: number;
+  /** False only when the request's term was stale (the reply then carries the newer term). */
+  success: boolean;
+  /**
+   * On success: the follower's log matches the leader's up to here (its commit index,
+   * which is the snapshot's index when it installed it or already held its last entry,
+   * and higher when the snapshot was older than what it had committed).
+   */
+  matchIndex: number;
+  token?: TraceToken;
+}
+
+export type Message = RequestVote | RequestVoteRes | AppendEntries | AppendEntriesRes | InstallSnapshot | InstallSnapshotRes;
 
 /**
  * Answer to readIndex(ctx): reads with this ctx may be served once the caller's state
@@ -110,9 +166,11 @@ export interface SoftState {
  * One batch of work for the caller (etcd-io/raft's Ready), to handle in this order:
  *
  * 1. send `messages` (they depend on nothing unpersisted);
- * 2. apply `committedEntries` in order and answer `readStates`;
- * 3. if `mustSync`, durably persist `hardState` (when not null) and `entries`
- *    (entries[0].index and everything after it replace what the log held there);
+ * 2. if `snapshot`, restore the state machine from it (such a Ready carries no
+ *    committedEntries); apply `committedEntries` in order and answer `readStates`;
+ * 3. if `mustSync`, durably persist `snapshot` (when not null: it replaces the whole log,
+ *    see below), then `hardState` (when not null) and `entries` (entries[0].index and
+ *    everything after it replace what the log held there);
  * 4. call advance(ready) and send the messages it returns, which were waiting for 3.
  */
 export interface Ready {
@@ -123,12 +181,22 @@ export interface Ready {
    * it need not be durable, since a restarted node learns it again from the leader.
    */
   hardState: HardState | null;
+  /**
+   * A snapshot from the leader that this follower installed (§7): persist it and
+   * discard every entry the log held (those it covers, and the rest, which did not match
+   * the leader's); the log now starts after `snapshot.index`, and `entries` in this and
+   * later Readies follow it. Restore the state machine from it: it holds the result of
+   * every entry up to its index. No committedEntries come with it, and the next ones,
+   * once it is durable (advance()), start at index + 1. Null almost always.
+   */
+  snapshot: Snapshot | null;
   /** New or rewritten log entries to persist. */
   entries: Entry[];
   /**
-   * Whether hardState and entries must reach stable storage (fsync) before advance():
-   * true when term or votedFor changed or entries were appended (etcd's MustSync,
-   * raft-rs's must_sync). Equivalent to `hardState !== null || entries.length > 0`.
+   * Whether snapshot, hardState and entries must reach stable storage (fsync) before
+   * advance(): true when term or votedFor changed, a snapshot was installed or entries
+   * were appended (etcd's MustSync, raft-rs's must_sync). Equivalent to
+   * `hardState !== null || snapshot !== null || entries.length > 0`.
    */
   mustSync: boolean;
   /** Sendable before persisting: the leader's own AppendEntries (thesis §10.2.1). */
@@ -142,8 +210,11 @@ export interface Ready {
 export interface PeerStatus {
   matchIndex: number;
   nextIndex: number;
-  /** probe: one AppendEntries at a time until the follower's position is known; replicate: pipelined. */
-  state: 'probe' | 'replicate';
+  /**
+   * probe: one AppendEntries at a time until the follower's position is known;
+   * replicate: pipelined; snapshot: an InstallSnapshot is under way, only heartbeats go out.
+   */
+  state: 'probe' | 'replicate' | 'snapshot';
 }
 
 /**
@@ -161,6 +232,10 @@ export interface Status {
   appliedIndex: number;
   lastIndex: number;
   lastTerm: number;
+  /** Last index the log's snapshot covers (0: none); the log holds entries from firstIndex on. */
+  snapshotIndex: number;
+  /** snapshotIndex + 1: the first index the log can hand out. */
+  firstIndex: number;
   /** Per follower (this node excluded) while leading; null otherwise. */
   progress: Record<string, PeerStatus> | null;
 }

@@ -218,6 +218,9 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    // A snapshot comes only from a leader that compacted its log, which no driver does
+    // yet; dropping it would lose the entries it replaced, so stop instead.
+    if (rd.snapshot) throw new Error(`snapshots not wired yet: Ready carries snapshot ${rd.snapshot.index} (term ${rd.snapshot.term})`);
     this.noticeRole(rd.softState.role);
     if (rd.softState.role === 'leader') {
       if (this.clockLedTerm !== rd.softState.term) {

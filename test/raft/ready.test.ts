@@ -79,7 +79,7 @@ describe('the Ready / advance contract', () => {
 
   it("status() reports a leader's view of each follower, and none elsewhere", () => {
     const a = make('a');
-    expect(a.status()).toEqual({ id: 'a', role: 'follower', term: 0, leaderId: null, votedFor: null, commitIndex: 0, appliedIndex: 0, lastIndex: 0, lastTerm: 0, progress: null });
+    expect(a.status()).toEqual({ id: 'a', role: 'follower', term: 0, leaderId: null, votedFor: null, commitIndex: 0, appliedIndex: 0, lastIndex: 0, lastTerm: 0, snapshotIndex: 0, firstIndex: 1, progress: null });
     a.campaignNow();
     a.advance(a.ready()!);
     a.step({ type: 'RequestVoteRes', from: 'b', to: 'a', term: 1, voteGranted: true, preVote: false });

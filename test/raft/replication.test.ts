@@ -71,9 +71,9 @@ describe('log replication', () => {
     c.isolate(old);
     for (let i = 0; i < 3; i++) c.raft(old).propose([{ data: `stale${i}=x` }]);
     const stale = c.raft(old).log.lastIndex();
-    const held = c.nodes.get(old)!.durable.entries;
-    c.runUntil(() => held.length >= stale, 100, 'the ex-leader to persist its stale entries');
-    expect(held[stale - 1].data).toBe('stale2=x');
+    const held = () => c.nodes.get(old)!.durable.entries;
+    c.runUntil(() => held().length >= stale, 100, 'the ex-leader to persist its stale entries');
+    expect(held()[stale - 1].data).toBe('stale2=x');
     const next = c.waitForLeader();
     expect(next).not.toBe(old);
     c.one('b=2', 2);

@@ -32,6 +32,10 @@ export function show(m: Message): string {
       return m.success
         ? `${head} AppRes t${m.term} ok match=${m.matchIndex} prev=${m.prevLogIndex} seq=${m.readSeq}`
         : `${head} AppRes t${m.term} reject prev=${m.prevLogIndex} hint=${m.conflictIndex}/${m.conflictTerm} seq=${m.readSeq}`;
+    case 'InstallSnapshot':
+      return `${head} Snap t${m.term} snap=${m.snapshot.index}/${m.snapshot.term}`;
+    case 'InstallSnapshotRes':
+      return `${head} SnapRes t${m.term} ${m.success ? 'ok' : 'reject'} snap=${m.snapshotIndex} match=${m.matchIndex}`;
   }
 }
 

@@ -125,7 +125,7 @@ export class SendLog {
 
   readonly send = (messages: Message[]): void => {
     const { hardState, entries } = this.storage().durable;
-    const durable: DurableState = { hardState, entries, appliedIndex: 0, kv: new Map() };
+    const durable: DurableState = { hardState, entries, snapshot: null, appliedIndex: 0, appliedTerm: 0, kv: new Map(), digest: '0' };
     for (const m of messages) {
       try {
         new Invariants().sent(m, durable);

@@ -1,13 +1,13 @@
 import { Raft } from '../../src/raft/raft.ts';
 import { seededRng, type Rng } from '../../src/raft/rng.ts';
-import type { Message, Ready } from '../../src/raft/types.ts';
+import type { Message, Ready, Snapshot } from '../../src/raft/types.ts';
 import { RaftTrace } from '../../tracing/raft-trace.ts';
 import { MemorySink } from '../../tracing/record.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 import { EventQueue } from './event-queue.ts';
 import { Invariants } from './invariants.ts';
 import { SimNetwork } from './network.ts';
-import { SimNode } from './node.ts';
+import { decodeSnapshotData, SimNode } from './node.ts';
 
 export interface SimOptions {
   seed: number;
@@ -22,12 +22,29 @@ export interface SimOptions {
   checkQuorum?: boolean;
   maxEntriesPerMessage?: number;
   trace?: boolean;
+  /**
+   * Log compaction: a node snapshots its state machine once it has applied this many
+   * entries past its last snapshot, and compacts its log (memory and disk) to the
+   * snapshot's index less `keepTail`. 0: never.
+   */
+  snapshotEvery?: number;
+  /** Entries kept below a snapshot for followers that lag a little. */
+  keepTail?: number;
+  /**
+   * The state machine lives in memory only: a restart rebuilds it from the node's
+   * snapshot and replays the log after it (the real server's way). Otherwise it survives
+   * a crash as applied.
+   */
+  volatileStateMachine?: boolean;
+  /** Extra virtual ms an InstallSnapshot takes to arrive, uniform in [min, max] (a large transfer). */
+  snapshotTransfer?: [number, number];
 }
 
 type SimEvent =
   | { kind: 'tick'; id: string; life: number }
-  | { kind: 'deliver'; m: Message }
-  | { kind: 'persisted'; id: string; life: number; rd: Ready };
+  | { kind: 'deliver'; m: Message; senderLife: number }
+  | { kind: 'persisted'; id: string; life: number; rd: Ready }
+  | { kind: 'snapshotStatus'; id: string; life: number; to: string; ok: boolean };
 
 export interface ReadResult {
   ctx: string;
@@ -50,6 +67,9 @@ export class SimCluster {
   readonly sink = new MemorySink();
   readonly sent = new Map<string, number>();
   readonly reads = new Map<string, ReadResult>();
+  /** Snapshots taken by each node, and InstallSnapshots each node installed (wrote to disk). */
+  readonly snapshotsTaken = new Map<string, number>();
+  readonly snapshotsInstalled = new Map<string, number>();
   now = 0;
   private readonly rng: Rng;
   private readonly queue = new EventQueue<SimEvent>();
@@ -68,6 +88,10 @@ export class SimCluster {
       checkQuorum: true,
       maxEntriesPerMessage: 256,
       trace: false,
+      snapshotEvery: 0,
+      keepTail: 0,
+      volatileStateMachine: false,
+      snapshotTransfer: [0, 0],
       ...options,
     };
     this.rng = seededRng(options.seed);
@@ -115,8 +139,18 @@ export class SimCluster {
       }
       case 'deliver': {
         const node = this.nodes.get(ev.m.to)!;
-        if (!node.raft || !this.net.connected(ev.m.from, ev.m.to)) return;
-        node.raft.step(ev.m);
+        const arrives = node.raft !== null && this.net.connected(ev.m.from, ev.m.to);
+        // The transport knows whether a snapshot stream got through, and tells the sender.
+        if (ev.m.type === 'InstallSnapshot') this.snapshotStatus(ev.m.from, ev.senderLife, ev.m.to, arrives);
+        if (!arrives) return;
+        node.raft!.step(ev.m);
+        this.pump(node);
+        return;
+      }
+      case 'snapshotStatus': {
+        const node = this.nodes.get(ev.id)!;
+        if (node.life !== ev.life || !node.raft) return;
+        node.raft.reportSnapshot(ev.to, ev.ok);
         this.pump(node);
         return;
       }
@@ -139,12 +173,17 @@ export class SimCluster {
       if (rd.softState.role === 'leader') this.invariants.leader(rd.softState.term, node.id, node.raft);
       for (const m of rd.messages) this.send(node, m);
       for (const e of rd.committedEntries) {
-        this.invariants.apply(node.id, node.durable.appliedIndex, e);
+        const lastApplied = node.durable.appliedIndex;
         node.applyToKv(e);
+        this.invariants.apply(node.id, lastApplied, e, node.durable.digest);
         node.trace?.apply(e);
       }
+      this.maybeCompact(node);
       for (const rs of rd.readStates) this.readAnswered(node, rs);
       this.serveReads(node);
+      // A snapshot is written before the log it replaces is discarded: a crash during the
+      // persist leaves the new snapshot beside the old log.
+      if (rd.snapshot) this.writeSnapshot(node, rd.snapshot);
       const [lo, hi] = this.opts.persistDelay;
       if (hi > 0 && rd.mustSync) {
         node.persisting = rd;
@@ -155,9 +194,29 @@ export class SimCluster {
     }
   }
 
+  /** Takes a snapshot and compacts the log once enough entries were applied since the last one. */
+  private maybeCompact(node: SimNode): void {
+    const every = this.opts.snapshotEvery;
+    const d = node.durable;
+    if (every <= 0 || d.appliedIndex - (d.snapshot?.index ?? 0) < every) return;
+    const snap = node.snapshotNow();
+    this.invariants.snapshot(node.id, snap, d.digest, 'took');
+    d.snapshot = snap;
+    const to = snap.index - this.opts.keepTail;
+    d.entries = d.entries.filter((e) => e.index > to);
+    node.raft!.compact(to);
+    this.snapshotsTaken.set(node.id, (this.snapshotsTaken.get(node.id) ?? 0) + 1);
+  }
+
+  private writeSnapshot(node: SimNode, snap: Snapshot): void {
+    node.writeSnapshot(snap);
+    this.invariants.snapshot(node.id, snap, decodeSnapshotData(snap.data).digest, 'installed');
+    this.snapshotsInstalled.set(node.id, (this.snapshotsInstalled.get(node.id) ?? 0) + 1);
+  }
+
   private finishPersist(node: SimNode, rd: Ready): void {
     node.persist(rd);
-    this.invariants.persisted(node.id, rd.entries, node.durable.entries);
+    this.invariants.persisted(node.id, rd.entries, node.durable);
     node.persisting = null;
     for (const m of node.raft!.advance(rd)) this.send(node, m);
   }
@@ -167,7 +226,18 @@ export class SimCluster {
     for (const w of this.watchers) w(m, this.now);
     const kind = m.type === 'RequestVote' && m.preVote ? 'PreVote' : m.type;
     this.sent.set(kind, (this.sent.get(kind) ?? 0) + 1);
-    for (const delay of this.net.fate(m.from, m.to)) this.queue.push(this.now + delay, { kind: 'deliver', m });
+    const fate = this.net.fate(m.from, m.to);
+    if (m.type === 'InstallSnapshot') {
+      const [lo, hi] = this.opts.snapshotTransfer;
+      for (let k = 0; k < fate.length; k++) fate[k] += this.rng.int(lo, hi + 1);
+      // A lost stream fails at the sender after its deadline.
+      if (fate.length === 0) this.queue.push(this.now + this.net.faults.maxDelay + hi, { kind: 'snapshotStatus', id: node.id, life: node.life, to: m.to, ok: false });
+    }
+    for (const delay of fate) this.queue.push(this.now + delay, { kind: 'deliver', m, senderLife: node.life });
+  }
+
+  private snapshotStatus(from: string, life: number, to: string, ok: boolean): void {
+    this.queue.push(this.now, { kind: 'snapshotStatus', id: from, life, to, ok });
   }
 
   // ------------------------------------------------------------ failures
@@ -182,15 +252,21 @@ export class SimCluster {
     }
     node.life++;
     node.trace = tracer ? new RaftTrace(tracer, false) : null;
+    const d = node.durable;
+    node.load();
+    // A state machine in memory starts again from the snapshot, and the core hands out the log after it.
+    if (this.opts.volatileStateMachine) node.restore(d.snapshot);
     node.raft = new Raft({
       id,
       peers: this.ids,
       electionTick: this.opts.electionTick,
       heartbeatTick: this.opts.heartbeatTick,
       rng: seededRng(this.rng.int(0, 2 ** 31)),
-      hardState: node.durable.hardState,
-      entries: node.durable.entries,
-      appliedIndex: node.durable.appliedIndex,
+      hardState: d.hardState,
+      entries: d.entries,
+      ...(d.snapshot ? { snapshot: { index: d.snapshot.index, term: d.snapshot.term } } : {}),
+      latestSnapshot: (): Snapshot | null => d.snapshot,
+      appliedIndex: d.appliedIndex,
       preVote: this.opts.preVote,
       checkQuorum: this.opts.checkQuorum,
       maxEntriesPerMessage: this.opts.maxEntriesPerMessage,

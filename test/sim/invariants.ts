@@ -1,15 +1,18 @@
-import type { Entry, Message } from '../../src/raft/types.ts';
+import type { Entry, Message, SnapshotMeta } from '../../src/raft/types.ts';
 import type { Raft } from '../../src/raft/raft.ts';
-import type { DurableState } from './node.ts';
+import { durableLastIndex, durableTerm, type DurableState } from './node.ts';
 
 /**
  * Raft's safety properties (Figure 3 of the paper), checked incrementally after every
- * simulated step so a violation is reported at the step that caused it.
+ * simulated step so a violation is reported at the step that caused it. They allow for
+ * log compaction (§7): a snapshot stands for every entry up to its index.
  */
 export class Invariants {
   private leaderOfTerm = new Map<number, string>();
   /** index -> the entry every node applied there (State Machine Safety). */
   private applied = new Map<number, Entry>();
+  /** index -> the state machine's digest after applying 1..index, the same on every node. */
+  private digests = new Map<number, string>();
   /** "index:term" -> what a log holds there and the term before it (Log Matching). */
   private logged = new Map<string, { data: string; prevTerm: number }>();
 
@@ -18,15 +21,20 @@ export class Invariants {
     if (other !== undefined && other !== id) fail(`Election Safety: ${other} and ${id} both lead term ${term}`);
     if (other !== undefined) return;
     this.leaderOfTerm.set(term, id);
-    // Leader Completeness: a new leader holds every entry committed before its term.
+    // Leader Completeness: a new leader holds every entry committed before its term, in
+    // its log or in the snapshot its log starts from (checked against what others
+    // applied when it was taken or installed).
+    const start = raft.log.snapshotIndex;
     for (const [index, e] of this.applied) {
+      if (index < start) continue;
       if (raft.log.term(index) !== e.term) fail(`Leader Completeness: ${id} leads term ${term} without committed entry ${index} (term ${e.term})`);
     }
   }
 
-  persisted(id: string, entries: Entry[], log: Entry[]): void {
+  /** Log Matching over the entries a node wrote (only those it still holds count). */
+  persisted(id: string, entries: Entry[], durable: DurableState): void {
     for (const e of entries) {
-      const prevTerm = e.index > 1 ? log[e.index - 2]?.term ?? -1 : 0;
+      const prevTerm = durableTerm(durable, e.index - 1) ?? -1;
       const key = `${e.index}:${e.term}`;
       const seen = this.logged.get(key);
       const data = `${e.kind}/${e.data}`;
@@ -35,13 +43,32 @@ export class Invariants {
     }
   }
 
-  apply(id: string, lastApplied: number, e: Entry): void {
+  /** `digest`: the node's state machine digest after applying `e`. */
+  apply(id: string, lastApplied: number, e: Entry, digest?: string): void {
     if (e.index !== lastApplied + 1) fail(`${id} applied index ${e.index} after ${lastApplied}: applies must go 1, 2, 3, ...`);
     const prior = this.applied.get(e.index);
     if (!prior) this.applied.set(e.index, e);
     else if (prior.term !== e.term || prior.data !== e.data || prior.kind !== e.kind) {
       fail(`State Machine Safety: ${id} applied ${JSON.stringify(e)} at ${e.index}, another node applied ${JSON.stringify(prior)}`);
     }
+    if (digest !== undefined) this.digest(id, e.index, digest, 'after applying');
+  }
+
+  /**
+   * State Machine Safety for snapshots: one that a node took or installed stands for
+   * exactly what every node applied up to its index (same last term, same state).
+   */
+  snapshot(id: string, snap: SnapshotMeta, digest: string, how: string): void {
+    const e = this.applied.get(snap.index);
+    if (!e) fail(`${id} ${how} a snapshot at ${snap.index}, which no node applied`);
+    if (e.term !== snap.term) fail(`State Machine Safety: ${id} ${how} a snapshot at ${snap.index} of term ${snap.term}, but the entry applied there has term ${e.term}`);
+    this.digest(id, snap.index, digest, `${how} a snapshot`);
+  }
+
+  private digest(id: string, index: number, digest: string, how: string): void {
+    const prior = this.digests.get(index);
+    if (prior === undefined) this.digests.set(index, digest);
+    else if (prior !== digest) fail(`State Machine Safety: ${id}'s state at ${index} (${how}) differs from another node's there`);
   }
 
   /** A vote or an AppendEntries success may leave only once what it promises is durable. */
@@ -52,8 +79,8 @@ export class Invariants {
         fail(`${m.from} granted its term-${m.term} vote to ${m.to} before persisting it (durable: ${JSON.stringify(hs)})`);
       }
     }
-    if (m.type === 'AppendEntriesRes' && m.success && m.matchIndex > durable.entries.length) {
-      fail(`${m.from} acknowledged index ${m.matchIndex} but only ${durable.entries.length} entries are durable`);
+    if ((m.type === 'AppendEntriesRes' || m.type === 'InstallSnapshotRes') && m.success && m.matchIndex > durableLastIndex(durable)) {
+      fail(`${m.from} acknowledged index ${m.matchIndex} (${m.type}) but only ${durableLastIndex(durable)} is durable`);
     }
     if (m.type === 'RequestVote' && !m.preVote && (durable.hardState.term < m.term || (durable.hardState.term === m.term && durable.hardState.votedFor !== m.from))) {
       fail(`${m.from} asked for votes in term ${m.term} before persisting its own vote`);
