@@ -13,7 +13,7 @@ export interface ClientCommandOptions {
   serverId?: string;
   /** Bounds the whole command, from `startedAt` to exit. */
   timeoutMs: number;
-  /** When the command started running (Date.now() as raftkv.ts began). */
+  /** When the command started running (Date.now(), its modules loaded). */
   startedAt: number;
   /** A stable identity (--client-id): its opIds continue across runs, and a retry re-sends the same one. */
   clientId?: string;
@@ -73,16 +73,6 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp | nul
       if (unfinished === null) return print({ code: EXIT.OK, err: `raftkv: client ${clientId} has no unfinished operation: nothing to retry` });
       ({ op, opId, command } = unfinished);
       retrying = true;
-      const age = Date.now() - unfinished.since;
-      if (age > SESSION_IDLE_MS - RETRY_MARGIN_MS) {
-        return print({
-          code: EXIT.FAILED,
-          err:
-            `raftkv: refused, nothing was sent: "${command}" (client ${clientId}, operation ${opId}) was first sent ${Math.round(age / 60_000)} minutes ago; ` +
-            `servers forget a client after ${SESSION_IDLE_MS / 60_000} minutes idle, so a retry now could apply it twice. ` +
-            `Check the keys it touches (raftkv get), then start afresh with another --client-id.`,
-        });
-      }
     } else if (unfinished !== null) {
       if (JSON.stringify(unfinished.op) !== JSON.stringify(op)) {
         throw new UsageError(
@@ -100,6 +90,16 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp | nul
       opId = 1;
     }
     const theOp: ClientOp = op;
+    const age = retrying && unfinished !== null ? Date.now() - unfinished.since : 0;
+    if (age > SESSION_IDLE_MS - RETRY_MARGIN_MS) {
+      return print({
+        code: EXIT.FAILED,
+        err:
+          `raftkv: refused, nothing was sent: "${command}" (client ${clientId}, operation ${opId}) was first sent ${Math.round(age / 60_000)} minutes ago; ` +
+          `servers forget a client after ${SESSION_IDLE_MS / 60_000} minutes idle, so a retry now could apply it twice. ` +
+          `Check the keys it touches (raftkv get), then start afresh with another --client-id.`,
+      });
+    }
 
     // The client's own deadlines end it in time; this is the backstop (e.g. a slow start).
     const write = !isReadOp(theOp);

@@ -5,9 +5,6 @@ import { ConfigError } from '../server/config.ts';
 import { EXIT } from './exit-codes.ts';
 import { USAGE, UsageError } from './usage.ts';
 
-/** --timeout counts from here: what Node does before it runs this file is not the command's. */
-const STARTED_AT = Date.now();
-
 // Each command loads its own modules when it runs (import() below): a client command does
 // not pay for the server, storage or tracing-server code, nor `--help` for any of it.
 
@@ -95,7 +92,8 @@ async function main(argv: string[]): Promise<number | void> {
     return runClientCommand(config, op, {
       serverId: values.server,
       timeoutMs,
-      startedAt: STARTED_AT,
+      // --timeout counts from here, its code loaded: start-up is Node's (tsx's), not the cluster's.
+      startedAt: Date.now(),
       clientId: values['client-id'],
       command: [command, ...rest].map(describeWord).join(' '),
       configPath: values.config,

@@ -43,7 +43,8 @@ Client (any server; followers forward to the leader), and what each prints:
   options:
     --config <file>     the cluster (see below)
     --server <id>       the server to ask first (default: the first listed; any other if it is down)
-    --timeout <ms>      bounds the whole command: connecting, retries, closing (default 10000)
+    --timeout <ms>      bounds the whole command once started: connecting, retries, closing
+                        (default 10000)
     --client-id <id>    a lasting client identity: the opIds of its operations continue from run to
                         run, and an operation whose outcome was unknown is re-sent with the same
                         opId (by "raftkv retry" or the same command again), never applied twice;

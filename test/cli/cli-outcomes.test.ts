@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,6 +63,41 @@ describe('refused input', () => {
     } finally {
       dead.close();
     }
+  });
+});
+
+describe('client identities (--client-id)', () => {
+  it('a retry older than the servers keep sessions is refused, nothing sent', async () => {
+    const dead = await deadConfig(1);
+    try {
+      mkdirSync(path.join(stateDir(), 'clients'), { recursive: true });
+      const unfinished = { opId: 7, op: { type: 'incr', key: 'n' }, command: 'incr n', since: Date.now() - 2 * 60 * 60 * 1000 };
+      writeFileSync(path.join(stateDir(), 'clients', 'old.json'), JSON.stringify({ clientId: 'old', nextOpId: 8, unfinished }));
+      for (const args of [['retry'], ['incr', 'n']]) {
+        const r = await raftkv([...args, '--client-id', 'old', '--config', dead.file]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain('raftkv: refused, nothing was sent: "incr n" (client old, operation 7) was first sent 120 minutes ago');
+      }
+    } finally {
+      dead.close();
+    }
+  });
+
+  it('one identity runs one command at a time; a bad id is a usage error', async () => {
+    mkdirSync(path.join(stateDir(), 'clients'), { recursive: true });
+    const lock = path.join(stateDir(), 'clients', 'busy.lock');
+    writeFileSync(lock, `${process.pid}\n`);
+    try {
+      const r = await raftkv(['get', 'k', '--client-id', 'busy']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`client busy is in use by another raftkv (pid ${process.pid})`);
+    } finally {
+      rmSync(lock);
+    }
+    const bad = await raftkv(['get', 'k', '--client-id', '../x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--client-id must be 1-64 letters');
+    expect(await raftkv(['retry'])).toMatchObject({ code: 2 });
   });
 });
 
