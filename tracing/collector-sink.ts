@@ -44,11 +44,14 @@ export class CollectorSink implements TraceSink {
   private constructor(
     private readonly opts: CollectorSinkOptions,
     private readonly spool: Spool | null,
+    client?: grpc.Client,
   ) {
-    this.client = new TraceCollectorService(opts.addr, grpc.credentials.createInsecure(), {
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1000,
-    });
+    this.client =
+      client ??
+      new TraceCollectorService(opts.addr, grpc.credentials.createInsecure(), {
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+      });
   }
 
   /**
@@ -65,9 +68,9 @@ export class CollectorSink implements TraceSink {
       probe.unregister = onBeforeSend(() => probe.pending.flush());
       return { sink: probe, initialClock: {}, spooled: [] };
     }
-    probe.client.close();
     const spool = opts.spoolFile ? new Spool(opts.spoolFile, reply.run) : null;
-    const sink = new CollectorSink(opts, spool);
+    // The probe's connection is up: the sink streams over it rather than dialling again.
+    const sink = new CollectorSink(opts, spool, probe.client);
     sink.unregister = onBeforeSend(() => sink.pending.flush());
     const spooled = spool?.load() ?? [];
     const known = reply.clock[opts.host] ?? 0;
@@ -89,8 +92,8 @@ export class CollectorSink implements TraceSink {
     if (!this.closed) this.pending.push({ env: { history: { json: JSON.stringify(entry) } } });
   }
 
-  /** Ends the stream and waits (bounded) until the server has everything. */
-  async close(): Promise<void> {
+  /** Ends the stream and waits (at most `waitMs`) until the server has everything. */
+  async close(waitMs = 2000): Promise<void> {
     this.pending.flush();
     this.unregister();
     this.closed = true;
@@ -98,7 +101,11 @@ export class CollectorSink implements TraceSink {
     const call = this.call;
     if (call) {
       call.end();
-      await Promise.race([this.ended, new Promise((r) => setTimeout(r, 2000))]);
+      // The timer is cleared once the server confirms: left running, it would hold a
+      // short-lived process (a CLI run) open for the whole wait.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.ended, new Promise((r) => (timer = setTimeout(r, Math.max(0, waitMs))))]);
+      clearTimeout(timer);
     }
     this.client.close();
     this.spool?.close();

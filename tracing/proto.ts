@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { protoFile } from './proto-file.ts';
 
-const PROTO = fileURLToPath(new URL('../protos/tracing.proto', import.meta.url));
+const PROTO = protoFile('tracing.proto');
 const definition = protoLoader.loadSync(PROTO, { longs: Number, defaults: true, oneofs: true });
 const pkg = (grpc.loadPackageDefinition(definition).raftkv as grpc.GrpcObject).tracing as grpc.GrpcObject;
 

@@ -38,7 +38,8 @@ export function checkMain(argv: readonly string[], io: CheckIo = consoleIo): num
   return runCheckCommand(argv[0], [], io);
 }
 
-// Run directly: node --import tsx src/cli/check-command.ts <runDir>
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run directly: node --import tsx src/cli/check-command.ts <runDir> (never from inside the
+// CLI bundle, where this module shares a file with others).
+if (process.argv[1] && import.meta.url.endsWith('/check-command.ts') && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.exitCode = checkMain(process.argv.slice(2));
 }

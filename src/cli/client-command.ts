@@ -1,39 +1,233 @@
-import { ClientError, KvClient } from '../client/kv-client.ts';
-import type { ClientOp } from '../kv/command.ts';
+import { randomBytes } from 'node:crypto';
+import { ClientError, KvClient, type ErrorKind, type OpOutcome } from '../client/kv-client.ts';
+import { validateOp, type ClientOp } from '../kv/command.ts';
+import { isReadOp } from '../kv/op-info.ts';
+import { quorum } from '../raft/quorum.ts';
+import { SESSION_IDLE_MS } from '../kv/sessions.ts';
 import type { ClusterConfig } from '../server/config.ts';
 import { AdminClient } from '../transport/admin-client.ts';
+import { ClientState, stateDir, type UnfinishedOp } from './client-state.ts';
+import { EXIT } from './exit-codes.ts';
 import { UsageError } from './usage.ts';
 
-/** One operation against the cluster; prints the value, or the error and exits 1. */
-export async function runClientCommand(config: ClusterConfig, op: ClientOp, opts: { serverId?: string; timeoutMs: number }): Promise<void> {
+export interface ClientCommandOptions {
+  serverId?: string;
+  /** Bounds the whole command, from `startedAt` to exit. */
+  timeoutMs: number;
+  /** When the command started running (Date.now(), its modules loaded). */
+  startedAt: number;
+  /** A stable identity (--client-id): its opIds continue across runs, and a retry re-sends the same one. */
+  clientId?: string;
+  /** The command as typed ("incr visits"), for messages. */
+  command: string;
+  /** --config as given, repeated in the retry hint. */
+  configPath?: string;
+}
+
+/** An answer to the user: what to print where, and the exit code. */
+interface Report {
+  code: number;
+  out?: string;
+  err?: string;
+}
+
+/** A retry is refused this close to the servers' session bound (clocks differ a little). */
+const RETRY_MARGIN_MS = 5 * 60 * 1000;
+
+/**
+ * One operation against the cluster (`raftkv get k`, ...), or the retry of an unfinished
+ * one (`op` null: `raftkv retry --client-id c1`). Prints the result or says what happened
+ * (refused, unknown outcome, no majority) and returns the exit code (exit-codes.ts).
+ */
+export async function runClientCommand(config: ClusterConfig, op: ClientOp | null, opts: ClientCommandOptions): Promise<number> {
   if (opts.serverId !== undefined && !config.servers.some((s) => s.id === opts.serverId)) {
     throw new UsageError(`--server ${opts.serverId} is not in the config (servers: ${config.servers.map((s) => s.id).join(', ')})`);
   }
-  // --timeout bounds the whole command, connecting included.
-  const deadline = Date.now() + opts.timeoutMs;
-  const client = await KvClient.start({
-    clientId: `cli-${process.pid}-${Date.now().toString(36)}`,
-    servers: config.servers,
-    serverId: opts.serverId,
-    connectTimeoutMs: opts.timeoutMs,
-    attemptTimeoutMs: Math.min(2000, opts.timeoutMs),
-    opTimeoutMs: Math.max(1, deadline - Date.now()),
-    traceServer: config.traceServer ?? undefined,
-  });
+  // --timeout bounds the whole command, counted from when it started running.
+  const deadline = opts.startedAt + opts.timeoutMs;
+  const left = () => deadline - Date.now();
+  // Kept back from the operation for saying why it failed and for closing.
+  const reserve = Math.min(500, Math.max(150, opts.timeoutMs * 0.25));
+
+  if (op !== null) {
+    const invalid = validateOp(op);
+    if (invalid !== null) return print({ code: EXIT.FAILED, err: `raftkv: refused, nothing was applied: ${invalid}` });
+  }
+
+  // Who we are: a stable identity with its state, or one made up for this run.
+  const dir = stateDir();
+  let state: ClientState | null = null;
+  let clientId: string;
+  let opId: number;
+  let retrying = false;
+  let command = opts.command;
+  if (opts.clientId !== undefined) {
+    state = ClientState.open(dir, opts.clientId);
+    clientId = opts.clientId;
+  } else {
+    if (op === null) throw new UsageError('retry needs --client-id <id> (the one the unknown outcome named)');
+    clientId = `cli-${randomBytes(6).toString('hex')}`;
+  }
   try {
-    const res = await client.execute(op);
-    if (op.type === 'mget') for (const [i, k] of op.keys.entries()) console.log(`${k}\t${res.values?.[i] ?? ''}`);
-    else console.log(res.value);
-  } catch (err) {
-    const failed = err instanceof ClientError && err.outcome.failed;
-    console.error(`error${failed ? '' : ' (not known whether it took effect; retrying is safe)'}: ${(err as Error).message}`);
-    process.exitCode = 1;
+    const unfinished = state?.unfinished ?? null;
+    if (op === null) {
+      if (unfinished === null) return print({ code: EXIT.OK, err: `raftkv: client ${clientId} has no unfinished operation: nothing to retry` });
+      ({ op, opId, command } = unfinished);
+      retrying = true;
+    } else if (unfinished !== null) {
+      if (JSON.stringify(unfinished.op) !== JSON.stringify(op)) {
+        throw new UsageError(
+          `client ${clientId} has an unfinished operation whose outcome is not known: "${unfinished.command}" (operation ${unfinished.opId}). ` +
+            `Finish it first with "${retryHint(clientId, opts.configPath)}" (it will not be applied twice), or use another --client-id`,
+          true,
+        );
+      }
+      // The same command again: the retry of the unfinished operation, with its opId.
+      opId = unfinished.opId;
+      retrying = true;
+    } else if (state !== null) {
+      opId = isReadOp(op) ? state.take() : state.begin(op, command);
+    } else {
+      opId = 1;
+    }
+    const theOp: ClientOp = op;
+    const age = retrying && unfinished !== null ? Date.now() - unfinished.since : 0;
+    if (age > SESSION_IDLE_MS - RETRY_MARGIN_MS) {
+      return print({
+        code: EXIT.FAILED,
+        err:
+          `raftkv: refused, nothing was sent: "${command}" (client ${clientId}, operation ${opId}) was first sent ${Math.round(age / 60_000)} minutes ago; ` +
+          `servers forget a client after ${SESSION_IDLE_MS / 60_000} minutes idle, so a retry now could apply it twice. ` +
+          `Check the keys it touches (raftkv get), then start afresh with another --client-id.`,
+      });
+    }
+
+    // The client's own deadlines end it in time; this is the backstop (e.g. a slow start).
+    const write = !isReadOp(theOp);
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<OpOutcome>((resolve) => {
+      timer = setTimeout(
+        () => resolve({ opId, op: theOp.type, key: '', value: '', error: `--timeout ${opts.timeoutMs} ms passed`, errorKind: write ? 'unknown' : 'unavailable', latencyMs: 0 }),
+        Math.max(0, left() - 20),
+      );
+    });
+    const outcome = await Promise.race([execute(config, theOp, { ...opts, clientId, opId, deadline, reserve }), timeUp]);
+    clearTimeout(timer);
+    const kind: ErrorKind | null = outcome.error === undefined ? null : outcome.errorKind ?? 'unknown';
+    // A retry that reached no leader leaves the first attempt as unknown as it was.
+    const effective = retrying && kind === 'unavailable' ? 'unknown' : kind;
+    if (effective !== 'unknown' && write) state?.finish();
+
+    if (kind === null) return print({ code: EXIT.OK, out: formatResult(theOp, outcome) });
+    if (kind === 'refused') return print({ code: EXIT.FAILED, err: `raftkv: refused, nothing was applied: ${outcome.error}` });
+    if (kind === 'failed') return print({ code: EXIT.FAILED, err: `raftkv: failed, nothing was changed: ${outcome.error}` });
+
+    const why = (await diagnose(config, Math.min(300, left() - 50))) ?? outcome.error!;
+    const detail = why === outcome.error ? '' : `\n  (${outcome.error})`;
+    if (effective === 'unavailable') {
+      return print({ code: EXIT.UNAVAILABLE, err: `raftkv: ${why}${write ? `; "${command}" was not applied` : ''}${detail}` });
+    }
+    // Unknown: keep it (or record it, for an identity made up for this run) for `raftkv retry`.
+    let retryLine: string;
+    try {
+      if (state === null) ClientState.saveGenerated(dir, clientId, { opId, op: theOp, command, since: Date.now() } satisfies UnfinishedOp);
+      retryLine = `Finish it with "${retryHint(clientId, opts.configPath)}": the servers recognise it (client ${clientId}, operation ${opId}) and will not apply it twice.`;
+    } catch (err) {
+      retryLine = `It could not be recorded for a retry (${(err as Error).message}): check with "raftkv get" before running it again.`;
+    }
+    return print({
+      code: EXIT.UNKNOWN,
+      err: `raftkv: outcome unknown: "${command}" may or may not have taken effect: ${why}${detail}\n${retryLine}`,
+    });
   } finally {
-    await client.stop();
+    state?.release();
   }
 }
 
-/** `raftkv status`: one line per server, from its admin service. */
+/** Runs the operation within the deadline; never throws (a client that cannot start is an outcome too). */
+async function execute(
+  config: ClusterConfig,
+  op: ClientOp,
+  o: ClientCommandOptions & { clientId: string; opId: number; deadline: number; reserve: number },
+): Promise<OpOutcome> {
+  const budget = () => Math.max(1, o.deadline - o.reserve - Date.now());
+  const failed = (error: string, errorKind: ErrorKind): OpOutcome => ({ opId: o.opId, op: op.type, key: '', value: '', error, errorKind, latencyMs: 0 });
+  let client: KvClient;
+  try {
+    client = await KvClient.start({
+      clientId: o.clientId,
+      firstOpId: o.opId,
+      servers: config.servers,
+      serverId: o.serverId,
+      connectTimeoutMs: budget(),
+      attemptTimeoutMs: Math.min(2000, budget()),
+      traceServer: config.traceServer ?? undefined,
+    });
+  } catch {
+    // Nothing was sent.
+    const tried = config.servers.map((s) => `${s.id}@${s.addr}`).join(', ');
+    return failed(`no server answered within ${o.timeoutMs} ms (--timeout) among ${tried}`, 'unavailable');
+  }
+  let outcome: OpOutcome;
+  try {
+    outcome = await client.execute(op, budget());
+  } catch (err) {
+    outcome = err instanceof ClientError ? err.outcome : failed((err as Error).message, isReadOp(op) ? 'unavailable' : 'unknown');
+  }
+  // Records (and the history entry) reach the tracing server before the process exits.
+  await client.stop(Math.max(50, o.deadline - Date.now()));
+  return outcome;
+}
+
+/**
+ * What the user sees for a successful operation: get -> the value; put -> OK; del -> the
+ * value it removed (empty if none); incr -> the new value; expire -> 1 if the key exists
+ * (it will expire), 0 if not; mget -> key<TAB>value per key; mput -> the number of pairs.
+ */
+function formatResult(op: ClientOp, res: OpOutcome): string {
+  if (op.type === 'put') return 'OK';
+  if (op.type === 'mget') return op.keys.map((k, i) => `${k}\t${res.values?.[i] ?? ''}`).join('\n');
+  return res.value;
+}
+
+/**
+ * Why no leader could order the operation, from the servers that answer now: "no majority:
+ * 2 of 5 servers reachable, 3 needed", or "no leader: ..." when a majority answers but
+ * none knows a leader. Null when a leader is known (the error itself says more).
+ */
+async function diagnose(config: ClusterConfig, waitMs: number): Promise<string | null> {
+  if (waitMs <= 0) return null;
+  const n = config.servers.length;
+  const need = quorum(n);
+  const statuses = await Promise.all(
+    config.servers.map(async (s) => {
+      const admin = new AdminClient(s.addr);
+      try {
+        return await admin.status(waitMs);
+      } catch {
+        return null;
+      } finally {
+        admin.close();
+      }
+    }),
+  );
+  const up = statuses.filter((s) => s !== null);
+  if (up.length < need) return `no majority: ${up.length} of ${n} servers reachable, ${need} needed`;
+  if (up.every((s) => !s.leaderId)) return `no leader: ${up.length} of ${n} servers reachable, but none knows a leader (still electing, or cut off from each other)`;
+  return null;
+}
+
+function retryHint(clientId: string, configPath: string | undefined): string {
+  return `raftkv retry --client-id ${clientId}${configPath ? ` --config ${configPath}` : ''}`;
+}
+
+function print(r: Report): number {
+  if (r.out !== undefined) process.stdout.write(`${r.out}\n`);
+  if (r.err !== undefined) process.stderr.write(`${r.err}\n`);
+  return r.code;
+}
+
+/** `raftkv status`: one line per server, from its admin service (plus the supervisor's view when given). Exit 4 when no server answers. */
 export async function printStatus(config: ClusterConfig, extra?: { header: string; cell(id: string): string }): Promise<void> {
   const rows = await Promise.all(
     config.servers.map(async (s) => {
@@ -54,4 +248,8 @@ export async function printStatus(config: ClusterConfig, extra?: { header: strin
   const table = [extra ? [...header, extra.header] : header, ...rows].map((r) => r.map(String));
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)) + 2);
   for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('').trimEnd());
+  if (rows.every((r) => r[2] === 'down')) {
+    console.error(`raftkv: no server answered (${rows.length} tried)`);
+    process.exitCode = EXIT.UNAVAILABLE;
+  }
 }

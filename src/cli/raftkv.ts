@@ -1,18 +1,16 @@
-import { parseArgs } from 'node:util';
-import { runName } from '../../tracing/collector.ts';
-import { resolveConfig } from '../cluster/cluster-file.ts';
-import { opName, parseOp } from '../kv/op-grammar.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { resolveConfig } from '../cluster/cluster-file.ts';
+import { opName, parseOp } from '../kv/op-grammar.ts';
 import { ConfigError, defaultConfig, loadConfig, type ClusterConfig } from '../server/config.ts';
-import { ClusterCommandError, clusterUp, managedColumn, runClusterAction, runClusterDown } from './cluster-command.ts';
-import { printStatus, runClientCommand } from './client-command.ts';
-import { runCheckCommand } from './check-command.ts';
-import { runNode } from './node-command.ts';
-import { runTraceServer } from './trace-server-command.ts';
+import { EXIT } from './exit-codes.ts';
 import { USAGE, UsageError } from './usage.ts';
 
-async function main(argv: string[]): Promise<void> {
+// Each command loads its own modules when it runs (import() below): a client command does
+// not pay for the server, storage or tracing-server code, nor `--help` for any of it.
+
+async function main(argv: string[]): Promise<number | void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -25,8 +23,10 @@ async function main(argv: string[]): Promise<void> {
       data: { type: 'string' },
       server: { type: 'string' },
       timeout: { type: 'string' },
+      'client-id': { type: 'string' },
       run: { type: 'string' },
       port: { type: 'string' },
+      host: { type: 'string' },
       'no-trace': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -38,12 +38,14 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'node') {
     if (!values.id) throw new UsageError('node needs --id <serverId>');
+    const { runNode } = await import('./node-command.ts');
     return runNode(resolveConfig(values.config).config, values.id);
   }
   if (command === 'cluster') {
     const sub = rest[0];
     if (sub === 'down' || sub === 'restart' || sub === 'kill') {
       const config = clusterConfigFor(values.config, values.data);
+      const { runClusterAction, runClusterDown } = await import('./cluster-command.ts');
       if (sub === 'down') {
         if (rest.length !== 1) throw new UsageError('cluster down takes no arguments');
         return runClusterDown(config);
@@ -55,6 +57,7 @@ async function main(argv: string[]): Promise<void> {
     if (sub !== 'up') throw new UsageError('cluster takes "up", "down", "restart <serverId>" or "kill <serverId>"');
     const nodes = positiveInt(values.nodes ?? '7', '--nodes');
     const basePort = positiveInt(values['base-port'] ?? '7100', '--base-port');
+    const { clusterUp } = await import('./cluster-command.ts');
     return clusterUp({
       nodes,
       basePort,
@@ -65,32 +68,55 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'trace-server') {
     const port = values.port === undefined ? 0 : positiveInt(values.port, '--port');
-    return runTraceServer({ dir: values.data ?? 'traces', run: values.run ?? runName(), addr: `127.0.0.1:${port}` });
+    const host = values.host ?? '127.0.0.1';
+    if (!/^[\w.:-]+$/.test(host)) throw new UsageError(`--host must be a host name or IP address (got "${host}")`);
+    const { runTraceServer } = await import('./trace-server-command.ts');
+    const { runName } = await import('../../tracing/collector.ts');
+    // An IPv6 address goes in brackets: [::1]:7200.
+    return runTraceServer({ dir: values.data ?? 'traces', run: values.run ?? runName(), addr: `${host.includes(':') ? `[${host}]` : host}:${port}` });
   }
   if (command === 'check') {
     if (rest.length !== 1) throw new UsageError('check takes one run directory: raftkv check <runDir>');
-    process.exitCode = runCheckCommand(rest[0]);
-    return;
+    const { runCheckCommand } = await import('./check-command.ts');
+    return runCheckCommand(rest[0]);
   }
   if (command === 'tui') {
-    // Loaded on demand: ink and react stay out of every other command.
+    // ink and react stay out of every other command.
     const { attachTui } = await import('../tui/run.ts');
     const { config, path: configPath } = resolveConfig(values.config);
     process.exit(await attachTui({ config, configPath }));
   }
   if (command === 'status') {
+    const { printStatus } = await import('./client-command.ts');
+    const { managedColumn } = await import('./cluster-command.ts');
     const config = resolveConfig(values.config).config;
     const managed = managedColumn(config);
     await printStatus(config, managed ?? undefined);
     if (managed) console.log(managed.note);
-    return;
+    return process.exitCode === undefined ? EXIT.OK : Number(process.exitCode);
   }
-  if (opName(command) !== null) {
-    const parsed = parseOp(command, rest);
-    if (!parsed.ok) throw new UsageError(parsed.error);
-    const op = parsed.op;
+  if (command === 'retry' || opName(command) !== null) {
+    let op = null;
+    if (command === 'retry') {
+      if (rest.length > 0) throw new UsageError('retry takes no arguments: raftkv retry --client-id <id>');
+      if (values['client-id'] === undefined) throw new UsageError('retry needs --client-id <id> (the one the unknown outcome named)');
+    } else {
+      const parsed = parseOp(command, rest);
+      if (!parsed.ok) throw new UsageError(parsed.error);
+      op = parsed.op;
+    }
     const timeoutMs = positiveInt(values.timeout ?? '10000', '--timeout');
-    return runClientCommand(resolveConfig(values.config).config, op, { serverId: values.server, timeoutMs });
+    const config = resolveConfig(values.config).config;
+    const { runClientCommand } = await import('./client-command.ts');
+    return runClientCommand(config, op, {
+      serverId: values.server,
+      timeoutMs,
+      // --timeout counts from here, its code loaded: start-up is Node's (tsx's), not the cluster's.
+      startedAt: Date.now(),
+      clientId: values['client-id'],
+      command: [command, ...rest].map(describeWord).join(' '),
+      configPath: values.config,
+    });
   }
   throw new UsageError(`unknown command "${command}"`);
 }
@@ -102,17 +128,47 @@ function clusterConfigFor(configFlag: string | undefined, dataFlag: string | und
   return existsSync(file) ? loadConfig(file) : { ...defaultConfig(), dataDir: path.resolve(dataFlag) };
 }
 
+/** A word of the command for messages: quoted when it needs to be, cut when long. */
+function describeWord(w: string): string {
+  const cut = w.length > 40 ? `${w.slice(0, 20)}...(${Buffer.byteLength(w)} bytes)` : w;
+  return cut === '' || /[\s"'\\$`]/.test(cut) ? JSON.stringify(cut) : cut;
+}
+
 function positiveInt(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer (got "${text}")`);
   return n;
 }
 
-main(process.argv.slice(2)).catch((err: Error) => {
-  if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-    console.error(`raftkv: ${err.message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  console.error(`raftkv: ${err instanceof ConfigError || err instanceof ClusterCommandError ? '' : 'error: '}${err.message}`);
-  process.exit(1);
-});
+/** Exits once stdout and stderr have taken what was written (a pipe may still hold it). */
+function exit(code: number): void {
+  let pending = 2;
+  const done = () => --pending === 0 && process.exit(code);
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // A finished client command exits now: nothing it started (gRPC channels, timers)
+    // may hold the process open. Servers, the tracing server and the UI return no code.
+    if (typeof code === 'number') exit(code);
+  },
+  (err: Error) => {
+    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      const brief = err instanceof UsageError && err.brief;
+      console.error(`raftkv: ${err.message}${brief ? '' : `\n\n${USAGE}`}`);
+      exit(EXIT.USAGE);
+    } else if (err.name === 'ClusterCommandError') {
+      // A refusal that explains itself (a cluster already running, no supervisor): nothing was done.
+      console.error(`raftkv: ${err.message}`);
+      exit(EXIT.FAILED);
+    } else if (err instanceof ConfigError) {
+      console.error(`raftkv: ${err.message}`);
+      exit(EXIT.USAGE);
+    } else {
+      console.error(`raftkv: error: ${err.message}`);
+      exit(EXIT.FAILED);
+    }
+  },
+);

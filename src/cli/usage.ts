@@ -1,5 +1,13 @@
 export class UsageError extends Error {
   override name = 'UsageError';
+
+  /** `brief`: the message says all, without the usage text after it. */
+  constructor(
+    message: string,
+    readonly brief = false,
+  ) {
+    super(message);
+  }
 }
 
 export const USAGE = `raftkv - a traced Raft key-value store
@@ -9,10 +17,11 @@ Servers:
                                                     while it runs; on a cluster up's config, that
                                                     supervisor adopts it)
   raftkv cluster up [--nodes N] [--base-port P] [--data <dir>] [--config <file>] [--no-trace]
-                                                    start N servers (default 7; or those of --config)
-                                                    and a tracing server writing traces/<run>/, and
-                                                    supervise them: a server that dies is reported.
-                                                    Writes <dir>/cluster.json; refuses if a cluster,
+                                                    start N servers (default 7, ports from 7100;
+                                                    or those of --config) and a tracing server
+                                                    writing traces/<run>/, and supervise them: a
+                                                    server that dies is reported. Writes
+                                                    <dir>/cluster.json; refuses if a cluster,
                                                     server or port of it is in use. Ctrl-C stops all
   raftkv cluster down [--config <file> | --data <dir>]
                                                     stop a running cluster from any terminal (its
@@ -21,10 +30,12 @@ Servers:
                                                     (re)start one server under the supervisor
   raftkv cluster kill <serverId> [--config <file> | --data <dir>]
                                                     kill -9 one supervised server, on purpose
-  raftkv trace-server [--port P] [--data <traces dir>] [--run <name>]
-                                                    collect traces from servers and clients
+  raftkv trace-server [--port P] [--data <traces dir>] [--run <name>] [--host H]
+                                                    collect traces from servers and clients,
+                                                    listening on H:P (default 127.0.0.1, a free port)
   raftkv status [--config <file>]                   role, term, leader and indexes of each server
-                                                    (and, under cluster up, each one's managed state)
+                                                    (and, under cluster up, each one's managed
+                                                    state; exit 4 when none answers)
   raftkv tui [--config <file>]                      terminal UI on a running cluster (npm start
                                                     launches a local cluster with the UI)
 
@@ -33,12 +44,35 @@ Traces:
                                                     history.json, meta.json): PASS/FAIL per rule;
                                                     exit 0 all pass, 1 a rule failed, 2 unreadable trace
 
-Client (any server; followers forward to the leader):
-  raftkv get <key>               raftkv put <key> <value>
-  raftkv del <key>               raftkv incr <key>
-  raftkv expire <key> <seconds>  raftkv mget <key>...
-  raftkv mput <key>=<value>...
-  options: --config <file>  --server <serverId>  --timeout <ms> (default 10000)
+Client (any server; followers forward to the leader), and what each prints:
+  raftkv get <key>                the value (an empty line if the key is absent)
+  raftkv put <key> <value>        OK
+  raftkv del <key>                the value it removed (an empty line if there was none)
+  raftkv incr <key>               the new value (a missing key counts from 0)
+  raftkv expire <key> <seconds>   1: the key exists and is deleted that many seconds from now; 0: no such key
+  raftkv mget <key>...            <key><TAB><value>, one line per key
+  raftkv mput <key>=<value>...    the number of pairs written (all or none)
+  raftkv retry --client-id <id>   finish <id>'s operation whose outcome was unknown; prints its result
+  options:
+    --config <file>     the cluster (see below)
+    --server <id>       the server to ask first (default: the first listed; any other if it is down)
+    --timeout <ms>      bounds the whole command once started: connecting, retries, closing
+                        (default 10000)
+    --client-id <id>    a lasting client identity: the opIds of its operations continue from run to
+                        run, and an operation whose outcome was unknown is re-sent with the same
+                        opId (by "raftkv retry" or the same command again), never applied twice;
+                        without it each run is a new client. State: $RAFTKV_STATE_DIR/clients/,
+                        default ~/.local/state/raftkv/clients/
+  -h, --help            this text
+
+Exit codes:
+  0  ok
+  1  refused (invalid input) or failed (e.g. incr on text): nothing was applied
+  2  usage or config error: nothing was attempted
+  3  outcome unknown: a write may or may not have taken effect; the message says how to
+     finish it with "raftkv retry --client-id <id>" (safe: it is never applied twice)
+  4  unavailable: no server answered, or no majority ("no majority: 2 of 5 servers
+     reachable, 3 needed"); nothing was applied
 
 Without --config, commands use data/cluster.json (written by "cluster up"), else the
 default: 7 servers on 127.0.0.1:7100-7106 with data under data/<serverId>/.`;

@@ -1,8 +1,8 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 
 /**
- * The server to start with: `preferred` if it answers within `preferMs`, else whichever
- * answers first. All are dialled at once, so a dead cluster costs one timeout, not one
+ * The server to start with: `preferred` if it answers within `preferMs` (a refused
+ * connection ends that wait at once: nothing listens there), else whichever answers first. All are dialled at once, so a dead cluster costs one timeout, not one
  * per server. Waits are short and re-armed because closing a client does not cancel a
  * pending waitForReady timer, which would keep the process alive until it fires.
  */
@@ -29,7 +29,7 @@ export async function firstReachable(
     const i = servers.findIndex((s) => s.id === preferred);
     if (i >= 0) {
       const wait = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.min(preferMs, timeoutMs))));
-      const id = await Promise.race([ready[i], wait]);
+      const id = await Promise.race([ready[i], wait, failed(servers[i].client, () => done || Date.now() >= deadline)]);
       if (id !== null) return id;
     }
     return await new Promise<string | null>((resolve) => {
@@ -40,4 +40,17 @@ export async function firstReachable(
     done = true;
     clearTimeout(timer);
   }
+}
+
+/** Resolves (null) when the channel fails to connect; watches in short steps, as above. */
+function failed(c: grpc.Client, over: () => boolean): Promise<null> {
+  const channel = c.getChannel();
+  return new Promise((resolve) => {
+    const watch = () => {
+      const state = channel.getConnectivityState(true);
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) resolve(null);
+      else if (!over()) channel.watchConnectivityState(state, Date.now() + 200, watch);
+    };
+    watch();
+  });
 }

@@ -11,7 +11,7 @@ import { isReadOp, opKeys, opValue } from '../kv/op-info.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { opToWire } from '../transport/op-codec.ts';
 import { channelOptions, KVService } from '../transport/proto.ts';
-import { CallStream } from '../transport/call-stream.ts';
+import { CallError, CallStream } from '../transport/call-stream.ts';
 import type { WireClientReply } from '../transport/wire.ts';
 import { firstReachable } from './first-reachable.ts';
 import { KeyLock } from './key-lock.ts';
@@ -33,6 +33,12 @@ export interface ClientOptions {
   attemptTimeoutMs?: number;
   /** Give up on an operation after this long, with an error. */
   opTimeoutMs?: number;
+  /**
+   * The opId of this client's first operation (default 1). A client that continues an
+   * identity across processes (the CLI's --client-id) passes its next opId; one that
+   * retries an operation whose outcome it does not know passes that operation's opId.
+   */
+  firstOpId?: number;
   /** host:port of the tracing server: records and history stream there. */
   traceServer?: string;
   /** A sink of the caller's instead (tests); overrides traceServer. */
@@ -50,11 +56,22 @@ export interface OpOutcome {
   values?: string[];
   /** Set when the operation failed; `value` is then empty. */
   error?: string;
-  /** The error came from applying the operation (e.g. incr on text), not from reaching it. */
+  /** What the error means for the operation's effect; set with `error`. */
+  errorKind?: ErrorKind;
+  /** The error came from applying the operation (e.g. incr on text), not from reaching it (errorKind 'failed'). */
   failed?: boolean;
   servedBy?: string;
   latencyMs: number;
 }
+
+/**
+ * What an error says about the operation's effect:
+ * - refused: the cluster refused it as invalid (a key too long...): nothing was applied;
+ * - failed: it was applied and failed (incr on text): nothing changed;
+ * - unknown: a write that was sent and got no final answer: it may or may not take effect;
+ * - unavailable: no leader could order it: a write was not applied; a read got no answer.
+ */
+export type ErrorKind = 'refused' | 'failed' | 'unknown' | 'unavailable';
 
 export class ClientError extends Error {
   constructor(
@@ -87,7 +104,7 @@ export class KvClient extends EventEmitter {
   /** Per server: its gRPC client and the Session stream calls go over, made on first use. */
   private readonly links = new Map<string, { client: grpc.Client; session: CallStream }>();
   private current: ServerAddress;
-  private nextOpId = 1;
+  private nextOpId: number;
   private readonly unanswered = new Set<number>();
   /** Settles an unfinished operation with an error (used by stop()). */
   private readonly pending = new Map<number, (error: string) => void>();
@@ -99,6 +116,8 @@ export class KvClient extends EventEmitter {
     if (!opts.clientId || /\s/.test(opts.clientId)) throw new Error(`clientId must be non-empty without whitespace (got "${opts.clientId}")`);
     if (opts.servers.length === 0) throw new Error('servers must list at least one server');
     this.clientId = opts.clientId;
+    this.nextOpId = opts.firstOpId ?? 1;
+    if (!Number.isSafeInteger(this.nextOpId) || this.nextOpId < 1) throw new Error(`firstOpId must be a positive integer (got ${opts.firstOpId})`);
     this.opts = { attemptTimeoutMs: 2000, opTimeoutMs: 20_000, ...opts };
     this.tracer = new Tracer(opts.clientId, opts.sink ?? collector ?? new NullSink(), opts.initialClock);
     const first = opts.serverId ? opts.servers.find((s) => s.id === opts.serverId) : opts.servers[0];
@@ -115,7 +134,8 @@ export class KvClient extends EventEmitter {
     client.tracer.record('KvslibStart', { clientId: client.clientId });
     const servers = opts.servers.map((s) => ({ id: s.id, client: client.link(s).client }));
     const connectMs = opts.connectTimeoutMs ?? 2 * client.opts.attemptTimeoutMs;
-    const id = await firstReachable(servers, client.current.id, connectMs, client.opts.attemptTimeoutMs);
+    // At most half the time goes to waiting for the preferred server (it may be frozen).
+    const id = await firstReachable(servers, client.current.id, connectMs, Math.min(client.opts.attemptTimeoutMs, connectMs / 2));
     if (id !== null) {
       client.connect(opts.servers.find((s) => s.id === id)!);
       return client;
@@ -153,8 +173,9 @@ export class KvClient extends EventEmitter {
   /**
    * Runs one operation. The promise resolves with its result or rejects with a
    * ClientError; either way the outcome also goes to `results` and the 'result' event.
+   * `timeoutMs` overrides the client's opTimeoutMs for this operation.
    */
-  execute(op: ClientOp): Promise<OpOutcome> {
+  execute(op: ClientOp, timeoutMs = this.opts.opTimeoutMs): Promise<OpOutcome> {
     if (this.stopped) return Promise.reject(new Error(`client ${this.clientId} is stopped`));
     const opId = this.nextOpId++;
     this.unanswered.add(opId);
@@ -186,8 +207,10 @@ export class KvClient extends EventEmitter {
         if (outcome.error) reject(new ClientError(outcome.error, outcome));
         else resolve(outcome);
       };
-      this.pending.set(opId, (error) => finish({ opId, op: op.type, key, value: '', error, latencyMs: now() - call }));
-      void this.run(op, opId, family, body, traceId, call, finish);
+      // Stopped mid-flight: a write may have reached the leader.
+      const stopKind: ErrorKind = isReadOp(op) ? 'unavailable' : 'unknown';
+      this.pending.set(opId, (error) => finish({ opId, op: op.type, key, value: '', error, errorKind: stopKind, latencyMs: now() - call }));
+      void this.run(op, opId, family, body, traceId, call, timeoutMs, finish);
     });
   }
 
@@ -198,19 +221,26 @@ export class KvClient extends EventEmitter {
     body: Record<string, unknown>,
     traceId: string,
     call: number,
+    timeoutMs: number,
     finish: (o: OpOutcome, token?: string) => void,
   ): Promise<void> {
     const release = await this.keyLock.acquire(opKeys(op));
     const outcome = (fields: Partial<OpOutcome>): OpOutcome => ({ opId, op: op.type, key: body.key as string, value: '', latencyMs: now() - call, ...fields });
     try {
-      const deadline = call + this.opts.opTimeoutMs;
+      const deadline = call + timeoutMs;
       // What a server said beats a transport error: "no leader: a majority may be down"
       // explains more than the deadline of the attempt that was cut short.
       let serverError: string | null = null;
       let transportError = 'no attempt made';
+      // A write is "unknown" once any attempt may have reached a leader that proposed it;
+      // while every attempt provably did not (no leader known, never sent) it was not applied.
+      let maybeApplied = false;
+      const write = !isReadOp(op);
       // At least one attempt, even if the operation waited out its time behind earlier
       // operations on its key: every Start has a Send, and the answer says why it failed.
-      for (let attempt = 0; (attempt === 0 || now() < deadline) && !this.stopped; attempt++) {
+      // Later attempts only while one fits before the deadline: a shorter one could not
+      // be answered, and would run past the time the caller gave.
+      for (let attempt = 0; (attempt === 0 || deadline - now() >= MIN_ATTEMPT_MS) && !this.stopped; attempt++) {
         const token = this.tracer.send(`${family}Send`, { ...body, serverId: this.current.id, attempt }, traceId);
         let reply: WireClientReply;
         try {
@@ -225,6 +255,7 @@ export class KvClient extends EventEmitter {
           }, Math.min(this.opts.attemptTimeoutMs, Math.max(MIN_ATTEMPT_MS, deadline - now())));
         } catch (err) {
           transportError = (err as Error).message;
+          if (!(err instanceof CallError) || err.maybeDelivered) maybeApplied = true;
           this.failover();
           continue;
         }
@@ -233,15 +264,21 @@ export class KvClient extends EventEmitter {
           return;
         }
         if (!RETRYABLE.has(reply.code)) {
-          finish(outcome({ error: reply.error, failed: reply.code === 'FAILED', servedBy: reply.servedBy }), reply.token);
+          const kind = finalKind(reply.code, write);
+          finish(outcome({ error: reply.error, errorKind: kind, ...(kind === 'failed' ? { failed: true } : {}), servedBy: reply.servedBy }), reply.token);
           return;
         }
+        // NO_LEADER: the server knew no leader, so it neither proposed nor forwarded this.
+        if (reply.code !== 'NO_LEADER') maybeApplied = true;
         serverError = `${reply.servedBy || this.current.id}: ${reply.error}`;
         // The server is alive but cannot order the operation yet: give the election time.
         if (reply.code === 'UNAVAILABLE') this.failover();
-        await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500));
+        await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500, Math.max(0, deadline - now())));
       }
-      finish(outcome({ error: this.stopped ? `client ${this.clientId} stopped before the operation finished` : `gave up after ${this.opts.opTimeoutMs} ms: ${serverError ?? transportError}` }));
+      finish(outcome({
+        error: this.stopped ? `client ${this.clientId} stopped before the operation finished` : `gave up after ${Math.round(timeoutMs)} ms: ${serverError ?? transportError}`,
+        errorKind: write && (maybeApplied || this.stopped) ? 'unknown' : 'unavailable',
+      }));
     } finally {
       release();
     }
@@ -270,22 +307,25 @@ export class KvClient extends EventEmitter {
     return l;
   }
 
-  /** Settles every pending operation with an error, then records KvslibStop last. */
-  async stop(): Promise<void> {
+  /**
+   * Settles every pending operation with an error, then records KvslibStop last. Waits
+   * up to `traceWaitMs` for the tracing server to confirm it has every record.
+   */
+  async stop(traceWaitMs?: number): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const settle of [...this.pending.values()]) settle(`client ${this.clientId} stopped before the operation finished`);
     this.tracer.record('KvslibStop', { clientId: this.clientId });
-    await this.close();
+    await this.close(traceWaitMs);
   }
 
-  private async close(): Promise<void> {
+  private async close(traceWaitMs?: number): Promise<void> {
     this.results.close();
     for (const { client, session } of this.links.values()) {
       session.close();
       client.close();
     }
-    await this.collector?.close();
+    await this.collector?.close(traceWaitMs);
   }
 
   private recordHistory(entry: HistoryEntry): void {
@@ -297,6 +337,13 @@ export class KvClient extends EventEmitter {
   clock(): VectorClock {
     return this.tracer.currentClock();
   }
+}
+
+/** A final error reply's meaning: INVALID refused it; FAILED ran it (nothing changed); anything else (INTERNAL) leaves a write unknown. */
+function finalKind(code: string, write: boolean): ErrorKind {
+  if (code === 'INVALID') return 'refused';
+  if (code === 'FAILED') return 'failed';
+  return write ? 'unknown' : 'unavailable';
 }
 
 function now(): number {

@@ -114,7 +114,9 @@ async function execute(ctx: KvServiceContext, req: WireClientRequest, deadline: 
   if (!ctx.node.isLeader) {
     if (req.forwarded) return failure(ctx, 'NOT_LEADER', `${ctx.id} is not the leader`);
     const leader = await waitForLeader(ctx, Math.min(ctx.noLeaderWaitMs, deadline - Date.now()));
-    if (Date.now() >= deadline) return failure(ctx, 'TIMEOUT', 'the request deadline passed before a leader was known');
+    // NO_LEADER, not TIMEOUT, when none is known: the client then knows nothing was proposed.
+    if (leader === null && Date.now() >= deadline) return failure(ctx, 'NO_LEADER', `no leader known to ${ctx.id} before the request's deadline`);
+    if (Date.now() >= deadline) return failure(ctx, 'TIMEOUT', 'the request deadline passed before it could be forwarded to the leader');
     if (leader === null) {
       return failure(ctx, 'NO_LEADER', `no leader elected within ${ctx.noLeaderWaitMs} ms: fewer than a majority of the ${ctx.peerCount} servers may be up and connected`);
     }

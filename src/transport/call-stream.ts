@@ -1,4 +1,4 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { beforeSend } from '../../tracing/send-barrier.ts';
 import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { WireClientReply, WireClientRequest } from './wire.ts';
@@ -9,6 +9,23 @@ interface PendingCall {
   resolve(reply: WireClientReply): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
+  /** Handed to the stream: from here on the server may have received it. */
+  written: boolean;
+}
+
+/**
+ * A call that got no reply. `maybeDelivered` is false only when the request certainly
+ * never reached the server (still queued here, or no connection was ever made), so the
+ * caller knows that nothing was done for it.
+ */
+export class CallError extends Error {
+  constructor(
+    message: string,
+    readonly maybeDelivered: boolean,
+  ) {
+    super(message);
+    this.name = 'CallError';
+  }
 }
 
 /**
@@ -29,6 +46,10 @@ export class CallStream {
   /** Calls of this turn of the event loop, sent as one message at its end. */
   private readonly outbox = new TickBatch<WireClientRequest>((requests) => {
     beforeSend();
+    for (const r of requests) {
+      const call = this.pending.get(r.callId);
+      if (call) call.written = true;
+    }
     (this.stream ?? this.open()).write({ requests });
   });
 
@@ -41,10 +62,11 @@ export class CallStream {
     const callId = this.nextCallId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        const written = this.pending.get(callId)?.written ?? true;
         this.pending.delete(callId);
-        reject(new Error(`${this.label}: no reply within ${timeoutMs} ms`));
+        reject(new CallError(`${this.label}: no reply within ${timeoutMs} ms`, written));
       }, timeoutMs);
-      this.pending.set(callId, { resolve, reject, timer });
+      this.pending.set(callId, { resolve, reject, timer, written: false });
       this.outbox.push({ ...request, callId, timeoutMs: Math.ceil(timeoutMs) });
     });
   }
@@ -69,26 +91,30 @@ export class CallStream {
         call.resolve(reply);
       }
     });
-    stream.on('error', (err: grpc.ServiceError) => this.broken(stream, `${this.label}: ${err.details || err.message}`));
-    stream.on('end', () => this.broken(stream, `${this.label}: the server ended the session`));
+    stream.on('error', (err: grpc.ServiceError) => {
+      // grpc-js fails a call this way when the channel never connected: nothing left here.
+      const neverConnected = err.code === grpc.status.UNAVAILABLE && /^No connection established/.test(err.details ?? '');
+      this.broken(stream, `${this.label}: ${err.details || err.message}`, !neverConnected);
+    });
+    stream.on('end', () => this.broken(stream, `${this.label}: the server ended the session`, true));
     this.stream = stream;
     return stream;
   }
 
-  private broken(stream: Session, reason: string): void {
+  private broken(stream: Session, reason: string, maybeDelivered: boolean): void {
     if (stream !== this.stream) return;
     this.stream = null;
-    this.failAll(reason);
+    this.failAll(reason, maybeDelivered);
   }
 
   /** Calls still in the outbox fail too: sending them later would run what the caller was told failed. */
-  private failAll(reason: string): void {
+  private failAll(reason: string, maybeDelivered = true): void {
     this.outbox.clear();
     const calls = [...this.pending.values()];
     this.pending.clear();
     for (const c of calls) {
       clearTimeout(c.timer);
-      c.reject(new Error(reason));
+      c.reject(new CallError(reason, maybeDelivered && c.written));
     }
   }
 }

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import { protoFile } from '../../tracing/proto-file.ts';
 
-const PROTO = fileURLToPath(new URL('../../protos/raftkv.proto', import.meta.url));
+const PROTO = protoFile('raftkv.proto');
 
 /** proto-loader turns snake_case fields into camelCase and 64-bit ints into numbers. */
 const definition = protoLoader.loadSync(PROTO, { longs: Number, defaults: true, oneofs: true, enums: String });

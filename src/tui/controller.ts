@@ -142,14 +142,15 @@ export class Controller {
       });
     } catch (err) {
       const outcome = (err as { outcome?: OpOutcome }).outcome;
-      const unknownEffect = outcome && !outcome.failed && !isReadOp(op);
+      // The UI's client gives a repeated command a new opId: repeating it is not a retry.
+      const unknownEffect = outcome && !isReadOp(op) && (outcome.errorKind ?? (outcome.failed ? 'failed' : 'unknown')) === 'unknown';
       this.store.replace(entry.seq, {
         kind: 'error',
         pending: false,
         opId: outcome?.opId,
         servedBy: outcome?.servedBy || undefined,
         latencyMs: outcome?.latencyMs,
-        message: `${errorText(err)}${unknownEffect ? ' (it may or may not have taken effect; retrying is safe)' : ''}`,
+        message: `${errorText(err)}${unknownEffect ? ' (it may or may not have taken effect: check with get before repeating it)' : ''}`,
       });
     }
   }

@@ -3,17 +3,19 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ClientError } from '../../src/client/kv-client.ts';
 import { killCliChildren, runRaftkv, startTestCluster, type CliResult, type TestCluster } from '../integration/helpers.ts';
 
-
-function raftkv(args: string[], timeoutMs = 30_000): Promise<CliResult> {
-  return runRaftkv(args, { timeoutMs });
-}
 
 let tmp: string;
 beforeAll(() => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'raftkv-cli-'));
 });
+
+/** Client state (--client-id, unknown outcomes) goes to the test's temp dir, never ~/.local/state. */
+function raftkv(args: string[], timeoutMs = 30_000): Promise<CliResult> {
+  return runRaftkv(args, { timeoutMs, env: { RAFTKV_STATE_DIR: path.join(tmp, 'state') } });
+}
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
@@ -78,8 +80,9 @@ describe('raftkv CLI with nothing listening', () => {
     const started = Date.now();
     const r = await raftkv(['get', 'k', '--config', file, '--timeout', '1500']).finally(() => holders.forEach((h) => h.close()));
     const ms = Date.now() - started;
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(4);
     expect(r.stderr).toContain('no server answered within 1500 ms');
+    expect(r.stderr).toContain('no majority: 0 of 7 servers reachable, 4 needed');
     // Process start-up (tsx) included; trying the 7 servers in turn took 7 x 1.5 s.
     expect(ms).toBeLessThan(6000);
   });
@@ -92,11 +95,11 @@ describe('raftkv CLI with nothing listening', () => {
   });
 });
 
-describe('raftkv CLI config errors (exit 1)', () => {
+describe('raftkv CLI config errors (exit 2)', () => {
   it('a config that is not JSON', async () => {
     const file = configFile('not-json.json', '{ servers: [oops');
     const r = await raftkv(['get', 'k', '--config', file]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain(`config ${file} is not valid JSON`);
   });
 
@@ -106,21 +109,21 @@ describe('raftkv CLI config errors (exit 1)', () => {
       JSON.stringify({ servers: [{ id: 'a', addr: '127.0.0.1:1' }, { id: 'a', addr: '127.0.0.1:2' }] }),
     );
     const r = await raftkv(['status', '--config', file]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${file}: server id "a" appears twice`);
   });
 
   it('a config with a bad address', async () => {
     const file = configFile('addr.json', JSON.stringify({ servers: [{ id: 'a', addr: 'localhost:99999' }] }));
     const r = await raftkv(['put', 'k', 'v', '--config', file]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${file}: servers[0].addr must be host:port with a port 1-65535 (got "localhost:99999")`);
   });
 
   it('a config file that does not exist', async () => {
     const file = path.join(tmp, 'missing.json');
     const r = await raftkv(['get', 'k', '--config', file]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain(`cannot read config ${file}`);
   });
 });
@@ -147,15 +150,29 @@ describe('raftkv CLI against a running cluster', () => {
   });
 
   it('put, incr, mget and a failing incr', async () => {
-    expect(await raftkv(['put', 'cli-put', 'v1', '--config', config])).toMatchObject({ code: 0, stdout: 'v1\n' });
+    expect(await raftkv(['put', 'cli-put', 'v1', '--config', config])).toMatchObject({ code: 0, stdout: 'OK\n' });
     expect(await raftkv(['incr', 'cli-n', '--config', config])).toMatchObject({ code: 0, stdout: '1\n' });
     expect(await raftkv(['mget', 'cli-put', 'cli-n', 'cli-none', '--config', config])).toMatchObject({ code: 0, stdout: 'cli-put\tv1\ncli-n\t1\ncli-none\t\n' });
     const failed = await raftkv(['incr', 'cli-put', '--config', config]);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain('error: incr: the value of "cli-put" is not a base-10 integer');
-    const tooBig = await raftkv(['get', 'k'.repeat(600), '--config', config]);
-    expect(tooBig.code).toBe(1);
-    expect(tooBig.stderr).toContain('the limit is 512');
+    expect(failed.stderr).toBe('raftkv: failed, nothing was changed: incr: the value of "cli-put" is not a base-10 integer\n');
+  });
+
+  it('what put, del, expire and mput print (as usage documents)', async () => {
+    // A 64 KiB value is not echoed back: put prints OK.
+    expect(await raftkv(['put', 'cli-big', 'v'.repeat(64 * 1024), '--config', config])).toMatchObject({ code: 0, stdout: 'OK\n' });
+    expect(await raftkv(['del', 'cli-big', '--config', config])).toMatchObject({ code: 0, stdout: `${'v'.repeat(64 * 1024)}\n` });
+    expect(await raftkv(['del', 'cli-big', '--config', config])).toMatchObject({ code: 0, stdout: '\n' });
+    expect(await raftkv(['mput', 'cli-a=1', 'cli-b=2', '--config', config])).toMatchObject({ code: 0, stdout: '2\n' });
+    expect(await raftkv(['expire', 'cli-a', '300', '--config', config])).toMatchObject({ code: 0, stdout: '1\n' });
+    expect(await raftkv(['expire', 'cli-none', '300', '--config', config])).toMatchObject({ code: 0, stdout: '0\n' });
+  });
+
+  it('the servers refuse invalid input the same way: errorKind "refused", not an unknown outcome', async () => {
+    const c = await tc.client();
+    const err = await c.put('k'.repeat(600), 'v').catch((e: ClientError) => e);
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).outcome).toMatchObject({ errorKind: 'refused', error: 'key is 600 bytes; the limit is 512' });
   });
 
   it('status prints a row per server and one leader they all agree on', async () => {

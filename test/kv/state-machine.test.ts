@@ -250,7 +250,7 @@ describe('exactly-once', () => {
     for (const opId of [1, 2, 3]) sm.apply(log.command('c', opId, { type: 'incr', key: 'n' }, 1));
     expect(sm.snapshotForTest().sessions[0].cachedOpIds).toEqual([1, 2, 3]);
     sm.apply(log.command('c', 4, { type: 'incr', key: 'n' }, 1, 3));
-    expect(sm.snapshotForTest().sessions).toEqual([{ clientId: 'c', firstUnacked: 3, evictedBelow: 0, cachedOpIds: [3, 4] }]);
+    expect(sm.snapshotForTest().sessions).toEqual([{ clientId: 'c', firstUnacked: 3, evictedBelow: 0, lastSeen: 1, cachedOpIds: [3, 4] }]);
     expect(sm.apply(log.command('c', 3, { type: 'incr', key: 'n' }, 1, 3))?.result).toEqual(ok('3'));
     expect(sm.apply(log.command('c', 2, { type: 'incr', key: 'n' }, 1, 2))?.result).toEqual({
       ok: false,
