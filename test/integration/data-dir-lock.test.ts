@@ -148,7 +148,7 @@ describe('server ids are single safe path segments', () => {
       const file = path.join(conf, 'cluster.json');
       writeFileSync(file, JSON.stringify({ servers: [{ id, addr: '127.0.0.1:1' }], dataDir: 'data' }));
       const r = await runRaftkv(['node', '--id', id, '--config', file]);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2); // a config error
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toContain(`servers[0].id must be 1-64 letters, digits, "_", "-" or ".", starting with a letter or digit (got ${JSON.stringify(id)})`);
       // Nothing was created: not conf/data, not the directory above it.
