@@ -271,8 +271,11 @@ export class KvClient extends EventEmitter {
         // NO_LEADER: the server knew no leader, so it neither proposed nor forwarded this.
         if (reply.code !== 'NO_LEADER') maybeApplied = true;
         serverError = `${reply.servedBy || this.current.id}: ${reply.error}`;
-        // The server is alive but cannot order the operation yet: give the election time.
-        if (reply.code === 'UNAVAILABLE') this.failover();
+        // A server that cannot reach a leader (NO_LEADER, TIMEOUT: e.g. it sits on the
+        // minority side of a partition) or the leader it forwards to (UNAVAILABLE) may be
+        // the only one that cannot: try the next. NOT_LEADER names a leader this server
+        // knows and forwards to on the retry, so stay.
+        if (reply.code !== 'NOT_LEADER') this.failover();
         await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500, Math.max(0, deadline - now())));
       }
       finish(outcome({

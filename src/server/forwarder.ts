@@ -8,7 +8,15 @@ import type { ServerEntry } from './config.ts';
 export class Forwarder {
   private readonly clients = new Map<string, { client: grpc.Client; session: CallStream }>();
 
-  constructor(servers: ServerEntry[], selfId: string) {
+  /**
+   * `isCut(peer)`: the link to that server is cut on purpose (SetBlockedPeers), so a
+   * partition stops forwarded requests as it stops Raft messages.
+   */
+  constructor(
+    servers: ServerEntry[],
+    selfId: string,
+    private readonly isCut: (peer: string) => boolean = () => false,
+  ) {
     for (const s of servers) {
       if (s.id === selfId) continue;
       const client = new KVService(s.addr, grpc.credentials.createInsecure(), channelOptions);
@@ -19,6 +27,7 @@ export class Forwarder {
   execute(leaderId: string, request: SessionRequest, timeoutMs: number): Promise<WireClientReply> {
     const peer = this.clients.get(leaderId);
     if (!peer) return Promise.reject(new Error(`unknown server ${leaderId}`));
+    if (this.isCut(leaderId)) return Promise.reject(new Error(`the link to ${leaderId} is cut`));
     return peer.session.call(request, timeoutMs);
   }
 

@@ -87,7 +87,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   tracer.record('ServerStart', { serverId: id });
   // `node` is declared below: a link can only break once the started node has sent on it.
   const transport = new PeerTransport(id, config.servers, (peer) => node.leaderUnreachable(peer));
-  const forwarder = new Forwarder(config.servers, id);
+  const forwarder = new Forwarder(config.servers, id, (peer) => transport.isBlocked(peer));
   const node = new RaftNode({
     id,
     peers: config.servers.map((s) => s.id),
