@@ -234,7 +234,7 @@ export async function printStatus(config: ClusterConfig, extra?: { header: strin
       const admin = new AdminClient(s.addr);
       try {
         const st = await admin.status(1000);
-        return [s.id, s.addr, st.role, st.term, st.leaderId || '-', st.commitIndex, st.appliedIndex, st.lastLogIndex, st.pid];
+        return [s.id, s.addr, st.role, st.term, st.leaderId || '-', st.commitIndex, st.appliedIndex, st.lastLogIndex, st.pid, `${st.loopStallMs}/${st.loopStallWorstMs}`];
       } catch {
         return [s.id, s.addr, 'down'];
       } finally {
@@ -242,7 +242,8 @@ export async function printStatus(config: ClusterConfig, extra?: { header: strin
       }
     }),
   );
-  const header = ['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid'];
+  // stall: the longest event-loop stall in ms, over the last 10-20 s / since start.
+  const header = ['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid', 'stall'];
   // A down server's row is short: the extra column (the supervisor's view) still lines up.
   if (extra) for (const r of rows) r.push(...Array(header.length - r.length).fill('-'), extra.cell(String(r[0])));
   const table = [extra ? [...header, extra.header] : header, ...rows].map((r) => r.map(String));

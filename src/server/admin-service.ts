@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { PeerTransport } from '../transport/peer-transport.ts';
 import type { WireStatus } from '../transport/wire.ts';
 import type { ServerEntry } from './config.ts';
+import type { LoopMonitor } from './loop-monitor.ts';
 import type { RaftNode } from './raft-node.ts';
 
 export interface AdminContext {
@@ -9,6 +10,7 @@ export interface AdminContext {
   servers: ServerEntry[];
   node: RaftNode;
   transport: PeerTransport;
+  loop: LoopMonitor;
 }
 
 export function status(ctx: AdminContext): WireStatus {
@@ -29,6 +31,8 @@ export function status(ctx: AdminContext): WireStatus {
       }),
     lastContactMs: ctx.node.msSinceLeaderContact(),
     pid: process.pid,
+    loopStallMs: ctx.loop.recentMaxMs(),
+    loopStallWorstMs: ctx.loop.worstMaxMs(),
   };
 }
 

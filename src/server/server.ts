@@ -8,6 +8,7 @@ import { RaftStorage } from '../storage/raft-storage.ts';
 import { PeerTransport, raftPeerHandlers } from '../transport/peer-transport.ts';
 import { AdminService, KVService, RaftPeerService, serverOptions } from '../transport/proto.ts';
 import { adminHandlers } from './admin-service.ts';
+import { LoopMonitor } from './loop-monitor.ts';
 import { ConfigError, type ClusterConfig } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { Forwarder } from './forwarder.ts';
@@ -102,7 +103,8 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
 
   handlers.set(RaftPeerService.service, raftPeerHandlers(id, config.servers.map((s) => s.id), transport, (messages) => node.step(messages)));
   handlers.set(KVService.service, kvHandlers({ id, node, tracer, forwarder, commitTimeoutMs: config.commitTimeoutMs, noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs, peerCount: config.servers.length }));
-  handlers.set(AdminService.service, adminHandlers({ id, servers: config.servers, node, transport }));
+  const loop = new LoopMonitor();
+  handlers.set(AdminService.service, adminHandlers({ id, servers: config.servers, node, transport, loop }));
   node.start();
   tracer.record('ServerListening', { serverId: id, addr: self.addr });
 
@@ -111,6 +113,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   const stop = () =>
     (stopping ??= (async () => {
       await node.stop();
+      loop.stop();
       server.forceShutdown();
       transport.close();
       forwarder.close();

@@ -89,4 +89,8 @@ export interface WireStatus {
   peers: WirePeerStatus[];
   lastContactMs: number;
   pid: number;
+  /** Longest event-loop stall of the last 10-20 s, ms (0 from an older server). */
+  loopStallMs: number;
+  /** Longest event-loop stall since the server started, ms. */
+  loopStallWorstMs: number;
 }

@@ -180,7 +180,7 @@ describe('raftkv CLI against a running cluster', () => {
     const r = await raftkv(['status', '--config', config]);
     expect(r.code).toBe(0);
     const [header, ...rows] = r.stdout.trimEnd().split('\n').map((line) => line.trim().split(/\s+/));
-    expect(header).toEqual(['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid']);
+    expect(header).toEqual(['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid', 'stall']);
     expect(rows.map((row) => row[0])).toEqual(tc.cluster.ids);
     for (const row of rows) {
       const s = tc.config.servers.find((x) => x.id === row[0])!;
@@ -188,6 +188,9 @@ describe('raftkv CLI against a running cluster', () => {
       expect(row[2]).toBe(row[0] === leader ? 'leader' : 'follower');
       expect(row[4]).toBe(leader);
       expect(Number(row[8])).toBe(tc.cluster.pid(row[0]));
+      // Longest event-loop stall in ms, recent/since start: an idle server's is far below its election timeout.
+      const [recent, worst] = row[9].split('/').map(Number);
+      expect(Number.isInteger(recent) && Number.isInteger(worst) && recent <= worst).toBe(true);
     }
   });
 

@@ -169,7 +169,7 @@ describe('cluster up supervises its servers', () => {
     const reportedAt = await up.waitFor(/server1 died: killed by SIGKILL \(pid \d+\)\.\nlast lines of .*server1\.log:\n {4}server1 listening on/, 10_000);
     expect(reportedAt - killedAt).toBeLessThan(3000);
     expect(up.output()).toContain(`server1 died: killed by SIGKILL (pid ${pid})`);
-    expect((await statusRows(conf)).server1).toEqual(['server1', expect.any(String), 'down', '-', '-', '-', '-', '-', '-', 'died (SIGKILL)']);
+    expect((await statusRows(conf)).server1).toEqual(['server1', expect.any(String), 'down', '-', '-', '-', '-', '-', '-', '-', 'died (SIGKILL)']);
 
     const restart = await runRaftkv(['cluster', 'restart', 'server1', '--config', conf]);
     expect(restart.stderr).toBe('');

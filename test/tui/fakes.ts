@@ -85,6 +85,8 @@ export class FakeCluster implements ClusterControl {
       peers: this.ids.filter((p) => p !== id).map((p) => ({ id: p, addr: '', matchIndex: 0, nextIndex: 0, blocked: (this.blocked.get(id) ?? []).includes(p) })),
       lastContactMs: id === this.leader ? 0 : 42,
       pid: this.pid(id)!,
+      loopStallMs: 0,
+      loopStallWorstMs: 0,
     };
   }
 }
