@@ -7,9 +7,10 @@
  *   node --import tsx bench/cli-latency.ts                  # 20 runs per row, bin launcher
  *   node --import tsx bench/cli-latency.ts --runs 50 --launcher all
  *
- * Launchers: `bin` runs bin/raftkv.js (the bundle in dist/ when built, else tsx), as
- * `npx raftkv` does; `tsx` runs `node --import tsx src/cli/raftkv.ts`, as `npm run raftkv`
- * does. Rows are traced (the config names the tracing server) and untraced (it does not).
+ * Launchers: `bin` runs bin/raftkv.js (the bundle in dist/ when built, else tsx), what
+ * `raftkv` after `npm link`, `npm run raftkv` and `npx raftkv` run (npx adds its own
+ * ~0.5 s to find the package first); `tsx` runs `node --import tsx src/cli/raftkv.ts`,
+ * the sources without the bundle. Rows are traced (the config names the tracing server) and untraced (it does not).
  * Not a test: nothing here asserts a speed.
  */
 import { spawn } from 'node:child_process';

@@ -53,7 +53,7 @@ function printTable(rows: Row[]): void {
 
 async function main(args: string[]): Promise<number> {
   const wanted = args.filter((a) => !a.startsWith('-'));
-  const selected = wanted.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => wanted.some((w) => s.name.startsWith(w.padStart(2, '0')) || s.name === w));
+  const selected = wanted.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => wanted.some((w) => s.name.startsWith(w.replace(/^(\d)(?!\d)/, '0$1')) || s.name === w));
   if (selected.length === 0) {
     console.error(`no scenario matches ${wanted.join(' ')}; scenarios:\n${SCENARIOS.map((s) => `  ${s.name}  ${s.summary}`).join('\n')}`);
     return 2;

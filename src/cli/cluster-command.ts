@@ -3,6 +3,7 @@ import { runName, type Collector } from '../../tracing/collector.ts';
 import { CLUSTER_FILE } from '../cluster/cluster-file.ts';
 import { clusterDown, controlRequest, findSupervisor } from '../cluster/supervisor-client.ts';
 import { describeManaged, readSupervisorFile, show } from '../cluster/supervisor-file.ts';
+import { membershipProblem } from '../cluster/stored-membership.ts';
 import { Supervisor, clusterProblems } from '../cluster/supervisor.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../server/config.ts';
 import { DirInUseError, isAlive, lockDataDir, type DirLock } from '../server/data-dir-lock.ts';
@@ -31,6 +32,8 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
     throw new ClusterCommandError(`${err.message}: a cluster is already running there; left untouched (stop it with: npx raftkv cluster down${flag})`);
   }
   const problems = await clusterProblems({ ...base, dataDir });
+  const membership = membershipProblem(dataDir, base.servers);
+  if (membership) problems.push(membership);
   if (problems.length > 0) {
     await lock.release();
     throw new ClusterCommandError(`cannot start the cluster, nothing was changed:\n  ${problems.join('\n  ')}`);

@@ -27,8 +27,10 @@ describe('a real 3-server cluster', () => {
   });
 
   it('kill -9 the leader: the followers see its links break and elect a new one well inside the election timeout', async () => {
-    // Election timeouts of 2-4 s: a new leader within 1.5 s can only come from the broken links.
-    tc = await startTestCluster(3, (c) => ({ ...c, timing: { tickMs: 100, electionTick: 20, heartbeatTick: 2 } }));
+    // Election timeouts of 6-12 s: a new leader before the minimum can only come from the
+    // broken links (noticed within half an election timeout, 0.3-3.3 s here). Wide on
+    // purpose, so a loaded machine's slow status polls cannot blur the two.
+    tc = await startTestCluster(3, (c) => ({ ...c, timing: { tickMs: 300, electionTick: 20, heartbeatTick: 2 } }));
     const old = await tc.cluster.waitForLeader(30_000);
     const followers = tc.config.servers.map((s) => s.id).filter((id) => id !== old);
     // Followers hold a stream to the leader once they have answered its heartbeats.
@@ -38,7 +40,7 @@ describe('a real 3-server cluster', () => {
     const next = await tc.cluster.waitForLeader(10_000);
     const tookMs = Date.now() - killedAt;
     expect(followers).toContain(next);
-    expect(tookMs).toBeLessThan(1500);
+    expect(tookMs).toBeLessThan(6000);
   });
 
   it('kill -9 the leader and keep writing; it catches up after a restart', async () => {

@@ -1,0 +1,47 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig, type ServerEntry } from '../server/config.ts';
+
+/**
+ * Why starting `servers` on `dataDir` would be unsafe, or null when it is safe. The data
+ * directory remembers a cluster: its cluster.json and a log per server. Starting another
+ * set of servers on those logs (say `--nodes 2` where 5 ran) makes a majority of the new
+ * set something that never was a majority of the old one, so a write the old cluster
+ * acknowledged can vanish. Membership changes belong to the cluster's own protocol; here
+ * the only safe answer is to refuse and say how to proceed.
+ */
+export function membershipProblem(dataDir: string, servers: ServerEntry[]): string | null {
+  const wanted = new Set(servers.map((s) => s.id));
+  const remembered = rememberedServers(dataDir);
+  if (remembered.size === 0) return null;
+  const same = remembered.size === wanted.size && [...remembered].every((id) => wanted.has(id));
+  if (same) return null;
+  const list = (ids: Iterable<string>) => [...ids].sort().join(', ');
+  return (
+    `${dataDir} holds the data of a cluster of ${remembered.size} servers (${list(remembered)}); starting ` +
+    `${wanted.size} (${list(wanted)}) on it could lose writes it acknowledged. Start the same servers ` +
+    `(--nodes ${remembered.size}), use another --data directory, or remove ${dataDir} to start empty`
+  );
+}
+
+/** The server ids of the cluster.json in `dataDir`, plus every subdirectory holding a log. */
+function rememberedServers(dataDir: string): Set<string> {
+  const ids = new Set<string>();
+  const file = path.join(dataDir, 'cluster.json');
+  if (existsSync(file)) {
+    try {
+      for (const s of loadConfig(file).servers) if (hasData(path.join(dataDir, s.id))) ids.add(s.id);
+    } catch {
+      // An unreadable cluster.json is overwritten by cluster up; the logs below still count.
+    }
+  }
+  if (!existsSync(dataDir)) return ids;
+  for (const entry of readdirSync(dataDir, { withFileTypes: true })) {
+    if (entry.isDirectory() && hasData(path.join(dataDir, entry.name))) ids.add(entry.name);
+  }
+  return ids;
+}
+
+function hasData(serverDir: string): boolean {
+  return existsSync(path.join(serverDir, 'log.db')) || existsSync(path.join(serverDir, 'state.db'));
+}
