@@ -1,5 +1,15 @@
 import type { Entry } from './types.ts';
 
+/** How many bytes an entry costs on the caller's wire and disk; the core never encodes. */
+export type EntrySize = (e: Entry) => number;
+
+/**
+ * The default size: data and trace id in UTF-16 code units, plus 16 for index, term and
+ * kind. An estimate for callers that do not encode entries (tests, the simulator); a
+ * driver that sends entries over a wire passes the encoded size instead.
+ */
+export const estimateEntrySize: EntrySize = (e) => e.data.length + (e.traceId?.length ?? 0) + 16;
+
 /** What the outside may read of a node's log (Raft.log): queries only. */
 export interface ReadonlyRaftLog {
   readonly commitIndex: number;
@@ -19,6 +29,8 @@ export interface ReadonlyRaftLog {
  */
 export class RaftLog implements ReadonlyRaftLog {
   private readonly entries: Entry[];
+  /** sizes[i] is entrySize(entries[i]), measured once when the entry joins the log. */
+  private readonly sizes: number[];
   /** Highest index known committed (§5.3); never moves back, so committed entries are never truncated. */
   commitIndex: number;
   /** Highest index handed to the caller to apply. */
@@ -28,8 +40,14 @@ export class RaftLog implements ReadonlyRaftLog {
   private unstableFrom: number;
 
   /** Throws if `persisted` is not contiguous from index 1. */
-  constructor(persisted: Entry[], commitIndex: number, appliedIndex: number) {
+  constructor(
+    persisted: Entry[],
+    commitIndex: number,
+    appliedIndex: number,
+    private readonly entrySize: EntrySize = estimateEntrySize,
+  ) {
     this.entries = persisted.map((e) => ({ ...e }));
+    this.sizes = this.entries.map((e) => entrySize(e));
     this.entries.forEach((e, i) => {
       if (e.index !== i + 1) throw new Error(`persisted log is not contiguous at position ${i}: index ${e.index}`);
     });
@@ -60,6 +78,24 @@ export class RaftLog implements ReadonlyRaftLog {
     return lo > end ? [] : this.entries.slice(lo - 1, end);
   }
 
+  /**
+   * What one AppendEntries starting at `lo` carries: entries while they number at most
+   * `maxCount` and their sizes add up to at most `maxBytes`, but always the first one
+   * (etcd's MaxSizePerMsg: an entry bigger than the limit travels alone). [] past the end.
+   */
+  sliceForMessage(lo: number, maxCount: number, maxBytes: number): { entries: Entry[]; bytes: number } {
+    let bytes = 0;
+    let hi = lo - 1;
+    const end = Math.min(this.entries.length, lo + maxCount - 1);
+    while (hi < end) {
+      const size = this.sizes[hi]; // the entry at index hi + 1
+      if (hi >= lo && bytes + size > maxBytes) break;
+      bytes += size;
+      hi++;
+    }
+    return { entries: lo > hi ? [] : this.entries.slice(lo - 1, hi), bytes };
+  }
+
   /** Raft's up-to-date rule (§5.4.1): compare last terms, then lengths. */
   isUpToDate(lastLogIndex: number, lastLogTerm: number): boolean {
     return lastLogTerm > this.lastTerm() || (lastLogTerm === this.lastTerm() && lastLogIndex >= this.lastIndex());
@@ -70,6 +106,7 @@ export class RaftLog implements ReadonlyRaftLog {
     for (const e of entries) {
       if (e.index !== this.entries.length + 1) throw new Error(`append at ${e.index} but last index is ${this.lastIndex()}`);
       this.entries.push(e);
+      this.sizes.push(this.entrySize(e));
     }
   }
 
@@ -99,6 +136,7 @@ export class RaftLog implements ReadonlyRaftLog {
       throw new Error(`refusing to truncate committed entry ${index} (commitIndex ${this.commitIndex})`);
     }
     this.entries.length = index - 1;
+    this.sizes.length = index - 1;
     this.stableIndex = Math.min(this.stableIndex, index - 1);
     this.unstableFrom = Math.min(this.unstableFrom, index);
   }

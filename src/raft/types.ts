@@ -80,6 +80,12 @@ export interface AppendEntriesRes {
   /** On failure: the term of the follower's entry at prevLogIndex, 0 if it has none. */
   conflictTerm: number;
   readSeq: number;
+  /**
+   * The replier's RaftConfig.incarnation (0 when absent): a leader ignores replies from
+   * an earlier one and, on a newer one, stops counting what the follower acknowledged
+   * before it restarted.
+   */
+  incarnation?: number;
   token?: TraceToken;
   /** The trace id of the request answered, so the leader's receive joins its trace. */
   traceId?: string;
@@ -138,6 +144,9 @@ export interface PeerStatus {
   nextIndex: number;
   /** probe: one AppendEntries at a time until the follower's position is known; replicate: pipelined. */
   state: 'probe' | 'replicate';
+  /** Unacknowledged AppendEntries to this follower, and the bytes of their entries (RaftConfig.entrySize). */
+  inflight: number;
+  inflightBytes: number;
 }
 
 /**

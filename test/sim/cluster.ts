@@ -1,3 +1,4 @@
+import { estimateEntrySize, type EntrySize } from '../../src/raft/log.ts';
 import { Raft } from '../../src/raft/raft.ts';
 import { seededRng, type Rng } from '../../src/raft/rng.ts';
 import type { Message, Ready } from '../../src/raft/types.ts';
@@ -21,6 +22,10 @@ export interface SimOptions {
   preVote?: boolean;
   checkQuorum?: boolean;
   maxEntriesPerMessage?: number;
+  /** Byte bounds of replication (RaftConfig); the invariants check messages and windows against them. */
+  maxSizePerMsg?: number;
+  maxInflightBytes?: number;
+  entrySize?: EntrySize;
   trace?: boolean;
 }
 
@@ -66,9 +71,13 @@ export class SimCluster {
       preVote: true,
       checkQuorum: true,
       maxEntriesPerMessage: 256,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightBytes: 16 * 1024 * 1024,
+      entrySize: estimateEntrySize,
       trace: false,
       ...options,
     };
+    this.invariants.limits = { maxSizePerMsg: this.opts.maxSizePerMsg, maxInflightBytes: this.opts.maxInflightBytes, entrySize: this.opts.entrySize };
     this.rng = seededRng(options.seed);
     this.net = new SimNetwork(seededRng(options.seed ^ 0x5eed));
     this.ids = Array.from({ length: options.size }, (_, i) => `server${i}`);
@@ -109,6 +118,7 @@ export class SimCluster {
         if (node.life !== ev.life || !node.raft) return;
         node.raft.tick();
         this.pump(node);
+        this.checkLeader(node);
         this.queue.push(this.now + this.opts.tickMs, ev);
         return;
       }
@@ -117,6 +127,7 @@ export class SimCluster {
         if (!node.raft || !this.net.connected(ev.m.from, ev.m.to)) return;
         node.raft.step(ev.m);
         this.pump(node);
+        this.checkLeader(node);
         return;
       }
       case 'persisted': {
@@ -124,9 +135,16 @@ export class SimCluster {
         if (node.life !== ev.life) return;
         this.finishPersist(node, ev.rd);
         this.pump(node);
+        this.checkLeader(node);
         return;
       }
     }
+  }
+
+  /** After every step of a leader: what it committed is durable on a majority; its windows keep their bounds. */
+  private checkLeader(node: SimNode): void {
+    if (!node.raft || node.raft.softState().role !== 'leader') return;
+    this.invariants.leaderCommitted(node.id, node.raft, (id) => this.nodes.get(id)!.durable, this.ids.length);
   }
 
   // ------------------------------------------------------------ the Ready loop
@@ -192,6 +210,12 @@ export class SimCluster {
       preVote: this.opts.preVote,
       checkQuorum: this.opts.checkQuorum,
       maxEntriesPerMessage: this.opts.maxEntriesPerMessage,
+      maxSizePerMsg: this.opts.maxSizePerMsg,
+      maxInflightBytes: this.opts.maxInflightBytes,
+      entrySize: this.opts.entrySize,
+      // Every start is a new life, as the server's storage counts its opens.
+      incarnation: node.life,
+      catchUpIndex: node.durable.catchUpIndex,
       traceLogger: node.trace ?? undefined,
     });
     this.queue.push(this.now + this.rng.int(1, this.opts.tickMs + 1), { kind: 'tick', id, life: node.life });
@@ -210,6 +234,32 @@ export class SimCluster {
   restart(id: string): void {
     if (this.nodes.get(id)!.up) throw new Error(`${id} is already up`);
     this.start(id);
+  }
+
+  /**
+   * Damages a down node's disk: its log keeps only the first `keep` entries, as if the
+   * file were cut, and nothing notices (a store without a watermark). Its state machine
+   * is rebuilt from the log on restart, as the server's is.
+   */
+  loseLogTail(id: string, keep: number): void {
+    const node = this.nodes.get(id)!;
+    if (node.up) throw new Error(`${id} must be down to lose its log`);
+    node.durable.entries.length = Math.min(keep, node.durable.entries.length);
+    node.durable.hardState = { ...node.durable.hardState, commitIndex: Math.min(node.durable.hardState.commitIndex, keep) };
+    node.resetKv();
+  }
+
+  /**
+   * What `raftkv node --rejoin-empty` makes of a down node whose log was damaged: an
+   * empty log, term and vote kept, and no votes until its log reaches what it had.
+   */
+  rejoinEmpty(id: string): void {
+    const node = this.nodes.get(id)!;
+    if (node.up) throw new Error(`${id} must be down to rejoin empty`);
+    node.durable.catchUpIndex = Math.max(node.durable.catchUpIndex ?? 0, node.durable.entries.length, node.durable.hardState.commitIndex);
+    node.durable.entries.length = 0;
+    node.durable.hardState = { ...node.durable.hardState, commitIndex: 0 };
+    node.resetKv();
   }
 
   isolate(id: string): void {

@@ -9,6 +9,8 @@ export interface DurableState {
   appliedIndex: number;
   /** The replicated key-value map the tests read: commands are "key=value". */
   kv: Map<string, string>;
+  /** Set when the node rejoined empty (SimCluster.rejoinEmpty): RaftConfig.catchUpIndex. */
+  catchUpIndex?: number;
 }
 
 /** One simulated server: durable state always, a Raft instance only while it is up. */
@@ -39,6 +41,12 @@ export class SimNode {
       this.durable.entries.length = rd.entries[0].index - 1;
       for (const e of rd.entries) this.durable.entries.push({ ...e });
     }
+  }
+
+  /** The state machine is rebuilt from the log (the server replays it at start). */
+  resetKv(): void {
+    this.durable.appliedIndex = 0;
+    this.durable.kv = new Map();
   }
 
   applyToKv(e: Entry): void {
