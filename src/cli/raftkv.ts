@@ -26,6 +26,7 @@ async function main(argv: string[]): Promise<void> {
       run: { type: 'string' },
       port: { type: 'string' },
       'no-trace': { type: 'boolean' },
+      'rejoin-empty': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -36,7 +37,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'node') {
     if (!values.id) throw new UsageError('node needs --id <serverId>');
-    return runNode(resolveConfig(values.config).config, values.id);
+    return runNode(resolveConfig(values.config).config, values.id, { rejoinEmpty: values['rejoin-empty'] ?? false });
   }
   if (command === 'cluster') {
     if (rest[0] !== 'up') throw new UsageError('cluster takes "up"');

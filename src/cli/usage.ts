@@ -6,6 +6,9 @@ export const USAGE = `raftkv - a traced Raft key-value store
 
 Servers:
   raftkv node --id <serverId> [--config <file>]     run one server
+         [--rejoin-empty]                           if its log.db lost entries it had acknowledged
+                                                    (or is damaged), set it aside and rejoin with an
+                                                    empty log (no votes until it has caught up)
   raftkv cluster up [--nodes N] [--base-port P] [--data <dir>] [--no-trace]
                                                     start N servers (default 7) and a tracing
                                                     server writing traces/<run>/; Ctrl-C stops all

@@ -52,14 +52,14 @@ export class ProcessCluster {
     return this.member(id).child?.pid;
   }
 
-  /** Spawns the server and waits until it answers Status. */
-  async start(id: string): Promise<void> {
+  /** Spawns the server and waits until it answers Status; `args` go on its command line (e.g. --rejoin-empty). */
+  async start(id: string, opts: { args?: string[] } = {}): Promise<void> {
     const m = this.member(id);
     if (m.state !== 'down') throw new Error(`${id} is already ${m.state}`);
     const logDir = this.opts.logDir ?? path.join(this.config.dataDir, 'logs');
     mkdirSync(logDir, { recursive: true });
     const log = openSync(path.join(logDir, `${id}.log`), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'node', '--id', id, '--config', this.configPath], {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'node', '--id', id, '--config', this.configPath, ...(opts.args ?? [])], {
       cwd: REPO,
       stdio: ['ignore', log, log],
       env: { ...process.env, RAFTKV_PARENT_PID: String(process.pid), ...this.opts.env },

@@ -8,7 +8,7 @@ import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { opFromWire } from '../transport/op-codec.ts';
 import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
-import { NotLeaderError } from './errors.ts';
+import { EntryTooLargeError, NotLeaderError } from './errors.ts';
 import type { Forwarder } from './forwarder.ts';
 import type { RaftNode } from './raft-node.ts';
 
@@ -153,6 +153,7 @@ async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp
     }
   } catch (err) {
     if (err instanceof NotLeaderError) return failure(ctx, 'NOT_LEADER', err.message, err.leaderId);
+    if (err instanceof EntryTooLargeError) return failure(ctx, 'INVALID', err.message);
     if (err instanceof Timeout) {
       return failure(ctx, 'TIMEOUT', `not committed within ${timeoutMs} ms: a majority of the ${ctx.peerCount} servers may be down or cut off (retrying with the same opId is safe)`);
     }

@@ -1,0 +1,69 @@
+import { Buffer } from 'node:buffer';
+import type { Entry } from '../raft/types.ts';
+import { MAX_MESSAGE_BYTES } from './proto.ts';
+import type { WireRaftMessage } from './wire.ts';
+
+/**
+ * The largest entry a node proposes, in bytes as wireEntrySize counts them: one
+ * AppendEntries must carry it whole within a gRPC message (MAX_MESSAGE_BYTES, 64 MiB),
+ * with 1 MiB to spare for the message around it (ids, terms, the trace token). On disk
+ * the same entry takes at most about twice this (log.db escapes the data's JSON once
+ * more), well within what the store reads back.
+ */
+export const MAX_ENTRY_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024;
+
+/**
+ * A RaftBatch on a peer stream holds messages up to this many bytes (4 MiB), so a Ready
+ * with many pipelined AppendEntries for one peer goes out as several gRPC messages,
+ * none near the limit; a message bigger than this goes alone.
+ */
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+const sizes = new WeakMap<Entry, number>();
+
+/**
+ * Bytes `e` takes on the wire: its protobuf encoding as an element of
+ * AppendEntries.entries (protos/raftkv.proto), tag and length prefix included. Strings
+ * count as UTF-8, so a NUL is 1 byte here where JSON makes it 6 (`\u0000`): the data of a
+ * KV command is already JSON, and what it became there is what is measured. Entries are
+ * never changed once made, so each is measured once.
+ */
+export function wireEntrySize(e: Entry): number {
+  let size = sizes.get(e);
+  if (size === undefined) {
+    const body = uintField(e.index) + uintField(e.term) + stringField(e.kind) + stringField(e.data) + stringField(e.traceId ?? '');
+    size = 1 + varintSize(body) + body;
+    sizes.set(e, size);
+  }
+  return size;
+}
+
+/**
+ * Bytes a wire message takes, within a few bytes (an upper bound): the entries counted
+ * as wireEntrySize does, the rest as a generous fixed allowance plus the token.
+ */
+export function wireMessageSize(m: WireRaftMessage, entries: readonly Entry[]): number {
+  let size = 128 + m.from.length * 3 + m.to.length * 3 + Buffer.byteLength(m.token, 'utf8');
+  for (const e of entries) size += wireEntrySize(e);
+  return size;
+}
+
+/** proto3 leaves out fields at their default (0, ""). */
+function uintField(n: number): number {
+  return n === 0 ? 0 : 1 + varintSize(n);
+}
+
+function stringField(s: string): number {
+  if (s.length === 0) return 0;
+  const len = Buffer.byteLength(s, 'utf8');
+  return 1 + varintSize(len) + len;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
