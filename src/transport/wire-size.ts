@@ -48,13 +48,15 @@ export function wireMessageSize(m: WireRaftMessage, entries: readonly Entry[]): 
   return size;
 }
 
-/** proto3 leaves out fields at their default (0, ""). */
+/**
+ * One field with its 1-byte tag. protobufjs (under @grpc/proto-loader) writes every
+ * field the object sets, defaults included, and the codec sets all five.
+ */
 function uintField(n: number): number {
-  return n === 0 ? 0 : 1 + varintSize(n);
+  return 1 + varintSize(n);
 }
 
 function stringField(s: string): number {
-  if (s.length === 0) return 0;
   const len = Buffer.byteLength(s, 'utf8');
   return 1 + varintSize(len) + len;
 }
