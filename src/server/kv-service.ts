@@ -6,6 +6,7 @@ import { buildCommand, encodeCommand, validateOp, type ClientOp, type OpResult, 
 import { isReadOp, opKeys, opValue } from '../kv/op-info.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { opFromWire } from '../transport/op-codec.ts';
+import { splitBatch } from '../transport/wire-size.ts';
 import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
 import { EntryTooLargeError, NotLeaderError } from './errors.ts';
@@ -52,7 +53,7 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
       const replies = new TickBatch<WireClientReply>((batch) => {
         if (!open) return;
         beforeSend();
-        call.write({ replies: batch });
+        for (const replies of splitBatch(batch)) call.write({ replies });
       });
       // A caller that half-closes still gets the replies to what it sent, then the end.
       const endIfDone = () => {

@@ -69,3 +69,36 @@ function varintSize(n: number): number {
   }
   return size;
 }
+
+/**
+ * About what a plain wire object (strings, numbers, booleans, arrays, objects: a client
+ * request or reply) takes in protobuf: its strings in UTF-8 plus a few bytes per field.
+ * An upper bound for splitting batches, not an exact size.
+ */
+export function approxWireBytes(value: unknown): number {
+  if (typeof value === 'string') return 4 + Buffer.byteLength(value, 'utf8');
+  if (Array.isArray(value)) return value.reduce((n: number, v) => n + approxWireBytes(v), 4);
+  if (value !== null && typeof value === 'object') return Object.values(value).reduce((n: number, v) => n + approxWireBytes(v), 4);
+  return 11;
+}
+
+/**
+ * Splits one turn's batch into stream messages of at most MAX_BATCH_BYTES each (an item
+ * bigger than that alone), in order: one message per turn stays the common case, and a
+ * turn of many big operations cannot make a message over gRPC's limit (which would break
+ * the stream, fail every call on it, and fail the retry the same way).
+ */
+export function splitBatch<T>(items: T[], max = MAX_BATCH_BYTES): T[][] {
+  const batches: T[][] = [[]];
+  let bytes = 0;
+  for (const item of items) {
+    const size = approxWireBytes(item);
+    if (bytes > 0 && bytes + size > max) {
+      batches.push([]);
+      bytes = 0;
+    }
+    batches.at(-1)!.push(item);
+    bytes += size;
+  }
+  return batches;
+}

@@ -39,6 +39,25 @@ describe('big entries', () => {
     for (const i of [0, 89, 179]) expect((await reader.get(`nul${i}`)).value).toBe(NULS);
   }, 180_000);
 
+  it('five concurrent mputs of 16 MiB, and five mgets of them: one turn of the client is 80 MiB, over a gRPC message', async () => {
+    tc = await startTestCluster(3);
+    const t = tc;
+    const leader = await t.cluster.waitForLeader();
+    const c = await t.client({ serverId: leader, opTimeoutMs: 90_000, attemptTimeoutMs: 60_000 });
+    const text = 'x'.repeat(MAX_VALUE_BYTES);
+    const keys = (k: number) => Array.from({ length: MAX_BATCH_KEYS }, (_, i) => `m${k}-${i}`);
+    // One client turn: five calls on one Session stream, the Ready after them five 16 MiB entries.
+    const t0 = Date.now();
+    const puts = await Promise.all(Array.from({ length: 5 }, (_, k) => c.mput(keys(k).map((key) => ({ key, value: text })))));
+    expect(puts.map((p) => p.value)).toEqual(Array(5).fill(String(MAX_BATCH_KEYS)));
+    const t1 = Date.now();
+    const gets = await Promise.all(Array.from({ length: 5 }, (_, k) => c.mget(keys(k))));
+    console.log(`5 mputs of 16 MiB: ${t1 - t0} ms; 5 mgets: ${Date.now() - t1} ms`);
+    expect(gets.every((g) => g.values!.length === MAX_BATCH_KEYS && g.values!.every((v) => v === text))).toBe(true);
+    const target = (await t.cluster.status(leader)).commitIndex;
+    await Promise.all(t.cluster.ids.map((id) => t.cluster.waitFor(id, (s) => s.appliedIndex >= target, 60_000, `${id} to apply ${target}`)));
+  }, 180_000);
+
   it('refuses an operation too big for one Raft message at proposal, with the limit, and keeps serving', async () => {
     tc = await startTestCluster(3);
     const t = tc;

@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../src/raft/types.ts';
-import { MAX_ENTRY_BYTES, wireEntrySize, wireMessageSize } from '../../src/transport/wire-size.ts';
+import { approxWireBytes, MAX_BATCH_BYTES, MAX_ENTRY_BYTES, splitBatch, wireEntrySize, wireMessageSize } from '../../src/transport/wire-size.ts';
 import { messageToWire } from '../../src/transport/codec.ts';
 
 const root = protobuf.loadSync(fileURLToPath(new URL('../../protos/raftkv.proto', import.meta.url)));
@@ -46,5 +46,16 @@ describe('wire sizes', () => {
 
   it('leaves 1 MiB of a 64 MiB message for what surrounds the biggest entry', () => {
     expect(MAX_ENTRY_BYTES).toBe(63 * 1024 * 1024);
+  });
+
+  it('splitBatch keeps order, keeps small turns whole, and puts a big item alone', () => {
+    const small = Array.from({ length: 100 }, (_, i) => ({ callId: i, op: { put: { key: `k${i}`, value: 'v' } } }));
+    expect(splitBatch(small)).toEqual([small]);
+    const big = (i: number) => ({ callId: i, value: 'é'.repeat(1024 * 1024) }); // 2 MiB of UTF-8
+    const items = [big(0), big(1), big(2), { callId: 3, value: 'x'.repeat(MAX_BATCH_BYTES * 2) }, big(4)];
+    const batches = splitBatch(items);
+    expect(batches.flat()).toEqual(items);
+    expect(batches.map((b) => b.map((i) => i.callId))).toEqual([[0], [1], [2], [3], [4]]);
+    expect(batches.every((b) => b.length === 1 || b.reduce((n, i) => n + approxWireBytes(i), 0) <= MAX_BATCH_BYTES)).toBe(true);
   });
 });
