@@ -103,6 +103,13 @@ export class RaftStorage {
     let logContent = await readDatafile(logFile);
     const stateContent = await readDatafile(stateFile);
     const decoded = decodeState(stateContent.source, stateContent.live);
+    // Every node that holds entries has saved a term: without it, the votes it gave are unknown.
+    const noHardState = () =>
+      new CorruptDatafileError(
+        stateContent.source,
+        null,
+        `holds no hard state while ${logContent.source} holds ${logContent.live.size} entries: the term and vote this node promised are lost (was the file deleted?)`,
+      );
     let stored: StoredState = decoded;
     let entries: Entry[];
     let rejoined: RejoinReport | null = null;
@@ -111,6 +118,7 @@ export class RaftStorage {
       checkNothingLost(logContent.source, entries.length, stored, stateContent.source, decoded.line);
     } catch (err) {
       if (!options.rejoinEmpty || !(err instanceof CorruptDatafileError) || err.file !== logContent.source) throw err;
+      if (decoded.line === null && logContent.live.size > 0) throw noHardState();
       const movedTo = await setAside(logFile, logContent.source);
       logContent = await readDatafile(logFile);
       entries = [];
@@ -119,6 +127,7 @@ export class RaftStorage {
       stored = { ...stored, hardState: { ...stored.hardState, commitIndex: 0 }, catchUpIndex };
       rejoined = { reason: err.message, movedTo, catchUpIndex };
     }
+    if (rejoined === null && decoded.line === null && entries.length > 0) throw noHardState();
     const log = await Datafile.open(logFile, logContent, datafileOptions);
     const state = await Datafile.open(stateFile, stateContent, datafileOptions);
     // NeDB's load rewrote log.db and fsynced it: all of it is durable now.
@@ -292,6 +301,7 @@ function checkNothingLost(logFile: string, lastIndex: number, stored: StoredStat
 /** Renames the untrusted log (and an interrupted compaction's copy) out of the way; returns the new name. */
 async function setAside(logFile: string, source: string): Promise<string> {
   const movedTo = `${logFile}.lost-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  if (!(await exists(source))) return `(nothing: ${logFile} was gone)`;
   await rename(source, movedTo);
   const leftover = `${logFile}~`;
   if (source !== leftover && (await exists(leftover))) await rename(leftover, `${movedTo}~`);

@@ -1,4 +1,4 @@
-import { appendFile, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/storage/checksum.ts';
@@ -131,6 +131,30 @@ describe('a log that lost entries it acknowledged', () => {
     expect(store.rejoined).toBeNull();
     expect(store.initialState().entries).toEqual(entries(1, 5, 2));
     expect(store.catchUpIndex).toBe(0);
+    await store.close();
+  });
+
+  it('refuses a log whose state.db is gone (the votes it gave are unknown), with or without rejoinEmpty', async () => {
+    const dir = await tempDir();
+    await saved(dir, 5, 5);
+    await rm(join(dir, 'state.db'));
+    for (const options of [{}, { rejoinEmpty: true }]) {
+      const err = await openError(dir, options);
+      expect(err).toBeInstanceOf(CorruptDatafileError);
+      expect((err as Error).message).toBe(
+        `${join(dir, 'state.db')}: holds no hard state while ${join(dir, 'log.db')} holds 5 entries: the term and vote this node promised are lost (was the file deleted?)`,
+      );
+    }
+  });
+
+  it('rejoins empty when log.db itself is gone', async () => {
+    const dir = await tempDir();
+    await saved(dir, 5, 5);
+    await rm(join(dir, 'log.db'));
+    expect((await openError(dir)) as Error).toBeInstanceOf(LostEntriesError);
+    const store = await RaftStorage.open(dir, { rejoinEmpty: true });
+    expect(store.rejoined).toMatchObject({ catchUpIndex: 5, movedTo: expect.stringContaining('was gone') });
+    expect(store.initialState()).toEqual({ hardState: { term: 2, votedFor: 'n1', commitIndex: 0 }, entries: [] });
     await store.close();
   });
 
