@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { parseClock, serializeClock, type VectorClock } from './clock.ts';
 import type { HistoryEntry } from './history.ts';
-import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
+import { TRACE_BATCH_BYTES, TRACE_MESSAGE_BYTES, TRACE_RECORD_BYTES, TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
 import type { TraceRecord, TraceSink } from './record.ts';
 import { onBeforeSend } from './send-barrier.ts';
 import { Spool } from './spool.ts';
@@ -51,6 +51,7 @@ export class CollectorSink implements TraceSink {
       new TraceCollectorService(opts.addr, grpc.credentials.createInsecure(), {
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
+        'grpc.max_send_message_length': TRACE_MESSAGE_BYTES,
       });
   }
 
@@ -127,7 +128,25 @@ export class CollectorSink implements TraceSink {
     if (lines.length > 0) this.spool?.appendLines(lines);
     // Reconnecting: `recent` holds the records, resent once the server is back.
     if (this.reconnecting || this.closed) return;
-    (this.call ?? this.open()).write({ items: items.map((i) => i.env) });
+    // Records of big values (a 64 KiB value is up to 384 KiB of JSON) add up fast: one
+    // stream message per TRACE_BATCH_BYTES, or a message over the limit would break the
+    // stream, and the resend after it would break it again, for good.
+    let batch: WireEnvelope[] = [];
+    let bytes = 0;
+    const call = this.call ?? this.open();
+    for (const { env } of items) {
+      let size = envelopeBytes(env);
+      const sent = size > TRACE_RECORD_BYTES ? this.omitBody(env, size) : env;
+      if (sent === null) continue;
+      if (sent !== env) size = envelopeBytes(sent);
+      if (bytes > 0 && bytes + size > TRACE_BATCH_BYTES) {
+        call.write({ items: batch });
+        [batch, bytes] = [[], 0];
+      }
+      batch.push(sent);
+      bytes += size;
+    }
+    if (batch.length > 0) call.write({ items: batch });
   }
 
   private open(): grpc.ClientWritableStream<WireEnvelopeBatch> {
@@ -167,11 +186,29 @@ export class CollectorSink implements TraceSink {
     });
   }
 
+  /**
+   * What to send of a record no stream message can carry: its event, with the body
+   * replaced by a note of its size (the clock stays, so the log stays valid; the spool
+   * keeps it whole); a history entry that big is left out, and said so.
+   */
+  private omitBody(env: WireEnvelope, bytes: number): WireEnvelope | null {
+    const note = `${bytes} bytes, over the ${TRACE_RECORD_BYTES} one trace message carries`;
+    if (env.record) return { record: { ...env.record, body: JSON.stringify({ bodyOmitted: note }) } };
+    (this.opts.warn ?? ((m: string) => console.error(m)))(`${this.opts.host}: a history entry of ${note} was left out of the run's history.json`);
+    return null;
+  }
+
   private warnOnce(message: string): void {
     if (this.warned) return;
     this.warned = true;
     (this.opts.warn ?? ((m: string) => console.error(m)))(message);
   }
+}
+
+function envelopeBytes(env: WireEnvelope): number {
+  if (env.history) return 64 + Buffer.byteLength(env.history.json, 'utf8');
+  const r = env.record!;
+  return 64 + Buffer.byteLength(r.body, 'utf8') + r.clock.length + r.host.length + r.traceId.length + r.tag.length;
 }
 
 function toWire(r: TraceRecord): NonNullable<WireEnvelope['record']> {

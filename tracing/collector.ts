@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
 import { isCanonicalClock, parseClock, type VectorClock } from './clock.ts';
-import { TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
+import { TRACE_MESSAGE_BYTES, TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
 import type { TraceRecord } from './record.ts';
 import { RunWriter } from './run-writer.ts';
 
@@ -55,7 +55,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     writer.add(rec, sent);
   };
 
-  const server = new grpc.Server();
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': TRACE_MESSAGE_BYTES });
   server.addService(TraceCollectorService.service, {
     Stream(call: grpc.ServerReadableStream<WireEnvelopeBatch, object>, callback: grpc.sendUnaryData<object>) {
       let received = 0;

@@ -22,6 +22,16 @@ export interface WireEnvelope {
   history?: { json: string };
 }
 
+/**
+ * The largest message the tracing server accepts (64 MiB, as the servers' own gRPC
+ * services). Senders put records in stream messages of at most TRACE_BATCH_BYTES (a
+ * bigger record goes alone), and leave out what a single message cannot carry
+ * (TRACE_RECORD_BYTES), so records of big values never wedge a stream.
+ */
+export const TRACE_MESSAGE_BYTES = 64 * 1024 * 1024;
+export const TRACE_BATCH_BYTES = 4 * 1024 * 1024;
+export const TRACE_RECORD_BYTES = TRACE_MESSAGE_BYTES - 1024 * 1024;
+
 export interface WireEnvelopeBatch {
   items: WireEnvelope[];
 }

@@ -3,8 +3,8 @@ import { startServer } from '../server/server.ts';
 import type { ClusterConfig } from '../server/config.ts';
 
 /** `raftkv node`: one server process until SIGINT or SIGTERM. */
-export async function runNode(config: ClusterConfig, id: string): Promise<void> {
-  const server = await startServer(config, id);
+export async function runNode(config: ClusterConfig, id: string, opts: { rejoinEmpty?: boolean } = {}): Promise<void> {
+  const server = await startServer(config, id, { rejoinEmpty: opts.rejoinEmpty });
   console.log(`${id} listening on ${server.addr} (data: ${server.dataDir}, pid ${process.pid})`);
   const shutdown = (signal: string) => {
     console.log(`${id}: ${signal}, stopping`);

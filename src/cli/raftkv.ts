@@ -28,6 +28,7 @@ async function main(argv: string[]): Promise<number | void> {
       port: { type: 'string' },
       host: { type: 'string' },
       'no-trace': { type: 'boolean' },
+      'rejoin-empty': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -39,7 +40,7 @@ async function main(argv: string[]): Promise<number | void> {
   if (command === 'node') {
     if (!values.id) throw new UsageError('node needs --id <serverId>');
     const { runNode } = await import('./node-command.ts');
-    return runNode(resolveConfig(values.config).config, values.id);
+    return runNode(resolveConfig(values.config).config, values.id, { rejoinEmpty: values['rejoin-empty'] ?? false });
   }
   if (command === 'cluster') {
     const sub = rest[0];

@@ -16,6 +16,9 @@ Servers:
   raftkv node --id <serverId> [--config <file>]     run one server (its data directory is locked
                                                     while it runs; on a cluster up's config, that
                                                     supervisor adopts it)
+         [--rejoin-empty]                           if its log.db lost entries it had acknowledged
+                                                    (or is damaged), set it aside and rejoin with an
+                                                    empty log (no votes until it has caught up)
   raftkv cluster up [--nodes N] [--base-port P] [--data <dir>] [--config <file>] [--no-trace]
                                                     start N servers (default 7, ports from 7100;
                                                     or those of --config) and a tracing server

@@ -78,14 +78,14 @@ export class ProcessCluster {
     return this.member(id).child?.pid;
   }
 
-  /** Spawns the server and waits until it answers Status. */
-  async start(id: string): Promise<void> {
+  /** Spawns the server and waits until it answers Status; `args` go on its command line (e.g. --rejoin-empty). */
+  async start(id: string, opts: { args?: string[] } = {}): Promise<void> {
     const m = this.member(id);
     if (m.state !== 'down') throw new Error(`${id} is already ${m.state}`);
     const logFile = this.logFile(id);
     mkdirSync(path.dirname(logFile), { recursive: true });
     const log = openSync(logFile, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', ...(this.opts.preload ?? []).flatMap((p) => ['--import', p]), CLI, 'node', '--id', id, '--config', this.configPath], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...(this.opts.preload ?? []).flatMap((p) => ['--import', p]), CLI, 'node', '--id', id, '--config', this.configPath, ...(opts.args ?? [])], {
       cwd: REPO,
       stdio: ['ignore', log, log],
       detached: this.opts.ownProcessGroup ?? false,

@@ -1,10 +1,22 @@
 import { Buffer } from 'node:buffer';
 
-/** Limits on what a client may ask for, so one request cannot bloat the log or the map. */
+/**
+ * Limits on what a client may ask for, so one request cannot bloat the log or the map.
+ * Keys and values are counted in UTF-8 bytes, as a client sends them. The log holds a
+ * command as JSON, where a value costs more: `"` and `\` take 2 bytes, and a control
+ * character such as NUL 6 (`\u0000`), so a 64 KiB value can take up to 384 KiB there.
+ * MAX_COMMAND_BYTES bounds what a whole command costs in that form.
+ */
 export const MAX_KEY_BYTES = 512;
 export const MAX_VALUE_BYTES = 64 * 1024;
 /** For mget and mput. */
 export const MAX_BATCH_KEYS = 256;
+/**
+ * One operation, JSON-encoded as the log holds it, at most 32 MiB: an mput of 256
+ * values of 64 KiB of plain text (16 MiB) fits; 256 values of 64 KiB of NULs (96 MiB)
+ * do not. Half of the 64 MiB a Raft message may carry, so the entry replicates whole.
+ */
+export const MAX_COMMAND_BYTES = 32 * 1024 * 1024;
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 60 * 60;
 
 export type KeyValue = { key: string; value: string };
@@ -51,7 +63,24 @@ type CommandOrError = { ok: true; command: Command } | { ok: false; error: strin
 
 /** Checks a client's op, typed or not (it comes off the wire): the error message, or null. */
 export function validateOp(op: ClientOp): string | null {
-  return opError(op, 'ttlSeconds');
+  return opError(op, 'ttlSeconds') ?? encodedSizeError(op);
+}
+
+/** Room for the command around the op: clientId, opId, firstUnacked, ts. */
+const COMMAND_ENVELOPE_BYTES = 1024;
+
+/** What the op costs once JSON-encoded for the log, checked against MAX_COMMAND_BYTES. */
+function encodedSizeError(op: ClientOp): string | null {
+  // JSON turns one UTF-16 unit into at most 6 bytes: most ops are far below the limit.
+  const texts = op.type === 'mget' ? op.keys : op.type === 'mput' ? op.pairs.flatMap((p) => [p.key, p.value]) : [op.key, op.type === 'put' ? op.value : ''];
+  const bound = texts.reduce((n, t) => n + 6 * t.length + 8, COMMAND_ENVELOPE_BYTES);
+  if (bound <= MAX_COMMAND_BYTES) return null;
+  const bytes = Buffer.byteLength(JSON.stringify(op), 'utf8') + COMMAND_ENVELOPE_BYTES;
+  if (bytes <= MAX_COMMAND_BYTES) return null;
+  return (
+    `${op.type} is ${bytes.toLocaleString('en-US')} bytes once JSON-encoded for the log (where a NUL or other control character takes 6 bytes); ` +
+    `the limit is ${MAX_COMMAND_BYTES.toLocaleString('en-US')} bytes (32 MiB) per operation`
+  );
 }
 
 /** What the leader proposes: the op checked, and its ttl turned into a deadline in log time. */

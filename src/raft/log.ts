@@ -1,5 +1,15 @@
 import type { Entry, Snapshot, SnapshotMeta } from './types.ts';
 
+/** How many bytes an entry costs on the caller's wire and disk; the core never encodes. */
+export type EntrySize = (e: Entry) => number;
+
+/**
+ * The default size: data and trace id in UTF-16 code units, plus 16 for index, term and
+ * kind. An estimate for callers that do not encode entries (tests, the simulator); a
+ * driver that sends entries over a wire passes the encoded size instead.
+ */
+export const estimateEntrySize: EntrySize = (e) => e.data.length + (e.traceId?.length ?? 0) + 16;
+
 /** What the outside may read of a node's log (Raft.log): queries only. */
 export interface ReadonlyRaftLog {
   readonly commitIndex: number;
@@ -29,6 +39,8 @@ export interface ReadonlyRaftLog {
 export class RaftLog implements ReadonlyRaftLog {
   /** entries[k] holds index snapshotIndex + 1 + k. */
   private entries: Entry[];
+  /** sizes[k] is entrySize(entries[k]), measured once when the entry joins the log. */
+  private sizes: number[];
   private snapIndex: number;
   private snapTerm: number;
   /** Highest index known committed (§5.3); never moves back, so committed entries are never truncated. */
@@ -49,9 +61,16 @@ export class RaftLog implements ReadonlyRaftLog {
    * starts after the snapshot). Throws on a gap, or if `persisted` holds an entry at
    * snapshot.index of another term: a log that predates an installed snapshot (the
    * node stopped between writing the snapshot and discarding the log) is for the
-   * storage to discard when it loads.
+   * storage to discard when it loads. `entrySize` is what maxSizePerMsg and the
+   * in-flight bytes count (sliceForMessage).
    */
-  constructor(persisted: Entry[], commitIndex: number, appliedIndex: number, snapshot: SnapshotMeta = { index: 0, term: 0 }) {
+  constructor(
+    persisted: Entry[],
+    commitIndex: number,
+    appliedIndex: number,
+    snapshot: SnapshotMeta = { index: 0, term: 0 },
+    private readonly entrySize: EntrySize = estimateEntrySize,
+  ) {
     const first = persisted[0]?.index ?? snapshot.index + 1;
     persisted.forEach((e, i) => {
       if (e.index !== first + i) throw new Error(`persisted log is not contiguous at position ${i}: index ${e.index}`);
@@ -64,6 +83,7 @@ export class RaftLog implements ReadonlyRaftLog {
     this.snapIndex = snapshot.index;
     this.snapTerm = snapshot.term;
     this.entries = persisted.filter((e) => e.index > snapshot.index).map((e) => ({ ...e }));
+    this.sizes = this.entries.map((e) => entrySize(e));
     this.stableIndex = this.lastIndex();
     this.unstableFrom = this.stableIndex + 1;
     // An applied entry was committed, even if the commit index on disk lagged behind it;
@@ -120,6 +140,27 @@ export class RaftLog implements ReadonlyRaftLog {
     return lo > end ? [] : this.entries.slice(lo - this.snapIndex - 1, end - this.snapIndex);
   }
 
+  /**
+   * What one AppendEntries starting at `lo` carries: entries while they number at most
+   * `maxCount` and their sizes add up to at most `maxBytes`, but always the first one
+   * (etcd's MaxSizePerMsg: an entry bigger than the limit travels alone). [] past the end.
+   * Throws when lo is below firstIndex(), as slice() does: send a snapshot instead.
+   */
+  sliceForMessage(lo: number, maxCount: number, maxBytes: number): { entries: Entry[]; bytes: number } {
+    if (lo <= this.snapIndex) throw new Error(`entries from ${lo} are compacted (the log starts at ${this.firstIndex()})`);
+    const start = lo - this.snapIndex - 1; // position of index lo in entries
+    const end = Math.min(this.entries.length, start + maxCount); // exclusive
+    let bytes = 0;
+    let k = start;
+    while (k < end) {
+      const size = this.sizes[k];
+      if (k > start && bytes + size > maxBytes) break;
+      bytes += size;
+      k++;
+    }
+    return { entries: this.entries.slice(start, k), bytes };
+  }
+
   /** Raft's up-to-date rule (§5.4.1): compare last terms, then lengths. */
   isUpToDate(lastLogIndex: number, lastLogTerm: number): boolean {
     return lastLogTerm > this.lastTerm() || (lastLogTerm === this.lastTerm() && lastLogIndex >= this.lastIndex());
@@ -130,6 +171,7 @@ export class RaftLog implements ReadonlyRaftLog {
     for (const e of entries) {
       if (e.index !== this.lastIndex() + 1) throw new Error(`append at ${e.index} but last index is ${this.lastIndex()}`);
       this.entries.push(e);
+      this.sizes.push(this.entrySize(e));
     }
   }
 
@@ -161,6 +203,7 @@ export class RaftLog implements ReadonlyRaftLog {
       throw new Error(`refusing to truncate committed entry ${index} (commitIndex ${this.commitIndex})`);
     }
     this.entries.length = index - this.snapIndex - 1;
+    this.sizes.length = index - this.snapIndex - 1;
     this.stableIndex = Math.min(this.stableIndex, index - 1);
     this.unstableFrom = Math.min(this.unstableFrom, index);
   }
@@ -199,6 +242,7 @@ export class RaftLog implements ReadonlyRaftLog {
     if (index > this.appliedIndex) throw new Error(`cannot compact to ${index}: only ${this.appliedIndex} is applied`);
     this.snapTerm = this.term(index);
     this.entries = this.entries.slice(index - this.snapIndex);
+    this.sizes = this.sizes.slice(index - this.snapIndex);
     this.snapIndex = index;
   }
 
@@ -210,6 +254,7 @@ export class RaftLog implements ReadonlyRaftLog {
   restore(snapshot: Snapshot): void {
     if (snapshot.index <= this.commitIndex) throw new Error(`snapshot ${snapshot.index} is not past the commit index ${this.commitIndex}`);
     this.entries = [];
+    this.sizes = [];
     this.snapIndex = snapshot.index;
     this.snapTerm = snapshot.term;
     this.commitIndex = snapshot.index;

@@ -6,7 +6,9 @@
  * probe: the follower's log position is unknown; send one AppendEntries at a time,
  * so a lagging or rejecting follower costs one message per heartbeat, not a flood.
  * replicate: the follower is known to match; stream entries optimistically (pipelining,
- * thesis §10.2.2), at most `maxInflight` unacknowledged messages.
+ * thesis §10.2.2), at most `maxInflight` unacknowledged messages and, like etcd's
+ * MaxInflightBytes, at most `maxInflightBytes` of their entries (the window is full once
+ * it holds that many bytes, so one message may take it past the bound, as in etcd).
  * snapshot: the follower needs entries the leader's log no longer holds, and an
  * InstallSnapshot is under way (§7); nothing but heartbeats goes out until the follower
  * answers it, or the driver reports how the transfer ended (Raft.reportSnapshot).
@@ -17,10 +19,18 @@ export class Progress {
   state: 'probe' | 'replicate' | 'snapshot' = 'probe';
   /** In snapshot state: the index of the snapshot sent (etcd's PendingSnapshot). */
   pendingSnapshot = 0;
+  /**
+   * The follower's incarnation (AppendEntriesRes.incarnation) whose replies matchIndex
+   * rests on. A reply from an older one is stale; one from a newer one means the
+   * follower restarted, and what it acknowledged before may be gone from its disk.
+   */
+  incarnation = 0;
   /** In probe state: an AppendEntries is out and unanswered until the next heartbeat. */
   private probeSent = false;
-  /** Last indexes of unacknowledged AppendEntries, oldest first. */
-  private inflight: number[] = [];
+  /** Unacknowledged AppendEntries (last index, entry bytes), oldest first. */
+  private inflight: { index: number; bytes: number }[] = [];
+  /** Sum of `inflight`'s bytes. */
+  private inflightBytes = 0;
   /** Heard from in the current check-quorum window. */
   recentActive = false;
   /** Highest read round this follower has acknowledged (ReadIndex). */
@@ -28,30 +38,39 @@ export class Progress {
   /** Commit index last sent, so heartbeats that carry nothing new stay untraced. */
   sentCommit = 0;
 
-  /** A new leader assumes every follower matches its log (nextIndex = lastIndex + 1) and probes to find out. */
-  constructor(lastIndex: number, private readonly maxInflight: number) {
+  /**
+   * A new leader assumes every follower matches its log (nextIndex = lastIndex + 1) and
+   * probes to find out. `maxInflightBytes` 0 leaves the bytes unbounded.
+   */
+  constructor(
+    lastIndex: number,
+    private readonly maxInflight: number,
+    private readonly maxInflightBytes = 0,
+  ) {
     this.nextIndex = lastIndex + 1;
   }
 
   isPaused(): boolean {
     if (this.state === 'snapshot') return true;
-    return this.state === 'probe' ? this.probeSent : this.inflight.length >= this.maxInflight;
+    if (this.state === 'probe') return this.probeSent;
+    return this.inflight.length >= this.maxInflight || (this.maxInflightBytes > 0 && this.inflightBytes >= this.maxInflightBytes);
   }
 
-  /** Records a sent AppendEntries whose last entry is `lastIndex`. */
-  sent(lastIndex: number, entryCount: number): void {
+  /** Records a sent AppendEntries whose last entry is `lastIndex`, carrying `bytes` of entries. */
+  sent(lastIndex: number, entryCount: number, bytes: number): void {
     if (this.state === 'probe') {
       this.probeSent = true;
     } else if (entryCount > 0) {
       this.nextIndex = lastIndex + 1;
-      this.inflight.push(lastIndex);
+      this.inflight.push({ index: lastIndex, bytes });
+      this.inflightBytes += bytes;
     }
   }
 
   /** A success up to `index`; returns whether it taught the leader anything. */
   acknowledge(index: number): boolean {
     this.probeSent = false;
-    while (this.inflight.length > 0 && this.inflight[0] <= index) this.inflight.shift();
+    while (this.inflight.length > 0 && this.inflight[0].index <= index) this.inflightBytes -= this.inflight.shift()!.bytes;
     if (index <= this.matchIndex) return false;
     this.matchIndex = index;
     this.nextIndex = Math.max(this.nextIndex, index + 1);
@@ -61,16 +80,40 @@ export class Progress {
 
   /** A rejection: fall back to probing from `nextIndex`. */
   rejectTo(nextIndex: number): void {
+    this.becomeProbe();
+    this.nextIndex = Math.max(this.matchIndex + 1, nextIndex);
+  }
+
+  /**
+   * The follower answered from a newer incarnation: it restarted, and its disk may have
+   * lost what it acknowledged before (a truncated log, or a node rejoined empty). Stop
+   * counting those acknowledgements toward commits and probe again from where we were;
+   * its replies will say where its log really ends.
+   */
+  restarted(incarnation: number): void {
+    this.incarnation = incarnation;
+    this.matchIndex = 0;
+    this.becomeProbe();
+  }
+
+  /** Unacknowledged messages and their entry bytes, for status pages and tests. */
+  inflightStatus(): { messages: number; bytes: number } {
+    return { messages: this.inflight.length, bytes: this.inflightBytes };
+  }
+
+  private becomeProbe(): void {
     this.state = 'probe';
+    this.pendingSnapshot = 0;
     this.probeSent = false;
     this.inflight = [];
-    this.nextIndex = Math.max(this.matchIndex + 1, nextIndex);
+    this.inflightBytes = 0;
   }
 
   private becomeReplicate(): void {
     this.state = 'replicate';
     this.pendingSnapshot = 0;
     this.inflight = [];
+    this.inflightBytes = 0;
     this.nextIndex = this.matchIndex + 1;
   }
 
@@ -80,6 +123,7 @@ export class Progress {
     this.pendingSnapshot = index;
     this.probeSent = false;
     this.inflight = [];
+    this.inflightBytes = 0;
   }
 
   /**
@@ -105,6 +149,7 @@ export class Progress {
     this.state = 'probe';
     this.pendingSnapshot = 0;
     this.inflight = [];
+    this.inflightBytes = 0;
     this.probeSent = true;
   }
 

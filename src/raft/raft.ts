@@ -1,4 +1,4 @@
-import { RaftLog, type ReadonlyRaftLog } from './log.ts';
+import { estimateEntrySize, RaftLog, type EntrySize, type ReadonlyRaftLog } from './log.ts';
 import { Progress } from './progress.ts';
 import { quorum, quorumIndex } from './quorum.ts';
 import { ReadIndexQueue } from './read-index.ts';
@@ -75,8 +75,42 @@ export interface RaftConfig {
   checkQuorum?: boolean;
   /** Unacknowledged AppendEntries per follower in replicate state (etcd's MaxInflightMsgs). Default 64. */
   maxInflight?: number;
+  /**
+   * Bytes (as `entrySize` counts them) of entries in unacknowledged AppendEntries per
+   * follower in replicate state (etcd's MaxInflightBytes): no more is sent once the window
+   * holds this many, so one message may take it past the bound. 0: no bound. Default
+   * 16 MiB (16 * 1024 * 1024).
+   */
+  maxInflightBytes?: number;
   /** Entries per AppendEntries at most. Default 256. */
   maxEntriesPerMessage?: number;
+  /**
+   * Bytes (as `entrySize` counts them) of entries per AppendEntries at most (etcd's
+   * MaxSizePerMsg), except that a message always carries at least one entry when it has
+   * any to carry: an entry bigger than this travels alone. Default 1 MiB (1024 * 1024).
+   */
+  maxSizePerMsg?: number;
+  /**
+   * What an entry costs in bytes on the caller's wire (and disk): the size the two
+   * limits above count. The core does not know the codec, so a driver that encodes
+   * passes the encoded size; measured once per entry as it joins the log. Default: the
+   * length of data and trace id plus 16 (an estimate; see estimateEntrySize).
+   */
+  entrySize?: EntrySize;
+  /**
+   * A number that grows every time this node starts (a restart counter the caller
+   * persists; the server uses the wall clock when it is further on). Carried on every
+   * AppendEntries reply, so a leader tells a reply from a restarted follower, whose disk
+   * may have lost what it acknowledged, from a stale one. Default 0.
+   */
+  incarnation?: number;
+  /**
+   * This node lost log entries it had acknowledged, up to this index, and rejoined with
+   * an empty log (raftkv node --rejoin-empty). Until its log reaches this index again it
+   * grants no vote or pre-vote and does not campaign: its empty log would otherwise let
+   * it help elect a leader missing entries that it once helped commit. Default 0.
+   */
+  catchUpIndex?: number;
   /** Where to report Raft actions as they happen; none: not traced. */
   traceLogger?: TraceLogger;
 }
@@ -97,7 +131,9 @@ export class Raft {
   readonly id: string;
   private readonly peers: string[];
   private readonly others: string[];
-  private readonly cfg: Required<Pick<RaftConfig, 'electionTick' | 'heartbeatTick' | 'preVote' | 'checkQuorum' | 'maxInflight' | 'maxEntriesPerMessage'>>;
+  private readonly cfg: Required<
+    Pick<RaftConfig, 'electionTick' | 'heartbeatTick' | 'preVote' | 'checkQuorum' | 'maxInflight' | 'maxInflightBytes' | 'maxEntriesPerMessage' | 'maxSizePerMsg' | 'incarnation' | 'catchUpIndex'>
+  >;
   private readonly rng: Rng;
   private readonly trace: TraceLogger;
   private readonly latestSnapshot: () => Snapshot | null;
@@ -143,12 +179,16 @@ export class Raft {
       preVote: config.preVote ?? true,
       checkQuorum: config.checkQuorum ?? true,
       maxInflight: config.maxInflight ?? 64,
+      maxInflightBytes: config.maxInflightBytes ?? 16 * 1024 * 1024,
       maxEntriesPerMessage: config.maxEntriesPerMessage ?? 256,
+      maxSizePerMsg: config.maxSizePerMsg ?? 1024 * 1024,
+      incarnation: config.incarnation ?? 0,
+      catchUpIndex: config.catchUpIndex ?? 0,
     };
     if (config.snapshot && config.snapshot.index > 0 && !config.latestSnapshot) throw new Error('a log that starts after a snapshot needs latestSnapshot, to send it to followers');
     this.latestSnapshot = config.latestSnapshot ?? (() => null);
     const hs = config.hardState ?? { term: 0, votedFor: null, commitIndex: 0 };
-    this.raftLog = new RaftLog(config.entries ?? [], hs.commitIndex, config.appliedIndex ?? 0, config.snapshot);
+    this.raftLog = new RaftLog(config.entries ?? [], hs.commitIndex, config.appliedIndex ?? 0, config.snapshot, config.entrySize ?? estimateEntrySize);
     this.term = hs.term;
     this.votedFor = hs.votedFor;
     if (this.raftLog.lastTerm() > this.term) {
@@ -176,6 +216,11 @@ export class Raft {
   }
 
   private tickElection(): void {
+    if (this.catchingUp()) {
+      // A node rejoined empty waits for a leader to refill its log; it cannot win anyway.
+      this.electionElapsed = 0;
+      return;
+    }
     this.electionElapsed++;
     if (this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
@@ -222,7 +267,12 @@ export class Raft {
    * enabled); does nothing on a leader. For tests and leadership transfer (thesis §3.10).
    */
   campaignNow(): void {
-    if (this.role !== 'leader') this.campaign(this.cfg.preVote);
+    if (this.role !== 'leader' && !this.catchingUp()) this.campaign(this.cfg.preVote);
+  }
+
+  /** Rejoined empty and not yet refilled up to what it had acknowledged (RaftConfig.catchUpIndex). */
+  private catchingUp(): boolean {
+    return this.raftLog.lastIndex() < this.cfg.catchUpIndex;
   }
 
   /**
@@ -337,7 +387,7 @@ export class Raft {
   private stepStale(m: Message): void {
     if (m.type === 'AppendEntries') {
       this.trace.appendEntriesRecv(m);
-      this.reply({ type: 'AppendEntriesRes', from: this.id, to: m.from, term: this.term, success: false, matchIndex: 0, prevLogIndex: m.prevLogIndex, conflictIndex: 0, conflictTerm: 0, readSeq: m.readSeq }, m);
+      this.reply({ type: 'AppendEntriesRes', from: this.id, to: m.from, term: this.term, success: false, matchIndex: 0, prevLogIndex: m.prevLogIndex, conflictIndex: 0, conflictTerm: 0, readSeq: m.readSeq, incarnation: this.cfg.incarnation }, m);
     } else if (m.type === 'RequestVote') {
       this.trace.requestVoteRecv(m);
       this.replyVote(m, false);
@@ -375,7 +425,8 @@ export class Raft {
 
   private handleRequestVote(m: RequestVote): void {
     this.trace.requestVoteRecv(m);
-    const upToDate = this.raftLog.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    // A node refilling its log after losing it cannot judge who is up to date (catchUpIndex).
+    const upToDate = this.raftLog.isUpToDate(m.lastLogIndex, m.lastLogTerm) && !this.catchingUp();
     let grant: boolean;
     if (m.preVote) {
       // Would vote in term m.term: that term is newer and no live leader is known.
@@ -452,7 +503,7 @@ export class Raft {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.reads = new ReadIndexQueue();
-    this.progress = new Map(this.others.map((p) => [p, new Progress(this.raftLog.lastIndex(), this.cfg.maxInflight)]));
+    this.progress = new Map(this.others.map((p) => [p, new Progress(this.raftLog.lastIndex(), this.cfg.maxInflight, this.cfg.maxInflightBytes)]));
     this.trace.leaderElected(this.id, this.term);
     // A no-op of the new term lets earlier-term entries commit (§5.4.2, §8) and ReadIndex start.
     this.raftLog.append([{ index: this.raftLog.lastIndex() + 1, term: this.term, kind: 'noop', data: '' }]);
@@ -479,6 +530,22 @@ export class Raft {
     for (const [to, pr] of this.progress) {
       const nothingNew = pr.state === 'replicate' && pr.nextIndex > this.raftLog.lastIndex();
       if (!pr.isPaused() && !nothingNew) this.sendAppend(to, pr, false);
+      this.sendPipelined(to, pr);
+    }
+  }
+
+  /**
+   * In replicate state, keeps sending what the follower lacks until the window is full
+   * (message count or bytes): with messages bounded by bytes, one message per reply
+   * would leave a follower far behind one round trip per megabyte.
+   */
+  private sendPipelined(to: string, pr: Progress): void {
+    while (pr.state === 'replicate' && !pr.isPaused() && pr.nextIndex <= this.raftLog.lastIndex()) {
+      const next = pr.nextIndex;
+      // Entries below the log's start send a snapshot (leaving replicate state), or
+      // nothing when none is available right now: then stop, and try at the next reply.
+      this.sendAppend(to, pr, false);
+      if (pr.nextIndex === next) return;
     }
   }
 
@@ -509,7 +576,7 @@ export class Raft {
     if (pr.state === 'snapshot' || (needsSnapshot && emptyOnly)) return this.sendHeartbeatOnly(to, pr);
     if (needsSnapshot) return this.sendSnapshot(to, pr);
     const prevLogIndex = pr.nextIndex - 1;
-    const entries = emptyOnly ? [] : this.raftLog.slice(pr.nextIndex, this.raftLog.lastIndex(), this.cfg.maxEntriesPerMessage);
+    const { entries, bytes } = emptyOnly ? { entries: [], bytes: 0 } : this.raftLog.sliceForMessage(pr.nextIndex, this.cfg.maxEntriesPerMessage, this.cfg.maxSizePerMsg);
     const m: AppendEntries = {
       type: 'AppendEntries',
       from: this.id,
@@ -523,7 +590,7 @@ export class Raft {
     };
     withToken(m, this.trace.appendEntries(m, entries.length > 0 || m.leaderCommit !== pr.sentCommit));
     pr.sentCommit = m.leaderCommit;
-    pr.sent(prevLogIndex + entries.length, entries.length);
+    pr.sent(prevLogIndex + entries.length, entries.length, bytes);
     this.msgs.push(m);
   }
 
@@ -534,7 +601,7 @@ export class Raft {
   private sendHeartbeatOnly(to: string, pr: Progress): void {
     const m: AppendEntries = { type: 'AppendEntries', from: this.id, to, term: this.term, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: this.raftLog.commitIndex, readSeq: this.reads.currentSeq() };
     withToken(m, this.trace.appendEntries(m, false));
-    pr.sent(0, 0);
+    pr.sent(0, 0, 0);
     this.msgs.push(m);
   }
 
@@ -543,7 +610,7 @@ export class Raft {
     const snapshot = this.latestSnapshot();
     if (!snapshot) {
       // Temporarily unavailable: try again from the next heartbeat.
-      pr.sent(0, 0);
+      pr.sent(0, 0, 0);
       return;
     }
     if (snapshot.index < this.raftLog.snapshotIndex) {
@@ -559,7 +626,7 @@ export class Raft {
     if (this.role !== 'follower' || this.leaderId !== m.from) this.becomeFollower(m.term, m.from);
     this.electionElapsed = 0;
     if (m.token) this.trace.appendEntriesRecv(m);
-    const base = { type: 'AppendEntriesRes' as const, from: this.id, to: m.from, term: this.term, prevLogIndex: m.prevLogIndex, readSeq: m.readSeq };
+    const base = { type: 'AppendEntriesRes' as const, from: this.id, to: m.from, term: this.term, prevLogIndex: m.prevLogIndex, readSeq: m.readSeq, incarnation: this.cfg.incarnation };
     let { prevLogIndex, prevLogTerm, entries } = m;
     if (prevLogIndex < this.raftLog.snapshotIndex) {
       // This node's snapshot covers prevLogIndex. What it covers is committed, so the
@@ -601,10 +668,19 @@ export class Raft {
       pr.ackedReadSeq = m.readSeq;
       this.readStates.push(...this.reads.confirm(this.quorumReadSeq()));
     }
+    const incarnation = m.incarnation ?? 0;
+    // A reply from an earlier life of the follower speaks of a disk that may since have
+    // lost what it promised; one from a newer life makes the leader doubt every match
+    // the follower acknowledged before it restarted. Not a success to a heartbeat that
+    // checks nothing: it proves nothing was lost, and the old match it would drop is
+    // below the commit index anyway (the next reply that checks something will do).
+    if (incarnation < pr.incarnation) return;
+    if (incarnation > pr.incarnation && !this.checksNothing(m, pr)) pr.restarted(incarnation);
     if (m.success) {
       if (pr.acknowledge(m.matchIndex)) this.maybeCommit();
       pr.maybeSnapshotDone(this.raftLog.snapshotIndex);
-      if (pr.nextIndex <= this.raftLog.lastIndex() && !pr.isPaused()) this.sendAppend(m.from, pr, false);
+      if (pr.nextIndex <= this.raftLog.lastIndex() && (!pr.isPaused() || this.windowCompacted(pr))) this.sendAppend(m.from, pr, false);
+      this.sendPipelined(m.from, pr);
       return;
     }
     // Stale rejections (for positions already known to match, for a probe no longer
@@ -619,6 +695,28 @@ export class Raft {
     }
     pr.rejectTo(Math.min(next, m.prevLogIndex));
     this.sendAppend(m.from, pr, false);
+  }
+
+  /**
+   * In replicate state, the log was compacted past nextIndex: whatever is still in flight,
+   * the follower needs a snapshot next. Its replies then answer heartbeats that check
+   * nothing (they free no room in the window), so a window full of lost messages would
+   * otherwise never drain: send the snapshot at once (it resets the window).
+   */
+  private windowCompacted(pr: Progress): boolean {
+    return pr.state === 'replicate' && pr.nextIndex <= this.raftLog.snapshotIndex;
+  }
+
+  /**
+   * Whether `m` is a success to a heartbeat that checked nothing (sendHeartbeatOnly:
+   * prevLogIndex 0, no entries, sent while a snapshot is under way or needed). Such a
+   * reply carries the follower's snapshotIndex or 0 as its matchIndex and proves nothing
+   * was lost; the match the leader holds for that follower is then below the log's start,
+   * so below the commit index, and cannot count toward a new commit.
+   */
+  private checksNothing(m: AppendEntriesRes, pr: Progress): boolean {
+    if (!m.success || m.prevLogIndex !== 0) return false;
+    return pr.state === 'snapshot' || pr.nextIndex <= this.raftLog.snapshotIndex;
   }
 
   /**
@@ -649,6 +747,7 @@ export class Raft {
       snapshotIndex: m.snapshot.index,
       success,
       matchIndex: success ? this.raftLog.commitIndex : 0,
+      incarnation: this.cfg.incarnation,
     };
     withToken(res, this.trace.installSnapshotRes(res, m));
     this.msgsAfterPersist.push(res);
@@ -661,9 +760,14 @@ export class Raft {
     this.trace.installSnapshotResRecv(m);
     pr.recentActive = true;
     if (!m.success) return;
+    // As for AppendEntriesRes: an earlier life is stale, a newer one is doubted.
+    const incarnation = m.incarnation ?? 0;
+    if (incarnation < pr.incarnation) return;
+    if (incarnation > pr.incarnation) pr.restarted(incarnation);
     if (pr.acknowledge(m.matchIndex)) this.maybeCommit();
     pr.maybeSnapshotDone(this.raftLog.snapshotIndex);
     if (pr.nextIndex <= this.raftLog.lastIndex() && !pr.isPaused()) this.sendAppend(m.from, pr, false);
+    this.sendPipelined(m.from, pr);
   }
 
   private quorumReadSeq(): number {
@@ -699,7 +803,10 @@ export class Raft {
     let progress: Record<string, PeerStatus> | null = null;
     if (this.role === 'leader') {
       progress = {};
-      for (const [peer, pr] of this.progress) progress[peer] = { matchIndex: pr.matchIndex, nextIndex: pr.nextIndex, state: pr.state };
+      for (const [peer, pr] of this.progress) {
+        const inflight = pr.inflightStatus();
+        progress[peer] = { matchIndex: pr.matchIndex, nextIndex: pr.nextIndex, state: pr.state, inflight: inflight.messages, inflightBytes: inflight.bytes };
+      }
     }
     return {
       id: this.id,

@@ -106,6 +106,12 @@ export interface AppendEntriesRes {
   /** On failure: the term of the follower's entry at prevLogIndex, 0 if it has none. */
   conflictTerm: number;
   readSeq: number;
+  /**
+   * The replier's RaftConfig.incarnation (0 when absent): a leader ignores replies from
+   * an earlier one and, on a newer one, stops counting what the follower acknowledged
+   * before it restarted.
+   */
+  incarnation?: number;
   token?: TraceToken;
   /** The trace id of the request answered, so the leader's receive joins its trace. */
   traceId?: string;
@@ -144,6 +150,8 @@ export interface InstallSnapshotRes {
    * and higher when the snapshot was older than what it had committed).
    */
   matchIndex: number;
+  /** The replier's RaftConfig.incarnation (0 when absent), as on AppendEntriesRes. */
+  incarnation?: number;
   token?: TraceToken;
 }
 
@@ -215,6 +223,9 @@ export interface PeerStatus {
    * replicate: pipelined; snapshot: an InstallSnapshot is under way, only heartbeats go out.
    */
   state: 'probe' | 'replicate' | 'snapshot';
+  /** Unacknowledged AppendEntries to this follower, and the bytes of their entries (RaftConfig.entrySize). */
+  inflight: number;
+  inflightBytes: number;
 }
 
 /**

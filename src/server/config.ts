@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LOCK_NAMES } from './data-dir-lock.ts';
-import type { Timing } from './raft-node.ts';
+import type { ReplicationLimits, Timing } from './raft-node.ts';
 
 export interface ServerEntry {
   id: string;
@@ -20,6 +20,12 @@ export interface ClusterConfig {
   traceServer: string | null;
   /** Trace heartbeats that carry nothing new too (large logs). */
   traceHeartbeats: boolean;
+  /**
+   * Replication's byte bounds, in bytes of encoded entries: `maxSizePerMsg` per
+   * AppendEntries (default 1048576, 1 MiB; a bigger single entry goes alone) and
+   * `maxInflightBytes` unacknowledged per follower (default 16777216, 16 MiB; 0: none).
+   */
+  replication: ReplicationLimits;
 }
 
 export class ConfigError extends Error {
@@ -27,6 +33,9 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_BASE_PORT = 7100;
+
+/** etcd's defaults: 1 MiB of entries per message; in flight, 16 of them per follower. */
+export const DEFAULT_REPLICATION: ReplicationLimits = { maxSizePerMsg: 1024 * 1024, maxInflightBytes: 16 * 1024 * 1024 };
 
 /** 25 ms ticks: elections after 250-500 ms of silence, heartbeats every 50 ms. */
 const DEFAULT_TIMING: Timing = { tickMs: 25, electionTick: 10, heartbeatTick: 2 };
@@ -39,6 +48,7 @@ export function defaultConfig(n = 7, basePort = DEFAULT_BASE_PORT, dataDir = 'da
     commitTimeoutMs: 3000,
     traceServer: null,
     traceHeartbeats: false,
+    replication: { ...DEFAULT_REPLICATION },
   };
 }
 
@@ -79,7 +89,7 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   };
   if (!isObject(raw)) bad('must be a JSON object');
   const obj = raw as Record<string, unknown>;
-  const known = new Set(['servers', 'dataDir', 'timing', 'commitTimeoutMs', 'traceServer', 'traceHeartbeats']);
+  const known = new Set(['servers', 'dataDir', 'timing', 'commitTimeoutMs', 'traceServer', 'traceHeartbeats', 'replication']);
   for (const key of Object.keys(obj)) if (!known.has(key)) bad(`unknown field "${key}" (known: ${[...known].join(', ')})`);
   if (!Array.isArray(obj.servers) || obj.servers.length === 0) bad('"servers" must be a non-empty array of {id, addr}');
   const servers = (obj.servers as unknown[]).map((s, i): ServerEntry => {
@@ -111,6 +121,14 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   if (typeof dataDir !== 'string' || dataDir.trim() === '' || dataDir.includes('\0')) bad('"dataDir" must be a non-empty path');
   const traceHeartbeats = obj.traceHeartbeats ?? false;
   if (typeof traceHeartbeats !== 'boolean') bad('"traceHeartbeats" must be true or false');
+  const replicationRaw = obj.replication ?? d.replication;
+  if (!isObject(replicationRaw)) bad('"replication" must be an object {maxSizePerMsg, maxInflightBytes} (bytes)');
+  for (const key of Object.keys(replicationRaw as object)) {
+    if (!(key in d.replication)) bad(`unknown field "replication.${key}" (known: ${Object.keys(d.replication).join(', ')})`);
+  }
+  const r = { ...d.replication, ...(replicationRaw as object) } as Record<string, unknown>;
+  if (!Number.isSafeInteger(r.maxSizePerMsg) || (r.maxSizePerMsg as number) < 1) bad(`replication.maxSizePerMsg must be a positive integer of bytes (got ${JSON.stringify(r.maxSizePerMsg)})`);
+  if (!Number.isSafeInteger(r.maxInflightBytes) || (r.maxInflightBytes as number) < 0) bad(`replication.maxInflightBytes must be a non-negative integer of bytes, 0 for no bound (got ${JSON.stringify(r.maxInflightBytes)})`);
   return {
     servers,
     dataDir: dataDir as string,
@@ -118,6 +136,7 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
     commitTimeoutMs: commitTimeoutMs as number,
     traceServer: traceServer as string | null,
     traceHeartbeats: traceHeartbeats as boolean,
+    replication: { maxSizePerMsg: r.maxSizePerMsg as number, maxInflightBytes: r.maxInflightBytes as number },
   };
 }
 

@@ -8,3 +8,17 @@ export class NotLeaderError extends Error {
     this.name = 'NotLeaderError';
   }
 }
+
+/** A proposal the cluster could never replicate: its entry is bigger than one message may carry. */
+export class EntryTooLargeError extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      `the command is ${bytes.toLocaleString('en-US')} bytes once encoded for the log; the limit is ${limit.toLocaleString('en-US')} bytes ` +
+        `(one entry must fit one ${(limit / 1024 / 1024).toFixed(0)} MiB Raft message); nothing was proposed`,
+    );
+    this.name = 'EntryTooLargeError';
+  }
+}

@@ -6,9 +6,10 @@ import { buildCommand, encodeCommand, validateOp, type ClientOp, type OpResult, 
 import { isReadOp, opKeys, opValue } from '../kv/op-info.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { opFromWire } from '../transport/op-codec.ts';
+import { splitBatch } from '../transport/wire-size.ts';
 import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
-import { NotLeaderError } from './errors.ts';
+import { EntryTooLargeError, NotLeaderError } from './errors.ts';
 import type { Forwarder } from './forwarder.ts';
 import type { RaftNode } from './raft-node.ts';
 
@@ -52,7 +53,7 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
       const replies = new TickBatch<WireClientReply>((batch) => {
         if (!open) return;
         beforeSend();
-        call.write({ replies: batch });
+        for (const replies of splitBatch(batch)) call.write({ replies });
       });
       // A caller that half-closes still gets the replies to what it sent, then the end.
       const endIfDone = () => {
@@ -166,6 +167,7 @@ async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp
     }
   } catch (err) {
     if (err instanceof NotLeaderError) return failure(ctx, 'NOT_LEADER', err.message, err.leaderId);
+    if (err instanceof EntryTooLargeError) return failure(ctx, 'INVALID', err.message);
     if (err instanceof Timeout) {
       return failure(ctx, 'TIMEOUT', `not committed within ${timeoutMs} ms: a majority of the ${ctx.peerCount} servers may be down or cut off (retrying with the same opId is safe)`);
     }

@@ -6,7 +6,9 @@ import { Raft } from '../raft/raft.ts';
 import { seededRng } from '../raft/rng.ts';
 import type { Entry, Message, ReadState, Ready, Role } from '../raft/types.ts';
 import type { RaftStorage } from '../storage/raft-storage.ts';
-import { NotLeaderError } from './errors.ts';
+import { MAX_ENTRY_BYTES, wireEntrySize } from '../transport/wire-size.ts';
+import { DEFAULT_REPLICATION } from './config.ts';
+import { EntryTooLargeError, NotLeaderError } from './errors.ts';
 import { LogClock } from './log-clock.ts';
 
 export interface Timing {
@@ -16,11 +18,27 @@ export interface Timing {
   heartbeatTick: number;
 }
 
+/**
+ * How much replication may carry at once, in bytes of encoded entries (wireEntrySize:
+ * their protobuf size on the peer streams, where a KV command's JSON is what it
+ * became, a NUL 6 bytes).
+ */
+export interface ReplicationLimits {
+  /** Bytes of entries per AppendEntries; a bigger single entry goes alone (etcd's MaxSizePerMsg). */
+  maxSizePerMsg: number;
+  /** Bytes of entries in flight, unacknowledged, per follower (etcd's MaxInflightBytes); 0: no bound. */
+  maxInflightBytes: number;
+}
+
 export interface RaftNodeOptions {
   id: string;
   peers: string[];
   storage: RaftStorage;
   timing: Timing;
+  /** Default: 1 MiB per message, 16 MiB in flight per follower. */
+  replication?: ReplicationLimits;
+  /** The biggest entry propose() accepts, in wireEntrySize bytes. Default MAX_ENTRY_BYTES (63 MiB). */
+  maxEntryBytes?: number;
   send: (messages: Message[]) => void;
   tracer?: Tracer;
   traceHeartbeats?: boolean;
@@ -28,7 +46,8 @@ export interface RaftNodeOptions {
    * The last index this server traced an Apply for in this run (from its spool). The
    * restart replays silently only up to there, so the trace shows every index applied
    * once: none skipped because the commit index on disk ran ahead of the applies, none
-   * repeated because it lagged behind them.
+   * repeated because it lagged behind them. A node that rejoined empty applies those
+   * indexes again as its log refills, untraced for the same reason.
    */
   tracedApplyIndex?: number;
   /** Storage failed: nothing more can be acknowledged safely. */
@@ -88,6 +107,11 @@ export class RaftNode {
       entries,
       appliedIndex: this.kv.lastApplied,
       traceLogger: this.trace ?? undefined,
+      entrySize: wireEntrySize,
+      maxSizePerMsg: opts.replication?.maxSizePerMsg ?? DEFAULT_REPLICATION.maxSizePerMsg,
+      maxInflightBytes: opts.replication?.maxInflightBytes ?? DEFAULT_REPLICATION.maxInflightBytes,
+      incarnation: opts.storage.incarnation,
+      catchUpIndex: opts.storage.catchUpIndex,
     });
   }
 
@@ -150,6 +174,10 @@ export class RaftNode {
    */
   propose(data: string, traceId?: string): Promise<ApplyResult | null> {
     if (!this.isLeader) return Promise.reject(new NotLeaderError(this.leaderId));
+    // Refused here, whole: an entry no message can carry would stall every follower.
+    const bytes = wireEntrySize({ index: Number.MAX_SAFE_INTEGER, term: Number.MAX_SAFE_INTEGER, kind: 'command', data, ...(traceId ? { traceId } : {}) });
+    const limit = this.opts.maxEntryBytes ?? MAX_ENTRY_BYTES;
+    if (bytes > limit) return Promise.reject(new EntryTooLargeError(bytes, limit));
     return new Promise((resolve, reject) => {
       if (this.pendingProposals.length === 0) setImmediate(() => this.flushProposals());
       this.pendingProposals.push({ data, traceId, resolve, reject });
@@ -256,7 +284,7 @@ export class RaftNode {
   private applyCommitted(entries: Entry[]): void {
     for (const e of entries) {
       const result = this.kv.apply(e);
-      this.trace?.apply(e, result ? { clientId: result.clientId, opId: result.opId, ...(result.duplicate ? { duplicate: true } : {}), ...(result.result.ok ? {} : { error: result.result.error }) } : {});
+      if (e.index > (this.opts.tracedApplyIndex ?? 0)) this.trace?.apply(e, result ? { clientId: result.clientId, opId: result.opId, ...(result.duplicate ? { duplicate: true } : {}), ...(result.result.ok ? {} : { error: result.result.error }) } : {});
       const w = this.proposalWaiters.get(e.index);
       if (!w) continue;
       this.proposalWaiters.delete(e.index);

@@ -22,6 +22,12 @@ interface ServerOptions {
   initialClock?: VectorClock;
   /** Storage failed under the node; by default the process logs and exits. */
   onFatal?: (err: Error) => void;
+  /**
+   * If log.db lost entries this node acknowledged (or is damaged), set it aside and
+   * rejoin with an empty log instead of refusing to start (`raftkv node --rejoin-empty`;
+   * RaftStorage.open's rejoinEmpty).
+   */
+  rejoinEmpty?: boolean;
 }
 
 interface RunningServer {
@@ -77,12 +83,19 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
       sink = collector;
       tracedApplyIndex = opened.spooled.findLast((r) => r.tag === 'Apply')?.body.index as number | undefined;
     }
-    storage = await RaftStorage.open(dataDir);
+    storage = await RaftStorage.open(dataDir, { rejoinEmpty: opts.rejoinEmpty ?? false });
   } catch (err) {
     server.forceShutdown();
     await collector?.close();
     await lock.release();
     throw err;
+  }
+  if (storage.rejoined) {
+    const r = storage.rejoined;
+    console.log(`${id}: --rejoin-empty: ${r.reason.replace(/; start with --rejoin-empty.*$/, '')}`);
+    console.log(`${id}: the old log is now ${r.movedTo}; rejoining with an empty log, term and vote kept; no votes until the log reaches index ${r.catchUpIndex} again`);
+  } else if (opts.rejoinEmpty) {
+    console.log(`${id}: --rejoin-empty: the log is sound, nothing to rejoin; starting normally`);
   }
   const tracer = new Tracer(id, sink, initialClock);
   tracer.record('ServerStart', { serverId: id });
@@ -94,6 +107,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
     peers: config.servers.map((s) => s.id),
     storage,
     timing: config.timing,
+    replication: config.replication,
     send: (messages) => transport.send(messages),
     tracer,
     traceHeartbeats: config.traceHeartbeats,

@@ -13,3 +13,26 @@ export class CorruptDatafileError extends Error {
     this.name = 'CorruptDatafileError';
   }
 }
+
+/**
+ * The log on disk ends before entries this node acknowledged (state.db's watermark): the
+ * file was truncated or damaged after they were written. Raft counted them toward
+ * commits, so the node must not go on as if it never had them; only an operator's
+ * explicit `--rejoin-empty` (RaftStorage.open's rejoinEmpty) lets it rejoin, empty.
+ */
+export class LostEntriesError extends CorruptDatafileError {
+  constructor(
+    file: string,
+    /** The first and last index missing: acknowledged, and no longer in the file. */
+    readonly missingFrom: number,
+    readonly missingTo: number,
+  ) {
+    super(
+      file,
+      null,
+      `${missingFrom === missingTo ? `entry ${missingFrom} was` : `entries ${missingFrom}-${missingTo} were`} acknowledged but ${missingFrom === missingTo ? 'is' : 'are'} missing ` +
+        '(the file was truncated or damaged); start with --rejoin-empty to rejoin as an empty node',
+    );
+    this.name = 'LostEntriesError';
+  }
+}

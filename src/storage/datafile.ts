@@ -110,14 +110,18 @@ export class Datafile {
    * and is never rewritten; a truncation or a replaced document makes some.
    */
   async compactIfWorthIt(liveDocs: number): Promise<void> {
-    const deadLines = this.lines - liveDocs;
-    if (deadLines < Math.max(this.options.compactAfterDeadLines, liveDocs)) return;
+    if (!this.compactionDue(liveDocs)) return;
     // Crash safe without our help: NeDB (storage.crashSafeWriteFileLinesAsync) writes
     // `file~`, fsyncs it, renames it over the datafile and fsyncs the directory.
     await this.db.compactDatafileAsync();
     this.handle.forget();
     this.lines = liveDocs;
     this.options.emit({ type: 'compact', file: this.path });
+  }
+
+  /** Whether compactIfWorthIt(liveDocs) would compact now. */
+  compactionDue(liveDocs: number): boolean {
+    return this.lines - liveDocs >= Math.max(this.options.compactAfterDeadLines, liveDocs);
   }
 
   private appended(write: Promise<unknown>, lines: number): Promise<void> {

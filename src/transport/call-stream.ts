@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { beforeSend } from '../../tracing/send-barrier.ts';
 import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { WireClientReply, WireClientRequest } from './wire.ts';
+import { splitBatch } from './wire-size.ts';
 
 export type SessionRequest = Omit<WireClientRequest, 'callId' | 'timeoutMs'>;
 
@@ -43,14 +44,15 @@ export class CallStream {
   private stream: Session | null = null;
   private readonly pending = new Map<number, PendingCall>();
   private nextCallId = 1;
-  /** Calls of this turn of the event loop, sent as one message at its end. */
+  /** Calls of this turn of the event loop, sent as one message at its end (several if they are big). */
   private readonly outbox = new TickBatch<WireClientRequest>((requests) => {
     beforeSend();
     for (const r of requests) {
       const call = this.pending.get(r.callId);
       if (call) call.written = true;
     }
-    (this.stream ?? this.open()).write({ requests });
+    const stream = this.stream ?? this.open();
+    for (const batch of splitBatch(requests)) stream.write({ requests: batch });
   });
 
   constructor(

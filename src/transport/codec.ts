@@ -50,6 +50,7 @@ export function messageToWire(m: Message): WireRaftMessage {
           conflictTerm: m.conflictTerm,
           readSeq: m.readSeq,
           traceId: m.traceId ?? '',
+          incarnation: m.incarnation ?? 0,
         },
       };
     case 'InstallSnapshot':

@@ -4,6 +4,7 @@ import type { Message } from '../raft/types.ts';
 import { messageFromWire, messageToWire } from './codec.ts';
 import { channelOptions, RaftPeerService } from './proto.ts';
 import type { WireRaftMessage } from './wire.ts';
+import { MAX_BATCH_BYTES, wireMessageSize } from './wire-size.ts';
 
 interface PeerAddress {
   id: string;
@@ -20,9 +21,11 @@ interface PeerLink {
 
 /**
  * Sends Raft messages to peers over one long-lived gRPC stream each, one batch per peer
- * per Ready. Raft tolerates loss, so a dead, paused or slow peer costs dropped messages,
- * never a blocked node: a broken stream is reopened on the next send, and a full one
- * drops until it drains.
+ * per Ready, split into gRPC messages of at most MAX_BATCH_BYTES (a single bigger Raft
+ * message goes alone), so a Ready full of pipelined AppendEntries never meets gRPC's
+ * message limit. Raft tolerates loss, so a dead, paused or slow peer costs dropped
+ * messages, never a blocked node: a broken stream is reopened on the next send, and a
+ * full one drops until it drains.
  */
 export class PeerTransport {
   private readonly links = new Map<string, PeerLink>();
@@ -43,20 +46,32 @@ export class PeerTransport {
 
   send(messages: Message[]): void {
     beforeSend();
-    const byPeer = new Map<string, WireRaftMessage[]>();
+    const byPeer = new Map<string, WireRaftMessage[][]>();
+    const batchBytes = new Map<string, number>();
     for (const m of messages) {
       if (this.blocked.has(m.to)) continue;
-      const list = byPeer.get(m.to) ?? [];
-      list.push(messageToWire(m));
-      byPeer.set(m.to, list);
+      const wire = messageToWire(m);
+      const size = wireMessageSize(wire, m.type === 'AppendEntries' ? m.entries : []);
+      const batches = byPeer.get(m.to) ?? [[]];
+      byPeer.set(m.to, batches);
+      const bytes = batchBytes.get(m.to) ?? 0;
+      if (bytes > 0 && bytes + size > MAX_BATCH_BYTES) {
+        batches.push([]);
+        batchBytes.set(m.to, 0);
+      }
+      batches.at(-1)!.push(wire);
+      batchBytes.set(m.to, (batchBytes.get(m.to) ?? 0) + size);
     }
-    for (const [to, batch] of byPeer) {
+    for (const [to, batches] of byPeer) {
       const link = this.links.get(to);
-      if (!link || link.congested) continue;
-      const stream = link.stream ?? this.open(link);
-      if (!stream.write({ messages: batch })) {
-        link.congested = true;
-        stream.once('drain', () => (link.congested = false));
+      if (!link) continue;
+      for (const batch of batches) {
+        if (link.congested) break;
+        const stream = link.stream ?? this.open(link);
+        if (!stream.write({ messages: batch })) {
+          link.congested = true;
+          stream.once('drain', () => (link.congested = false));
+        }
       }
     }
   }

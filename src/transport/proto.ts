@@ -13,6 +13,13 @@ export const KVService = pkg.KV as grpc.ServiceClientConstructor;
 export const AdminService = pkg.Admin as grpc.ServiceClientConstructor;
 
 /**
+ * The largest gRPC message either side sends or accepts, in bytes (64 MiB): what bounds
+ * one Raft batch on the wire, and so the largest entry a node can replicate
+ * (MAX_ENTRY_BYTES in wire-size.ts).
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
  * Channel options for every client: reconnect fast after a peer restarts (the default
  * backoff grows to two minutes), and keep messages within a sane bound.
  */
@@ -20,11 +27,11 @@ export const channelOptions: grpc.ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1000,
   'grpc.min_reconnect_backoff_ms': 100,
-  'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  'grpc.max_send_message_length': 64 * 1024 * 1024,
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
 };
 
 export const serverOptions: grpc.ServerOptions = {
-  'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  'grpc.max_send_message_length': 64 * 1024 * 1024,
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
 };

@@ -25,6 +25,7 @@ export interface WireRaftMessage {
     conflictTerm: number;
     readSeq: number;
     traceId: string;
+    incarnation: number;
   };
 }
 

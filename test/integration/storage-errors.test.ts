@@ -1,6 +1,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeState, toStateDoc } from '../../src/storage/state-doc.ts';
 import { killCliChildren, runRaftkv, startTestCluster, type CliResult, type TestCluster } from './helpers.ts';
 
 
@@ -72,23 +73,33 @@ describe('a server whose datafiles are damaged', () => {
     expect((await c.put('after', 'corruption')).value).toBe('corruption');
   });
 
-  it('refuses a hard state whose commitIndex is past the end of the log', async () => {
+  it('refuses a hard state whose commitIndex is past the watermark written beside it, or whose checksum fails', async () => {
     const { tc: t } = await writtenAndStopped(5);
     const file = dataFile(t, 'server0', 'state.db');
     const lines = readFileSync(file, 'utf8').split('\n');
     const last = lines.length - 2; // the live hard state: the last complete line
-    const doc = JSON.parse(lines[last]) as { _id: string };
+    const doc = JSON.parse(lines[last]) as { _id: string; stableIndex: number };
     expect(doc._id).toBe('hardState');
-    lines[last] = JSON.stringify({ ...doc, commitIndex: 1_000_000 });
+    // A well-formed record (its checksum recomputed) that the store would never write.
+    const stored = decodeState(file, new Map([['hardState', { doc, line: 1 }]]));
+    lines[last] = JSON.stringify(toStateDoc({ ...stored, hardState: { ...stored.hardState, commitIndex: 1_000_000 } }));
     writeFileSync(file, lines.join('\n'));
+    const expected = `${file} line ${last + 1}: commitIndex 1000000 is past stableIndex ${doc.stableIndex}`;
 
     await expect(t.cluster.start('server0')).rejects.toThrow(/server0 exited while waiting/);
-    expect(serverLog(t, 'server0')).toContain(`${file} line ${last + 1}: commitIndex 1000000 is past the last log entry`);
+    expect(serverLog(t, 'server0')).toContain(expected);
     // A refused file is left exactly as found, so the next run names the same line.
     expect(readFileSync(file, 'utf8')).toBe(lines.join('\n'));
     const direct = await runNodeProcess(t, 'server0');
     expect(direct.code).toBe(1);
-    expect(direct.stderr).toContain(`${file} line ${last + 1}: commitIndex 1000000 is past the last log entry`);
+    expect(direct.stderr).toContain(expected);
+
+    // The same edit without a new checksum: the record is damaged.
+    lines[last] = JSON.stringify({ ...doc, commitIndex: 1_000_000 });
+    writeFileSync(file, lines.join('\n'));
+    const again = await runNodeProcess(t, 'server0');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`${file} line ${last + 1}: checksum mismatch`);
   });
 
   it('cuts off a torn last line (a write never acknowledged) and rejoins', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_BATCH_KEYS,
+  MAX_COMMAND_BYTES,
   MAX_KEY_BYTES,
   MAX_TTL_SECONDS,
   MAX_VALUE_BYTES,
@@ -95,6 +96,26 @@ describe('validateOp limits', () => {
     expect(validateOp({ type: 'put', key: 'a', value: 'v'.repeat(MAX_VALUE_BYTES + 1) })).toBe(
       'value is 65537 bytes; the limit is 65536',
     );
+  });
+
+  it('bounds what a whole operation costs once JSON-encoded for the log, where a NUL takes 6 bytes', () => {
+    const pairs = (value: string) => Array.from({ length: MAX_BATCH_KEYS }, (_, i) => ({ key: `k${i}`, value }));
+    // 256 values of 64 KiB of text: 16 MiB of JSON, within 32 MiB.
+    expect(validateOp({ type: 'mput', pairs: pairs('v'.repeat(MAX_VALUE_BYTES)) })).toBeNull();
+    // The same count of NULs: 96 MiB of JSON, though every value is within its own limit.
+    const nuls = pairs('\u0000'.repeat(MAX_VALUE_BYTES));
+    expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 1) })).toBeNull();
+    const error = validateOp({ type: 'mput', pairs: nuls });
+    const bytes = Buffer.byteLength(JSON.stringify({ type: 'mput', pairs: nuls })) + 1024;
+    expect(error).toBe(
+      `mput is ${bytes.toLocaleString('en-US')} bytes once JSON-encoded for the log (where a NUL or other control character takes 6 bytes); ` +
+        `the limit is ${MAX_COMMAND_BYTES.toLocaleString('en-US')} bytes (32 MiB) per operation`,
+    );
+    expect(bytes).toBeGreaterThan(6 * MAX_VALUE_BYTES * MAX_BATCH_KEYS);
+    // 85 values of 64 KiB of NULs (about 31.9 MiB) fit; 86 do not.
+    expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 85) })).toBeNull();
+    expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 86) })).toMatch(/the limit is 33,554,432 bytes/);
+    expect(buildCommand(meta, { type: 'mput', pairs: nuls }, 1)).toEqual({ ok: false, error });
   });
 
   it('refuses empty and non-string keys', () => {

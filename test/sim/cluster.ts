@@ -1,3 +1,4 @@
+import { estimateEntrySize, type EntrySize } from '../../src/raft/log.ts';
 import { Raft } from '../../src/raft/raft.ts';
 import { seededRng, type Rng } from '../../src/raft/rng.ts';
 import type { Message, Ready, Snapshot } from '../../src/raft/types.ts';
@@ -7,7 +8,7 @@ import { Tracer } from '../../tracing/tracer.ts';
 import { EventQueue } from './event-queue.ts';
 import { Invariants } from './invariants.ts';
 import { SimNetwork } from './network.ts';
-import { decodeSnapshotData, SimNode } from './node.ts';
+import { decodeSnapshotData, durableLastIndex, SimNode } from './node.ts';
 
 export interface SimOptions {
   seed: number;
@@ -21,6 +22,10 @@ export interface SimOptions {
   preVote?: boolean;
   checkQuorum?: boolean;
   maxEntriesPerMessage?: number;
+  /** Byte bounds of replication (RaftConfig); the invariants check messages and windows against them. */
+  maxSizePerMsg?: number;
+  maxInflightBytes?: number;
+  entrySize?: EntrySize;
   trace?: boolean;
   /**
    * Log compaction: a node snapshots its state machine once it has applied this many
@@ -87,6 +92,9 @@ export class SimCluster {
       preVote: true,
       checkQuorum: true,
       maxEntriesPerMessage: 256,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightBytes: 16 * 1024 * 1024,
+      entrySize: estimateEntrySize,
       trace: false,
       snapshotEvery: 0,
       keepTail: 0,
@@ -94,6 +102,7 @@ export class SimCluster {
       snapshotTransfer: [0, 0],
       ...options,
     };
+    this.invariants.limits = { maxSizePerMsg: this.opts.maxSizePerMsg, maxInflightBytes: this.opts.maxInflightBytes, entrySize: this.opts.entrySize };
     this.rng = seededRng(options.seed);
     this.net = new SimNetwork(seededRng(options.seed ^ 0x5eed));
     this.ids = Array.from({ length: options.size }, (_, i) => `server${i}`);
@@ -134,6 +143,7 @@ export class SimCluster {
         if (node.life !== ev.life || !node.raft) return;
         node.raft.tick();
         this.pump(node);
+        this.checkLeader(node);
         this.queue.push(this.now + this.opts.tickMs, ev);
         return;
       }
@@ -145,6 +155,7 @@ export class SimCluster {
         if (!arrives) return;
         node.raft!.step(ev.m);
         this.pump(node);
+        this.checkLeader(node);
         return;
       }
       case 'snapshotStatus': {
@@ -152,6 +163,7 @@ export class SimCluster {
         if (node.life !== ev.life || !node.raft) return;
         node.raft.reportSnapshot(ev.to, ev.ok);
         this.pump(node);
+        this.checkLeader(node);
         return;
       }
       case 'persisted': {
@@ -159,9 +171,16 @@ export class SimCluster {
         if (node.life !== ev.life) return;
         this.finishPersist(node, ev.rd);
         this.pump(node);
+        this.checkLeader(node);
         return;
       }
     }
+  }
+
+  /** After every step of a leader: what it committed is durable on a majority; its windows keep their bounds. */
+  private checkLeader(node: SimNode): void {
+    if (!node.raft || node.raft.softState().role !== 'leader') return;
+    this.invariants.leaderCommitted(node.id, node.raft, (id) => this.nodes.get(id)!.durable, this.ids.length);
   }
 
   // ------------------------------------------------------------ the Ready loop
@@ -270,6 +289,12 @@ export class SimCluster {
       preVote: this.opts.preVote,
       checkQuorum: this.opts.checkQuorum,
       maxEntriesPerMessage: this.opts.maxEntriesPerMessage,
+      maxSizePerMsg: this.opts.maxSizePerMsg,
+      maxInflightBytes: this.opts.maxInflightBytes,
+      entrySize: this.opts.entrySize,
+      // Every start is a new life, as the server's storage counts its opens.
+      incarnation: node.life,
+      catchUpIndex: node.durable.catchUpIndex,
       traceLogger: node.trace ?? undefined,
     });
     this.queue.push(this.now + this.rng.int(1, this.opts.tickMs + 1), { kind: 'tick', id, life: node.life });
@@ -288,6 +313,38 @@ export class SimCluster {
   restart(id: string): void {
     if (this.nodes.get(id)!.up) throw new Error(`${id} is already up`);
     this.start(id);
+  }
+
+  /**
+   * Damages a down node's disk: its log keeps only the entries up to index `keep`, as if
+   * the file were cut, and nothing notices (a store without a watermark); a snapshot, a
+   * file of its own, survives. Its state machine is rebuilt from the snapshot and the log
+   * on restart, as the server's is.
+   */
+  loseLogTail(id: string, keep: number): void {
+    const node = this.nodes.get(id)!;
+    if (node.up) throw new Error(`${id} must be down to lose its log`);
+    const d = node.durable;
+    d.entries = d.entries.filter((e) => e.index <= keep);
+    const floor = d.snapshot?.index ?? 0;
+    d.hardState = { ...d.hardState, commitIndex: Math.max(floor, Math.min(d.hardState.commitIndex, keep)) };
+    node.resetKv();
+  }
+
+  /**
+   * What `raftkv node --rejoin-empty` makes of a down node whose log was damaged: an
+   * empty log (and no snapshot), term and vote kept, and no votes until its log reaches
+   * what it had.
+   */
+  rejoinEmpty(id: string): void {
+    const node = this.nodes.get(id)!;
+    if (node.up) throw new Error(`${id} must be down to rejoin empty`);
+    const d = node.durable;
+    d.catchUpIndex = Math.max(d.catchUpIndex ?? 0, durableLastIndex(d), d.hardState.commitIndex);
+    d.entries = [];
+    d.snapshot = null;
+    d.hardState = { ...d.hardState, commitIndex: 0 };
+    node.resetKv();
   }
 
   isolate(id: string): void {

@@ -1,6 +1,8 @@
+import type { EntrySize } from '../../src/raft/log.ts';
+import { quorum } from '../../src/raft/quorum.ts';
 import type { Entry, Message, SnapshotMeta } from '../../src/raft/types.ts';
 import type { Raft } from '../../src/raft/raft.ts';
-import { durableLastIndex, durableTerm, type DurableState } from './node.ts';
+import { durableHolds, durableLastIndex, durableTerm, type DurableState } from './node.ts';
 
 /**
  * Raft's safety properties (Figure 3 of the paper), checked incrementally after every
@@ -15,6 +17,12 @@ export class Invariants {
   private digests = new Map<number, string>();
   /** "index:term" -> what a log holds there and the term before it (Log Matching). */
   private logged = new Map<string, { data: string; prevTerm: number }>();
+  /** Replication's byte bounds, when the cluster sets them. */
+  limits: { maxSizePerMsg: number; maxInflightBytes: number; entrySize: EntrySize } | null = null;
+  /** The largest single entry sent so far: the one message a window may go past its bound with. */
+  private biggestMessage = 0;
+  /** Per leader and term: the commit index already checked. */
+  private checkedCommit = new Map<string, number>();
 
   leader(term: number, id: string, raft: Raft): void {
     const other = this.leaderOfTerm.get(term);
@@ -71,8 +79,41 @@ export class Invariants {
     else if (prior !== digest) fail(`State Machine Safety: ${id}'s state at ${index} (${how}) differs from another node's there`);
   }
 
+  /**
+   * After every step of a leader: each index it committed in this term is durable, with the
+   * leader's entry, on a majority of the nodes right now (a commit counted on a follower's
+   * match that its disk no longer holds breaks this); each follower's window of
+   * unacknowledged AppendEntries holds under maxInflightBytes plus one message.
+   */
+  leaderCommitted(id: string, raft: Raft, durableOf: (id: string) => DurableState, size: number): void {
+    const key = `${id}:${raft.softState().term}`;
+    const commit = raft.log.commitIndex;
+    const progress = raft.status().progress ?? {};
+    // What it knew committed when it took office was committed by earlier leaders.
+    if (!this.checkedCommit.has(key)) this.checkedCommit.set(key, commit);
+    for (let i = this.checkedCommit.get(key)! + 1; i <= commit; i++) {
+      // Below the start of its log the leader compacted what it applied (the same everywhere).
+      const term = i >= raft.log.snapshotIndex ? raft.log.term(i) : this.applied.get(i)?.term;
+      if (term === undefined) fail(`${id} committed index ${i}, compacted it, but no node applied it`);
+      // A snapshot holds what it covers: checked against what was applied when it was taken or installed.
+      const holders = [id, ...Object.keys(progress)].filter((p) => durableHolds(durableOf(p), i, term));
+      if (holders.length < quorum(size)) fail(`Commit durability: ${id} committed index ${i} (term ${term}) but only ${holders.join(', ') || 'no node'} hold it on disk`);
+    }
+    this.checkedCommit.set(key, commit);
+    if (!this.limits || this.limits.maxInflightBytes === 0) return;
+    for (const [peer, pr] of Object.entries(progress)) {
+      const bound = this.limits.maxInflightBytes + Math.max(this.limits.maxSizePerMsg, this.biggestMessage);
+      if (pr.inflightBytes >= bound) fail(`${id} has ${pr.inflightBytes} bytes in flight to ${peer}: maxInflightBytes is ${this.limits.maxInflightBytes}`);
+    }
+  }
+
   /** A vote or an AppendEntries success may leave only once what it promises is durable. */
   sent(m: Message, durable: DurableState): void {
+    if (m.type === 'AppendEntries' && this.limits) {
+      const bytes = m.entries.reduce((n, e) => n + this.limits!.entrySize(e), 0);
+      if (m.entries.length > 1 && bytes > this.limits.maxSizePerMsg) fail(`${m.from} sent ${m.entries.length} entries of ${bytes} bytes to ${m.to}: maxSizePerMsg is ${this.limits.maxSizePerMsg}`);
+      this.biggestMessage = Math.max(this.biggestMessage, bytes);
+    }
     if (m.type === 'RequestVoteRes' && m.voteGranted && !m.preVote) {
       const hs = durable.hardState;
       if (hs.term < m.term || (hs.term === m.term && hs.votedFor !== m.to)) {

@@ -24,6 +24,8 @@ export interface DurableState {
    * two state machines at one index with equal digests applied the same commands.
    */
   digest: string;
+  /** Set when the node rejoined empty (SimCluster.rejoinEmpty): RaftConfig.catchUpIndex. */
+  catchUpIndex?: number;
 }
 
 /** What a SimNode's snapshot data holds: the map and the digest at the snapshot's index. */
@@ -54,6 +56,12 @@ export function durableTerm(d: DurableState, index: number): number | undefined 
   if (first !== undefined && index >= first && index < first + d.entries.length) return d.entries[index - first].term;
   if (d.snapshot && index === d.snapshot.index) return d.snapshot.term;
   return undefined;
+}
+
+/** Whether the durable log holds the entry `index` of `term`, in its entries or under its snapshot. */
+export function durableHolds(d: DurableState, index: number, term: number): boolean {
+  if (d.snapshot && index <= d.snapshot.index) return index < d.snapshot.index || d.snapshot.term === term;
+  return durableTerm(d, index) === term;
 }
 
 const EMPTY_DIGEST = '0';
@@ -121,6 +129,11 @@ export class SimNode {
       d.entries = d.entries.filter((e) => e.index < first);
       for (const e of rd.entries) d.entries.push({ ...e });
     }
+  }
+
+  /** The state machine is rebuilt from the snapshot and the log (the server replays it at start). */
+  resetKv(): void {
+    this.restore(this.durable.snapshot);
   }
 
   applyToKv(e: Entry): void {

@@ -98,6 +98,7 @@ describe('opening damaged datafiles', () => {
     const file =
       docLine(logDoc(1, 1)) + docLine(logDoc(2, 1)) + docLine(logDoc(3, 1)) + docLine({ $$deleted: true, _id: '3' }) + docLine(logDoc(3, 2));
     await writeFile(join(dir, 'log.db'), file);
+    await writeFile(join(dir, 'state.db'), docLine({ _id: 'hardState', term: 2, votedFor: null, commitIndex: 0 }));
     const store = await RaftStorage.open(dir);
     expect(store.initialState().entries.map((e) => [e.index, e.term])).toEqual([
       [1, 1],

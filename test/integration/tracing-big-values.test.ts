@@ -1,0 +1,44 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { startCollector, type Collector } from '../../tracing/collector.ts';
+import { checkShiVizLog } from '../../tracing/check/shiviz-rules.ts';
+import { parseJsonl } from '../../tracing/shiviz.ts';
+import { startTestCluster, type TestCluster } from './helpers.ts';
+
+let tc: TestCluster | null = null;
+let collector: Collector | null = null;
+let root: string | null = null;
+afterEach(async () => {
+  await tc?.teardown();
+  await collector?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+  [tc, collector, root] = [null, null, null];
+});
+
+it('records of big values reach the tracing server: no stream message over its limit, and none resent forever', async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'raftkv-trace-'));
+  collector = await startCollector({ dir: path.join(root, 'run') });
+  const addr = collector.addr;
+  tc = await startTestCluster(3, (c) => ({ ...c, traceServer: addr }));
+  const leader = await tc.cluster.waitForLeader();
+  const c = await tc.client({ clientId: 'big', serverId: leader, traceServer: addr, opTimeoutMs: 60_000 });
+  // 20 puts in one turn: their PutStart and PutSend records (393 KB of JSON each) were one
+  // 15.7 MB message, which a tracing server with gRPC's 4 MiB default refused, again and again.
+  const NULS = '\u0000'.repeat(65536);
+  await Promise.all(Array.from({ length: 20 }, (_, i) => c.put(`k${i}`, NULS)));
+  expect((await c.get('k7')).value).toBe(NULS);
+  await tc.teardown();
+  tc = null;
+  collector.flush();
+  const { records, errors } = parseJsonl(readFileSync(path.join(collector.dir, 'trace.jsonl'), 'utf8'));
+  expect(errors.slice(0, 3).map((e) => JSON.stringify(e).slice(0, 300))).toEqual([]);
+  expect(records.filter((r) => r.host === 'big' && r.tag === 'PutResultRecvd')).toHaveLength(20);
+  // Every operation's receive on the leader, value and all (slow attempts may repeat it).
+  const recv = records.filter((r) => r.host === leader && r.tag === 'PutRecv' && r.body.value === NULS);
+  expect(new Set(recv.map((r) => r.body.opId)).size).toBe(20);
+  expect(checkShiVizLog(readFileSync(path.join(collector.dir, 'shiviz.log'), 'utf8'))).toEqual([]);
+  const history = JSON.parse(readFileSync(path.join(collector.dir, 'history.json'), 'utf8')) as { op: string }[];
+  expect(history).toHaveLength(21);
+}, 120_000);
