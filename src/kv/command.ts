@@ -12,11 +12,14 @@ export const MAX_VALUE_BYTES = 64 * 1024;
 /** For mget and mput. */
 export const MAX_BATCH_KEYS = 256;
 /**
- * One operation, JSON-encoded as the log holds it, at most 32 MiB: an mput of 256
- * values of 64 KiB of plain text (16 MiB) fits; 256 values of 64 KiB of NULs (96 MiB)
- * do not. Half of the 64 MiB a Raft message may carry, so the entry replicates whole.
+ * One operation, JSON-encoded as the log holds it, at most 1.5 MiB: etcd's default
+ * request limit (--max-request-bytes). An mput of 23 values of 64 KiB of plain text fits,
+ * 24 do not; of 64 KiB NUL values (384 KiB each once escaped) 3 fit. Why so low: every
+ * server encodes, parses and writes a command on its one event loop, and a 16 MiB
+ * command stalled that loop for 350-500 ms (bench/loop-stall.ts), longer than the 250 ms
+ * minimum election timeout, so followers elected another leader while it was applied.
  */
-export const MAX_COMMAND_BYTES = 32 * 1024 * 1024;
+export const MAX_COMMAND_BYTES = 1.5 * 1024 * 1024;
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 60 * 60;
 
 export type KeyValue = { key: string; value: string };
@@ -79,7 +82,7 @@ function encodedSizeError(op: ClientOp): string | null {
   if (bytes <= MAX_COMMAND_BYTES) return null;
   return (
     `${op.type} is ${bytes.toLocaleString('en-US')} bytes once JSON-encoded for the log (where a NUL or other control character takes 6 bytes); ` +
-    `the limit is ${MAX_COMMAND_BYTES.toLocaleString('en-US')} bytes (32 MiB) per operation`
+    `the limit is ${MAX_COMMAND_BYTES.toLocaleString('en-US')} bytes (1.5 MiB) per operation`
   );
 }
 

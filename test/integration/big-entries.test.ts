@@ -39,21 +39,23 @@ describe('big entries', () => {
     for (const i of [0, 89, 179]) expect((await reader.get(`nul${i}`)).value).toBe(NULS);
   }, 180_000);
 
-  it('five concurrent mputs of 16 MiB, and five mgets of them: one turn of the client is 80 MiB, over a gRPC message', async () => {
+  it('five concurrent mputs at the size limit, and five mgets of them, in one client turn', async () => {
     tc = await startTestCluster(3);
     const t = tc;
     const leader = await t.cluster.waitForLeader();
     const c = await t.client({ serverId: leader, opTimeoutMs: 90_000, attemptTimeoutMs: 60_000 });
     const text = 'x'.repeat(MAX_VALUE_BYTES);
-    const keys = (k: number) => Array.from({ length: MAX_BATCH_KEYS }, (_, i) => `m${k}-${i}`);
-    // One client turn: five calls on one Session stream, the Ready after them five 16 MiB entries.
+    // 23 values of 64 KiB: the largest mput within MAX_COMMAND_BYTES (1.5 MiB).
+    const perMput = 23;
+    const keys = (k: number) => Array.from({ length: perMput }, (_, i) => `m${k}-${i}`);
+    // One client turn: five calls on one Session stream, the Ready after them five entries at the limit.
     const t0 = Date.now();
     const puts = await Promise.all(Array.from({ length: 5 }, (_, k) => c.mput(keys(k).map((key) => ({ key, value: text })))));
-    expect(puts.map((p) => p.value)).toEqual(Array(5).fill(String(MAX_BATCH_KEYS)));
+    expect(puts.map((p) => p.value)).toEqual(Array(5).fill(String(perMput)));
     const t1 = Date.now();
     const gets = await Promise.all(Array.from({ length: 5 }, (_, k) => c.mget(keys(k))));
-    console.log(`5 mputs of 16 MiB: ${t1 - t0} ms; 5 mgets: ${Date.now() - t1} ms`);
-    expect(gets.every((g) => g.values!.length === MAX_BATCH_KEYS && g.values!.every((v) => v === text))).toBe(true);
+    console.log(`5 mputs of 1.5 MiB: ${t1 - t0} ms; 5 mgets: ${Date.now() - t1} ms`);
+    expect(gets.every((g) => g.values!.length === perMput && g.values!.every((v) => v === text))).toBe(true);
     const target = (await t.cluster.status(leader)).commitIndex;
     await Promise.all(t.cluster.ids.map((id) => t.cluster.waitFor(id, (s) => s.appliedIndex >= target, 60_000, `${id} to apply ${target}`)));
   }, 180_000);
@@ -74,10 +76,13 @@ describe('big entries', () => {
     expect(err.message).toMatch(/mput is [\d,]+ bytes once JSON-encoded for the log/);
     expect(err.message).toContain(`the limit is ${MAX_COMMAND_BYTES.toLocaleString('en-US')} bytes`);
     expect((await c.mget(['big0', 'big255'])).values).toEqual(['', '']);
-    // The same in plain text is 16 MiB: it commits and replicates.
+    // The same in plain text is 16 MiB: refused too. At the limit (23 values) it commits and replicates.
     const text = 'x'.repeat(MAX_VALUE_BYTES);
-    const ok = await c.mput(pairs.map((p) => ({ ...p, value: text })));
-    expect(ok.value).toBe(String(MAX_BATCH_KEYS));
+    const plain = pairs.map((p) => ({ ...p, value: text }));
+    const tooBig = await c.mput(plain).then(() => null, (e: ClientError) => e);
+    expect(tooBig?.message).toContain(`the limit is ${MAX_COMMAND_BYTES.toLocaleString('en-US')} bytes`);
+    const ok = await c.mput(plain.slice(0, 23));
+    expect(ok.value).toBe('23');
     const target = (await t.cluster.status(leader)).commitIndex;
     await Promise.all(t.cluster.ids.map((id) => t.cluster.waitFor(id, (s) => s.appliedIndex >= target, 30_000, `${id} to apply ${target}`)));
     expect((await c.put('after', 'fine')).value).toBe('fine');

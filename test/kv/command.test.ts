@@ -100,8 +100,10 @@ describe('validateOp limits', () => {
 
   it('bounds what a whole operation costs once JSON-encoded for the log, where a NUL takes 6 bytes', () => {
     const pairs = (value: string) => Array.from({ length: MAX_BATCH_KEYS }, (_, i) => ({ key: `k${i}`, value }));
-    // 256 values of 64 KiB of text: 16 MiB of JSON, within 32 MiB.
-    expect(validateOp({ type: 'mput', pairs: pairs('v'.repeat(MAX_VALUE_BYTES)) })).toBeNull();
+    // Values of 64 KiB of text: 23 fit in 1.5 MiB of JSON, 24 do not.
+    const text = pairs('v'.repeat(MAX_VALUE_BYTES));
+    expect(validateOp({ type: 'mput', pairs: text.slice(0, 23) })).toBeNull();
+    expect(validateOp({ type: 'mput', pairs: text.slice(0, 24) })).toMatch(/the limit is 1,572,864 bytes \(1.5 MiB\)/);
     // The same count of NULs: 96 MiB of JSON, though every value is within its own limit.
     const nuls = pairs('\u0000'.repeat(MAX_VALUE_BYTES));
     expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 1) })).toBeNull();
@@ -109,12 +111,12 @@ describe('validateOp limits', () => {
     const bytes = Buffer.byteLength(JSON.stringify({ type: 'mput', pairs: nuls })) + 1024;
     expect(error).toBe(
       `mput is ${bytes.toLocaleString('en-US')} bytes once JSON-encoded for the log (where a NUL or other control character takes 6 bytes); ` +
-        `the limit is ${MAX_COMMAND_BYTES.toLocaleString('en-US')} bytes (32 MiB) per operation`,
+        `the limit is ${MAX_COMMAND_BYTES.toLocaleString('en-US')} bytes (1.5 MiB) per operation`,
     );
     expect(bytes).toBeGreaterThan(6 * MAX_VALUE_BYTES * MAX_BATCH_KEYS);
-    // 85 values of 64 KiB of NULs (about 31.9 MiB) fit; 86 do not.
-    expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 85) })).toBeNull();
-    expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 86) })).toMatch(/the limit is 33,554,432 bytes/);
+    // 3 values of 64 KiB of NULs (about 1.1 MiB) fit; 4 do not.
+    expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 3) })).toBeNull();
+    expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 4) })).toMatch(/the limit is 1,572,864 bytes/);
     expect(buildCommand(meta, { type: 'mput', pairs: nuls }, 1)).toEqual({ ok: false, error });
   });
 
