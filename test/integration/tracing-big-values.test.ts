@@ -23,7 +23,9 @@ it('records of big values reach the tracing server: no stream message over its l
   const addr = collector.addr;
   tc = await startTestCluster(3, (c) => ({ ...c, traceServer: addr }));
   const leader = await tc.cluster.waitForLeader();
-  const c = await tc.client({ clientId: 'big', serverId: leader, traceServer: addr, opTimeoutMs: 60_000 });
+  // Long attempts: on a loaded machine 2 s attempts time out and every retry records the
+  // 393 KB value again (hundreds of MB of trace), which is not what this test is about.
+  const c = await tc.client({ clientId: 'big', serverId: leader, traceServer: addr, opTimeoutMs: 60_000, attemptTimeoutMs: 60_000 });
   // 20 puts in one turn: their PutStart and PutSend records (393 KB of JSON each) were one
   // 15.7 MB message, which a tracing server with gRPC's 4 MiB default refused, again and again.
   const NULS = '\u0000'.repeat(65536);
