@@ -175,7 +175,9 @@ describe('cluster up supervises its servers', () => {
     expect(restart.stderr).toBe('');
     expect(restart.code).toBe(0);
     expect(restart.stdout).toMatch(/^server1 started \(pid \d+\)\n$/);
-    const row = (await statusRows(conf)).server1;
+    // Just started, it may still be campaigning (preCandidate) until it hears the leader.
+    let row: string[] = [];
+    await waitUntil(async () => /leader|follower/.test((row = (await statusRows(conf)).server1)[2]), 15_000, 'server1 to join as leader or follower');
     expect(row[2]).toMatch(/leader|follower/);
     expect(row.at(-1)).toBe('supervised');
     expect(Number(row[8])).not.toBe(pid);
