@@ -104,6 +104,7 @@ export async function runScenarioScript(
   size: number,
   script: (ctx: ScenarioContext) => Promise<void>,
   progress: (line: string) => void,
+  overrides: Partial<Pick<ClusterConfig, 'compaction'>> = {},
 ): Promise<ScenarioRun> {
   const started = Date.now();
   const runDir = path.join(TRACES_DIR, name);
@@ -114,6 +115,7 @@ export async function runScenarioScript(
   const base = defaultConfig(size, 0, path.join(dataDir, 'data'));
   const config: ClusterConfig = {
     ...base,
+    ...overrides,
     servers: base.servers.map((s, i) => ({ ...s, addr: `127.0.0.1:${ports[i]}` })),
     traceServer: collector.addr,
   };

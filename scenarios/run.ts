@@ -19,7 +19,7 @@ async function runOne(def: ScenarioDef): Promise<Row> {
   const tag = def.name.slice(0, 3).replace(/-$/, '');
   const log = (line: string) => console.log(`[${tag}] ${line}`);
   log(`${def.name}: ${def.summary}`);
-  const run = await runScenarioScript(def.name, def.size, (ctx) => def.run(ctx), log);
+  const run = await runScenarioScript(def.name, def.size, (ctx) => def.run(ctx), log, def.config);
   const results = run.expectations.map((e) => ({ rule: `scenario: ${e.name}`, pass: e.pass, detail: e.detail }));
   if (run.error) results.push({ rule: 'scenario: every step completed', pass: false, detail: run.error.split('\n')[0] });
   let events = 0;

@@ -1,4 +1,5 @@
 import type { ExtraRule } from '../tracing/check/report.ts';
+import type { ClusterConfig } from '../src/server/config.ts';
 import type { ScenarioContext } from './harness.ts';
 import type { RemoteClient, Answer } from './remote-client.ts';
 
@@ -11,6 +12,8 @@ export interface ScenarioDef {
   summary: string;
   /** Servers in the configuration (not all need to run). */
   size: number;
+  /** Overrides of the cluster config (e.g. a small compaction.snapshotCount so snapshots happen in a short run). */
+  config?: Partial<Pick<ClusterConfig, 'compaction'>>;
   run(ctx: ScenarioContext): Promise<void>;
   /** The scenario's own rules on its trace, beside the general ones (docs/TRACING.md rule 7). */
   traceRules?: ExtraRule[];

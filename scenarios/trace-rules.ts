@@ -38,3 +38,18 @@ export function neverApplied(clientId: string): Rule {
     return result('stale-entries-never-applied', offenders, { note: `${logged.length} entries logged by the cut-off leader, ${applied.length} applied` });
   };
 }
+
+/**
+ * Scenario 15: some leader sent InstallSnapshot, and the follower that received it
+ * recorded SnapshotRestored at that index and then answered success (Raft §7).
+ */
+export function installedSnapshot(): Rule {
+  return function installedSnapshot(trace) {
+    const recvs = trace.events({ tag: 'InstallSnapshotRecv' });
+    if (recvs.length === 0) return result('installed-snapshot', [nowhere('-', 'no InstallSnapshotRecv in the trace: no follower was sent a snapshot')]);
+    const restored = recvs.filter((r) => trace.events({ tag: 'SnapshotRestored', host: r.host, where: (e) => e.body.index === r.body.index && trace.hb(r, e) }).length > 0);
+    const answered = restored.filter((r) => trace.events({ tag: 'InstallSnapshotRes', host: r.host, where: (e) => e.body.index === r.body.index && e.body.success === true && trace.hb(r, e) }).length > 0);
+    const offenders = answered.length > 0 ? [] : recvs.slice(0, 3).map((r) => at(r, `${describe(r)} of index ${String(r.body.index)} was not followed by SnapshotRestored and a successful InstallSnapshotRes on ${r.host}`));
+    return result('installed-snapshot', offenders, { note: `${recvs.length} InstallSnapshot received, ${answered.length} restored and acknowledged (${[...new Set(answered.map((r) => r.host))].join(', ')})` });
+  };
+}

@@ -1,4 +1,5 @@
 import type { OpResult } from './command.ts';
+import type { SnapshotSession } from './snapshot-format.ts';
 
 /**
  * Results kept per client. A client with more operations than this unanswered at once
@@ -103,6 +104,17 @@ export class SessionTable {
         lastSeen: s.lastSeen,
         cachedOpIds: [...s.results.keys()].sort((a, b) => a - b),
       }));
+  }
+
+  /** Every session with its cached results, least recently active first (the order expiry and the cap rely on). */
+  dump(): SnapshotSession[] {
+    return [...this.clients].map(([clientId, s]) => ({ clientId, firstUnacked: s.firstUnacked, evictedBelow: s.evictedBelow, lastSeen: s.lastSeen, results: [...s.results] }));
+  }
+
+  /** Replaces the table with `sessions` (from dump()), keeping their order. */
+  load(sessions: SnapshotSession[]): void {
+    this.clients.clear();
+    for (const s of sessions) this.clients.set(s.clientId, { firstUnacked: s.firstUnacked, evictedBelow: s.evictedBelow, lastSeen: s.lastSeen, results: new Map(s.results) });
   }
 
   /** Drops sessions idle for more than idleMs of log time, oldest first. */

@@ -1,3 +1,5 @@
+import type { SnapshotKey } from './snapshot-format.ts';
+
 interface Stored {
   value: string;
   deadlineMs?: number;
@@ -58,6 +60,19 @@ export class Store {
     return [...this.keys]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, s]) => (s.deadlineMs === undefined ? { key, value: s.value } : { key, value: s.value, deadlineMs: s.deadlineMs }));
+  }
+
+  /** Every key as [key, value, deadlineMs?], expired-but-not-yet-removed ones included (a snapshot must keep them: removal happens at an entry). */
+  dump(): SnapshotKey[] {
+    const out: SnapshotKey[] = [];
+    for (const [key, s] of this.keys) out.push(s.deadlineMs === undefined ? [key, s.value] : [key, s.value, s.deadlineMs]);
+    return out;
+  }
+
+  /** Replaces everything held with `keys` (from dump()). */
+  load(keys: SnapshotKey[]): void {
+    this.keys.clear();
+    for (const [key, value, deadlineMs] of keys) this.keys.set(key, deadlineMs === undefined ? { value } : { value, deadlineMs });
   }
 
   private live(key: string, now: number): Stored | undefined {

@@ -11,6 +11,8 @@ export interface AdminContext {
   node: RaftNode;
   transport: PeerTransport;
   loop: LoopMonitor;
+  /** Size of the log on disk, bytes (RaftStorage.logBytes). */
+  logBytes: () => number;
 }
 
 export function status(ctx: AdminContext): WireStatus {
@@ -33,6 +35,9 @@ export function status(ctx: AdminContext): WireStatus {
     pid: process.pid,
     loopStallMs: ctx.loop.recentMaxMs(),
     loopStallWorstMs: ctx.loop.worstMaxMs(),
+    snapshotIndex: ctx.node.snapshotIndex,
+    firstLogIndex: st.firstIndex,
+    logBytes: ctx.logBytes(),
   };
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LOCK_NAMES } from './data-dir-lock.ts';
-import type { ReplicationLimits, Timing } from './raft-node.ts';
+import type { CompactionPolicy, ReplicationLimits, Timing } from './raft-node.ts';
 
 export interface ServerEntry {
   id: string;
@@ -26,6 +26,8 @@ export interface ClusterConfig {
    * `maxInflightBytes` unacknowledged per follower (default 16777216, 16 MiB; 0: none).
    */
   replication: ReplicationLimits;
+  /** When each server snapshots its state machine and compacts its log (Raft §7). */
+  compaction: CompactionPolicy;
 }
 
 export class ConfigError extends Error {
@@ -36,6 +38,13 @@ const DEFAULT_BASE_PORT = 7100;
 
 /** etcd's defaults: 1 MiB of entries per message; in flight, 16 of them per follower. */
 export const DEFAULT_REPLICATION: ReplicationLimits = { maxSizePerMsg: 1024 * 1024, maxInflightBytes: 16 * 1024 * 1024 };
+
+/**
+ * A snapshot every 10,000 applied entries (etcd's --snapshot-count before 3.5; hashicorp/raft's
+ * SnapshotThreshold is 8,192), keeping 5,000 entries below it (etcd's SnapshotCatchUpEntries)
+ * so a follower a little behind catches up from the log rather than a whole snapshot.
+ */
+export const DEFAULT_COMPACTION: CompactionPolicy = { snapshotCount: 10_000, catchUpEntries: 5_000 };
 
 /** 25 ms ticks: elections after 250-500 ms of silence, heartbeats every 50 ms. */
 const DEFAULT_TIMING: Timing = { tickMs: 25, electionTick: 10, heartbeatTick: 2 };
@@ -49,6 +58,7 @@ export function defaultConfig(n = 7, basePort = DEFAULT_BASE_PORT, dataDir = 'da
     traceServer: null,
     traceHeartbeats: false,
     replication: { ...DEFAULT_REPLICATION },
+    compaction: { ...DEFAULT_COMPACTION },
   };
 }
 
@@ -89,7 +99,7 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   };
   if (!isObject(raw)) bad('must be a JSON object');
   const obj = raw as Record<string, unknown>;
-  const known = new Set(['servers', 'dataDir', 'timing', 'commitTimeoutMs', 'traceServer', 'traceHeartbeats', 'replication']);
+  const known = new Set(['servers', 'dataDir', 'timing', 'commitTimeoutMs', 'traceServer', 'traceHeartbeats', 'replication', 'compaction']);
   for (const key of Object.keys(obj)) if (!known.has(key)) bad(`unknown field "${key}" (known: ${[...known].join(', ')})`);
   if (!Array.isArray(obj.servers) || obj.servers.length === 0) bad('"servers" must be a non-empty array of {id, addr}');
   const servers = (obj.servers as unknown[]).map((s, i): ServerEntry => {
@@ -129,6 +139,14 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   const r = { ...d.replication, ...(replicationRaw as object) } as Record<string, unknown>;
   if (!Number.isSafeInteger(r.maxSizePerMsg) || (r.maxSizePerMsg as number) < 1) bad(`replication.maxSizePerMsg must be a positive integer of bytes (got ${JSON.stringify(r.maxSizePerMsg)})`);
   if (!Number.isSafeInteger(r.maxInflightBytes) || (r.maxInflightBytes as number) < 0) bad(`replication.maxInflightBytes must be a non-negative integer of bytes, 0 for no bound (got ${JSON.stringify(r.maxInflightBytes)})`);
+  const compactionRaw = obj.compaction ?? d.compaction;
+  if (!isObject(compactionRaw)) bad('"compaction" must be an object {snapshotCount, catchUpEntries} (entries)');
+  for (const key of Object.keys(compactionRaw as object)) {
+    if (!(key in d.compaction)) bad(`unknown field "compaction.${key}" (known: ${Object.keys(d.compaction).join(', ')})`);
+  }
+  const c = { ...d.compaction, ...(compactionRaw as object) } as Record<string, unknown>;
+  if (!Number.isSafeInteger(c.snapshotCount) || (c.snapshotCount as number) < 1) bad(`compaction.snapshotCount must be a positive integer of entries (got ${JSON.stringify(c.snapshotCount)})`);
+  if (!Number.isSafeInteger(c.catchUpEntries) || (c.catchUpEntries as number) < 0) bad(`compaction.catchUpEntries must be a non-negative integer of entries (got ${JSON.stringify(c.catchUpEntries)})`);
   return {
     servers,
     dataDir: dataDir as string,
@@ -137,6 +155,7 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
     traceServer: traceServer as string | null,
     traceHeartbeats: traceHeartbeats as boolean,
     replication: { maxSizePerMsg: r.maxSizePerMsg as number, maxInflightBytes: r.maxInflightBytes as number },
+    compaction: { snapshotCount: c.snapshotCount as number, catchUpEntries: c.catchUpEntries as number },
   };
 }
 

@@ -4,10 +4,9 @@ import type { OpResult, ReadOp } from '../kv/command.ts';
 import { KvStateMachine, type ApplyResult } from '../kv/state-machine.ts';
 import { Raft } from '../raft/raft.ts';
 import { seededRng } from '../raft/rng.ts';
-import type { Entry, Message, ReadState, Ready, Role } from '../raft/types.ts';
-import type { RaftStorage } from '../storage/raft-storage.ts';
+import type { Entry, HardState, Message, ReadState, Ready, Role, Snapshot } from '../raft/types.ts';
 import { MAX_ENTRY_BYTES, wireEntrySize } from '../transport/wire-size.ts';
-import { DEFAULT_REPLICATION } from './config.ts';
+import { DEFAULT_COMPACTION, DEFAULT_REPLICATION } from './config.ts';
 import { EntryTooLargeError, NotLeaderError } from './errors.ts';
 import { LogClock } from './log-clock.ts';
 
@@ -30,10 +29,45 @@ export interface ReplicationLimits {
   maxInflightBytes: number;
 }
 
+/**
+ * When a server snapshots its state machine and compacts its log (Raft §7), in entries.
+ * Each server decides on its own, as in the paper; a leader sends its snapshot to a
+ * follower that needs entries compacted away.
+ */
+export interface CompactionPolicy {
+  /** Snapshot once this many entries were applied since the last snapshot (etcd's --snapshot-count). */
+  snapshotCount: number;
+  /**
+   * Entries kept in the log below a snapshot, so a follower a little behind catches up
+   * from the log instead of receiving the whole snapshot (etcd's SnapshotCatchUpEntries,
+   * hashicorp/raft's TrailingLogs).
+   */
+  catchUpEntries: number;
+}
+
+/**
+ * What RaftNode needs of durable storage (RaftStorage in src/storage implements it).
+ * Every promise resolves only once what it wrote is fsynced, and rejects on a failed write.
+ */
+export interface NodeStorage {
+  /** What was on disk at open: the latest snapshot (or none) and the log entries after it. */
+  initialState(): { hardState: HardState; entries: Entry[]; snapshot?: Snapshot | null };
+  /** Ready's snapshot (installed from the leader; it replaces the whole log), then hard state and entries. */
+  save(hardState: HardState | null, entries: Entry[], snapshot?: Snapshot | null): Promise<void>;
+  /** A snapshot this node took of its own state machine; the log is left alone. */
+  saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** Forgets log entries up to `index`, which a durable snapshot covers. */
+  compactLog(index: number): Promise<void>;
+  readonly incarnation: number;
+  readonly catchUpIndex: number;
+}
+
 export interface RaftNodeOptions {
   id: string;
   peers: string[];
-  storage: RaftStorage;
+  storage: NodeStorage;
+  /** Default DEFAULT_COMPACTION: a snapshot every 10,000 entries, 5,000 kept below it. */
+  compaction?: CompactionPolicy;
   timing: Timing;
   /** Default: 1 MiB per message, 16 MiB in flight per follower. */
   replication?: ReplicationLimits;
@@ -84,19 +118,41 @@ export class RaftNode {
   /** The term in which this node last took over the log clock as leader. */
   private clockLedTerm = -1;
   private roleListeners: (() => void)[] = [];
+  /**
+   * The latest snapshot this node holds (RaftConfig.latestSnapshot): taken here once
+   * durable, or installed from a leader. Kept in memory to send to followers.
+   */
+  private latest: Snapshot | null;
+  /** Term of the entry at kv.lastApplied: a snapshot at that index carries it. */
+  private appliedTerm = 0;
+  /** A snapshot of this node's own is being written; one at a time. */
+  private snapshotting = false;
+  private readonly compaction: CompactionPolicy;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
-    const { hardState, entries } = opts.storage.initialState();
+    this.compaction = opts.compaction ?? DEFAULT_COMPACTION;
+    const { hardState, entries, snapshot = null } = opts.storage.initialState();
+    this.trace = opts.tracer ? new RaftTrace(opts.tracer, opts.traceHeartbeats ?? false) : null;
+    this.latest = snapshot;
+    if (snapshot) {
+      this.kv.restore(snapshot.data, snapshot.index);
+      this.appliedTerm = snapshot.term;
+      // The spool shows this server had not applied that far (a snapshot from the leader
+      // was installed, and the node stopped before applying past it): say where its
+      // Applies continue, or they would seem to skip the indexes the snapshot covers.
+      if (opts.tracedApplyIndex !== undefined && snapshot.index > opts.tracedApplyIndex) this.trace?.snapshotRestored(snapshot);
+    }
     // Rebuild the state machine without tracing it again: those Apply actions were
     // recorded in an earlier life. Whatever was applied was committed, even if the
     // commit index on disk lagged behind.
-    const replayTo = Math.min(opts.tracedApplyIndex ?? hardState.commitIndex, entries.length);
+    const replayTo = Math.min(opts.tracedApplyIndex ?? hardState.commitIndex, entries.at(-1)?.index ?? 0);
     for (const e of entries) {
       if (e.index > replayTo) break;
+      if (e.index <= this.kv.lastApplied) continue;
       this.kv.apply(e);
+      this.appliedTerm = e.term;
     }
-    this.trace = opts.tracer ? new RaftTrace(opts.tracer, opts.traceHeartbeats ?? false) : null;
     this.raft = new Raft({
       id: opts.id,
       peers: opts.peers,
@@ -105,6 +161,8 @@ export class RaftNode {
       rng: seededRng(hashSeed(opts.id) ^ Date.now()),
       hardState,
       entries,
+      ...(snapshot ? { snapshot: { index: snapshot.index, term: snapshot.term } } : {}),
+      latestSnapshot: () => this.latest,
       appliedIndex: this.kv.lastApplied,
       traceLogger: this.trace ?? undefined,
       entrySize: wireEntrySize,
@@ -141,11 +199,26 @@ export class RaftNode {
     this.drain();
   }
 
+  /**
+   * The transport finished streaming an InstallSnapshot to `peer` (`ok`), or gave up on
+   * it (Raft.reportSnapshot, etcd's ReportSnapshot).
+   */
+  reportSnapshot(peer: string, ok: boolean): void {
+    if (this.stopped) return;
+    this.raft.reportSnapshot(peer, ok);
+    this.drain();
+  }
+
   /** The transport's link to `peer` broke; if it led, elect a new leader without waiting out the timeout. */
   leaderUnreachable(peer: string): void {
     if (this.stopped) return;
     this.raft.leaderUnreachable(peer);
     this.drain();
+  }
+
+  /** Last index of the latest snapshot this node holds (0: none yet). */
+  get snapshotIndex(): number {
+    return this.latest?.index ?? 0;
   }
 
   get isLeader(): boolean {
@@ -236,19 +309,22 @@ export class RaftNode {
         await this.handleReady(rd);
       }
     } catch (err) {
-      this.stopped = true;
-      if (this.ticker) clearInterval(this.ticker);
-      this.failAll(err as Error);
-      this.opts.onFatal(err as Error);
+      this.fatal(err as Error);
     } finally {
       this.draining = false;
     }
   }
 
+  /** Storage failed (or the node hit a bug): nothing more can be acknowledged safely. */
+  private fatal(err: Error): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.failAll(err);
+    this.opts.onFatal(err);
+  }
+
   private async handleReady(rd: Ready): Promise<void> {
-    // A snapshot comes only from a leader that compacted its log, which no driver does
-    // yet; dropping it would lose the entries it replaced, so stop instead.
-    if (rd.snapshot) throw new Error(`snapshots not wired yet: Ready carries snapshot ${rd.snapshot.index} (term ${rd.snapshot.term})`);
     this.noticeRole(rd.softState.role);
     if (rd.softState.role === 'leader') {
       if (this.clockLedTerm !== rd.softState.term) {
@@ -259,11 +335,13 @@ export class RaftNode {
       for (const m of rd.messages) if (m.type === 'AppendEntries') m.logTime = logTime;
     }
     this.opts.send(rd.messages);
+    if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
     this.applyCommitted(rd.committedEntries);
     this.answerReads(rd.readStates);
     // Every save fsyncs, so only what must survive a crash is saved: the core leaves a
     // change of the commit index alone out of mustSync (a leader tells it again).
-    if (rd.mustSync) await this.opts.storage.save(rd.hardState, rd.entries);
+    if (rd.mustSync) await this.opts.storage.save(rd.hardState, rd.entries, rd.snapshot);
+    this.maybeSnapshot();
     if (this.stopped) return;
     this.opts.send(this.raft.advance(rd));
   }
@@ -281,9 +359,49 @@ export class RaftNode {
     for (const l of this.roleListeners) l();
   }
 
+  /**
+   * A snapshot the leader sent (§7) replaces the state machine. It becomes the one this
+   * node sends on at once, not only once durable: should this node lead before the save
+   * resolves, its log already starts after the snapshot, and only this one covers it.
+   */
+  private restoreSnapshot(snapshot: Snapshot): void {
+    this.kv.restore(snapshot.data, snapshot.index);
+    this.appliedTerm = snapshot.term;
+    this.latest = snapshot;
+    this.trace?.snapshotRestored(snapshot);
+    this.serveAppliedReads();
+  }
+
+  /**
+   * Takes a snapshot of the state machine once snapshotCount entries were applied since
+   * the last one, and when it is durable lets the core and the log forget what lies more
+   * than catchUpEntries below it. Serializing is synchronous (proportional to the data,
+   * not the log); writing and fsyncing run while the node goes on serving.
+   */
+  private maybeSnapshot(): void {
+    const index = this.kv.lastApplied;
+    if (this.snapshotting || index - (this.latest?.index ?? 0) < this.compaction.snapshotCount) return;
+    this.snapshotting = true;
+    const snapshot: Snapshot = { index, term: this.appliedTerm, data: this.kv.snapshot() };
+    this.opts.storage
+      .saveSnapshot(snapshot)
+      .then(async () => {
+        this.snapshotting = false;
+        if (this.stopped || (this.latest && this.latest.index >= snapshot.index)) return;
+        this.latest = snapshot;
+        this.trace?.snapshotTaken(snapshot);
+        const compactTo = snapshot.index - this.compaction.catchUpEntries;
+        if (compactTo <= this.raft.status().snapshotIndex) return;
+        this.raft.compact(compactTo);
+        await this.opts.storage.compactLog(compactTo);
+      })
+      .catch((err: unknown) => this.fatal(err as Error));
+  }
+
   private applyCommitted(entries: Entry[]): void {
     for (const e of entries) {
       const result = this.kv.apply(e);
+      this.appliedTerm = e.term;
       if (e.index > (this.opts.tracedApplyIndex ?? 0)) this.trace?.apply(e, result ? { clientId: result.clientId, opId: result.opId, ...(result.duplicate ? { duplicate: true } : {}), ...(result.result.ok ? {} : { error: result.result.error }) } : {});
       const w = this.proposalWaiters.get(e.index);
       if (!w) continue;

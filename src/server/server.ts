@@ -97,6 +97,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   } else if (opts.rejoinEmpty) {
     console.log(`${id}: --rejoin-empty: the log is sound, nothing to rejoin; starting normally`);
   }
+  const openedStorage = storage;
   const tracer = new Tracer(id, sink, initialClock);
   tracer.record('ServerStart', { serverId: id });
   // `node` is declared below: a link can only break once the started node has sent on it.
@@ -108,6 +109,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
     storage,
     timing: config.timing,
     replication: config.replication,
+    compaction: config.compaction,
     send: (messages) => transport.send(messages),
     tracer,
     traceHeartbeats: config.traceHeartbeats,
@@ -118,11 +120,10 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   handlers.set(RaftPeerService.service, raftPeerHandlers(id, config.servers.map((s) => s.id), transport, (messages) => node.step(messages)));
   handlers.set(KVService.service, kvHandlers({ id, node, tracer, forwarder, commitTimeoutMs: config.commitTimeoutMs, noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs, peerCount: config.servers.length }));
   const loop = new LoopMonitor();
-  handlers.set(AdminService.service, adminHandlers({ id, servers: config.servers, node, transport, loop }));
+  handlers.set(AdminService.service, adminHandlers({ id, servers: config.servers, node, transport, loop, logBytes: () => openedStorage.logBytes() }));
   node.start();
   tracer.record('ServerListening', { serverId: id, addr: self.addr });
 
-  const openedStorage = storage;
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {

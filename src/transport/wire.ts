@@ -94,4 +94,10 @@ export interface WireStatus {
   loopStallMs: number;
   /** Longest event-loop stall since the server started, ms. */
   loopStallWorstMs: number;
+  /** Last index the server's latest snapshot covers (0: none, or an older server). */
+  snapshotIndex: number;
+  /** First index its log holds: the log has lastLogIndex - firstLogIndex + 1 entries. */
+  firstLogIndex: number;
+  /** Size of its log on disk, bytes. */
+  logBytes: number;
 }

@@ -1,3 +1,4 @@
+import { logEntries } from '../transport/log-size.ts';
 import { stateLabel } from './cluster-text.ts';
 import type { ResultEntry, ServerRow } from './state.ts';
 
@@ -29,12 +30,17 @@ const PANEL_COLUMNS = [
   { title: 'term', width: 5, right: true },
   { title: 'commit', width: 7, right: true },
   { title: 'applied', width: 8, right: true },
+  { title: 'snap', width: 7, right: true },
+  { title: 'log', width: 8, right: true },
   { title: 'contact', width: 8, right: true },
   { title: '', width: 2 },
   { title: 'state', width: 0 },
 ] as const;
 
-/** The cells of one cluster-panel row (the leader gets a "*" marker). */
+/**
+ * The cells of one cluster-panel row (the leader gets a "*" marker). `log` counts the
+ * entries the log holds; the `status` command adds their size on disk.
+ */
 export function panelCells(row: ServerRow, leaderId: string | null): string[] {
   const st = row.status;
   const live = row.fresh && st;
@@ -45,6 +51,8 @@ export function panelCells(row: ServerRow, leaderId: string | null): string[] {
     st ? String(st.term) : '-',
     st ? String(st.commitIndex) : '-',
     st ? String(st.appliedIndex) : '-',
+    st ? String(st.snapshotIndex) : '-',
+    st ? String(logEntries(st)) : '-',
     formatContact(row),
     '',
     stateLabel(row),

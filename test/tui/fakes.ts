@@ -87,6 +87,9 @@ export class FakeCluster implements ClusterControl {
       pid: this.pid(id)!,
       loopStallMs: 0,
       loopStallWorstMs: 0,
+      snapshotIndex: 0,
+      firstLogIndex: 1,
+      logBytes: 2048,
     };
   }
 }
