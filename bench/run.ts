@@ -1,10 +1,13 @@
 /**
  * RaftKV benchmark: closed-loop put/get rows against real clusters on 127.0.0.1 (durable
  * writes, tracing off), the same rows against etcd when it is installed, the cost of
- * tracing when a trace server can be started, and leader failover under load.
+ * tracing when a trace server can be started, and leader failover under load. With
+ * --growth, the growth benchmark instead (bench/growth.ts): memory, disk, throughput and
+ * restart time as the log grows.
  *
  *   npm run bench -- --quick          # ~1 minute smoke run
  *   npm run bench                     # full run
+ *   npm run bench -- --growth         # growth benchmark (10k / 100k / 1M puts)
  *   npm run bench -- --help
  *
  * Benchmarks are not tests: nothing here asserts a speed.
@@ -18,6 +21,7 @@ import { installCleanupHandlers, wasInterrupted } from './cleanup.ts';
 import { ETCD_INSTALL_HINT, findEtcd } from './etcd/cluster.ts';
 import { startEtcd } from './etcd-target.ts';
 import { runFailover, type FailoverResult } from './failover.ts';
+import { GROWTH_ARG_SPECS, GROWTH_USAGE, growthOptions, growthResultName, printGrowthReport, runGrowth, type GrowthOptions } from './growth.ts';
 import { startRaftkv } from './raftkv-target.ts';
 import { cpuSecondsOf, machineBusyCores, machineBusySeconds, spreadOrder, type BenchSystem } from './system.ts';
 import {
@@ -90,9 +94,17 @@ const USAGE = `npm run bench -- [options]
   --no-trace               skip the traced put rows
   --cpu-prof DIR           write a V8 .cpuprofile per RaftKV server process into DIR
   --data-root DIR          where cluster temp dirs go (default ${os.tmpdir()}; must be a real disk)
-  --out FILE               JSON results (default bench/results/bench-<time>.json)`;
+  --out FILE               JSON results (default bench/results/bench-<time>.json,
+                           with --growth bench/results/growth-<time>.json)
 
-function parseOptions(argv: string[]): BenchOptions | null {
+${GROWTH_USAGE}`;
+
+/** Flags of the rows mode that mean nothing to --growth (it has its own --growth-*). */
+const ROWS_ONLY = ['rows', 'conc', 'duration', 'warmup', 'keys', 'value-bytes', 'no-preload', 'failover-repeats', 'trace-cmd', 'cpu-prof'] as const;
+
+type ParsedOptions = { mode: 'rows'; o: BenchOptions } | { mode: 'growth'; o: GrowthOptions };
+
+function parseOptions(argv: string[]): ParsedOptions | null {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -114,12 +126,28 @@ function parseOptions(argv: string[]): BenchOptions | null {
       'data-root': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      ...GROWTH_ARG_SPECS,
     },
   });
   if (values.help) {
     console.log(USAGE);
     return null;
   }
+  const given = (k: keyof typeof values) => values[k] !== undefined && values[k] !== false;
+  if (values.growth) {
+    const bad = ROWS_ONLY.find((k) => given(k));
+    if (bad) throw new Error(`--${bad} does not apply to --growth (see the --growth-* options)`);
+    return { mode: 'growth', o: growthOptions(values, fsTypeOf, (l) => console.log(l)) };
+  }
+  const growthOnly = (Object.keys(GROWTH_ARG_SPECS) as (keyof typeof GROWTH_ARG_SPECS)[]).find((k) => given(k));
+  if (growthOnly) throw new Error(`--${growthOnly} needs --growth`);
+  return { mode: 'rows', o: rowsOptions(values) };
+}
+
+function rowsOptions(values: {
+  quick: boolean; servers?: string; rows?: string; conc?: string; duration?: string; warmup?: string; keys?: string; 'value-bytes'?: string;
+  'no-preload': boolean; 'no-etcd': boolean; 'failover-repeats'?: string; 'trace-cmd'?: string; 'no-trace': boolean; 'cpu-prof'?: string; 'data-root'?: string; out?: string;
+}): BenchOptions {
   const quick = values.quick;
   const ints = (s: string | undefined, d: number[], what: string) => (s === undefined ? d : [...new Set(s.split(',').map((x) => posInt(x, what)))]);
   const ops = (values.rows ?? 'put,get').split(',').map((x) => {
@@ -495,17 +523,29 @@ function printReport(r: BenchReport, log: (l: string) => void): void {
 
 async function main(): Promise<number> {
   installCleanupHandlers();
-  let o: BenchOptions | null;
+  let parsed: ParsedOptions | null;
   try {
-    o = parseOptions(process.argv.slice(2));
+    parsed = parseOptions(process.argv.slice(2));
   } catch (err) {
     console.error(`bench: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (!o) return 0;
+  if (!parsed) return 0;
+  if (parsed.mode === 'growth') return mainGrowth(parsed.o);
+  const o = parsed.o;
   const report = await runBench(o);
   printReport(report, o.log);
   const out = o.out ?? path.join(BENCH_DIR, 'results', `bench-${report.startedAt.replace(/[:.]/g, '-')}${o.quick ? '-quick' : ''}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  o.log(`\nresults: ${path.relative(process.cwd(), out) || out}`);
+  return 0;
+}
+
+async function mainGrowth(o: GrowthOptions): Promise<number> {
+  const report = await runGrowth(o);
+  printGrowthReport(report, o.log);
+  const out = o.out ?? path.join(BENCH_DIR, 'results', growthResultName(report));
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   o.log(`\nresults: ${path.relative(process.cwd(), out) || out}`);
