@@ -148,6 +148,8 @@ export class RaftNode {
     this.drain();
   }
 
+  reportSnapshot(peer: string, ok: boolean): void { if (this.stopped) return; this.raft.reportSnapshot(peer, ok); this.drain(); }
+
   get isLeader(): boolean {
     return this.raft.softState().role === 'leader';
   }
