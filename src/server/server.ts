@@ -101,7 +101,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   const tracer = new Tracer(id, sink, initialClock);
   tracer.record('ServerStart', { serverId: id });
   // `node` is declared below: a link can only break once the started node has sent on it.
-  const transport = new PeerTransport(id, config.servers, (peer) => node.leaderUnreachable(peer));
+  const transport = new PeerTransport(id, config.servers, (peer) => node.leaderUnreachable(peer), { onSnapshotReport: (peer, ok) => node.reportSnapshot(peer, ok) });
   const forwarder = new Forwarder(config.servers, id, (peer) => transport.isBlocked(peer));
   const node = new RaftNode({
     id,

@@ -1,6 +1,7 @@
 import type { Token } from '../../tracing/record.ts';
-import type { Entry, Message } from '../raft/types.ts';
-import type { WireEntry, WireRaftMessage } from './wire.ts';
+import type { Entry, InstallSnapshot, Message } from '../raft/types.ts';
+import type { WireEntry, WireRaftMessage, WireSnapshotHeader } from './wire.ts';
+import { MAX_SNAPSHOT_BYTES } from './wire-size.ts';
 
 /** Any token, the Raft core's opaque ones included: it is JSON on the wire. */
 export function encodeToken(token: unknown): string {
@@ -53,10 +54,14 @@ export function messageToWire(m: Message): WireRaftMessage {
           incarnation: m.incarnation ?? 0,
         },
       };
-    case 'InstallSnapshot':
     case 'InstallSnapshotRes':
-      // The core sends these only once the driver compacts its log, which it does not yet.
-      throw new Error(`${m.type} is not wired to the transport yet (snapshots not wired yet)`);
+      return {
+        ...base,
+        installSnapshotRes: { term: m.term, snapshotIndex: m.snapshotIndex, success: m.success, matchIndex: m.matchIndex, incarnation: m.incarnation ?? 0 },
+      };
+    case 'InstallSnapshot':
+      // Not a RaftMessage: it streams in SnapshotChunks on a call of its own (snapshotHeaderToWire).
+      throw new Error('InstallSnapshot travels on RaftPeer.InstallSnapshot, not in a RaftBatch');
   }
 }
 
@@ -81,5 +86,69 @@ export function messageFromWire(w: WireRaftMessage): Message {
     const { traceId, ...r } = w.appendEntriesRes;
     return { type: 'AppendEntriesRes', ...base, ...r, ...(traceId ? { traceId } : {}) };
   }
+  if (w.installSnapshotRes) {
+    const r = w.installSnapshotRes;
+    // The core takes a success as "the log matches up to matchIndex", which covers the snapshot.
+    if (r.success && r.matchIndex < r.snapshotIndex) throw new Error(`InstallSnapshotRes: success with matchIndex ${r.matchIndex} below snapshotIndex ${r.snapshotIndex}`);
+    return {
+      type: 'InstallSnapshotRes',
+      ...base,
+      term: r.term,
+      snapshotIndex: r.snapshotIndex,
+      success: r.success,
+      matchIndex: r.matchIndex,
+      ...(r.incarnation ? { incarnation: r.incarnation } : {}),
+    };
+  }
   throw new Error('message with no body');
+}
+
+/**
+ * The SnapshotHeader of an InstallSnapshot: everything in it but the data, which goes in
+ * SnapshotChunks (snapshot-stream.ts). `token` is encoded as on any RaftMessage.
+ */
+export function snapshotHeaderToWire(m: InstallSnapshot): WireSnapshotHeader {
+  return {
+    from: m.from,
+    to: m.to,
+    token: encodeToken(m.token),
+    term: m.term,
+    snapshotIndex: m.snapshot.index,
+    snapshotTerm: m.snapshot.term,
+    totalBytes: m.snapshot.data.byteLength,
+  };
+}
+
+/**
+ * Checks a received SnapshotHeader; throws on one no peer of ours could have sent: no
+ * from/to, a snapshot at index 0 or of term 0 (a snapshot covers at least one entry), a
+ * snapshot term above the leader's term, or more than MAX_SNAPSHOT_BYTES of data.
+ * Whether the sender is a peer and the receiver is us is the caller's to check.
+ */
+export function checkSnapshotHeader(h: WireSnapshotHeader): void {
+  if (!h.from || !h.to) throw new Error('snapshot without from/to');
+  if (!(h.snapshotIndex >= 1) || !(h.snapshotTerm >= 1)) throw new Error(`snapshot at index ${h.snapshotIndex}, term ${h.snapshotTerm}: it must cover an entry`);
+  if (h.snapshotTerm > h.term) throw new Error(`snapshot term ${h.snapshotTerm} is above the leader's term ${h.term}`);
+  if (!(h.totalBytes <= MAX_SNAPSHOT_BYTES)) throw new Error(`snapshot of ${h.totalBytes} bytes is over the limit of ${MAX_SNAPSHOT_BYTES}`);
+}
+
+/** Whether two chunks' headers describe the same transfer (every field equal). */
+export function sameSnapshotHeader(a: WireSnapshotHeader, b: WireSnapshotHeader): boolean {
+  return (
+    a.from === b.from &&
+    a.to === b.to &&
+    a.token === b.token &&
+    a.term === b.term &&
+    a.snapshotIndex === b.snapshotIndex &&
+    a.snapshotTerm === b.snapshotTerm &&
+    a.totalBytes === b.totalBytes
+  );
+}
+
+/** The InstallSnapshot a checked header and all of its data make; throws if the data is not all there. */
+export function installSnapshotFromWire(h: WireSnapshotHeader, data: Uint8Array): InstallSnapshot {
+  checkSnapshotHeader(h);
+  if (data.byteLength !== h.totalBytes) throw new Error(`snapshot has ${data.byteLength} of ${h.totalBytes} bytes`);
+  const token = decodeToken(h.token);
+  return { type: 'InstallSnapshot', from: h.from, to: h.to, term: h.term, snapshot: { index: h.snapshotIndex, term: h.snapshotTerm, data }, ...(token ? { token } : {}) };
 }

@@ -1,10 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { beforeSend } from '../../tracing/send-barrier.ts';
-import type { Message } from '../raft/types.ts';
+import type { InstallSnapshot, Message } from '../raft/types.ts';
 import { messageFromWire, messageToWire } from './codec.ts';
 import { channelOptions, RaftPeerService } from './proto.ts';
-import type { WireRaftMessage } from './wire.ts';
-import { MAX_BATCH_BYTES, wireMessageSize } from './wire-size.ts';
+import { SnapshotAssembler, snapshotChunks, snapshotDeadlineMs } from './snapshot-stream.ts';
+import type { WireRaftMessage, WireSnapshotChunk } from './wire.ts';
+import { MAX_BATCH_BYTES, MAX_SNAPSHOT_BYTES, SNAPSHOT_CHUNK_BYTES, wireMessageSize } from './wire-size.ts';
 
 interface PeerAddress {
   id: string;
@@ -13,11 +14,47 @@ interface PeerAddress {
 
 interface PeerLink {
   id: string;
+  addr: string;
   client: grpc.Client;
   stream: grpc.ClientWritableStream<{ messages: WireRaftMessage[] }> | null;
   /** The stream's buffer is full (a paused peer): drop until it drains. */
   congested: boolean;
+  /** A client on a connection of its own, for snapshots; made at the first one. */
+  snapshotClient: grpc.Client | null;
+  /** The InstallSnapshot on its way to this peer: at most one at a time. */
+  snapshot: SnapshotTransfer | null;
 }
+
+/** One InstallSnapshot being streamed; `finished` once it was reported. */
+interface SnapshotTransfer {
+  peer: string;
+  call: grpc.ClientWritableStream<WireSnapshotChunk> | null;
+  finished: boolean;
+}
+
+export interface PeerTransportOptions {
+  /**
+   * How an InstallSnapshot handed to send() ended, for Raft.reportSnapshot (etcd's
+   * ReportSnapshot): called exactly once per InstallSnapshot, `ok` when the receiver
+   * answered that the whole snapshot reached its node, otherwise false (an error, the
+   * deadline, a blocked link, another snapshot to that peer already on its way, close()).
+   * Never called from inside send(), setBlocked() or close() (the node may be in the
+   * middle of a Ready): always in a later microtask, in the order the outcomes became known.
+   */
+  onSnapshotReport?: (peer: string, ok: boolean) => void;
+  /** The deadline of one snapshot transfer, ms, from its data's size in bytes (default snapshotDeadlineMs: 10 s + 1 s per MiB). */
+  snapshotDeadlineMs?: (bytes: number) => number;
+  /** Data bytes per SnapshotChunk (default SNAPSHOT_CHUNK_BYTES, 1 MiB). */
+  snapshotChunkBytes?: number;
+}
+
+/**
+ * The snapshot client's own channel options: a local subchannel pool gives it its own
+ * TCP connection, so a snapshot shares neither HTTP/2's connection-wide flow-control
+ * window nor the socket's send queue with the peer stream (etcd, too, streams snapshots
+ * on a connection of their own).
+ */
+const snapshotChannelOptions: grpc.ChannelOptions = { ...channelOptions, 'grpc.use_local_subchannel_pool': 1 };
 
 /**
  * Sends Raft messages to peers over one long-lived gRPC stream each, one batch per peer
@@ -26,21 +63,50 @@ interface PeerLink {
  * message limit. Raft tolerates loss, so a dead, paused or slow peer costs dropped
  * messages, never a blocked node: a broken stream is reopened on the next send, and a
  * full one drops until it drains.
+ *
+ * InstallSnapshot (Raft §7) is taken out of the batch and streamed in SnapshotChunks of
+ * 1 MiB on an RaftPeer.InstallSnapshot call of its own, over a connection of its own,
+ * honouring backpressure (a full call waits for 'drain'), so heartbeats and
+ * AppendEntries on the peer stream never wait behind megabytes of snapshot. The call
+ * has a deadline scaled to the snapshot's size (snapshotDeadlineMs). Every snapshot
+ * handed to send() is reported exactly once through onSnapshotReport.
+ *
+ * One transfer per peer at a time: an InstallSnapshot for a peer that already has one
+ * on its way is dropped and reported failed at once, and the one in flight goes on. Its
+ * bytes are already moving, and the core re-sends after a failure when it still needs
+ * to; cancelling it instead for a newer one could starve a slow link forever. It also
+ * keeps the reports unambiguous (they name no snapshot): the core's progress for that
+ * peer sees the new one fail at once, and the old one's outcome only after.
  */
 export class PeerTransport {
   private readonly links = new Map<string, PeerLink>();
   private blocked = new Set<string>();
   private closed = false;
+  private readonly onSnapshotReport: (peer: string, ok: boolean) => void;
+  private readonly snapshotDeadlineMs: (bytes: number) => number;
+  private readonly snapshotChunkBytes: number;
 
   constructor(
     selfId: string,
     peers: PeerAddress[],
     /** A stream to `peer` broke with an error: its process is likely gone (see Raft.leaderUnreachable). */
     private readonly onLinkDown: (peer: string) => void = () => undefined,
+    options: PeerTransportOptions = {},
   ) {
+    this.onSnapshotReport = options.onSnapshotReport ?? (() => undefined);
+    this.snapshotDeadlineMs = options.snapshotDeadlineMs ?? snapshotDeadlineMs;
+    this.snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES;
     for (const p of peers) {
       if (p.id === selfId) continue;
-      this.links.set(p.id, { id: p.id, client: new RaftPeerService(p.addr, grpc.credentials.createInsecure(), channelOptions), stream: null, congested: false });
+      this.links.set(p.id, {
+        id: p.id,
+        addr: p.addr,
+        client: new RaftPeerService(p.addr, grpc.credentials.createInsecure(), channelOptions),
+        stream: null,
+        congested: false,
+        snapshotClient: null,
+        snapshot: null,
+      });
     }
   }
 
@@ -49,6 +115,10 @@ export class PeerTransport {
     const byPeer = new Map<string, WireRaftMessage[][]>();
     const batchBytes = new Map<string, number>();
     for (const m of messages) {
+      if (m.type === 'InstallSnapshot') {
+        this.sendSnapshot(m);
+        continue;
+      }
       if (this.blocked.has(m.to)) continue;
       const wire = messageToWire(m);
       const size = wireMessageSize(wire, m.type === 'AppendEntries' ? m.entries : []);
@@ -90,25 +160,113 @@ export class PeerTransport {
     return stream;
   }
 
-  /** Cuts (or restores) links: messages to and from these peers are dropped here. */
+  /**
+   * Streams one InstallSnapshot to its peer, or reports it failed at once: after close(),
+   * to a peer we do not know or whose link is blocked, when another is on its way to that
+   * peer, or over MAX_SNAPSHOT_BYTES (the receiver would refuse it).
+   */
+  private sendSnapshot(m: InstallSnapshot): void {
+    const link = this.links.get(m.to);
+    const bytes = m.snapshot.data.byteLength;
+    if (this.closed || !link || this.blocked.has(m.to) || link.snapshot) {
+      this.report(m.to, false);
+      return;
+    }
+    if (bytes > MAX_SNAPSHOT_BYTES) {
+      console.error(`InstallSnapshot to ${m.to}: ${bytes} bytes is over the limit of ${MAX_SNAPSHOT_BYTES}; not sent`);
+      this.report(m.to, false);
+      return;
+    }
+    const transfer: SnapshotTransfer = { peer: m.to, call: null, finished: false };
+    link.snapshot = transfer;
+    const client = (link.snapshotClient ??= new RaftPeerService(link.addr, grpc.credentials.createInsecure(), snapshotChannelOptions));
+    const method = (client as unknown as Record<string, Function>).InstallSnapshot;
+    const call = method.call(client, { deadline: Date.now() + this.snapshotDeadlineMs(bytes) }, (err: grpc.ServiceError | null) =>
+      this.endSnapshot(link, transfer, err === null),
+    ) as grpc.ClientWritableStream<WireSnapshotChunk>;
+    call.on('error', () => undefined);
+    transfer.call = call;
+    const chunks = snapshotChunks(m, this.snapshotChunkBytes);
+    // Chunks are views of the snapshot's data: what waits in the call's buffer costs no copy.
+    const pump = (): void => {
+      while (!transfer.finished) {
+        const next = chunks.next();
+        if (next.done) {
+          call.end();
+          return;
+        }
+        if (!call.write(next.value)) {
+          call.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  }
+
+  /** The transfer ended (`ok`: the receiver answered OK); reported once, however it ended. */
+  private endSnapshot(link: PeerLink, transfer: SnapshotTransfer, ok: boolean): void {
+    if (transfer.finished) return;
+    transfer.finished = true;
+    if (link.snapshot === transfer) link.snapshot = null;
+    this.report(transfer.peer, ok);
+  }
+
+  private cancelSnapshot(link: PeerLink): void {
+    const transfer = link.snapshot;
+    if (!transfer) return;
+    this.endSnapshot(link, transfer, false);
+    transfer.call?.cancel();
+  }
+
+  /** Later, never from inside our caller (the node may be in the middle of a Ready). */
+  private report(peer: string, ok: boolean): void {
+    queueMicrotask(() => {
+      try {
+        this.onSnapshotReport(peer, ok);
+      } catch (err) {
+        console.error(`snapshot report for ${peer} failed: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  /**
+   * Cuts (or restores) links: messages to and from these peers are dropped here, and a
+   * snapshot on its way to one of them is cancelled and reported failed.
+   */
   setBlocked(peers: Iterable<string>): void {
     this.blocked = new Set(peers);
+    for (const link of this.links.values()) if (this.blocked.has(link.id)) this.cancelSnapshot(link);
   }
 
   isBlocked(peer: string): boolean {
     return this.blocked.has(peer);
   }
 
+  /** Ends the peer streams and cancels snapshots on their way (each reported failed). */
   close(): void {
     this.closed = true;
     for (const link of this.links.values()) {
+      this.cancelSnapshot(link);
       link.stream?.end();
       link.client.close();
+      link.snapshotClient?.close();
     }
   }
 }
 
-/** The RaftPeer service: decodes batches and hands them to the node; bad input is refused. */
+/**
+ * The RaftPeer service: decodes batches and hands them to the node; bad input is refused.
+ *
+ * InstallSnapshot reassembles one snapshot per call (SnapshotAssembler) and, only when the
+ * call ends with every byte received, hands the node ONE InstallSnapshot and answers OK.
+ * Refused with INVALID_ARGUMENT, delivering nothing: a chunk without a header or whose
+ * header differs from the first one's, a sender that is not a peer, a snapshot for
+ * another server, an offset other than the bytes received so far, more data than
+ * totalBytes, totalBytes over MAX_SNAPSHOT_BYTES, or a call that ends early. UNAVAILABLE
+ * while the link from the sender is blocked (as a cut link, which fails a transfer);
+ * INTERNAL if the node throws on it. A cancelled or broken call delivers nothing.
+ */
 export function raftPeerHandlers(selfId: string, members: string[], transport: PeerTransport, onMessages: (messages: Message[]) => void): grpc.UntypedServiceImplementation {
   const known = new Set(members);
   const decode = (batch: { messages: WireRaftMessage[] }): Message[] => {
@@ -156,6 +314,62 @@ export function raftPeerHandlers(selfId: string, members: string[], transport: P
       });
       call.on('end', () => finish(null));
       call.on('error', () => undefined);
+    },
+    InstallSnapshot(call: grpc.ServerReadableStream<WireSnapshotChunk, object>, callback: grpc.sendUnaryData<object>) {
+      const snapshot = new SnapshotAssembler((h) => {
+        if (!known.has(h.from) || h.from === selfId) throw new Error(`sender "${h.from}" is not a peer of ${selfId}`);
+        if (h.to !== selfId) throw new Error(`snapshot for "${h.to}" reached ${selfId}`);
+      });
+      let done = false;
+      const finish = (err: Partial<grpc.ServiceError> | null) => {
+        if (done) return;
+        done = true;
+        snapshot.discard();
+        callback(err as grpc.ServiceError | null, err ? undefined : {});
+      };
+      const refuse = (err: unknown) => finish({ code: grpc.status.INVALID_ARGUMENT, details: `malformed snapshot: ${(err as Error).message}` });
+      const blocked = (): boolean => {
+        const from = snapshot.current?.from;
+        if (from === undefined || !transport.isBlocked(from)) return false;
+        finish({ code: grpc.status.UNAVAILABLE, details: `the link from ${from} to ${selfId} is blocked` });
+        return true;
+      };
+      call.on('data', (chunk: WireSnapshotChunk) => {
+        if (done) return;
+        try {
+          snapshot.add(chunk);
+        } catch (err) {
+          refuse(err);
+          return;
+        }
+        blocked();
+      });
+      call.on('end', () => {
+        if (done || blocked()) return;
+        let m: Message;
+        try {
+          m = snapshot.finish();
+        } catch (err) {
+          refuse(err);
+          return;
+        }
+        try {
+          onMessages([m]);
+        } catch (err) {
+          console.error(`${selfId}: dropped an InstallSnapshot: ${(err as Error).message}`);
+          finish({ code: grpc.status.INTERNAL, details: `the node did not take the snapshot: ${(err as Error).message}` });
+          return;
+        }
+        finish(null);
+      });
+      // Cancelled by the sender, or broken: nothing was delivered, nothing will be.
+      const abort = () => {
+        done = true;
+        snapshot.discard();
+      };
+      call.on('cancelled', abort);
+      call.on('error', abort);
+      call.on('close', abort);
     },
   };
 }

@@ -19,6 +19,20 @@ export const MAX_ENTRY_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024;
  */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Data bytes in one SnapshotChunk (1 MiB, the order of etcd's MaxSizePerMsg): an
+ * InstallSnapshot streams its data in pieces this big, each one gRPC message far below
+ * MAX_MESSAGE_BYTES, so neither side holds more than a few of them in flight.
+ */
+export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The largest snapshot a receiver accepts (1 GiB of data): it holds the whole of it in
+ * memory until the last chunk, so a header claiming more is refused with
+ * INVALID_ARGUMENT before anything is buffered, and a sender does not try.
+ */
+export const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+
 const sizes = new WeakMap<Entry, number>();
 
 /**
@@ -40,7 +54,9 @@ export function wireEntrySize(e: Entry): number {
 
 /**
  * Bytes a wire message takes, within a few bytes (an upper bound): the entries counted
- * as wireEntrySize does, the rest as a generous fixed allowance plus the token.
+ * as wireEntrySize does, the rest as a generous fixed allowance plus the token. The
+ * allowance (128 bytes) covers an InstallSnapshotRes whole: four numbers and a flag, at
+ * most 45 bytes with their tags even with every number at 2^53.
  */
 export function wireMessageSize(m: WireRaftMessage, entries: readonly Entry[]): number {
   let size = 128 + m.from.length * 3 + m.to.length * 3 + Buffer.byteLength(m.token, 'utf8');

@@ -12,7 +12,7 @@ export interface WireRaftMessage {
   from: string;
   to: string;
   token: string;
-  body?: 'requestVote' | 'requestVoteRes' | 'appendEntries' | 'appendEntriesRes';
+  body?: 'requestVote' | 'requestVoteRes' | 'appendEntries' | 'appendEntriesRes' | 'installSnapshotRes';
   requestVote?: { term: number; lastLogIndex: number; lastLogTerm: number; preVote: boolean };
   requestVoteRes?: { term: number; voteGranted: boolean; preVote: boolean };
   appendEntries?: { term: number; prevLogIndex: number; prevLogTerm: number; entries: WireEntry[]; leaderCommit: number; readSeq: number; logTime?: number };
@@ -27,6 +27,26 @@ export interface WireRaftMessage {
     traceId: string;
     incarnation: number;
   };
+  installSnapshotRes?: { term: number; snapshotIndex: number; success: boolean; matchIndex: number; incarnation: number };
+}
+
+/** SnapshotHeader: what an InstallSnapshot says besides its data, on every chunk of it. */
+export interface WireSnapshotHeader {
+  from: string;
+  to: string;
+  token: string;
+  term: number;
+  snapshotIndex: number;
+  snapshotTerm: number;
+  /** Length of the snapshot's data, bytes. */
+  totalBytes: number;
+}
+
+/** SnapshotChunk: `data` starts at byte `offset` of the snapshot's data (a Buffer when received). */
+export interface WireSnapshotChunk {
+  header: WireSnapshotHeader | null;
+  offset: number;
+  data: Uint8Array;
 }
 
 interface WireKeyValue {
