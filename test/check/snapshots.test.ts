@@ -174,7 +174,7 @@ describe('raftkv check on a run with snapshots (an install, a fast-forward, a re
       ]);
       const r = snapshotSafetyRule(trace);
       expect(r.status, r.offenders.map((o) => o.message).join('\n')).toBe('PASS');
-      expect(r.note).toBe('0 SnapshotTaken, 1 SnapshotRestored, 0 InstallSnapshot; 1 at indexes committed by a Commit that does not happen before them (a restart whose trace lost the tail that knew it)');
+      expect(r.note).toBe('0 SnapshotTaken, 1 SnapshotRestored, 0 InstallSnapshot; 1 at indexes committed by a Commit that does not happen before them (the trace does not show how the server learned it: e.g. a restart that lost its trace\'s tail)');
     });
 
     it('snapshots at an index no Commit or Apply shows must agree on its term', () => {

@@ -13,7 +13,9 @@ import { at, describe, result, type Offender, type RuleResult, type Trace, type 
  *   or Apply shows, all snapshots of it name the same term;
  * - index is committed: a `Commit` of that index or beyond happens before it (the leader's
  *   own, or one the server heard of), or, failing that, one exists somewhere in the trace
- *   (a restart whose trace lost the tail that knew of it; counted in the note). A Commit of
+ *   (the trace does not show how the server learned it, e.g. a restart whose trace lost
+ *   the tail that knew of it; counted in the note, as commit-before-apply judges the
+ *   Applies the snapshot was taken from). A Commit of
  *   j >= i commits i too: leaders commit in index order.
  *
  * State machine order (restores and Applies per server) is rule 3's business; the
@@ -53,7 +55,7 @@ export function snapshotSafetyRule(trace: Trace): RuleResult {
   }
 
   const counts = SNAPSHOT_TAGS.map((t) => `${snapshots.filter((s) => s.e.tag === t).length} ${t}`).join(', ');
-  const note = `${counts}${unknownCommit > 0 ? `; ${unknownCommit} at indexes committed by a Commit that does not happen before them (a restart whose trace lost the tail that knew it)` : ''}`;
+  const note = `${counts}${unknownCommit > 0 ? `; ${unknownCommit} at indexes committed by a Commit that does not happen before them (the trace does not show how the server learned it: e.g. a restart that lost its trace's tail)` : ''}`;
   return result('snapshot-safety', offenders, { note });
 }
 
