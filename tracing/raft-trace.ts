@@ -5,8 +5,8 @@ import type { Tracer } from './tracer.ts';
 
 /**
  * The Raft actions of the catalogue (docs/TRACING.md), with the bodies the checkers read:
- * the core's TraceLogger on a real Tracer, plus Apply, which the driver records as it
- * applies committed entries.
+ * the core's TraceLogger on a real Tracer, plus what only the driver sees, because it owns
+ * the state machine: Apply, SnapshotTaken and SnapshotRestored.
  */
 export class RaftTrace implements TraceLogger {
   constructor(
@@ -89,6 +89,28 @@ export class RaftTrace implements TraceLogger {
    */
   apply(e: Entry, outcome: Record<string, unknown> = {}): void {
     this.tracer.record('Apply', { command: operationOf(e), term: e.term, index: e.index, ...outcome }, e.traceId ?? '');
+  }
+
+  /**
+   * Log compaction (Raft §7): the driver made a durable snapshot of its own state machine
+   * covering indexes 1..`index`, where `term` is the term of entry `index`; its log may then
+   * drop those entries. Records `SnapshotTaken {serverId, index, term}`, a local event.
+   * The checkers hold the snapshot to the log: `index` committed and already applied here,
+   * `term` the term every Commit and Apply of `index` names.
+   */
+  snapshotTaken(snapshot: { index: number; term: number }): void {
+    this.tracer.record('SnapshotTaken', { serverId: this.tracer.host, index: snapshot.index, term: snapshot.term });
+  }
+
+  /**
+   * The driver replaced its state machine with a snapshot covering 1..`index` (`term`: the
+   * term of entry `index`): one installed from the leader (Raft §7, InstallSnapshot), or its
+   * own loaded at startup when its trace shows it had not applied that far. Its next Apply is
+   * `index` + 1, and the entries the snapshot covers are never Applied on this server.
+   * Records `SnapshotRestored {serverId, index, term}`, a local event.
+   */
+  snapshotRestored(snapshot: { index: number; term: number }): void {
+    this.tracer.record('SnapshotRestored', { serverId: this.tracer.host, index: snapshot.index, term: snapshot.term });
   }
 }
 

@@ -4,10 +4,12 @@ import { electionSafetyRule } from './rule-election.ts';
 import { exactlyOnceRule } from './rule-exactly-once.ts';
 import { filesRule } from './rule-files.ts';
 import { historyMatchesTraceRule } from './rule-history.ts';
+import { installSnapshotRule } from './rule-install-snapshot.ts';
 import { lifecycleRule } from './rule-lifecycle.ts';
 import { linearizabilityRule } from './rule-linearizability.ts';
 import { operationOrderRule } from './rule-operations.ts';
 import { shivizRule } from './rule-shiviz.ts';
+import { snapshotSafetyRule } from './rule-snapshot-safety.ts';
 import { stateMachineSafetyRule } from './rule-state-machine.ts';
 import type { NamedRule } from './trace.ts';
 
@@ -20,6 +22,8 @@ export const GENERAL_RULES: readonly NamedRule[] = [
   { name: 'election-safety', check: electionSafetyRule }, // rule 2
   { name: 'state-machine-safety', check: stateMachineSafetyRule }, // rule 3
   { name: 'commit-before-apply', check: commitBeforeApplyRule },
+  { name: 'snapshot-safety', check: snapshotSafetyRule },
+  { name: 'install-snapshot', check: installSnapshotRule },
   { name: 'client-order', check: clientOrderRule }, // rule 4
   { name: 'linearizability', check: (t) => linearizabilityRule(t) }, // rule 5
   { name: 'history-trace', check: historyMatchesTraceRule },

@@ -45,7 +45,7 @@ export interface NamedRule {
 const SERVER_TAGS = new Set([
   'ServerStart', 'ServerListening', 'RaftStart', 'RequestVote', 'RequestVoteRecv', 'RequestVoteRes', 'RequestVoteResRecv',
   'LeaderElected', 'AppendEntries', 'AppendEntriesRecv', 'AppendEntriesRes', 'AppendEntriesResRecv', 'Commit', 'Apply',
-  'InstallSnapshot', 'InstallSnapshotRecv', 'InstallSnapshotRes', 'InstallSnapshotResRecv',
+  'InstallSnapshot', 'InstallSnapshotRecv', 'InstallSnapshotRes', 'InstallSnapshotResRecv', 'SnapshotTaken', 'SnapshotRestored',
   'GetRecv', 'PutRecv', 'GetFwd', 'PutFwd', 'RaftPutReq', 'GetResult', 'PutResult', 'GetResultFwd', 'PutResultFwd',
 ]);
 
