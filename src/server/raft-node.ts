@@ -77,7 +77,8 @@ export interface RaftNodeOptions {
   tracer?: Tracer;
   traceHeartbeats?: boolean;
   /**
-   * The last index this server traced an Apply for in this run (from its spool). The
+   * The last index this server traced an Apply for in this run, or a SnapshotRestored
+   * after it (from its spool): where the trace left its state machine. The
    * restart replays silently only up to there, so the trace shows every index applied
    * once: none skipped because the commit index on disk ran ahead of the applies, none
    * repeated because it lagged behind them. A node that rejoined empty applies those

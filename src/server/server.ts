@@ -81,7 +81,8 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
       const opened = await CollectorSink.open({ addr: config.traceServer, host: id, spoolFile: path.join(dataDir, 'trace-spool.jsonl') });
       ({ sink: collector, initialClock } = opened);
       sink = collector;
-      tracedApplyIndex = opened.spooled.findLast((r) => r.tag === 'Apply')?.body.index as number | undefined;
+      // Where the trace left this state machine: its last Apply, or a snapshot restored after it.
+      tracedApplyIndex = opened.spooled.findLast((r) => r.tag === 'Apply' || r.tag === 'SnapshotRestored')?.body.index as number | undefined;
     }
     storage = await RaftStorage.open(dataDir, { rejoinEmpty: opts.rejoinEmpty ?? false });
   } catch (err) {
