@@ -1,12 +1,13 @@
 import zlib from 'node:zlib';
 
 /**
- * CRC-32 (IEEE, as zlib, etcd's WAL and LogCabin's segments compute it) of `text` as
- * UTF-8, continuing from `initial`. Node's zlib.crc32 (20.15+) when present, else a
- * table in JavaScript.
+ * CRC-32 (IEEE, as zlib, etcd's WAL and LogCabin's segments compute it) of `input`
+ * (a string as UTF-8, or raw bytes), continuing from `initial`. Node's zlib.crc32
+ * (20.15+) when present, else a table in JavaScript.
  */
-export function crc32(text: string, initial = 0): number {
-  return native ? native(text, initial) : tableCrc32(Buffer.from(text, 'utf8'), initial);
+export function crc32(input: string | Uint8Array, initial = 0): number {
+  if (native) return native(input, initial);
+  return tableCrc32(typeof input === 'string' ? Buffer.from(input, 'utf8') : input, initial);
 }
 
 const native = (zlib as { crc32?: (data: string | Uint8Array, value?: number) => number }).crc32;

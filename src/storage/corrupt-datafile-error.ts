@@ -26,12 +26,15 @@ export class LostEntriesError extends CorruptDatafileError {
     /** The first and last index missing: acknowledged, and no longer in the file. */
     readonly missingFrom: number,
     readonly missingTo: number,
+    /** What is wrong, when not the usual "acknowledged but missing" (e.g. a gap after the snapshot). */
+    problem?: string,
   ) {
     super(
       file,
       null,
-      `${missingFrom === missingTo ? `entry ${missingFrom} was` : `entries ${missingFrom}-${missingTo} were`} acknowledged but ${missingFrom === missingTo ? 'is' : 'are'} missing ` +
-        '(the file was truncated or damaged); start with --rejoin-empty to rejoin as an empty node',
+      (problem ??
+        `${missingFrom === missingTo ? `entry ${missingFrom} was` : `entries ${missingFrom}-${missingTo} were`} acknowledged but ${missingFrom === missingTo ? 'is' : 'are'} missing ` +
+          '(the file was truncated or damaged)') + '; start with --rejoin-empty to rejoin as an empty node',
     );
     this.name = 'LostEntriesError';
   }

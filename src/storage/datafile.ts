@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import Datastore from 'nedb-promises';
 import { CorruptDatafileError } from './corrupt-datafile-error.ts';
 import type { StorageEventListener } from './events.ts';
@@ -11,12 +12,13 @@ import { repairDatafile } from './repair-datafile.ts';
  * wrapped write could enter NeDB's executor ahead of it, and an fsync must follow it.
  */
 interface NedbDatastore {
-  persistence: { persistNewStateAsync(docs: Doc[]): Promise<void> };
+  persistence: { persistNewStateAsync(docs: Doc[]): Promise<void>; persistCachedDatabaseAsync(): Promise<void> };
   executor: { pushAsync<T>(task: () => Promise<T>): Promise<T> };
   insertAsync(docs: Doc[]): Promise<unknown>;
   removeAsync(query: object, options: { multi: boolean }): Promise<number>;
+  /** removeAsync without the executor: for use inside a task already running on it. */
+  _removeAsync(query: object, options: { multi: boolean }): Promise<number>;
   updateAsync(query: object, update: Doc, options: { upsert: boolean }): Promise<unknown>;
-  compactDatafileAsync(): Promise<void>;
   getAllData(): Doc[];
 }
 
@@ -34,6 +36,10 @@ interface DatafileOptions {
 export class Datafile {
   /** Lines in the file: every write appends, only compaction shrinks it. */
   private lines: number;
+  /** Bytes in the file: grows with every append, set from the file after each rewrite. */
+  private size: number;
+  /** Set while documents are removed from memory only, ahead of a rewrite (rewriteWithout). */
+  private memoryOnly = false;
   private readonly handle: AppendHandle;
 
   private constructor(
@@ -43,12 +49,26 @@ export class Datafile {
     private readonly options: DatafileOptions,
   ) {
     this.lines = live; // NeDB rewrites the file with one line per live document when it loads
+    this.size = fileSize(path);
     this.handle = new AppendHandle(path);
     // NeDB serializes with JSON.stringify plus a Date encoding; our documents hold only
     // strings and numbers, and NeDB has checked their keys before this is called.
     db.persistence.persistNewStateAsync = async (docs) => {
-      if (docs.length > 0) this.handle.append(docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+      if (docs.length === 0 || this.memoryOnly) return;
+      const text = docs.map((d) => `${JSON.stringify(d)}\n`).join('');
+      this.handle.append(text);
+      this.size += Buffer.byteLength(text, 'utf8');
     };
+  }
+
+  /** Approximate size of the file on disk in bytes (exact unless a write failed); no system call. */
+  get bytes(): number {
+    return this.size;
+  }
+
+  /** Documents NeDB holds (in memory, and live in the file). O(n): for tests and diagnostics. */
+  documentCount(): number {
+    return this.db.getAllData().length;
   }
 
   /** Releases the descriptor kept for appends and fsync; call once no write is pending. */
@@ -71,6 +91,9 @@ export class Datafile {
     const db = (wrapper as unknown as { __original?: NedbDatastore }).__original;
     if (!db?.executor) throw new Error('nedb-promises no longer exposes its @seald-io/nedb datastore as __original');
     if (typeof db.persistence?.persistNewStateAsync !== 'function') throw new Error('@seald-io/nedb no longer appends through persistence.persistNewStateAsync');
+    if (typeof db.persistence.persistCachedDatabaseAsync !== 'function' || typeof db._removeAsync !== 'function') {
+      throw new Error('@seald-io/nedb no longer exposes persistence.persistCachedDatabaseAsync and _removeAsync');
+    }
     const loaded = db.getAllData().length;
     if (loaded !== content.live.size) {
       throw new CorruptDatafileError(path, null, `NeDB loaded ${loaded} documents where the file holds ${content.live.size}`);
@@ -111,11 +134,46 @@ export class Datafile {
    */
   async compactIfWorthIt(liveDocs: number): Promise<void> {
     if (!this.compactionDue(liveDocs)) return;
-    // Crash safe without our help: NeDB (storage.crashSafeWriteFileLinesAsync) writes
-    // `file~`, fsyncs it, renames it over the datafile and fsyncs the directory.
-    await this.db.compactDatafileAsync();
+    await this.db.executor.pushAsync(() => this.rewrite());
+  }
+
+  /**
+   * Drops the documents `ids` and rewrites the file without them, in one step on disk:
+   * they leave NeDB's memory (its removal appends nothing), then the file is rewritten
+   * from what is left (NeDB's compaction, crash safe). A crash leaves the old file or the
+   * new one, never part of the removal: unlike appended `$$deleted` lines, which NeDB
+   * writes in its own order (ascending ids), a torn write cannot leave holes. Costs a
+   * write of every live document, so it is for dropping many at once (a compacted or
+   * replaced log). `onDropped(n)` runs between the two steps, when nothing on disk has
+   * changed yet. Queued behind every write issued before it.
+   */
+  rewriteWithout(ids: string[], onDropped: (removed: number) => void = () => {}): Promise<void> {
+    return this.db.executor.pushAsync(async () => {
+      let removed = 0;
+      if (ids.length > 0) {
+        this.memoryOnly = true;
+        try {
+          removed = await this.db._removeAsync({ _id: { $in: ids } }, { multi: true });
+        } finally {
+          this.memoryOnly = false;
+        }
+      }
+      onDropped(removed);
+      await this.rewrite();
+    });
+  }
+
+  /**
+   * Rewrites the file with NeDB's live documents; runs on NeDB's executor, so no append
+   * of ours is under way and none starts before the descriptor is forgotten. Crash safe
+   * without our help: NeDB (storage.crashSafeWriteFileLinesAsync) writes `file~`, fsyncs
+   * it, renames it over the datafile and fsyncs the directory.
+   */
+  private async rewrite(): Promise<void> {
+    await this.db.persistence.persistCachedDatabaseAsync();
     this.handle.forget();
-    this.lines = liveDocs;
+    this.lines = this.db.getAllData().length;
+    this.size = fileSize(this.path);
     this.options.emit({ type: 'compact', file: this.path });
   }
 
@@ -127,5 +185,13 @@ export class Datafile {
   private appended(write: Promise<unknown>, lines: number): Promise<void> {
     this.lines += lines;
     return write.then(() => this.options.emit({ type: 'append', file: this.path, lines }));
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }

@@ -107,7 +107,7 @@ describe('a log that lost entries it acknowledged', () => {
     const damaged = await readFile(logFile);
 
     const store = await RaftStorage.open(dir, { rejoinEmpty: true });
-    expect(store.initialState()).toEqual({ hardState: { term: 2, votedFor: 'n1', commitIndex: 0 }, entries: [] });
+    expect(store.initialState()).toEqual({ hardState: { term: 2, votedFor: 'n1', commitIndex: 0 }, entries: [], snapshot: null });
     expect(store.catchUpIndex).toBe(20);
     expect(store.rejoined).toMatchObject({ catchUpIndex: 20 });
     expect(store.rejoined!.reason).toMatch(/entries \d+-20 were acknowledged but are missing/);
@@ -154,7 +154,7 @@ describe('a log that lost entries it acknowledged', () => {
     expect((await openError(dir)) as Error).toBeInstanceOf(LostEntriesError);
     const store = await RaftStorage.open(dir, { rejoinEmpty: true });
     expect(store.rejoined).toMatchObject({ catchUpIndex: 5, movedTo: expect.stringContaining('was gone') });
-    expect(store.initialState()).toEqual({ hardState: { term: 2, votedFor: 'n1', commitIndex: 0 }, entries: [] });
+    expect(store.initialState()).toEqual({ hardState: { term: 2, votedFor: 'n1', commitIndex: 0 }, entries: [], snapshot: null });
     await store.close();
   });
 
@@ -208,7 +208,7 @@ describe('record checksums', () => {
     await writeFile(join(dir, 'log.db'), [logDoc(1, 1), logDoc(2, 1), logDoc(3, 1)].map(docLine).join(''));
     await writeFile(join(dir, 'state.db'), docLine({ _id: 'hardState', term: 1, votedFor: 'n1', commitIndex: 2 }));
     const store = await RaftStorage.open(dir);
-    expect(store.initialState()).toEqual({ hardState: { term: 1, votedFor: 'n1', commitIndex: 2 }, entries: entries(1, 3, 1) });
+    expect(store.initialState()).toEqual({ hardState: { term: 1, votedFor: 'n1', commitIndex: 2 }, entries: entries(1, 3, 1), snapshot: null });
     await store.close();
     // Rewritten on open with a checksum and the watermark.
     const state = (await readFile(join(dir, 'state.db'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);

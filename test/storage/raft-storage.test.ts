@@ -6,7 +6,7 @@ import { entries, entry, tempDir } from './helpers.ts';
 describe('RaftStorage save and reopen', () => {
   it('starts empty', async () => {
     const store = await RaftStorage.open(await tempDir());
-    expect(store.initialState()).toEqual({ hardState: { term: 0, votedFor: null, commitIndex: 0 }, entries: [] });
+    expect(store.initialState()).toEqual({ hardState: { term: 0, votedFor: null, commitIndex: 0 }, entries: [], snapshot: null });
     expect([store.lastIndex(), store.lastTerm()]).toEqual([0, 0]);
     await store.close();
   });
@@ -21,7 +21,7 @@ describe('RaftStorage save and reopen', () => {
     await store.close();
 
     const reopened = await RaftStorage.open(dir);
-    expect(reopened.initialState()).toEqual({ hardState: { term: 2, votedFor: 'n3', commitIndex: 2 }, entries: saved });
+    expect(reopened.initialState()).toEqual({ hardState: { term: 2, votedFor: 'n3', commitIndex: 2 }, entries: saved, snapshot: null });
     expect([reopened.lastIndex(), reopened.lastTerm()]).toEqual([3, 2]);
     await reopened.close();
   });
@@ -55,6 +55,7 @@ describe('RaftStorage save and reopen', () => {
     expect(reopened.initialState()).toEqual({
       hardState: { term: 2, votedFor: 'n2', commitIndex: 1 },
       entries: [...entries(1, 2, 1), entry(3, 2, 'b-3'), entry(4, 3, 'd-4')],
+      snapshot: null,
     });
     await reopened.close();
   });

@@ -37,7 +37,7 @@ describe('opening damaged datafiles', () => {
     const { events, onEvent } = eventLog();
     const store = await RaftStorage.open(dir, { onEvent });
     expect(events).toContainEqual({ type: 'repair', file: logFile, line: linesBefore + 1, bytes: 25 });
-    expect(store.initialState()).toEqual({ hardState: { term: 1, votedFor: 'n1', commitIndex: 3 }, entries: entries(1, 5, 1) });
+    expect(store.initialState()).toEqual({ hardState: { term: 1, votedFor: 'n1', commitIndex: 3 }, entries: entries(1, 5, 1), snapshot: null });
     expect(await readFile(logFile, 'utf8')).not.toContain('"_id":"6","ind');
     await store.save(null, [entry(6, 1)]);
     await store.close();
