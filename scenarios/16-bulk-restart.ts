@@ -55,8 +55,8 @@ export const scenario: ScenarioDef = {
     ctx.expect('a put is acknowledged after the restart', !first.error, first.error ?? `${restartMs} ms from kill -9 of all servers to the first acknowledged put`);
 
     const wrong: string[] = [];
-    for (let k = 0; k < KEYS; k += 500) {
-      const keys = Array.from({ length: Math.min(500, KEYS - k) }, (_, i) => key(k + i));
+    for (let k = 0; k < KEYS; k += 250) {
+      const keys = Array.from({ length: Math.min(250, KEYS - k) }, (_, i) => key(k + i));
       const got = await c.execute({ type: 'mget', keys });
       keys.forEach((name, i) => {
         const want = value(PUTS - KEYS + k + i);
