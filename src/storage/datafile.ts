@@ -138,25 +138,23 @@ export class Datafile {
   }
 
   /**
-   * Drops the documents `ids` and rewrites the file without them, in one step on disk:
-   * they leave NeDB's memory (its removal appends nothing), then the file is rewritten
-   * from what is left (NeDB's compaction, crash safe). A crash leaves the old file or the
-   * new one, never part of the removal: unlike appended `$$deleted` lines, which NeDB
-   * writes in its own order (ascending ids), a torn write cannot leave holes. Costs a
-   * write of every live document, so it is for dropping many at once (a compacted or
-   * replaced log). `onDropped(n)` runs between the two steps, when nothing on disk has
-   * changed yet. Queued behind every write issued before it.
+   * Drops the documents matching `query` (a NeDB query) and rewrites the file without
+   * them, in one step on disk: they leave NeDB's memory (its removal appends nothing),
+   * then the file is rewritten from what is left (NeDB's compaction, crash safe). A crash
+   * leaves the old file or the new one, never part of the removal: unlike appended
+   * `$$deleted` lines, which NeDB writes in its own order, a torn write cannot leave
+   * holes. Costs a write of every live document, so it is for dropping many at once (a
+   * compacted or replaced log). `onDropped(n)` runs between the two steps, when nothing
+   * on disk has changed yet. Queued behind every write issued before it.
    */
-  rewriteWithout(ids: string[], onDropped: (removed: number) => void = () => {}): Promise<void> {
+  rewriteWithout(query: object, onDropped: (removed: number) => void = () => {}): Promise<void> {
     return this.db.executor.pushAsync(async () => {
-      let removed = 0;
-      if (ids.length > 0) {
-        this.memoryOnly = true;
-        try {
-          removed = await this.db._removeAsync({ _id: { $in: ids } }, { multi: true });
-        } finally {
-          this.memoryOnly = false;
-        }
+      this.memoryOnly = true;
+      let removed: number;
+      try {
+        removed = await this.db._removeAsync(query, { multi: true });
+      } finally {
+        this.memoryOnly = false;
       }
       onDropped(removed);
       await this.rewrite();
