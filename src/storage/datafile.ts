@@ -101,16 +101,18 @@ export class Datafile {
     return new Datafile(path, db, loaded, options);
   }
 
+  /** Appends `docs` (new _ids) as one write; durable after a later sync(). */
   insert(docs: Doc[]): Promise<void> {
     return this.appended(this.db.insertAsync(docs), docs.length);
   }
 
+  /** Appends a `$$deleted` line per id (ids NeDB holds); durable after a later sync(). */
   remove(ids: string[]): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
     return this.appended(this.db.removeAsync({ _id: { $in: ids } }, { multi: true }), ids.length);
   }
 
-  /** Insert or replace the document with doc._id. */
+  /** Insert or replace the document with doc._id (one appended line); durable after a later sync(). */
   put(doc: Doc): Promise<void> {
     return this.appended(this.db.updateAsync({ _id: doc._id }, doc, { upsert: true }), 1);
   }

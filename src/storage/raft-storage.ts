@@ -340,6 +340,10 @@ export class RaftStorage {
    * entries and the hard state are written, each fsynced before the next step; resolves
    * after all of it. A crash at any step leaves the old state or the new one (see the
    * class comment). The snapshot's data is kept, not copied: do not modify it.
+   * Precondition, which the core meets and the store cannot check cheaply: the log does
+   * not hold entry snapshot.index with snapshot.term (the core keeps its log then, §7
+   * step 6), so nothing it holds past the snapshot is the leader's or can commit, and
+   * lowering the watermark over it loses nothing that counted.
    */
   save(hardState: HardState | null, entries: Entry[], snapshot: Snapshot | null = null): Promise<void> {
     const refused = this.refusal();
