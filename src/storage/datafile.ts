@@ -101,16 +101,18 @@ export class Datafile {
     return new Datafile(path, db, loaded, options);
   }
 
+  /** Appends `docs` (new _ids) as one write; durable after a later sync(). */
   insert(docs: Doc[]): Promise<void> {
     return this.appended(this.db.insertAsync(docs), docs.length);
   }
 
+  /** Appends a `$$deleted` line per id (ids NeDB holds); durable after a later sync(). */
   remove(ids: string[]): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
     return this.appended(this.db.removeAsync({ _id: { $in: ids } }, { multi: true }), ids.length);
   }
 
-  /** Insert or replace the document with doc._id. */
+  /** Insert or replace the document with doc._id (one appended line); durable after a later sync(). */
   put(doc: Doc): Promise<void> {
     return this.appended(this.db.updateAsync({ _id: doc._id }, doc, { upsert: true }), 1);
   }
@@ -138,25 +140,23 @@ export class Datafile {
   }
 
   /**
-   * Drops the documents `ids` and rewrites the file without them, in one step on disk:
-   * they leave NeDB's memory (its removal appends nothing), then the file is rewritten
-   * from what is left (NeDB's compaction, crash safe). A crash leaves the old file or the
-   * new one, never part of the removal: unlike appended `$$deleted` lines, which NeDB
-   * writes in its own order (ascending ids), a torn write cannot leave holes. Costs a
-   * write of every live document, so it is for dropping many at once (a compacted or
-   * replaced log). `onDropped(n)` runs between the two steps, when nothing on disk has
-   * changed yet. Queued behind every write issued before it.
+   * Drops the documents matching `query` (a NeDB query) and rewrites the file without
+   * them, in one step on disk: they leave NeDB's memory (its removal appends nothing),
+   * then the file is rewritten from what is left (NeDB's compaction, crash safe). A crash
+   * leaves the old file or the new one, never part of the removal: unlike appended
+   * `$$deleted` lines, which NeDB writes in its own order, a torn write cannot leave
+   * holes. Costs a write of every live document, so it is for dropping many at once (a
+   * compacted or replaced log). `onDropped(n)` runs between the two steps, when nothing
+   * on disk has changed yet. Queued behind every write issued before it.
    */
-  rewriteWithout(ids: string[], onDropped: (removed: number) => void = () => {}): Promise<void> {
+  rewriteWithout(query: object, onDropped: (removed: number) => void = () => {}): Promise<void> {
     return this.db.executor.pushAsync(async () => {
-      let removed = 0;
-      if (ids.length > 0) {
-        this.memoryOnly = true;
-        try {
-          removed = await this.db._removeAsync({ _id: { $in: ids } }, { multi: true });
-        } finally {
-          this.memoryOnly = false;
-        }
+      this.memoryOnly = true;
+      let removed: number;
+      try {
+        removed = await this.db._removeAsync(query, { multi: true });
+      } finally {
+        this.memoryOnly = false;
       }
       onDropped(removed);
       await this.rewrite();

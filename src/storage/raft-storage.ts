@@ -244,9 +244,9 @@ export class RaftStorage {
     const logDatafile = await Datafile.open(logFile, logContent, datafileOptions);
     const state = await Datafile.open(stateFile, stateContent, datafileOptions);
     if (log.dropped.length > 0) {
-      const indexes = log.dropped.map(Number);
-      const [from, to] = indexes.reduce(([lo, hi], i) => [Math.min(lo, i), Math.max(hi, i)], [Infinity, 0]);
-      await logDatafile.rewriteWithout(log.dropped, () => emit({ type: 'truncate', file: logFile, from, to }));
+      // Dropped are exactly the entries up to the highest dropped index (decodeLog).
+      const [from, to] = log.dropped.map(Number).reduce(([lo, hi], i) => [Math.min(lo, i), Math.max(hi, i)], [Infinity, 0]);
+      await logDatafile.rewriteWithout({ index: { $lte: to } }, () => emit({ type: 'truncate', file: logFile, from, to }));
     }
     // NeDB's load rewrote log.db and fsynced it: all of it is durable now.
     const lastIndex = Math.max(snapshotIndex, log.entries.at(-1)?.index ?? 0);
@@ -340,6 +340,10 @@ export class RaftStorage {
    * entries and the hard state are written, each fsynced before the next step; resolves
    * after all of it. A crash at any step leaves the old state or the new one (see the
    * class comment). The snapshot's data is kept, not copied: do not modify it.
+   * Precondition, which the core meets and the store cannot check cheaply: the log does
+   * not hold entry snapshot.index with snapshot.term (the core keeps its log then, §7
+   * step 6), so nothing it holds past the snapshot is the leader's or can commit, and
+   * lowering the watermark over it loses nothing that counted.
    */
   save(hardState: HardState | null, entries: Entry[], snapshot: Snapshot | null = null): Promise<void> {
     const refused = this.refusal();
@@ -590,8 +594,11 @@ export class RaftStorage {
   private async dropLog(to: number): Promise<void> {
     const [from, last] = [this.logFirst, Math.min(to, this.logLast)];
     if (last < from) return;
-    const ids = Array.from({ length: last - from + 1 }, (_, i) => entryId(from + i));
-    await this.log.rewriteWithout(ids, () => this.emit({ type: 'truncate', file: this.log.path, from, to: last }));
+    // A range query: NeDB matches `$in` against every id listed, quadratic in the entries dropped.
+    await this.log.rewriteWithout({ index: { $lte: last } }, (removed) => {
+      if (removed !== last - from + 1) throw new Error(`log.db held ${removed} of entries ${from}..${last}`);
+      this.emit({ type: 'truncate', file: this.log.path, from, to: last });
+    });
   }
 
   private async writeLog({ from, entries }: { from: number; entries: Entry[] }): Promise<void> {

@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import type { Entry } from '../../src/raft/types.ts';
+import type { Entry, Snapshot } from '../../src/raft/types.ts';
 import type { StorageEvent } from '../../src/storage/events.ts';
 
 const dirs: string[] = [];
@@ -49,4 +50,56 @@ export function eventLog(): { events: StorageEvent[]; labels: string[]; onEvent:
       labels.push('file' in e ? `${e.type} ${e.file.split('/').pop()}` : e.type);
     },
   };
+}
+
+/** A snapshot whose data is `text` as UTF-8 (by default one naming its index). */
+export function snap(index: number, term: number, text = `state@${index}`): Snapshot {
+  return { index, term, data: new TextEncoder().encode(text) };
+}
+
+/** The indexes of the entries live in a log.db file, read the way NeDB would replay it. */
+export async function liveIndexes(file: string): Promise<number[]> {
+  const live = new Map<string, number>();
+  for (const line of (await readFile(file, 'utf8')).split('\n')) {
+    if (line === '') continue;
+    const doc = JSON.parse(line) as { _id: string; index?: number; $$deleted?: boolean };
+    if (doc.$$deleted) live.delete(doc._id);
+    else live.set(doc._id, doc.index!);
+  }
+  return [...live.values()].sort((a, b) => a - b);
+}
+
+/** A copy of the data directory taken at one storage event: what a crash right then would leave. */
+export interface CrashCopy {
+  /** The event's label, as eventLog() writes it. */
+  label: string;
+  dir: string;
+}
+
+/**
+ * An onEvent listener that, while `recording`, copies every file of `dir` into a new
+ * directory under `root` at each event (synchronously, so nothing moves on while it
+ * copies): the states a process crash could leave, one per step.
+ */
+export function crashRecorder(dir: string, root: string): { copies: CrashCopy[]; onEvent: (e: StorageEvent) => void; recording: boolean } {
+  const recorder = {
+    copies: [] as CrashCopy[],
+    recording: false,
+    onEvent: (e: StorageEvent) => {
+      if (!recorder.recording) return;
+      const label = 'file' in e ? `${e.type} ${e.file.split('/').pop()}` : e.type;
+      const to = join(root, `${recorder.copies.length}-${label.replace(/[^a-z0-9.]+/gi, '_')}`);
+      mkdirSync(to);
+      for (const name of readdirSync(dir)) {
+        try {
+          if (statSync(join(dir, name)).isFile()) copyFileSync(join(dir, name), join(to, name));
+        } catch (err) {
+          // A file renamed away between the listing and the copy: the crash would not have seen it either.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+      recorder.copies.push({ label, dir: to });
+    },
+  };
+  return recorder;
 }
