@@ -6,7 +6,7 @@ import { quorum } from '../raft/quorum.ts';
 import { SESSION_IDLE_MS } from '../kv/sessions.ts';
 import type { ClusterConfig } from '../server/config.ts';
 import { AdminClient } from '../transport/admin-client.ts';
-import { logSize } from '../transport/log-size.ts';
+import { logSize, memorySize } from '../transport/status-format.ts';
 import { ClientState, stateDir, type UnfinishedOp } from './client-state.ts';
 import { EXIT } from './exit-codes.ts';
 import { UsageError } from './usage.ts';
@@ -235,7 +235,7 @@ export async function printStatus(config: ClusterConfig, extra?: { header: strin
       const admin = new AdminClient(s.addr);
       try {
         const st = await admin.status(1000);
-        return [s.id, s.addr, st.role, st.term, st.leaderId || '-', st.commitIndex, st.appliedIndex, st.lastLogIndex, st.snapshotIndex, logSize(st), st.pid, `${st.loopStallMs}/${st.loopStallWorstMs}`];
+        return [s.id, s.addr, st.role, st.term, st.leaderId || '-', st.commitIndex, st.appliedIndex, st.lastLogIndex, st.snapshotIndex, logSize(st), memorySize(st), st.pid, `${st.loopStallMs}/${st.loopStallWorstMs}`];
       } catch {
         return [s.id, s.addr, 'down'];
       } finally {
@@ -244,8 +244,8 @@ export async function printStatus(config: ClusterConfig, extra?: { header: strin
     }),
   );
   // snap: the index the latest snapshot covers; log: entries the log holds, and log.db's size.
-  // stall: the longest event-loop stall in ms, over the last 10-20 s / since start.
-  const header = ['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'snap', 'log', 'pid', 'stall'];
+  // mem: the process's resident memory. stall: the longest event-loop stall in ms, over the last 10-20 s / since start.
+  const header = ['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'snap', 'log', 'mem', 'pid', 'stall'];
   // A down server's row is short: the extra column (the supervisor's view) still lines up.
   if (extra) for (const r of rows) r.push(...Array(header.length - r.length).fill('-'), extra.cell(String(r[0])));
   const table = [extra ? [...header, extra.header] : header, ...rows].map((r) => r.map(String));

@@ -38,6 +38,8 @@ export function status(ctx: AdminContext): WireStatus {
     snapshotIndex: ctx.node.snapshotIndex,
     firstLogIndex: st.firstIndex,
     logBytes: ctx.logBytes(),
+    rssBytes: process.memoryUsage.rss(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
   };
 }
 

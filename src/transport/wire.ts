@@ -120,4 +120,8 @@ export interface WireStatus {
   firstLogIndex: number;
   /** Size of its log on disk, bytes. */
   logBytes: number;
+  /** The server process's resident memory (RSS), bytes (0 from an older server). */
+  rssBytes: number;
+  /** The JavaScript heap in use, bytes. */
+  heapUsedBytes: number;
 }

@@ -1,5 +1,5 @@
 import { quorum } from '../raft/quorum.ts';
-import { logSize } from '../transport/log-size.ts';
+import { logSize, memorySize } from '../transport/status-format.ts';
 import type { TraceInfo } from './deps.ts';
 import type { ServerRow, Snapshot } from './state.ts';
 
@@ -23,10 +23,10 @@ export function leaderText(snap: Pick<Snapshot, 'leader' | 'rows'>): string {
 
 /** A table of every server; `pidOf` fills the pid of a server that did not answer. */
 export function statusText(rows: readonly ServerRow[], pidOf: (id: string) => number | undefined): string {
-  const head = ['server', 'addr', 'state', 'role', 'term', 'commit', 'applied', 'snap', 'log', 'pid'];
+  const head = ['server', 'addr', 'state', 'role', 'term', 'commit', 'applied', 'snap', 'log', 'mem', 'pid'];
   const body = rows.map((r) => {
     const st = r.fresh ? r.status : null;
-    return [r.id, r.addr, stateLabel(r), st?.role ?? '-', st ? String(st.term) : '-', st ? String(st.commitIndex) : '-', st ? String(st.appliedIndex) : '-', st ? String(st.snapshotIndex) : '-', st ? logSize(st) : '-', String(st?.pid ?? pidOf(r.id) ?? '-')];
+    return [r.id, r.addr, stateLabel(r), st?.role ?? '-', st ? String(st.term) : '-', st ? String(st.commitIndex) : '-', st ? String(st.appliedIndex) : '-', st ? String(st.snapshotIndex) : '-', st ? logSize(st) : '-', st ? memorySize(st) : '-', String(st?.pid ?? pidOf(r.id) ?? '-')];
   });
   return table([head, ...body]);
 }

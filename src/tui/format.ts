@@ -1,4 +1,4 @@
-import { logEntries } from '../transport/log-size.ts';
+import { logEntries } from '../transport/status-format.ts';
 import { stateLabel } from './cluster-text.ts';
 import type { ResultEntry, ServerRow } from './state.ts';
 

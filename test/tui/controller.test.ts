@@ -87,7 +87,7 @@ describe('Controller: the cluster panel', () => {
   });
 
   it('picks the leader of the highest term when a stale one still claims it', () => {
-    const row = (id: string, role: string, term: number) => ({ id, addr: '', liveness: 'up' as const, fresh: true, blocked: [], status: { serverId: id, role, term, leaderId: '', commitIndex: 0, appliedIndex: 0, lastLogIndex: 0, peers: [], lastContactMs: 0, pid: 1, loopStallMs: 0, loopStallWorstMs: 0, snapshotIndex: 0, firstLogIndex: 1, logBytes: 0 } });
+    const row = (id: string, role: string, term: number) => ({ id, addr: '', liveness: 'up' as const, fresh: true, blocked: [], status: { serverId: id, role, term, leaderId: '', commitIndex: 0, appliedIndex: 0, lastLogIndex: 0, peers: [], lastContactMs: 0, pid: 1, loopStallMs: 0, loopStallWorstMs: 0, snapshotIndex: 0, firstLogIndex: 1, logBytes: 0, rssBytes: 0, heapUsedBytes: 0 } });
     expect(findLeader([row('a', 'leader', 3), row('b', 'leader', 5), row('c', 'follower', 5)])).toEqual({ id: 'b', term: 5 });
     expect(findLeader([row('a', 'candidate', 3)])).toBeNull();
   });

@@ -90,6 +90,8 @@ export class FakeCluster implements ClusterControl {
       snapshotIndex: 0,
       firstLogIndex: 1,
       logBytes: 2048,
+      rssBytes: 64 * 1024 * 1024,
+      heapUsedBytes: 16 * 1024 * 1024,
     };
   }
 }

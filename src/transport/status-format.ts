@@ -1,6 +1,8 @@
 import prettyBytes from 'pretty-bytes';
 import type { WireStatus } from './wire.ts';
 
+// What a server holds, as `raftkv status` and the terminal UI show it.
+
 /**
  * "12000 / 11.8 MiB": how many entries a server's log holds (lastLogIndex - firstLogIndex
  * + 1: after compaction, only those above its snapshot's compaction point) and the size of
@@ -8,6 +10,11 @@ import type { WireStatus } from './wire.ts';
  */
 export function logSize(st: Pick<WireStatus, 'lastLogIndex' | 'firstLogIndex' | 'logBytes'>): string {
   return `${logEntries(st)} / ${prettyBytes(st.logBytes, { binary: true, maximumFractionDigits: 1 })}`;
+}
+
+/** "212 MiB": a server process's resident memory ("-" from a server too old to say). */
+export function memorySize(st: Pick<WireStatus, 'rssBytes'>): string {
+  return st.rssBytes > 0 ? prettyBytes(st.rssBytes, { binary: true, maximumFractionDigits: 0 }) : '-';
 }
 
 /** Entries a server's log holds: lastLogIndex - firstLogIndex + 1 (firstLogIndex 0 from an older server counts as 1). */
