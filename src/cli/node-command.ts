@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { offerToSupervisor } from '../cluster/supervisor-client.ts';
 import { startServer } from '../server/server.ts';
 import type { ClusterConfig } from '../server/config.ts';
@@ -6,6 +7,12 @@ import type { ClusterConfig } from '../server/config.ts';
 export async function runNode(config: ClusterConfig, id: string, opts: { rejoinEmpty?: boolean } = {}): Promise<void> {
   const server = await startServer(config, id, { rejoinEmpty: opts.rejoinEmpty });
   console.log(`${id} listening on ${server.addr} (data: ${server.dataDir}, pid ${process.pid})`);
+  const heapMb = Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024);
+  // The heap limit is fixed when node starts: a server started by hand gets V8's default,
+  // under which memory can grow well past what is live before the collector steps in.
+  if (heapMb > config.memory.heapLimitMb * 1.5) {
+    console.log(`${id}: heap limit ${heapMb} MiB; the config's memory.heapLimitMb is ${config.memory.heapLimitMb} (start with node --max-old-space-size=${config.memory.heapLimitMb}, as raftkv cluster up does)`);
+  }
   const shutdown = (signal: string) => {
     console.log(`${id}: ${signal}, stopping`);
     server.stop().then(

@@ -342,9 +342,9 @@ export class KvClient extends EventEmitter {
   }
 }
 
-/** A final error reply's meaning: INVALID refused it; FAILED ran it (nothing changed); anything else (INTERNAL) leaves a write unknown. */
+/** A final error reply's meaning: INVALID and NOSPACE refused it; FAILED ran it (nothing changed); anything else (INTERNAL) leaves a write unknown. */
 function finalKind(code: string, write: boolean): ErrorKind {
-  if (code === 'INVALID') return 'refused';
+  if (code === 'INVALID' || code === 'NOSPACE') return 'refused';
   if (code === 'FAILED') return 'failed';
   return write ? 'unknown' : 'unavailable';
 }

@@ -7,7 +7,12 @@ import { AdminClient } from '../transport/admin-client.ts';
 import type { WireStatus } from '../transport/wire.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = path.join(REPO, 'src/cli/raftkv.ts');
+/**
+ * The `raftkv` command: it runs the prebuilt bundle when that is up to date with the
+ * sources, which starts faster and takes less memory than the sources through tsx (which
+ * it falls back to otherwise).
+ */
+const BIN = path.join(REPO, 'bin/raftkv.js');
 
 type ServerState = 'down' | 'up' | 'paused';
 
@@ -85,7 +90,10 @@ export class ProcessCluster {
     const logFile = this.logFile(id);
     mkdirSync(path.dirname(logFile), { recursive: true });
     const log = openSync(logFile, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', ...(this.opts.preload ?? []).flatMap((p) => ['--import', p]), CLI, 'node', '--id', id, '--config', this.configPath, ...(opts.args ?? [])], {
+    // Preloaded modules are TypeScript: tsx must be registered before them.
+    const preload = (this.opts.preload ?? []).flatMap((p) => ['--import', p]);
+    const heap = `--max-old-space-size=${this.config.memory.heapLimitMb}`;
+    const child = spawn(process.execPath, [heap, ...(preload.length > 0 ? ['--import', 'tsx', ...preload] : []), BIN, 'node', '--id', id, '--config', this.configPath, ...(opts.args ?? [])], {
       cwd: REPO,
       stdio: ['ignore', log, log],
       detached: this.opts.ownProcessGroup ?? false,

@@ -41,6 +41,11 @@ export class KvStateMachine {
     return this.now;
   }
 
+  /** Characters of every key and value held (Store.dataBytes): what a quota on the data compares. */
+  get dataBytes(): number {
+    return this.store.dataBytes;
+  }
+
   /**
    * Throws only for a caller's bug (an index out of order); bad data in the log becomes
    * an error result, because every replica must get past it the same way.

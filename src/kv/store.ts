@@ -18,6 +18,12 @@ export interface StoredEntry {
  */
 export class Store {
   private readonly keys = new Map<string, Stored>();
+  private bytes = 0;
+
+  /** Characters of every key and value held (expired-but-not-yet-removed included): about their bytes in memory and in a snapshot. */
+  get dataBytes(): number {
+    return this.bytes;
+  }
 
   /**
    * Never removes anything: a reader's `now` may run ahead of log time, and removing on
@@ -30,20 +36,23 @@ export class Store {
 
   /** Sets the value and forgets any ttl: a new value is a new lease. */
   put(key: string, value: string): void {
+    this.forget(key);
     this.keys.set(key, { value });
+    this.bytes += key.length + value.length;
   }
 
   /** Sets the value but keeps a live key's deadline, as a counter bump should. */
   update(key: string, value: string, now: number): void {
     const stored = this.live(key, now);
-    if (stored === undefined) this.keys.set(key, { value });
-    else stored.value = value;
+    if (stored === undefined) return this.put(key, value);
+    this.bytes += value.length - stored.value.length;
+    stored.value = value;
   }
 
   /** The value removed, if the key was live. */
   delete(key: string, now: number): string | undefined {
     const stored = this.live(key, now);
-    this.keys.delete(key);
+    this.forget(key);
     return stored?.value;
   }
 
@@ -72,13 +81,24 @@ export class Store {
   /** Replaces everything held with `keys` (from dump()). */
   load(keys: SnapshotKey[]): void {
     this.keys.clear();
-    for (const [key, value, deadlineMs] of keys) this.keys.set(key, deadlineMs === undefined ? { value } : { value, deadlineMs });
+    this.bytes = 0;
+    for (const [key, value, deadlineMs] of keys) {
+      this.keys.set(key, deadlineMs === undefined ? { value } : { value, deadlineMs });
+      this.bytes += key.length + value.length;
+    }
+  }
+
+  private forget(key: string): void {
+    const stored = this.keys.get(key);
+    if (stored === undefined) return;
+    this.keys.delete(key);
+    this.bytes -= key.length + stored.value.length;
   }
 
   private live(key: string, now: number): Stored | undefined {
     const stored = this.keys.get(key);
     if (stored === undefined || !expired(stored, now)) return stored;
-    this.keys.delete(key);
+    this.forget(key);
     return undefined;
   }
 }

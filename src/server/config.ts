@@ -28,6 +28,29 @@ export interface ClusterConfig {
   replication: ReplicationLimits;
   /** When each server snapshots its state machine and compacts its log (Raft §7). */
   compaction: CompactionPolicy;
+  /** What a server may hold in memory. */
+  memory: MemoryLimits;
+}
+
+/**
+ * A server keeps its whole key space in memory (and a snapshot of it), so the data it
+ * takes is bounded, as etcd bounds it with --quota-backend-bytes, and the JavaScript heap
+ * with it, so that memory stays flat however long the server runs.
+ */
+export interface MemoryLimits {
+  /**
+   * Writes are refused (code NOSPACE, nothing applied) while the keys and values held
+   * reach this many bytes (characters); reads, deletes and expires still work, so space
+   * can be freed. Checked by the leader before it proposes. Default 67108864 (64 MiB).
+   */
+  quotaBytes: number;
+  /**
+   * V8's old-space limit for server processes started by RaftKV (`raftkv cluster up`,
+   * scenarios, tests: node --max-old-space-size), in MiB. A lower limit makes the garbage
+   * collector work sooner, keeping resident memory near what is live. Keep it above about
+   * 3 x quotaBytes + 64 MiB (the keys, a snapshot being encoded, the log). Default 256.
+   */
+  heapLimitMb: number;
 }
 
 export class ConfigError extends Error {
@@ -46,6 +69,9 @@ export const DEFAULT_REPLICATION: ReplicationLimits = { maxSizePerMsg: 1024 * 10
  */
 export const DEFAULT_COMPACTION: CompactionPolicy = { snapshotCount: 10_000, catchUpEntries: 5_000 };
 
+/** 64 MiB of keys and values in a 256 MiB heap: room for them, a snapshot being encoded and the log. */
+export const DEFAULT_MEMORY: MemoryLimits = { quotaBytes: 64 * 1024 * 1024, heapLimitMb: 256 };
+
 /** 25 ms ticks: elections after 250-500 ms of silence, heartbeats every 50 ms. */
 const DEFAULT_TIMING: Timing = { tickMs: 25, electionTick: 10, heartbeatTick: 2 };
 
@@ -59,6 +85,7 @@ export function defaultConfig(n = 7, basePort = DEFAULT_BASE_PORT, dataDir = 'da
     traceHeartbeats: false,
     replication: { ...DEFAULT_REPLICATION },
     compaction: { ...DEFAULT_COMPACTION },
+    memory: { ...DEFAULT_MEMORY },
   };
 }
 
@@ -99,7 +126,7 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   };
   if (!isObject(raw)) bad('must be a JSON object');
   const obj = raw as Record<string, unknown>;
-  const known = new Set(['servers', 'dataDir', 'timing', 'commitTimeoutMs', 'traceServer', 'traceHeartbeats', 'replication', 'compaction']);
+  const known = new Set(['servers', 'dataDir', 'timing', 'commitTimeoutMs', 'traceServer', 'traceHeartbeats', 'replication', 'compaction', 'memory']);
   for (const key of Object.keys(obj)) if (!known.has(key)) bad(`unknown field "${key}" (known: ${[...known].join(', ')})`);
   if (!Array.isArray(obj.servers) || obj.servers.length === 0) bad('"servers" must be a non-empty array of {id, addr}');
   const servers = (obj.servers as unknown[]).map((s, i): ServerEntry => {
@@ -147,6 +174,14 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   const c = { ...d.compaction, ...(compactionRaw as object) } as Record<string, unknown>;
   if (!Number.isSafeInteger(c.snapshotCount) || (c.snapshotCount as number) < 1) bad(`compaction.snapshotCount must be a positive integer of entries (got ${JSON.stringify(c.snapshotCount)})`);
   if (!Number.isSafeInteger(c.catchUpEntries) || (c.catchUpEntries as number) < 0) bad(`compaction.catchUpEntries must be a non-negative integer of entries (got ${JSON.stringify(c.catchUpEntries)})`);
+  const memoryRaw = obj.memory ?? d.memory;
+  if (!isObject(memoryRaw)) bad('"memory" must be an object {quotaBytes, heapLimitMb}');
+  for (const key of Object.keys(memoryRaw as object)) {
+    if (!(key in d.memory)) bad(`unknown field "memory.${key}" (known: ${Object.keys(d.memory).join(', ')})`);
+  }
+  const m = { ...d.memory, ...(memoryRaw as object) } as Record<string, unknown>;
+  if (!Number.isSafeInteger(m.quotaBytes) || (m.quotaBytes as number) < 1) bad(`memory.quotaBytes must be a positive integer of bytes (got ${JSON.stringify(m.quotaBytes)})`);
+  if (!Number.isSafeInteger(m.heapLimitMb) || (m.heapLimitMb as number) < 64) bad(`memory.heapLimitMb must be an integer of MiB, at least 64 (got ${JSON.stringify(m.heapLimitMb)})`);
   return {
     servers,
     dataDir: dataDir as string,
@@ -156,6 +191,7 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
     traceHeartbeats: traceHeartbeats as boolean,
     replication: { maxSizePerMsg: r.maxSizePerMsg as number, maxInflightBytes: r.maxInflightBytes as number },
     compaction: { snapshotCount: c.snapshotCount as number, catchUpEntries: c.catchUpEntries as number },
+    memory: { quotaBytes: m.quotaBytes as number, heapLimitMb: m.heapLimitMb as number },
   };
 }
 

@@ -23,7 +23,12 @@ interface KvServiceContext {
   /** How long a server without a known leader waits for an election before NO_LEADER. */
   noLeaderWaitMs: number;
   peerCount: number;
+  /** Writes that add data are refused while the state machine holds this many bytes (MemoryLimits.quotaBytes). */
+  quotaBytes: number;
 }
+
+/** Operations that can grow the key space; delete and expire only shrink it, so they pass a full quota. */
+const GROWS = new Set<ClientOp['type']>(['put', 'mput', 'incr']);
 
 class Timeout extends Error {}
 
@@ -160,6 +165,12 @@ async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp
     } else {
       const built = buildCommand({ clientId: req.clientId, opId: req.opId, firstUnacked: req.firstUnacked }, op, ctx.node.logNow());
       if (!built.ok) return failure(ctx, 'INVALID', built.error);
+      // At the leader, before proposing, as etcd's quota does: an entry once in the log is
+      // applied the same way everywhere, whatever each server's own config says.
+      const held = ctx.node.kv.dataBytes;
+      if (GROWS.has(op.type) && held >= ctx.quotaBytes) {
+        return failure(ctx, 'NOSPACE', `the cluster holds ${held.toLocaleString('en-US')} bytes of keys and values, its quota (memory.quotaBytes) is ${ctx.quotaBytes.toLocaleString('en-US')}: delete keys or raise the quota; nothing was applied`);
+      }
       ctx.tracer.record('RaftPutReq', body, req.traceId);
       const applied = await withTimeout(ctx.node.propose(encodeCommand(built.command), req.traceId), timeoutMs);
       if (!applied) throw new Error('a command was applied as a no-op');

@@ -77,7 +77,7 @@ export interface WireClientRequest {
   timeoutMs: number;
 }
 
-export type ReplyCode = '' | 'NOT_LEADER' | 'NO_LEADER' | 'TIMEOUT' | 'INVALID' | 'FAILED' | 'UNAVAILABLE' | 'INTERNAL';
+export type ReplyCode = '' | 'NOT_LEADER' | 'NO_LEADER' | 'TIMEOUT' | 'INVALID' | 'NOSPACE' | 'FAILED' | 'UNAVAILABLE' | 'INTERNAL';
 
 export interface WireClientReply {
   ok: boolean;

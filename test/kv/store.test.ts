@@ -48,3 +48,28 @@ describe('Store', () => {
     expect(s.entries()).toEqual([]);
   });
 });
+
+describe('Store.dataBytes', () => {
+  it('counts the characters of every key and value held, through puts, updates, deletes, expiry and load', () => {
+    const s = new Store();
+    s.put('ab', 'xyz');
+    expect(s.dataBytes).toBe(5);
+    s.put('ab', 'x');
+    expect(s.dataBytes).toBe(3);
+    s.update('ab', 'wxyz', 0);
+    expect(s.dataBytes).toBe(6);
+    s.update('new', 'v', 0);
+    expect(s.dataBytes).toBe(10);
+    expect(s.delete('ab', 0)).toBe('wxyz');
+    expect(s.dataBytes).toBe(4);
+    s.expire('new', 100, 0);
+    // Expired keys count until a write at or after the deadline removes them.
+    expect(s.dataBytes).toBe(4);
+    expect(s.delete('new', 100)).toBeUndefined();
+    expect(s.dataBytes).toBe(0);
+    s.put('k', 'vv');
+    const copy = new Store();
+    copy.load(s.dump());
+    expect(copy.dataBytes).toBe(3);
+  });
+});
