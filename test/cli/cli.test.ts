@@ -180,16 +180,20 @@ describe('raftkv CLI against a running cluster', () => {
     const r = await raftkv(['status', '--config', config]);
     expect(r.code).toBe(0);
     const [header, ...rows] = r.stdout.trimEnd().split('\n').map((line) => line.trim().split(/\s+/));
-    expect(header).toEqual(['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid', 'stall']);
+    expect(header).toEqual(['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'snap', 'log', 'mem', 'pid', 'stall']);
     expect(rows.map((row) => row[0])).toEqual(tc.cluster.ids);
     for (const row of rows) {
       const s = tc.config.servers.find((x) => x.id === row[0])!;
       expect(row[1]).toBe(s.addr);
       expect(row[2]).toBe(row[0] === leader ? 'leader' : 'follower');
       expect(row[4]).toBe(leader);
-      expect(Number(row[8])).toBe(tc.cluster.pid(row[0]));
+      // No snapshot yet; the log holds what was applied (entries/bytes on disk); memory in MiB.
+      expect(row[8]).toBe('0');
+      expect(row[9]).toMatch(/^\d+\/[\d.]+(B|KiB|MiB)$/);
+      expect(row[10]).toMatch(/^\d+MiB$/);
+      expect(Number(row[11])).toBe(tc.cluster.pid(row[0]));
       // Longest event-loop stall in ms, recent/since start: an idle server's is far below its election timeout.
-      const [recent, worst] = row[9].split('/').map(Number);
+      const [recent, worst] = row[12].split('/').map(Number);
       expect(Number.isInteger(recent) && Number.isInteger(worst) && recent <= worst).toBe(true);
     }
   });

@@ -96,7 +96,8 @@ describe(`terminal UI end to end in a pseudo-terminal (${tool ?? 'none'})`, () =
     command(`kill ${leader}`);
     await see(new RegExp(`killed ${leader} \\(kill -9\\); it was the leader`));
     await see(new RegExp(`4/5 up {2}leader (?!${leader}\\b)(server\\d) \\(term \\d+\\)`), 30_000);
-    await see(new RegExp(`${leader}\\s+-\\s+\\d+\\s+\\d+\\s+\\d+\\s+-\\s+down`));
+    // Down: no role; its last term, commit, applied, snapshot index and log entries stay shown.
+    await see(new RegExp(`${leader}\\s+-\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+\\s+-\\s+down`));
 
     command('put k2 world');
     const [, servedBy] = await see(/\b3 {2}put k2 world\s+world\s+(server\d)\s+[\d.]+ ms/);

@@ -80,7 +80,7 @@ describe('plain line mode (stdin is not a terminal)', () => {
     await waitFor(() => run.err().includes('plain line mode'), () => `the line-mode notice; stderr:\n${run.err()}`, 60_000);
     await send(run, 'put x 9', /\[op 1\] put x 9 -> 9/);
     await send(run, 'status', /server2 +127\.0\.0\.1:\d+ +up/);
-    for (const m of run.out().matchAll(/^server\d +\S+ +up +\S+ +\d+ +\d+ +\d+ +(\d+)$/gm)) serverPids.push(Number(m[1]));
+    for (const m of run.out().matchAll(/^server\d +\S+ +up +\S+ +\d+ +\d+ +\d+ +\d+ +\d+\/\S+ +\d+MiB +(\d+)$/gm)) serverPids.push(Number(m[1]));
     expect(serverPids).toHaveLength(3);
     await send(run, 'kill server1', /killed server1 \(kill -9\)/);
     await send(run, 'get x', /\[op 2\] get x -> 9/);
