@@ -218,21 +218,29 @@ function helpText(): string {
   return COMMANDS.map((c) => `  ${usageOf(c.name).padEnd(width)}${c.summary}${c.launchedOnly ? ' (a cluster this UI launched)' : ''}`).join('\n');
 }
 
-/** Ctrl-C from outside raw mode, SIGTERM, SIGHUP (terminal closed): stop everything, then exit. */
+/**
+ * Ctrl-C from outside raw mode, SIGTERM, SIGHUP (terminal closed): stop everything, then
+ * exit. Once only: with the terminal gone every write fails, and an error raised while
+ * stopping must not start another stop (each one logging, failing, and so on, unbounded).
+ * A stop that hangs is cut short after 15 s.
+ */
 function hookSignals(cleanup: () => Promise<string[]>): () => void {
-  const onSignal = (signal: NodeJS.Signals) => {
+  let exiting = false;
+  const exitAfterCleanup = (code: number, first?: string) => {
+    if (exiting) return;
+    exiting = true;
+    setTimeout(() => process.exit(code), 15_000).unref();
+    if (first !== undefined) safeLog(first);
     void cleanup().then(
       (notes) => {
-        for (const n of notes) log(`raftkv: ${n}`);
-        process.exit(signal === 'SIGINT' ? 130 : 143);
+        for (const n of notes) safeLog(`raftkv: ${n}`);
+        process.exit(code);
       },
       () => process.exit(1),
     );
   };
-  const onFatal = (err: unknown) => {
-    log(`raftkv: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    void cleanup().finally(() => process.exit(1));
-  };
+  const onSignal = (signal: NodeJS.Signals) => exitAfterCleanup(signal === 'SIGINT' ? 130 : 143);
+  const onFatal = (err: unknown) => exitAfterCleanup(1, `raftkv: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
   process.on('uncaughtException', onFatal);
@@ -242,6 +250,15 @@ function hookSignals(cleanup: () => Promise<string[]>): () => void {
     process.off('uncaughtException', onFatal);
     process.off('unhandledRejection', onFatal);
   };
+}
+
+/** log() for a terminal that may be gone: a failed write is dropped, not thrown. */
+function safeLog(line: string): void {
+  try {
+    log(line);
+  } catch {
+    // nobody to tell
+  }
 }
 
 function rel(p: string): string {

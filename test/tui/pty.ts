@@ -58,6 +58,8 @@ function tmuxPty(opts: PtyOptions): Pty {
   const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8', timeout: 10_000 });
   const command = `cd ${shellQuote(opts.cwd)} && exec ${opts.argv.map(shellQuote).join(' ')}`;
   tmux('-f', conf, 'new-session', '-d', '-s', 'e2e', '-x', String(opts.cols), '-y', String(opts.rows), command);
+  // The command execs the program, so the pane's pid is the program's: killed by pid at close.
+  const programPid = Number(tmux('display-message', '-p', '-t', 'e2e', '#{pane_pid}').trim());
   let closed = false;
   return {
     kind: 'tmux',
@@ -75,6 +77,12 @@ function tmuxPty(opts: PtyOptions): Pty {
         tmux('kill-server');
       } catch {
         // already gone
+      }
+      // kill-server only hangs up on the program; one that does not exit must not outlive the test.
+      try {
+        if (programPid > 0) process.kill(programPid, 'SIGKILL');
+      } catch {
+        // exited, as it should have
       }
     },
   };
