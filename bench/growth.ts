@@ -19,6 +19,7 @@ import { KvClient } from '../src/client/kv-client.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../src/server/config.ts';
 import { onInterrupt, trackPids, wasInterrupted } from './cleanup.ts';
+import { logTails } from './raftkv-target.ts';
 import { freePorts, spreadOrder } from './system.ts';
 import { table, type Column } from './table.ts';
 import { keyName, makeValue, now, sleep } from './workload.ts';
@@ -317,17 +318,6 @@ async function startCluster(n: number, root: string, readyTimeoutMs: number): Pr
     untrack();
     offInterrupt();
     throw new Error(`${(err as Error).message}${tails ? `\n${tails}` : ''}`);
-  }
-}
-
-/** The last lines of each server log (they go with the temp dir). */
-function logTails(logDir: string): string {
-  try {
-    return readdirSync(logDir)
-      .map((f) => `--- ${f}\n${readFileSync(path.join(logDir, f), 'utf8').trimEnd().split('\n').slice(-8).join('\n')}`)
-      .join('\n');
-  } catch {
-    return '';
   }
 }
 

@@ -118,8 +118,8 @@ export async function startRaftkv(o: RaftkvClusterOptions): Promise<BenchSystem>
   }
 }
 
-/** The last lines of each server log (they are deleted with the temp dir). */
-function logTails(logDir: string): string {
+/** The last 8 lines of each server log in `logDir`, for an error message (they are deleted with the temp dir); '' if none. */
+export function logTails(logDir: string): string {
   try {
     return readdirSync(logDir)
       .map((f) => {

@@ -158,28 +158,13 @@ function parseConfig(raw: unknown, source = 'config'): ClusterConfig {
   if (typeof dataDir !== 'string' || dataDir.trim() === '' || dataDir.includes('\0')) bad('"dataDir" must be a non-empty path');
   const traceHeartbeats = obj.traceHeartbeats ?? false;
   if (typeof traceHeartbeats !== 'boolean') bad('"traceHeartbeats" must be true or false');
-  const replicationRaw = obj.replication ?? d.replication;
-  if (!isObject(replicationRaw)) bad('"replication" must be an object {maxSizePerMsg, maxInflightBytes} (bytes)');
-  for (const key of Object.keys(replicationRaw as object)) {
-    if (!(key in d.replication)) bad(`unknown field "replication.${key}" (known: ${Object.keys(d.replication).join(', ')})`);
-  }
-  const r = { ...d.replication, ...(replicationRaw as object) } as Record<string, unknown>;
+  const r = section(obj.replication, 'replication', d.replication, '{maxSizePerMsg, maxInflightBytes} (bytes)', bad);
   if (!Number.isSafeInteger(r.maxSizePerMsg) || (r.maxSizePerMsg as number) < 1) bad(`replication.maxSizePerMsg must be a positive integer of bytes (got ${JSON.stringify(r.maxSizePerMsg)})`);
   if (!Number.isSafeInteger(r.maxInflightBytes) || (r.maxInflightBytes as number) < 0) bad(`replication.maxInflightBytes must be a non-negative integer of bytes, 0 for no bound (got ${JSON.stringify(r.maxInflightBytes)})`);
-  const compactionRaw = obj.compaction ?? d.compaction;
-  if (!isObject(compactionRaw)) bad('"compaction" must be an object {snapshotCount, catchUpEntries} (entries)');
-  for (const key of Object.keys(compactionRaw as object)) {
-    if (!(key in d.compaction)) bad(`unknown field "compaction.${key}" (known: ${Object.keys(d.compaction).join(', ')})`);
-  }
-  const c = { ...d.compaction, ...(compactionRaw as object) } as Record<string, unknown>;
+  const c = section(obj.compaction, 'compaction', d.compaction, '{snapshotCount, catchUpEntries} (entries)', bad);
   if (!Number.isSafeInteger(c.snapshotCount) || (c.snapshotCount as number) < 1) bad(`compaction.snapshotCount must be a positive integer of entries (got ${JSON.stringify(c.snapshotCount)})`);
   if (!Number.isSafeInteger(c.catchUpEntries) || (c.catchUpEntries as number) < 0) bad(`compaction.catchUpEntries must be a non-negative integer of entries (got ${JSON.stringify(c.catchUpEntries)})`);
-  const memoryRaw = obj.memory ?? d.memory;
-  if (!isObject(memoryRaw)) bad('"memory" must be an object {quotaBytes, heapLimitMb}');
-  for (const key of Object.keys(memoryRaw as object)) {
-    if (!(key in d.memory)) bad(`unknown field "memory.${key}" (known: ${Object.keys(d.memory).join(', ')})`);
-  }
-  const m = { ...d.memory, ...(memoryRaw as object) } as Record<string, unknown>;
+  const m = section(obj.memory, 'memory', d.memory, '{quotaBytes, heapLimitMb}', bad);
   if (!Number.isSafeInteger(m.quotaBytes) || (m.quotaBytes as number) < 1) bad(`memory.quotaBytes must be a positive integer of bytes (got ${JSON.stringify(m.quotaBytes)})`);
   if (!Number.isSafeInteger(m.heapLimitMb) || (m.heapLimitMb as number) < 64) bad(`memory.heapLimitMb must be an integer of MiB, at least 64 (got ${JSON.stringify(m.heapLimitMb)})`);
   return {
@@ -214,6 +199,19 @@ export function serverIdProblem(id: unknown): string | null {
   }
   if (RESERVED_IN_DATA_DIR.includes(id.toLowerCase())) return `"${id}" is a name RaftKV keeps in the data directory (reserved: ${RESERVED_IN_DATA_DIR.join(', ')})`;
   return null;
+}
+
+/**
+ * An optional object field of the config (`name`), its keys merged over `defaults`;
+ * `bad` is called for a non-object or a key `defaults` does not have. Values are checked by the caller.
+ */
+function section(raw: unknown, name: string, defaults: object, shape: string, bad: (what: string) => never): Record<string, unknown> {
+  if (raw === undefined) return { ...defaults };
+  if (!isObject(raw)) bad(`"${name}" must be an object ${shape}`);
+  for (const key of Object.keys(raw as object)) {
+    if (!(key in defaults)) bad(`unknown field "${name}.${key}" (known: ${Object.keys(defaults).join(', ')})`);
+  }
+  return { ...defaults, ...(raw as object) };
 }
 
 function isObject(v: unknown): boolean {
