@@ -81,8 +81,10 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
       const opened = await CollectorSink.open({ addr: config.traceServer, host: id, spoolFile: path.join(dataDir, 'trace-spool.jsonl') });
       ({ sink: collector, initialClock } = opened);
       sink = collector;
-      // Where the trace left this state machine: its last Apply, or a snapshot restored after it.
-      tracedApplyIndex = opened.spooled.findLast((r) => r.tag === 'Apply' || r.tag === 'SnapshotRestored')?.body.index as number | undefined;
+      // How far the trace has taken this state machine: the highest Apply or SnapshotRestored.
+      // The highest, not the last: a node that rejoined empty restores a snapshot below what
+      // it had applied, then applies up to there again untraced (see tracedApplyIndex).
+      tracedApplyIndex = maxIndex(opened.spooled.filter((r) => r.tag === 'Apply' || r.tag === 'SnapshotRestored').map((r) => r.body.index));
     }
     storage = await RaftStorage.open(dataDir, { rejoinEmpty: opts.rejoinEmpty ?? false });
   } catch (err) {
@@ -138,6 +140,12 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
       await lock.release();
     })());
   return { id, addr: self.addr, dataDir, node, tracer, stop };
+}
+
+/** The largest of the integer indexes given, or undefined when there is none. */
+function maxIndex(indexes: unknown[]): number | undefined {
+  const valid = indexes.filter((i): i is number => Number.isSafeInteger(i));
+  return valid.length > 0 ? valid.reduce((a, b) => Math.max(a, b)) : undefined;
 }
 
 /**
