@@ -61,6 +61,7 @@ export class KvStateMachine {
     const { clientId, opId, firstUnacked, ts, op } = decoded.command;
     // max, not the latest: a new leader's clock may be behind its predecessor's.
     this.now = Math.max(this.now, ts);
+    this.store.sweep(this.now);
     const cached = this.sessions.admit(clientId, opId, firstUnacked, this.now);
     if (cached !== null) return { index: entry.index, clientId, opId, result: cached, duplicate: true };
     const result = this.execute(op);

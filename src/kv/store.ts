@@ -1,3 +1,4 @@
+import { DeadlineHeap } from './deadline-heap.ts';
 import type { SnapshotKey } from './snapshot-format.ts';
 
 interface Stored {
@@ -14,15 +15,33 @@ export interface StoredEntry {
 /**
  * The key space. No timer ever removes a key: a key is absent from the moment `now`
  * reaches its deadline, and the writing methods take `now` in log time so that every
- * replica drops an expired key at the same entry.
+ * replica drops an expired key at the same entry; sweep(), called as each command is
+ * applied, removes the expired ones, so they stop taking memory, snapshot and quota.
  */
 export class Store {
   private readonly keys = new Map<string, Stored>();
+  /** Keys with a deadline, soonest first (stale entries skipped as they come up). */
+  private readonly deadlines = new DeadlineHeap();
   private bytes = 0;
 
-  /** Characters of every key and value held (expired-but-not-yet-removed included): about their bytes in memory and in a snapshot. */
+  /**
+   * UTF-8 bytes of every key and value held (an expired key until the next sweep): what a
+   * quota on the data compares, about what they take in a snapshot.
+   */
   get dataBytes(): number {
     return this.bytes;
+  }
+
+  /**
+   * Removes every key whose deadline is at or before `now` (log time). Deterministic: every
+   * replica calls it at the same entries with the same `now`. O(log n) per key removed.
+   */
+  sweep(now: number): void {
+    while (this.deadlines.peek() <= now) {
+      const { key, deadlineMs } = this.deadlines.pop()!;
+      // Skip stale entries: the key was removed, rewritten (a new lease) or given another deadline.
+      if (this.keys.get(key)?.deadlineMs === deadlineMs) this.forget(key);
+    }
   }
 
   /**
@@ -38,14 +57,14 @@ export class Store {
   put(key: string, value: string): void {
     this.forget(key);
     this.keys.set(key, { value });
-    this.bytes += key.length + value.length;
+    this.bytes += utf8(key) + utf8(value);
   }
 
   /** Sets the value but keeps a live key's deadline, as a counter bump should. */
   update(key: string, value: string, now: number): void {
     const stored = this.live(key, now);
     if (stored === undefined) return this.put(key, value);
-    this.bytes += value.length - stored.value.length;
+    this.bytes += utf8(value) - utf8(stored.value);
     stored.value = value;
   }
 
@@ -61,6 +80,7 @@ export class Store {
     const stored = this.live(key, now);
     if (stored === undefined) return false;
     stored.deadlineMs = deadlineMs;
+    this.deadlines.push(deadlineMs, key);
     return true;
   }
 
@@ -81,10 +101,12 @@ export class Store {
   /** Replaces everything held with `keys` (from dump()). */
   load(keys: SnapshotKey[]): void {
     this.keys.clear();
+    this.deadlines.clear();
     this.bytes = 0;
     for (const [key, value, deadlineMs] of keys) {
       this.keys.set(key, deadlineMs === undefined ? { value } : { value, deadlineMs });
-      this.bytes += key.length + value.length;
+      if (deadlineMs !== undefined) this.deadlines.push(deadlineMs, key);
+      this.bytes += utf8(key) + utf8(value);
     }
   }
 
@@ -92,7 +114,7 @@ export class Store {
     const stored = this.keys.get(key);
     if (stored === undefined) return;
     this.keys.delete(key);
-    this.bytes -= key.length + stored.value.length;
+    this.bytes -= utf8(key) + utf8(stored.value);
   }
 
   private live(key: string, now: number): Stored | undefined {
@@ -101,6 +123,10 @@ export class Store {
     this.forget(key);
     return undefined;
   }
+}
+
+function utf8(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
 }
 
 function expired(stored: Stored, now: number): boolean {

@@ -23,8 +23,25 @@ interface KvServiceContext {
   /** How long a server without a known leader waits for an election before NO_LEADER. */
   noLeaderWaitMs: number;
   peerCount: number;
-  /** Writes that add data are refused while the state machine holds this many bytes (MemoryLimits.quotaBytes). */
+  /** A write is refused if the data held, with writes under way and its own, would pass this many bytes (MemoryLimits.quotaBytes). */
   quotaBytes: number;
+  /** UTF-8 bytes of keys and values in writes proposed here and not yet answered. */
+  quota: { pendingBytes: number };
+}
+
+/** The most an operation can add to the key space, in UTF-8 bytes (incr: its key and a 16-digit number). */
+function opBytes(op: ClientOp): number {
+  const b = (s: string) => Buffer.byteLength(s, 'utf8');
+  switch (op.type) {
+    case 'put':
+      return b(op.key) + b(op.value);
+    case 'mput':
+      return op.pairs.reduce((n, p) => n + b(p.key) + b(p.value), 0);
+    case 'incr':
+      return b(op.key) + 16;
+    default:
+      return 0;
+  }
 }
 
 /** Operations that can grow the key space; delete and expire only shrink it, so they pass a full quota. */
@@ -157,6 +174,7 @@ async function forward(ctx: KvServiceContext, req: WireClientRequest, leader: st
 
 async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp, family: string, body: Record<string, unknown>, deadline: number): Promise<WireClientReply> {
   let result: OpResult;
+  let release = () => {};
   const timeoutMs = Math.min(ctx.commitTimeoutMs, deadline - Date.now());
   if (timeoutMs <= 0) return failure(ctx, 'TIMEOUT', 'the request deadline passed before the leader got it');
   try {
@@ -166,17 +184,22 @@ async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp
       const built = buildCommand({ clientId: req.clientId, opId: req.opId, firstUnacked: req.firstUnacked }, op, ctx.node.logNow());
       if (!built.ok) return failure(ctx, 'INVALID', built.error);
       // At the leader, before proposing, as etcd's quota does: an entry once in the log is
-      // applied the same way everywhere, whatever each server's own config says.
-      const held = ctx.node.kv.dataBytes;
-      if (GROWS.has(op.type) && held >= ctx.quotaBytes) {
-        return failure(ctx, 'NOSPACE', `the cluster holds ${held.toLocaleString('en-US')} bytes of keys and values, its quota (memory.quotaBytes) is ${ctx.quotaBytes.toLocaleString('en-US')}: delete keys or raise the quota; nothing was applied`);
+      // applied the same way everywhere, whatever each server's own config says. Writes
+      // proposed and not yet answered count too, so concurrent ones cannot overshoot.
+      const adds = GROWS.has(op.type) ? opBytes(op) : 0;
+      const held = ctx.node.kv.dataBytes + ctx.quota.pendingBytes;
+      if (adds > 0 && held + adds > ctx.quotaBytes) {
+        return failure(ctx, 'NOSPACE', `the cluster holds ${held.toLocaleString('en-US')} bytes of keys and values (with writes under way) and this write adds up to ${adds.toLocaleString('en-US')}; the quota (memory.quotaBytes) is ${ctx.quotaBytes.toLocaleString('en-US')}: delete keys or raise the quota`);
       }
+      ctx.quota.pendingBytes += adds;
+      release = () => (ctx.quota.pendingBytes -= adds);
       ctx.tracer.record('RaftPutReq', body, req.traceId);
       const applied = await withTimeout(ctx.node.propose(encodeCommand(built.command), req.traceId), timeoutMs);
       if (!applied) throw new Error('a command was applied as a no-op');
       result = applied.result;
     }
   } catch (err) {
+    release();
     if (err instanceof NotLeaderError) return failure(ctx, 'NOT_LEADER', err.message, err.leaderId);
     if (err instanceof EntryTooLargeError) return failure(ctx, 'INVALID', err.message);
     if (err instanceof Timeout) {
@@ -184,6 +207,7 @@ async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp
     }
     throw err;
   }
+  release();
   const value = result.ok ? result.value : '';
   const token = ctx.tracer.send(`${family}Result`, { ...body, value, ...(result.ok ? {} : { error: result.error }) }, req.traceId);
   return {

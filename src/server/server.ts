@@ -121,7 +121,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   });
 
   handlers.set(RaftPeerService.service, raftPeerHandlers(id, config.servers.map((s) => s.id), transport, (messages) => node.step(messages)));
-  handlers.set(KVService.service, kvHandlers({ id, node, tracer, forwarder, commitTimeoutMs: config.commitTimeoutMs, quotaBytes: config.memory.quotaBytes, noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs, peerCount: config.servers.length }));
+  handlers.set(KVService.service, kvHandlers({ id, node, tracer, forwarder, commitTimeoutMs: config.commitTimeoutMs, quotaBytes: config.memory.quotaBytes, quota: { pendingBytes: 0 }, noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs, peerCount: config.servers.length }));
   const loop = new LoopMonitor();
   handlers.set(AdminService.service, adminHandlers({ id, servers: config.servers, node, transport, loop, logBytes: () => openedStorage.logBytes() }));
   node.start();

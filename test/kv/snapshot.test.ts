@@ -115,3 +115,16 @@ describe('KV state machine snapshots', () => {
     expect(sm.lastApplied).toBe(1);
   });
 });
+
+describe('expired keys leave the state machine', () => {
+  it('at the first command applied at or after their deadline, on every replica, so a snapshot no longer holds them', () => {
+    const sm = new KvStateMachine();
+    sm.apply(command(1, 'c', 1, { type: 'put', key: 'a', value: 'x' }, 1_000));
+    sm.apply(command(2, 'c', 2, { type: 'expire', key: 'a', ttlSeconds: 1 }, 1_000));
+    sm.apply(command(3, 'c', 3, { type: 'put', key: 'b', value: 'y' }, 1_999));
+    expect(sm.snapshotForTest().keys.map((k) => k.key)).toEqual(['a', 'b']);
+    sm.apply(command(4, 'c', 4, { type: 'put', key: 'c', value: 'z' }, 2_000));
+    expect(sm.snapshotForTest().keys.map((k) => k.key)).toEqual(['b', 'c']);
+    expect(sm.dataBytes).toBe(4);
+  });
+});

@@ -73,3 +73,31 @@ describe('Store.dataBytes', () => {
     expect(copy.dataBytes).toBe(3);
   });
 });
+
+describe('Store.sweep', () => {
+  it('removes exactly the keys whose deadline has come, soonest first, skipping rewritten and re-leased ones', () => {
+    const s = new Store();
+    for (let i = 0; i < 50; i++) {
+      s.put(`k${i}`, 'v');
+      s.expire(`k${i}`, 1_000 + ((i * 37) % 50) * 10, 0);
+    }
+    s.put('k0', 'rewritten'); // a new value is a new lease: no deadline any more
+    s.expire('k1', 10_000, 0); // a later deadline replaces the earlier one
+    s.put('plain', 'v');
+    s.sweep(1_250);
+    const left = s.dump().map(([key]) => key);
+    const due = Array.from({ length: 50 }, (_, i) => i).filter((i) => i > 1 && 1_000 + ((i * 37) % 50) * 10 <= 1_250);
+    for (const i of due) expect(left, `k${i}`).not.toContain(`k${i}`);
+    expect(left).toHaveLength(50 - due.length + 1);
+    expect(left).toEqual(expect.arrayContaining(['k0', 'k1', 'plain']));
+    s.sweep(Number.MAX_SAFE_INTEGER);
+    expect(s.dump().map(([key]) => key).sort()).toEqual(['k0', 'plain']);
+    expect(s.dataBytes).toBe('k0rewrittenplainv'.length);
+  });
+
+  it('counts UTF-8 bytes, as a client sends them', () => {
+    const s = new Store();
+    s.put('é', '日本');
+    expect(s.dataBytes).toBe(2 + 6);
+  });
+});
