@@ -91,7 +91,10 @@ export function decodeLog(file: string, live: Map<string, LiveDoc>, snapshotMeta
   rest.forEach(({ entry, line }, i) => {
     const previous = rest[i - 1]?.entry;
     if (previous === undefined) {
-      if (snapshot === null && entry.index !== 1) throw new CorruptDatafileError(file, line, `the log starts at entry ${entry.index}, not 1`);
+      if (snapshot === null && entry.index !== 1) {
+        // A log that starts later was compacted: the snapshot holding what came before is gone.
+        throw new CorruptDatafileError(file, line, `the log starts at entry ${entry.index}, not 1, and there is no snapshot.bin beside it to hold entries 1-${entry.index - 1} (was it deleted?); restore it, or start with --rejoin-empty to rejoin as an empty node`);
+      }
       return;
     }
     if (entry.index !== previous.index + 1) {

@@ -90,3 +90,17 @@ describe('a refused open leaves the datafiles exactly as found', () => {
     expect(await snapshot(dir)).toEqual(before);
   });
 });
+
+describe('a compacted log whose snapshot.bin is gone', () => {
+  it('is refused, naming the missing snapshot and the way out; --rejoin-empty then starts empty', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'log.db'), [logDoc(301, 2), logDoc(302, 2)].map(docLine).join(''));
+    await writeFile(join(dir, 'state.db'), docLine(hardState(302)));
+    const err = await refusal(dir);
+    expect(err.message).toMatch(/the log starts at entry 301, not 1, and there is no snapshot.bin beside it to hold entries 1-300 \(was it deleted\?\); restore it, or start with --rejoin-empty/);
+    const storage = await RaftStorage.open(dir, { rejoinEmpty: true });
+    expect(storage.initialState().entries).toEqual([]);
+    expect(storage.rejoined?.catchUpIndex).toBeGreaterThanOrEqual(302);
+    await storage.close();
+  });
+});
