@@ -623,7 +623,7 @@ export function growthColumns(n: number): Column<GrowthStage>[] {
   ];
 }
 
-/** Prints the stage table, the baseline comparison (if any) and the issue's targets for the last stage. */
+/** Prints the stage table, the baseline comparison (if any) and the project's targets (README) for the last stage. */
 export function printGrowthReport(r: GrowthReport, log: (l: string) => void): void {
   const n = r.settings.servers;
   log('');
@@ -651,7 +651,7 @@ export function printGrowthReport(r: GrowthReport, log: (l: string) => void): vo
     const k = last.restart?.killToFirstPutMs ?? null;
     const ok = (b: boolean) => (b ? 'ok' : 'OVER');
     log('');
-    log(`targets after ${fmtInt(last.totalPuts)} puts (the issue's are for 1,000,000): max RSS ${fmtMB(rss)} MB (<= ${t.maxRssMB}: ${ok(rss <= t.maxRssMB)}); kill->first put ${k === null ? 'FAILED' : `${fmtInt(k)} ms`} (<= ${t.maxKillToFirstPutMs}: ${ok(k !== null && k <= t.maxKillToFirstPutMs)}); ${fmtInt(last.putsPerSec)} puts/s = ${(last.putsPerSec / r.stages[0].putsPerSec).toFixed(2)}x the first stage's${r.baseline ? '' : ' (pass --growth-baseline to compare with an earlier run)'}`);
+    log(`targets after ${fmtInt(last.totalPuts)} puts (the targets are for 1,000,000: RSS and restart as after 10,000): max RSS ${fmtMB(rss)} MB (<= ${t.maxRssMB}: ${ok(rss <= t.maxRssMB)}); kill->first put ${k === null ? 'FAILED' : `${fmtInt(k)} ms`} (<= ${t.maxKillToFirstPutMs}: ${ok(k !== null && k <= t.maxKillToFirstPutMs)}); ${fmtInt(last.putsPerSec)} puts/s = ${(last.putsPerSec / r.stages[0].putsPerSec).toFixed(2)}x the first stage's${r.baseline ? '' : ' (pass --growth-baseline to compare with an earlier run)'}`);
   }
   for (const s of r.notes) log(`note: ${s.split('\n')[0]}`);
 }

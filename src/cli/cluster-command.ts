@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { runName, type Collector } from '../../tracing/collector.ts';
 import { CLUSTER_FILE } from '../cluster/cluster-file.ts';
@@ -5,7 +6,7 @@ import { clusterDown, controlRequest, findSupervisor } from '../cluster/supervis
 import { describeManaged, readSupervisorFile, show } from '../cluster/supervisor-file.ts';
 import { membershipProblem } from '../cluster/stored-membership.ts';
 import { Supervisor, clusterProblems } from '../cluster/supervisor.ts';
-import { defaultConfig, writeConfig, type ClusterConfig } from '../server/config.ts';
+import { defaultConfig, loadConfig, writeConfig, type ClusterConfig } from '../server/config.ts';
 import { DirInUseError, isAlive, lockDataDir, type DirLock } from '../server/data-dir-lock.ts';
 import { startTraceServer } from './trace-server-command.ts';
 
@@ -15,14 +16,31 @@ export class ClusterCommandError extends Error {
 }
 
 /**
+ * The config `cluster up` runs: `opts.config` when given; otherwise `opts.nodes` servers
+ * from `opts.basePort`, with the other settings a person may have edited in the data
+ * directory's cluster.json (compaction, memory, timing, ...) kept (`kept`: that file).
+ * Throws ConfigError, naming the field, for a cluster.json there that is not valid, rather
+ * than overwrite what someone wrote.
+ */
+export function upConfig(opts: { nodes: number; basePort: number; dataDir: string; config?: ClusterConfig }): { config: ClusterConfig; kept: boolean } {
+  if (opts.config) return { config: opts.config, kept: false };
+  const fresh = defaultConfig(opts.nodes, opts.basePort, opts.dataDir);
+  const file = path.join(path.resolve(fresh.dataDir), 'cluster.json');
+  if (!existsSync(file)) return { config: fresh, kept: false };
+  const edited = loadConfig(file);
+  return { config: { ...edited, servers: fresh.servers, dataDir: fresh.dataDir, traceServer: fresh.traceServer }, kept: true };
+}
+
+/**
  * `raftkv cluster up`: N server processes under a supervisor until Ctrl-C or `raftkv
  * cluster down`. Refuses, touching nothing, when a cluster (or any process) already holds
  * its data directory, a server's directory, or one of its ports.
  */
 export async function clusterUp(opts: { nodes: number; basePort: number; dataDir: string; config?: ClusterConfig; trace: boolean }): Promise<void> {
-  const base = opts.config ?? defaultConfig(opts.nodes, opts.basePort, opts.dataDir);
+  const { config: base, kept } = upConfig(opts);
   const dataDir = path.resolve(base.dataDir);
   const file = path.join(dataDir, 'cluster.json');
+  if (kept) console.log(`raftkv: keeping the settings of ${show(file)} (timing, replication, compaction, memory); servers from the command line`);
   const flag = file === path.resolve(CLUSTER_FILE) ? '' : ` --config ${show(file)}`;
   let lock: DirLock;
   try {

@@ -95,8 +95,11 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   }
   if (storage.rejoined) {
     const r = storage.rejoined;
-    console.log(`${id}: --rejoin-empty: ${r.reason.replace(/; start with --rejoin-empty.*$/, '')}`);
-    console.log(`${id}: the old log is now ${r.movedTo}; rejoining with an empty log, term and vote kept; no votes until the log reaches index ${r.catchUpIndex} again`);
+    // The refusal's advice to use --rejoin-empty is what is being done: drop it.
+    console.log(`${id}: --rejoin-empty: ${r.reason.replace(/[;,]? *\(?(restore it, or )?start with --rejoin-empty[^)]*\)?\s*$/, '')}`);
+    const moved = r.snapshotMovedTo ? `the old log is now ${r.movedTo} and the damaged snapshot ${r.snapshotMovedTo}` : `the old log is now ${r.movedTo}`;
+    const votes = r.catchUpIndex > 0 ? `no votes until the log reaches index ${r.catchUpIndex} again` : 'its snapshot holds all it had acknowledged';
+    console.log(`${id}: ${moved}; rejoining with an empty log, term and vote kept; ${votes}`);
   } else if (opts.rejoinEmpty) {
     console.log(`${id}: --rejoin-empty: the log is sound, nothing to rejoin; starting normally`);
   }
