@@ -8,7 +8,7 @@
  * from the kill to the first acknowledged put; the next stage writes on the restarted
  * cluster.
  *
- * The issue's targets: after 1M puts, RSS <= 250 MB per server and kill-to-first-put
+ * The targets (README): after 1M puts, RSS <= 250 MB per server and kill-to-first-put
  * <= 3 s (as after 10k), put throughput within 10% of today's. They are printed as a
  * check, never asserted: benchmarks are not tests.
  */
@@ -24,7 +24,7 @@ import { freePorts, spreadOrder } from './system.ts';
 import { table, type Column } from './table.ts';
 import { keyName, makeValue, now, sleep } from './workload.ts';
 
-/** The limits for the last (largest) stage. */
+/** The targets for the last (largest) stage. */
 export const GROWTH_TARGETS = { maxRssMB: 250, maxKillToFirstPutMs: 3000, minThroughputRatio: 0.9 } as const;
 
 export const GROWTH_DEFAULT_STAGES = [10_000, 100_000, 1_000_000];
