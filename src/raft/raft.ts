@@ -47,19 +47,19 @@ import type {
 export interface RaftConfig {
   id: string;
   /**
-   * The voters of a brand new cluster, this node included (every node of it is given the
-   * same list): its first configuration, which no log entry records. Used only when
-   * neither `snapshot.conf` nor `conf` is given; after that the configuration is the
-   * latest config entry in the log (paper §6). Empty or absent (with no `conf`): the empty
-   * configuration of a node joining an existing cluster (see `conf`).
+   * The cluster's founding voters (every node is given the same list): the first
+   * configuration, which no log entry records, in force until the first config entry.
+   * Used only when neither `snapshot.conf` nor `conf` is given; the configuration in force
+   * is the latest config entry in the log (paper §6), so this list matters only below the
+   * first one. A node joining a running cluster passes the founding voters too (without
+   * itself: it then never campaigns, and learns its membership from the config entries
+   * or the snapshot the leader sends); that keeps right the configuration it records for
+   * indexes below its first config entry, should its log start at index 1. Empty or absent
+   * (with no `conf`): the empty configuration, which works for a joining node as well,
+   * except that snapshots it takes below its first config entry then name no member.
    */
   peers?: string[];
-  /**
-   * The configuration in force before the first entry of `entries` (with a `snapshot`
-   * that has a `conf`, that one wins). For a node joining an existing cluster: the empty
-   * configuration (EMPTY_CONF, or leave out both this and `peers`): it never campaigns,
-   * and learns the membership from the first config entry (or snapshot) the leader sends.
-   */
+  /** The configuration in force before the first entry of `entries`, when not `peers` (a snapshot's `conf` wins over both). */
   conf?: ConfState;
   /**
    * Ticks without hearing from a leader before campaigning; each timeout is drawn
@@ -220,15 +220,13 @@ export class Raft {
 
   /**
    * Starts a node as a follower of no one, from what it persisted (if anything).
-   * Throws if `peers` is its configuration and lacks `id`, if heartbeatTick >=
-   * electionTick, if `entries` is not contiguous from index 1 (or from the snapshot),
-   * if a config entry in it or a given configuration is malformed, or if a snapshot
-   * comes without `latestSnapshot`.
+   * Throws if heartbeatTick >= electionTick, if `entries` is not contiguous from index 1
+   * (or from the snapshot), if a config entry in it or a given configuration is
+   * malformed, or if a snapshot comes without `latestSnapshot`.
    */
   constructor(config: RaftConfig) {
     const peers = config.peers ?? [];
     const base = config.snapshot?.conf ?? config.conf;
-    if (!base && peers.length > 0 && !peers.includes(config.id)) throw new Error(`peers must include this node (${config.id})`);
     if (config.heartbeatTick >= config.electionTick) throw new Error('heartbeatTick must be less than electionTick');
     this.id = config.id;
     this.rng = config.rng;
