@@ -56,8 +56,8 @@ export interface TraceLogger {
   /** The leader started a leadership transfer to `target` in its `term` (thesis §3.10). */
   leaderTransfer(serverId: string, target: string, term: number): void;
   /**
-   * The transfer ended without this node leading any more ('steppedDown', normally because
-   * the target was elected), or was given up: 'timeout' (an election timeout passed),
+   * The transfer started in `term` (that leader's term) ended without this node leading
+   * any more ('steppedDown', normally because the target was elected), or was given up: 'timeout' (an election timeout passed),
    * 'superseded' (a transfer to another target replaced it), 'targetRemoved' (a config
    * change took the target's vote away).
    */
