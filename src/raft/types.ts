@@ -272,6 +272,12 @@ export interface Ready {
 
 /** A leader's view of one follower, as status() reports it. */
 export interface PeerStatus {
+  /**
+   * The last index known to match the leader's log. For a learner, what a server checks
+   * before promoting it: caught up when within a small margin of the leader's lastIndex
+   * (say 1,000 entries, or what a few seconds of load append), so that as a voter it does
+   * not hold up commits while it catches up (thesis §4.2.1).
+   */
   matchIndex: number;
   nextIndex: number;
   /**
