@@ -1,5 +1,6 @@
+import type { ConfChange } from '../src/raft/conf-change.ts';
 import type { TraceLogger } from '../src/raft/trace-logger.ts';
-import type { AppendEntries, AppendEntriesRes, Entry, InstallSnapshot, InstallSnapshotRes, RequestVote, RequestVoteRes } from '../src/raft/types.ts';
+import type { AppendEntries, AppendEntriesRes, ConfState, Entry, InstallSnapshot, InstallSnapshotRes, RequestVote, RequestVoteRes, TimeoutNow } from '../src/raft/types.ts';
 import type { Token } from './record.ts';
 import type { Tracer } from './tracer.ts';
 
@@ -20,11 +21,11 @@ export class RaftTrace implements TraceLogger {
   }
 
   requestVote(m: RequestVote): Token | undefined {
-    return this.tracer.send('RequestVote', { term: m.term, candidateId: m.from, to: m.to, preVote: m.preVote });
+    return this.tracer.send('RequestVote', { term: m.term, candidateId: m.from, to: m.to, preVote: m.preVote, ...(m.transfer ? { transfer: true } : {}) });
   }
 
   requestVoteRecv(m: RequestVote): void {
-    this.tracer.receive(tokenOf(m), 'RequestVoteRecv', { serverId: m.to, term: m.term, candidateId: m.from, preVote: m.preVote });
+    this.tracer.receive(tokenOf(m), 'RequestVoteRecv', { serverId: m.to, term: m.term, candidateId: m.from, preVote: m.preVote, ...(m.transfer ? { transfer: true } : {}) });
   }
 
   requestVoteRes(res: RequestVoteRes): Token | undefined {
@@ -80,6 +81,49 @@ export class RaftTrace implements TraceLogger {
   /** The leader's receive, so what it sends next follows the answer. */
   installSnapshotResRecv(m: InstallSnapshotRes): void {
     this.tracer.receive(tokenOf(m), 'InstallSnapshotResRecv', snapshotResBody(m));
+  }
+
+  /** The leader appended a config entry (Raft §6): who voted before it and who votes from it on. */
+  confChangeProposed(serverId: string, e: Entry, change: ConfChange, before: ConfState, after: ConfState): void {
+    this.tracer.record(
+      'ConfChangeProposed',
+      {
+        serverId,
+        index: e.index,
+        term: e.term,
+        change: change.changes.length === 0 ? 'leaveJoint' : change.changes.map((c) => `${c.type} ${c.nodeId}`).join(', '),
+        oldVoters: [...before.voters],
+        newVoters: [...after.voters],
+        votersOutgoing: [...after.votersOutgoing],
+        learners: [...after.learners],
+      },
+      e.traceId ?? '',
+    );
+  }
+
+  /** The leader saw a config entry committed: the configuration it put in force is now the cluster's. */
+  confChangeCommitted(serverId: string, e: Entry, conf: ConfState): void {
+    this.tracer.record(
+      'ConfChangeCommitted',
+      { serverId, index: e.index, term: e.term, voters: [...conf.voters], votersOutgoing: [...conf.votersOutgoing], learners: [...conf.learners] },
+      e.traceId ?? '',
+    );
+  }
+
+  leaderTransfer(serverId: string, target: string, term: number): void {
+    this.tracer.record('LeaderTransfer', { serverId, target, term });
+  }
+
+  leaderTransferEnd(serverId: string, target: string, term: number, outcome: string): void {
+    this.tracer.record('LeaderTransferEnd', { serverId, target, term, outcome });
+  }
+
+  timeoutNow(m: TimeoutNow): Token | undefined {
+    return this.tracer.send('TimeoutNow', { term: m.term, leaderId: m.from, to: m.to });
+  }
+
+  timeoutNowRecv(m: TimeoutNow): void {
+    this.tracer.receive(tokenOf(m), 'TimeoutNowRecv', { serverId: m.to, term: m.term, leaderId: m.from });
   }
 
   /**

@@ -23,6 +23,8 @@ export interface ReadonlyRaftLog {
   lastIndex(): number;
   lastTerm(): number;
   term(index: number): number;
+  /** Entries lo..hi inclusive (at most `max`); throws below firstIndex(). */
+  slice(lo: number, hi: number, max?: number): Entry[];
 }
 
 /**
@@ -181,21 +183,25 @@ export class RaftLog implements ReadonlyRaftLog {
    * cannot cut off what a newer message appended; the first conflicting one truncates
    * the suffix. Entries the snapshot covers are skipped: they are committed, so they
    * match (§5.4). Throws rather than truncate a committed entry (Leader Completeness).
+   * Returns the first index written (everything from there on is new, and whatever the
+   * log held there before is gone), or 0 when every entry was already there: the caller
+   * re-reads the configuration from there (a truncated config entry is undone).
    */
-  mergeFromLeader(entries: Entry[]): void {
+  mergeFromLeader(entries: Entry[]): number {
     for (let k = 0; k < entries.length; k++) {
       const e = entries[k];
       if (e.index <= this.snapIndex) continue;
       if (e.index > this.lastIndex()) {
         this.append(entries.slice(k));
-        return;
+        return e.index;
       }
       if (this.term(e.index) !== e.term) {
         this.truncateFrom(e.index);
         this.append(entries.slice(k));
-        return;
+        return e.index;
       }
     }
+    return 0;
   }
 
   private truncateFrom(index: number): void {

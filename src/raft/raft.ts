@@ -1,12 +1,26 @@
+import {
+  applyConfChange,
+  ConfChangeError,
+  confOfVoters,
+  decodeConfEntry,
+  encodeConfEntry,
+  isJoint,
+  isVoter,
+  LEAVE_JOINT,
+  members,
+  normalizeConf,
+  type ConfChange,
+} from './conf-change.ts';
 import { estimateEntrySize, RaftLog, type EntrySize, type ReadonlyRaftLog } from './log.ts';
 import { Progress } from './progress.ts';
-import { quorum, quorumIndex } from './quorum.ts';
+import { jointIndex, jointVote } from './quorum.ts';
 import { ReadIndexQueue } from './read-index.ts';
 import type { Rng } from './rng.ts';
 import { NoopTraceLogger, type TraceLogger } from './trace-logger.ts';
 import type {
   AppendEntries,
   AppendEntriesRes,
+  ConfState,
   Entry,
   HardState,
   InstallSnapshot,
@@ -22,6 +36,7 @@ import type {
   SnapshotMeta,
   SoftState,
   Status,
+  TimeoutNow,
   TraceToken,
 } from './types.ts';
 
@@ -31,8 +46,21 @@ import type {
  */
 export interface RaftConfig {
   id: string;
-  /** Every voter in the cluster, this node included; fixed for the node's life (no membership changes). */
-  peers: string[];
+  /**
+   * The cluster's founding voters (every node is given the same list): the first
+   * configuration, which no log entry records, in force until the first config entry.
+   * Used only when neither `snapshot.conf` nor `conf` is given; the configuration in force
+   * is the latest config entry in the log (paper §6), so this list matters only below the
+   * first one. A node joining a running cluster passes the founding voters too (without
+   * itself: it then never campaigns, and learns its membership from the config entries
+   * or the snapshot the leader sends); that keeps right the configuration it records for
+   * indexes below its first config entry, should its log start at index 1. Empty or absent
+   * (with no `conf`): the empty configuration, which works for a joining node as well,
+   * except that snapshots it takes below its first config entry then name no member.
+   */
+  peers?: string[];
+  /** The configuration in force before the first entry of `entries`, when not `peers` (a snapshot's `conf` wins over both). */
+  conf?: ConfState;
   /**
    * Ticks without hearing from a leader before campaigning; each timeout is drawn
    * from [electionTick, 2 * electionTick) so candidates rarely collide (§5.2).
@@ -50,9 +78,9 @@ export interface RaftConfig {
    */
   entries?: Entry[];
   /**
-   * The latest durable snapshot (its index and term), when the log was compacted: the
-   * log starts after it (§7). The caller restores its state machine from it first.
-   * Requires `latestSnapshot`.
+   * The latest durable snapshot (its index, term and configuration), when the log was
+   * compacted: the log starts after it (§7). The caller restores its state machine from
+   * it first. Requires `latestSnapshot`.
    */
   snapshot?: SnapshotMeta;
   /**
@@ -115,8 +143,27 @@ export interface RaftConfig {
   traceLogger?: TraceLogger;
 }
 
-/** What propose() did: where the batch's last entry landed, or who to ask instead. */
-export type ProposeResult = { ok: true; index: number; term: number } | { ok: false; leaderId: string | null };
+/**
+ * What propose() or proposeConfChange() did: where the entry (a batch's last) landed; or
+ * that nothing was appended, why (`reason`, for people), and the leader this node
+ * knows (itself when it leads but refused, e.g. during a leadership transfer).
+ */
+export type ProposeResult = { ok: true; index: number; term: number } | { ok: false; leaderId: string | null; reason: string };
+
+/** What transferLeadership() did: started (or was already under way), or why not. */
+export type TransferResult = { ok: true } | { ok: false; leaderId: string | null; reason: string };
+
+/**
+ * A configuration in the log (or the one the log starts from): in force from `index` on
+ * until the next one. `entry` false for the base (from a snapshot or RaftConfig), which
+ * no entry of the log holds.
+ */
+interface ConfRecord {
+  index: number;
+  term: number;
+  conf: ConfState;
+  entry: boolean;
+}
 
 /**
  * The Raft consensus algorithm as a deterministic state machine (the etcd-io/raft
@@ -129,8 +176,6 @@ export type ProposeResult = { ok: true; index: number; term: number } | { ok: fa
  */
 export class Raft {
   readonly id: string;
-  private readonly peers: string[];
-  private readonly others: string[];
   private readonly cfg: Required<
     Pick<RaftConfig, 'electionTick' | 'heartbeatTick' | 'preVote' | 'checkQuorum' | 'maxInflight' | 'maxInflightBytes' | 'maxEntriesPerMessage' | 'maxSizePerMsg' | 'incarnation' | 'catchUpIndex'>
   >;
@@ -150,6 +195,19 @@ export class Raft {
   private votes = new Map<string, boolean>();
   private progress = new Map<string, Progress>();
   private reads = new ReadIndexQueue();
+  /**
+   * The configurations of the log, oldest first: the base the log starts from, then one
+   * per config entry, so a truncated entry reverts to the one before (paper §6: a server
+   * uses the latest configuration in its log, committed or not). Those a snapshot covers
+   * are dropped at compaction, but for the last, which stays in force.
+   */
+  private confs: ConfRecord[];
+  /** The configuration the last Ready reported (Ready.confState). */
+  private readyConf: ConfState;
+  /** A leader handing over to this voter (thesis §3.10): proposals are refused meanwhile. */
+  private leadTransferee: string | null = null;
+  /** Leader ticks since the transfer started; it is given up after an election timeout. */
+  private transferElapsed = 0;
 
   /** Sendable now: the leader's AppendEntries depend on nothing unpersisted (thesis §10.2.1). */
   private msgs: Message[] = [];
@@ -162,16 +220,15 @@ export class Raft {
 
   /**
    * Starts a node as a follower of no one, from what it persisted (if anything).
-   * Throws if `peers` lacks `id`, if heartbeatTick >= electionTick, if `entries` is
-   * not contiguous from index 1 (or from the snapshot), or if a snapshot comes without
-   * `latestSnapshot`.
+   * Throws if heartbeatTick >= electionTick, if `entries` is not contiguous from index 1
+   * (or from the snapshot), if a config entry in it or a given configuration is
+   * malformed, or if a snapshot comes without `latestSnapshot`.
    */
   constructor(config: RaftConfig) {
-    if (!config.peers.includes(config.id)) throw new Error(`peers must include this node (${config.id})`);
+    const peers = config.peers ?? [];
+    const base = config.snapshot?.conf ?? config.conf;
     if (config.heartbeatTick >= config.electionTick) throw new Error('heartbeatTick must be less than electionTick');
     this.id = config.id;
-    this.peers = [...config.peers];
-    this.others = this.peers.filter((p) => p !== this.id);
     this.rng = config.rng;
     this.cfg = {
       electionTick: config.electionTick,
@@ -198,6 +255,10 @@ export class Raft {
       this.votedFor = null;
     }
     this.prevHardState = { ...hs };
+    const snap = config.snapshot ?? { index: 0, term: 0 };
+    this.confs = [{ index: snap.index, term: snap.term, conf: base ? normalizeConf(base) : confOfVoters(peers), entry: false }];
+    this.readConfsFrom(this.raftLog.firstIndex());
+    this.readyConf = this.conf;
     this.trace = config.traceLogger ?? new NoopTraceLogger();
     this.trace.raftStart(this.id);
     this.resetElectionTimeout();
@@ -207,8 +268,10 @@ export class Raft {
 
   /**
    * Advances logical time by one tick: a follower or candidate campaigns when its
-   * election timeout runs out (§5.2); a leader heartbeats every heartbeatTick and, with
-   * check-quorum, steps down after an election timeout without hearing from a majority.
+   * election timeout runs out (§5.2), if it is a voter (learners, removed and joining
+   * nodes never do); a leader heartbeats every heartbeatTick, gives up a leadership
+   * transfer after an election timeout, and with check-quorum steps down after an
+   * election timeout without hearing from a majority (of each half, while joint).
    */
   tick(): void {
     if (this.role === 'leader') this.tickLeader();
@@ -222,6 +285,9 @@ export class Raft {
       return;
     }
     this.electionElapsed++;
+    // Not a voter here (a learner, a node removed or still joining): no election timeout.
+    // The count still runs, so the lease (inLease) lapses as it would anywhere else.
+    if (!this.promotable()) return;
     if (this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.campaign(this.cfg.preVote);
@@ -231,6 +297,9 @@ export class Raft {
   private tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    // etcd's abortLeaderTransfer: a target that did not win within an election timeout
+    // (cut off, crashed, or its campaign failed) must not keep proposals refused.
+    if (this.leadTransferee !== null && ++this.transferElapsed >= this.cfg.electionTick) this.endTransfer('timeout');
     if (this.electionElapsed >= this.cfg.electionTick) {
       this.electionElapsed = 0;
       if (this.cfg.checkQuorum && !this.quorumActive()) {
@@ -264,15 +333,21 @@ export class Raft {
 
   /**
    * Starts an election now, as an election timeout would (with a pre-vote first when
-   * enabled); does nothing on a leader. For tests and leadership transfer (thesis §3.10).
+   * enabled); does nothing on a leader or on a node that is not a voter here. For tests;
+   * leadership transfer uses transferLeadership().
    */
   campaignNow(): void {
-    if (this.role !== 'leader' && !this.catchingUp()) this.campaign(this.cfg.preVote);
+    if (this.role !== 'leader' && this.promotable()) this.campaign(this.cfg.preVote);
   }
 
   /** Rejoined empty and not yet refilled up to what it had acknowledged (RaftConfig.catchUpIndex). */
   private catchingUp(): boolean {
     return this.raftLog.lastIndex() < this.cfg.catchUpIndex;
+  }
+
+  /** May campaign: a voter (in C_new or C_old) of the configuration in force here, not refilling its log (etcd's promotable). */
+  private promotable(): boolean {
+    return isVoter(this.conf, this.id) && !this.catchingUp();
   }
 
   /**
@@ -285,7 +360,8 @@ export class Raft {
    * where a different term at that index means they were replaced.
    */
   propose(commands: { data: string; traceId?: string }[]): ProposeResult {
-    if (this.role !== 'leader') return { ok: false, leaderId: this.leaderId };
+    const refused = this.refuseProposal();
+    if (refused) return refused;
     const first = this.raftLog.lastIndex() + 1;
     this.raftLog.append(
       commands.map((c, k) => ({ index: first + k, term: this.term, kind: 'command' as const, data: c.data, ...(c.traceId ? { traceId: c.traceId } : {}) })),
@@ -293,6 +369,115 @@ export class Raft {
     this.broadcastAppend();
     this.maybeCommit();
     return { ok: true, index: this.raftLog.lastIndex(), term: this.term };
+  }
+
+  /** Why this node appends nothing now, or null when it may: not the leader, or handing over (thesis §3.10). */
+  private refuseProposal(): (ProposeResult & { ok: false }) | null {
+    if (this.role !== 'leader') return { ok: false, leaderId: this.leaderId, reason: `not the leader (leader: ${this.leaderId ?? 'unknown'})` };
+    if (this.leadTransferee !== null) return { ok: false, leaderId: this.id, reason: `leadership transfer to ${this.leadTransferee} in progress` };
+    return null;
+  }
+
+  /**
+   * Proposes a membership change (Raft paper §6, thesis ch. 4; etcd's ProposeConfChange):
+   * appends a config entry (kind 'config', data a ConfEntry: the change and the
+   * configuration it produces) and switches to that configuration at once, before it
+   * commits; followers switch when they append it, and back if it is truncated.
+   *
+   * - Changes to the voters enter the joint configuration C_old,new: while it is in
+   *   force, elections, commitment, ReadIndex and check-quorum need a majority of C_old
+   *   and one of C_new. Once it commits, this leader appends the leave-joint entry (C_new)
+   *   on its own (etcd's auto-leave); the change is complete when that one commits. A
+   *   single voter change takes the same two steps (one rule, with no special case).
+   * - Changes to learners only apply in one entry (no majority changes).
+   * - A leader that C_new leaves out goes on leading until C_new commits, not counting
+   *   itself, then steps down (thesis §4.2.2); a removed node gets nothing more once the
+   *   change that removed it commits (the leader sends it that commit, best effort).
+   *
+   * Refused (ok false, nothing appended, `reason` says why) on a non-leader, during a
+   * leadership transfer, while another change is not complete (its entry uncommitted, or
+   * the joint configuration not left yet: one at a time), before this leader has
+   * committed an entry of its term (the fix Ongaro gave for single-server changes, raft-dev 2015),
+   * and for a change that does not apply (see applyConfChange: e.g. removing a
+   * non-member, demoting a voter, leaving no voter).
+   *
+   * The server learns the outcome as for a command: the entry at `index` comes out in
+   * committedEntries with `term` (a different term there: replaced, propose again).
+   * Applying it: decodeConfEntry(e.data).conf is the configuration from then on; a node
+   * missing from it (voters, votersOutgoing, learners) was removed. A learner is worth
+   * promoting (addNode) once the leader's status().progress shows its matchIndex close to
+   * the leader's lastIndex: within, say, 1,000 entries, or the entries of a few seconds
+   * of load, so that it does not hold up commits as a voter that lags.
+   */
+  proposeConfChange(change: ConfChange, traceId?: string): ProposeResult {
+    const refused = this.refuseProposal();
+    if (refused) return refused;
+    const pending = this.confs.at(-1)!;
+    if (pending.entry && pending.index > this.raftLog.commitIndex) {
+      return { ok: false, leaderId: this.id, reason: `the configuration change at index ${pending.index} is not committed yet: one change at a time` };
+    }
+    if (isJoint(this.conf)) return { ok: false, leaderId: this.id, reason: 'the joint configuration is being left: one change at a time' };
+    if (this.raftLog.term(this.raftLog.commitIndex) !== this.term) {
+      return { ok: false, leaderId: this.id, reason: 'this leader has not committed an entry of its term yet: retry shortly' };
+    }
+    let next: ConfState;
+    try {
+      if (change.changes.length === 0) throw new ConfChangeError('no changes (the leave-joint change is proposed by the core itself)');
+      next = applyConfChange(this.conf, change);
+    } catch (err) {
+      if (err instanceof ConfChangeError) return { ok: false, leaderId: this.id, reason: err.message };
+      throw err;
+    }
+    const e = this.appendConf(change, next, traceId);
+    return { ok: true, index: e.index, term: e.term };
+  }
+
+  /**
+   * Leadership transfer (thesis §3.10; etcd's MsgTransferLeader): this leader stops
+   * accepting proposals (they are refused with the reason), brings `target` up to date,
+   * then sends it TimeoutNow, on which it campaigns at once, without a pre-vote, with a
+   * RequestVote that voters grant despite their leader lease. When the target's term
+   * arrives this leader steps down. If no new leader emerged within an election timeout
+   * (electionTick ticks), the transfer is given up and proposals are accepted again.
+   * A transfer to the target already under way changes nothing; one to another target
+   * replaces it. Refused (ok false) on a non-leader, to itself, and to a target that is not
+   * a voter of C_new here (a learner, a node leaving, a stranger).
+   */
+  transferLeadership(target: string): TransferResult {
+    if (this.role !== 'leader') return { ok: false, leaderId: this.leaderId, reason: `not the leader (leader: ${this.leaderId ?? 'unknown'})` };
+    if (target === this.id) return { ok: false, leaderId: this.id, reason: `${target} is already the leader` };
+    if (!this.conf.voters.includes(target)) {
+      const what = this.conf.learners.includes(target) ? 'a learner' : this.conf.votersOutgoing.includes(target) ? 'leaving the cluster' : 'not a member';
+      return { ok: false, leaderId: this.id, reason: `${target} is ${what}: only a voter can lead` };
+    }
+    if (this.leadTransferee === target) return { ok: true };
+    if (this.leadTransferee !== null) this.endTransfer('superseded');
+    this.leadTransferee = target;
+    this.transferElapsed = 0;
+    this.trace.leaderTransfer(this.id, target, this.term);
+    const pr = this.progress.get(target)!;
+    if (pr.matchIndex === this.raftLog.lastIndex()) {
+      this.sendTimeoutNow(target);
+    } else {
+      if (!pr.isPaused()) this.sendAppend(target, pr, false);
+      this.sendPipelined(target, pr);
+    }
+    return { ok: true };
+  }
+
+  /** The transfer ended (the leader stepped down) or is given up; proposals are accepted again. */
+  private endTransfer(outcome: 'steppedDown' | 'timeout' | 'superseded' | 'targetRemoved'): void {
+    if (this.leadTransferee === null) return;
+    this.trace.leaderTransferEnd(this.id, this.leadTransferee, this.term, outcome);
+    this.leadTransferee = null;
+    this.transferElapsed = 0;
+  }
+
+  private sendTimeoutNow(to: string): void {
+    const m: TimeoutNow = { type: 'TimeoutNow', from: this.id, to, term: this.term };
+    withToken(m, this.trace.timeoutNow(m));
+    // The target's log matches ours already (its acknowledgement said so): nothing to wait for.
+    this.msgs.push(m);
   }
 
   /**
@@ -329,6 +514,11 @@ export class Raft {
       throw new Error(`the latest snapshot (index ${snap.index}, term ${snap.term}) does not match the log's term ${this.raftLog.term(snap.index)} there`);
     }
     this.raftLog.compact(index);
+    // The configurations the snapshot covers are history, but for the last, in force at
+    // its index (and so the one to send with it, SnapshotMeta.conf).
+    let k = 0;
+    while (k + 1 < this.confs.length && this.confs[k + 1].index <= index) k++;
+    if (k > 0) this.confs = this.confs.slice(k);
   }
 
   /**
@@ -344,23 +534,26 @@ export class Raft {
   }
 
   /**
-   * Feeds in a message from a peer. Silently drops messages from anyone not in `peers`
-   * (a stranger's vote must never count toward a quorum), messages whose `to` is not
-   * this node, and stale replies; answers a stale request with this node's term so its
-   * sender steps down (§5.1). A higher term makes this node a follower in that term,
+   * Feeds in a message from a peer. Silently drops messages whose `to` is not this node
+   * (or that come from itself), and stale replies; answers a stale request with this
+   * node's term so its sender steps down (§5.1). Messages from nodes outside the
+   * configuration are taken (a node that joins hears from a leader it does not know yet),
+   * but only members count: votes from voters of the configuration in force, replies from
+   * members the leader tracks. A higher term makes this node a follower in that term,
    * except for pre-votes, which change no one's term (thesis §9.6), and vote requests
-   * that arrive within a leader's lease (thesis §4.2.3), which are ignored.
+   * that arrive within a leader's lease (thesis §4.2.3), which are ignored unless the
+   * leader handed over (RequestVote.transfer).
    */
   step(m: Message): void {
-    if (!this.others.includes(m.from) || m.to !== this.id) return;
+    if (m.from === this.id || m.to !== this.id) return;
     if (m.term > this.term) {
-      if (m.type === 'RequestVote' && this.inLease()) {
+      if (m.type === 'RequestVote' && !m.transfer && this.inLease()) {
         this.trace.requestVoteRecv(m);
         return;
       }
       const grantedPreVote = m.type === 'RequestVoteRes' && m.preVote && m.voteGranted;
       if (!(m.type === 'RequestVote' && m.preVote) && !grantedPreVote) {
-        const leader = m.type === 'AppendEntries' || m.type === 'InstallSnapshot' ? m.from : null;
+        const leader = m.type === 'AppendEntries' || m.type === 'InstallSnapshot' || m.type === 'TimeoutNow' ? m.from : null;
         this.becomeFollower(m.term, leader);
       }
     } else if (m.term < this.term) {
@@ -380,7 +573,21 @@ export class Raft {
         return this.handleInstallSnapshot(m);
       case 'InstallSnapshotRes':
         return this.handleInstallSnapshotRes(m);
+      case 'TimeoutNow':
+        return this.handleTimeoutNow(m);
     }
+  }
+
+  /**
+   * The leader hands over (thesis §3.10): campaign now, skipping the pre-vote (the
+   * leader vouches that this log is up to date) and flagging the vote requests so that
+   * voters still in the leader's lease answer them (etcd's campaignTransfer). Ignored by
+   * a node that is not a voter here (a learner whose promotion has not arrived).
+   */
+  private handleTimeoutNow(m: TimeoutNow): void {
+    this.trace.timeoutNowRecv(m);
+    if (this.role === 'leader' || !this.promotable()) return;
+    this.campaign(false, true);
   }
 
   /** A message from an older term: tell its sender the current term so it steps down. */
@@ -394,12 +601,16 @@ export class Raft {
     } else if (m.type === 'InstallSnapshot') {
       this.trace.installSnapshotRecv(m);
       this.replySnapshot(m, false);
+    } else if (m.type === 'TimeoutNow') {
+      // From a leader since deposed: campaigning now would only disturb.
+      this.trace.timeoutNowRecv(m);
     }
   }
 
   // ---------------------------------------------------------------- elections
 
-  private campaign(preVote: boolean): void {
+  /** `transfer`: on the leader's TimeoutNow (no pre-vote; the requests carry the flag). */
+  private campaign(preVote: boolean, transfer = false): void {
     if (preVote) {
       this.role = 'preCandidate';
       this.leaderId = null;
@@ -416,8 +627,10 @@ export class Raft {
       return;
     }
     const term = preVote ? this.term + 1 : this.term;
-    for (const to of this.others) {
-      const m: RequestVote = { type: 'RequestVote', from: this.id, to, term, lastLogIndex: this.raftLog.lastIndex(), lastLogTerm: this.raftLog.lastTerm(), preVote };
+    // Only voters are asked: no one else's answer counts (learners' included).
+    for (const to of members({ voters: this.conf.voters, votersOutgoing: this.conf.votersOutgoing, learners: [] })) {
+      if (to === this.id) continue;
+      const m: RequestVote = { type: 'RequestVote', from: this.id, to, term, lastLogIndex: this.raftLog.lastIndex(), lastLogTerm: this.raftLog.lastTerm(), preVote, ...(transfer ? { transfer } : {}) };
       withToken(m, this.trace.requestVote(m));
       this.msgsAfterPersist.push(m);
     }
@@ -425,6 +638,11 @@ export class Raft {
 
   private handleRequestVote(m: RequestVote): void {
     this.trace.requestVoteRecv(m);
+    // A learner (or a node that does not know its membership yet) answers like a voter:
+    // only the candidate decides whose answers count, by its own configuration. Refusing
+    // could stall the cluster: a learner promoted by a change committed without it
+    // believes it is a learner until a leader tells it otherwise, and that leader may
+    // need its vote (the case etcd-io/raft documents at its MsgVote handling).
     // A node refilling its log after losing it cannot judge who is up to date (catchUpIndex).
     const upToDate = this.raftLog.isUpToDate(m.lastLogIndex, m.lastLogTerm) && !this.catchingUp();
     let grant: boolean;
@@ -466,12 +684,14 @@ export class Raft {
     else this.becomeLeader();
   }
 
+  /** A majority of the voters in force here granted (of C_old and of C_new, while joint: paper §6). */
   private wonVote(): boolean {
-    return [...this.votes.values()].filter((g) => g).length >= quorum(this.peers.length);
+    return jointVote(this.conf, this.votes) === 'won';
   }
 
+  /** Enough refusals that no majority (of either half, while joint) is left to win. */
   private lostVote(): boolean {
-    return [...this.votes.values()].filter((g) => !g).length >= quorum(this.peers.length);
+    return jointVote(this.conf, this.votes) === 'lost';
   }
 
   /** Heard from a leader within the minimum election timeout: a vote now would disrupt it (thesis §4.2.3). */
@@ -483,6 +703,7 @@ export class Raft {
 
   private becomeFollower(term: number, leaderId: string | null): void {
     const wasLeader = this.role === 'leader';
+    if (wasLeader) this.endTransfer('steppedDown');
     if (term !== this.term) {
       this.term = term;
       this.votedFor = null;
@@ -503,25 +724,137 @@ export class Raft {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.reads = new ReadIndexQueue();
-    this.progress = new Map(this.others.map((p) => [p, new Progress(this.raftLog.lastIndex(), this.cfg.maxInflight, this.cfg.maxInflightBytes)]));
+    this.leadTransferee = null;
+    this.progress = new Map();
+    this.syncProgress();
     this.trace.leaderElected(this.id, this.term);
     // A no-op of the new term lets earlier-term entries commit (§5.4.2, §8) and ReadIndex start.
     this.raftLog.append([{ index: this.raftLog.lastIndex() + 1, term: this.term, kind: 'noop', data: '' }]);
     this.broadcastAppend();
     this.maybeCommit();
+    // A joint configuration that an earlier leader committed but did not leave.
+    this.finishConfChange();
   }
 
   private resetElectionTimeout(): void {
     this.randomizedElectionTimeout = this.cfg.electionTick + this.rng.int(0, this.cfg.electionTick);
   }
 
+  /** Heard from a majority (of each half, while joint) in this window; starts the next window. */
   private quorumActive(): boolean {
-    let active = 1;
-    for (const pr of this.progress.values()) {
-      if (pr.recentActive) active++;
+    const active = new Map<string, boolean>([[this.id, true]]);
+    for (const [id, pr] of this.progress) {
+      active.set(id, pr.recentActive);
       pr.recentActive = false;
     }
-    return active >= quorum(this.peers.length);
+    return jointVote(this.conf, active) === 'won';
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  /** The configuration in force here: the latest in the log, committed or not (paper §6). */
+  private get conf(): ConfState {
+    return this.confs[this.confs.length - 1].conf;
+  }
+
+  /** The configuration in force at `index` (at or past the base's index): the last one at or below it. */
+  private confAt(index: number): ConfState {
+    for (let k = this.confs.length - 1; k > 0; k--) if (this.confs[k].index <= index) return this.confs[k].conf;
+    return this.confs[0].conf;
+  }
+
+  /**
+   * Re-reads the configurations from index `from` on, after the log changed there (a
+   * leader's entries appended, or a conflicting suffix replaced): those of entries no
+   * longer in the log are forgotten, which reverts to the one before (paper §6).
+   */
+  private readConfsFrom(from: number): void {
+    const before = this.conf;
+    while (this.confs.length > 1 && this.confs[this.confs.length - 1].index >= from) this.confs.pop();
+    for (const e of this.raftLog.slice(Math.max(from, this.raftLog.firstIndex()), this.raftLog.lastIndex())) {
+      if (e.kind === 'config') this.confs.push({ index: e.index, term: e.term, conf: decodeConfEntry(e.data).conf, entry: true });
+    }
+    if (this.conf !== before) this.confChanged();
+  }
+
+  /** The leader appends a config entry and switches to `next` at once (paper §6). */
+  private appendConf(change: ConfChange, next: ConfState, traceId?: string): Entry {
+    const before = this.conf;
+    const e: Entry = { index: this.raftLog.lastIndex() + 1, term: this.term, kind: 'config', data: encodeConfEntry({ change, conf: next }), ...(traceId ? { traceId } : {}) };
+    this.raftLog.append([e]);
+    this.confs.push({ index: e.index, term: e.term, conf: next, entry: true });
+    this.trace.confChangeProposed(this.id, e, change, before, next);
+    this.confChanged();
+    this.broadcastAppend();
+    return e;
+  }
+
+  private confChanged(): void {
+    if (this.role !== 'leader') return;
+    this.syncProgress();
+    if (this.leadTransferee !== null && !this.conf.voters.includes(this.leadTransferee)) this.endTransfer('targetRemoved');
+  }
+
+  /**
+   * The leader tracks (and replicates to) the members of the configuration in force and
+   * those of the committed one: a node that the pending change removes still gets the
+   * entries up to that change, and when the change commits one last AppendEntries that
+   * tells it so, then nothing more (thesis §4.2.2). New members start probing.
+   */
+  private syncProgress(): void {
+    const want = new Set([...members(this.conf), ...members(this.confAt(this.raftLog.commitIndex))]);
+    want.delete(this.id);
+    for (const id of want) {
+      if (!this.progress.has(id)) this.progress.set(id, new Progress(this.raftLog.lastIndex(), this.cfg.maxInflight, this.cfg.maxInflightBytes));
+    }
+    for (const [id, pr] of this.progress) {
+      if (want.has(id)) continue;
+      this.sendCommitted(id, pr);
+      this.progress.delete(id);
+    }
+  }
+
+  /**
+   * After a config entry committed: leave a joint configuration (etcd's auto-leave; the
+   * paper's C_new once C_old,new commits), or step down if the committed C_new leaves
+   * this leader out (thesis §4.2.2: only once C_new is committed, so it led C_new until then).
+   */
+  private finishConfChange(): void {
+    if (this.role !== 'leader') return;
+    const latest = this.confs[this.confs.length - 1];
+    if (latest.entry && latest.index > this.raftLog.commitIndex) return;
+    if (isJoint(this.conf)) {
+      this.appendConf(LEAVE_JOINT, applyConfChange(this.conf, LEAVE_JOINT));
+    } else if (!this.conf.voters.includes(this.id)) {
+      // Tell the new configuration that C_new committed, so that its voters need not
+      // wait for a heartbeat to learn it; one of them then times out and is elected.
+      for (const [id, pr] of this.progress) this.sendCommitted(id, pr);
+      this.becomeFollower(this.term, null);
+    }
+  }
+
+  /**
+   * An AppendEntries from the follower's acknowledged match to the end of the log (as much
+   * as one message carries) with the commit index: a follower about to be dropped learns
+   * the commit of the change that dropped it. Best effort (it may be lost); nothing when
+   * the follower needs a snapshot.
+   */
+  private sendCommitted(to: string, pr: Progress): void {
+    if (pr.matchIndex < this.raftLog.snapshotIndex || pr.state === 'snapshot') return;
+    const { entries } = this.raftLog.sliceForMessage(pr.matchIndex + 1, this.cfg.maxEntriesPerMessage, this.cfg.maxSizePerMsg);
+    const m: AppendEntries = {
+      type: 'AppendEntries',
+      from: this.id,
+      to,
+      term: this.term,
+      prevLogIndex: pr.matchIndex,
+      prevLogTerm: this.raftLog.term(pr.matchIndex),
+      entries,
+      leaderCommit: this.raftLog.commitIndex,
+      readSeq: this.reads.currentSeq(),
+    };
+    withToken(m, this.trace.appendEntries(m, true));
+    this.msgs.push(m);
   }
 
   // ---------------------------------------------------------------- replication
@@ -561,11 +894,9 @@ export class Raft {
   /** One heartbeat round for every read queued since the last round. */
   private startReadRound(): void {
     if (this.role !== 'leader' || !this.reads.startRound()) return;
-    if (this.progress.size === 0) {
-      this.readStates.push(...this.reads.confirm(this.reads.currentSeq()));
-      return;
-    }
     for (const [to, pr] of this.progress) this.sendAppend(to, pr, true);
+    // A leader that is a majority on its own (one voter, learners aside) needs no answer.
+    this.readStates.push(...this.reads.confirm(this.quorumReadSeq()));
   }
 
   private sendAppend(to: string, pr: Progress, emptyOnly: boolean): void {
@@ -617,7 +948,10 @@ export class Raft {
       throw new Error(`latestSnapshot() returned index ${snapshot.index}, but the log starts after ${this.raftLog.snapshotIndex}`);
     }
     pr.becomeSnapshot(snapshot.index);
-    const m: InstallSnapshot = { type: 'InstallSnapshot', from: this.id, to, term: this.term, snapshot };
+    // The configuration at the snapshot's index travels with it (§7): the follower's log
+    // is replaced, and with it every config entry it held. The core's record wins over
+    // the driver's (which need not have set one).
+    const m: InstallSnapshot = { type: 'InstallSnapshot', from: this.id, to, term: this.term, snapshot: { ...snapshot, conf: this.confAt(snapshot.index) } };
     withToken(m, this.trace.installSnapshot(m));
     this.msgs.push(m);
   }
@@ -644,7 +978,9 @@ export class Raft {
       this.reply({ ...base, success: false, matchIndex: 0, conflictIndex: this.raftLog.firstIndexOfTerm(prevLogIndex), conflictTerm: localTerm }, m);
       return;
     }
-    this.raftLog.mergeFromLeader(entries);
+    const written = this.raftLog.mergeFromLeader(entries);
+    // A config entry takes effect when appended; one truncated here is undone (paper §6).
+    if (written > 0) this.readConfsFrom(written);
     const lastNew = prevLogIndex + entries.length;
     // Figure 2, AppendEntries rule 5: nothing past what this message proved matches.
     const commit = Math.min(m.leaderCommit, lastNew);
@@ -678,9 +1014,12 @@ export class Raft {
     if (incarnation > pr.incarnation && !this.checksNothing(m, pr)) pr.restarted(incarnation);
     if (m.success) {
       if (pr.acknowledge(m.matchIndex)) this.maybeCommit();
+      // The commit may have ended this leadership, or this follower's membership.
+      if (this.role !== 'leader' || this.progress.get(m.from) !== pr) return;
       pr.maybeSnapshotDone(this.raftLog.snapshotIndex);
       if (pr.nextIndex <= this.raftLog.lastIndex() && (!pr.isPaused() || this.windowCompacted(pr))) this.sendAppend(m.from, pr, false);
       this.sendPipelined(m.from, pr);
+      this.maybeHandOver(m.from, pr);
       return;
     }
     // Stale rejections (for positions already known to match, for a probe no longer
@@ -732,8 +1071,18 @@ export class Raft {
     this.trace.installSnapshotRecv(m);
     const { index, term } = m.snapshot;
     if (index > this.raftLog.commitIndex) {
-      if (this.raftLog.matchTerm(index, term)) this.raftLog.commitIndex = index;
-      else this.raftLog.restore(m.snapshot);
+      if (this.raftLog.matchTerm(index, term)) {
+        this.raftLog.commitIndex = index;
+      } else {
+        // The whole log is replaced: the configuration is the snapshot's (a sender that
+        // did not say keeps the one this node had; the core always says). Ready.snapshot
+        // carries it, for the driver to persist.
+        const conf = m.snapshot.conf ? normalizeConf(m.snapshot.conf) : this.conf;
+        this.raftLog.restore(m.snapshot.conf ? m.snapshot : { ...m.snapshot, conf });
+        const before = this.conf;
+        this.confs = [{ index, term, conf, entry: false }];
+        if (conf !== before) this.confChanged();
+      }
     }
     this.replySnapshot(m, true);
   }
@@ -765,27 +1114,47 @@ export class Raft {
     if (incarnation < pr.incarnation) return;
     if (incarnation > pr.incarnation) pr.restarted(incarnation);
     if (pr.acknowledge(m.matchIndex)) this.maybeCommit();
+    if (this.role !== 'leader' || this.progress.get(m.from) !== pr) return;
     pr.maybeSnapshotDone(this.raftLog.snapshotIndex);
     if (pr.nextIndex <= this.raftLog.lastIndex() && !pr.isPaused()) this.sendAppend(m.from, pr, false);
     this.sendPipelined(m.from, pr);
+    this.maybeHandOver(m.from, pr);
   }
 
+  /** The transfer target's log now matches this leader's to the end: tell it to campaign (etcd sends it on every such reply). */
+  private maybeHandOver(from: string, pr: Progress): void {
+    if (from === this.leadTransferee && pr.matchIndex === this.raftLog.lastIndex()) this.sendTimeoutNow(from);
+  }
+
+  /** The read round a majority of the voters (of each half, while joint) has acknowledged. */
   private quorumReadSeq(): number {
-    const acked = [this.reads.currentSeq(), ...[...this.progress.values()].map((p) => p.ackedReadSeq)];
-    return quorumIndex(acked);
+    return jointIndex(this.conf, (id) => (id === this.id ? this.reads.currentSeq() : (this.progress.get(id)?.ackedReadSeq ?? 0)));
   }
 
-  /** Advance commitIndex to what a quorum holds, counting only current-term entries (§5.4.2). */
+  /**
+   * Advance commitIndex to what a majority of the voters holds (of C_old and of C_new
+   * while joint, paper §6; learners never count), counting only current-term entries
+   * (§5.4.2). Then finish a configuration change whose entry just committed.
+   */
   private maybeCommit(): void {
     if (this.role !== 'leader') return;
-    // The leader counts only what its own disk holds (thesis §10.2.1).
-    const matches = [this.raftLog.stableIndex, ...[...this.progress.values()].map((p) => p.matchIndex)];
-    const index = quorumIndex(matches);
+    // The leader counts only what its own disk holds (thesis §10.2.1), and only where it votes.
+    const index = jointIndex(this.conf, (id) => (id === this.id ? this.raftLog.stableIndex : (this.progress.get(id)?.matchIndex ?? 0)));
     if (index <= this.raftLog.commitIndex || this.raftLog.term(index) !== this.term) return;
     const from = this.raftLog.commitIndex + 1;
     this.raftLog.commitIndex = index;
-    for (const e of this.raftLog.slice(from, index)) this.trace.commit(e);
+    let confCommitted = false;
+    for (const e of this.raftLog.slice(from, index)) {
+      this.trace.commit(e);
+      if (e.kind === 'config') {
+        confCommitted = true;
+        this.trace.confChangeCommitted(this.id, e, this.confAt(e.index));
+      }
+    }
     this.reads.releaseWaiting(index);
+    if (!confCommitted) return;
+    this.syncProgress();
+    this.finishConfChange();
   }
 
   // ---------------------------------------------------------------- observation
@@ -805,9 +1174,17 @@ export class Raft {
       progress = {};
       for (const [peer, pr] of this.progress) {
         const inflight = pr.inflightStatus();
-        progress[peer] = { matchIndex: pr.matchIndex, nextIndex: pr.nextIndex, state: pr.state, inflight: inflight.messages, inflightBytes: inflight.bytes };
+        progress[peer] = {
+          matchIndex: pr.matchIndex,
+          nextIndex: pr.nextIndex,
+          state: pr.state,
+          inflight: inflight.messages,
+          inflightBytes: inflight.bytes,
+          learner: this.conf.learners.includes(peer),
+        };
       }
     }
+    const latest = this.confs[this.confs.length - 1];
     return {
       id: this.id,
       role: this.role,
@@ -821,7 +1198,18 @@ export class Raft {
       snapshotIndex: this.raftLog.snapshotIndex,
       firstIndex: this.raftLog.firstIndex(),
       progress,
+      conf: this.conf,
+      confIndex: latest.entry ? latest.index : 0,
+      leadTransferee: this.leadTransferee,
     };
+  }
+
+  /**
+   * The configuration in force here: the latest in the log, committed or not (paper §6).
+   * Frozen and shared (cheap to call): a change replaces it. Ready.confState reports changes.
+   */
+  confState(): ConfState {
+    return this.conf;
   }
 
   /** The log, read-only: for tests and tools that check it entry by entry. */
@@ -846,6 +1234,7 @@ export class Raft {
       this.raftLog.hasUnstable() ||
       this.raftLog.hasUnstableSnapshot() ||
       this.raftLog.hasCommittedToApply() ||
+      this.conf !== this.readyConf ||
       !sameHardState(this.hardState(), this.prevHardState)
     );
   }
@@ -875,7 +1264,9 @@ export class Raft {
       messages: this.msgs,
       committedEntries,
       readStates: this.readStates,
+      confState: this.conf !== this.readyConf ? this.conf : null,
     };
+    this.readyConf = this.conf;
     this.inflightReady = { ready, hardState: hs, afterPersist: this.msgsAfterPersist };
     this.msgs = [];
     this.msgsAfterPersist = [];

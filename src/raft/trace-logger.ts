@@ -1,4 +1,5 @@
-import type { AppendEntries, AppendEntriesRes, Entry, InstallSnapshot, InstallSnapshotRes, RequestVote, RequestVoteRes, TraceToken } from './types.ts';
+import type { ConfChange } from './conf-change.ts';
+import type { AppendEntries, AppendEntriesRes, ConfState, Entry, InstallSnapshot, InstallSnapshotRes, RequestVote, RequestVoteRes, TimeoutNow, TraceToken } from './types.ts';
 
 /**
  * The Raft actions the core reports as it takes them, so a trace can show them in
@@ -44,6 +45,27 @@ export interface TraceLogger {
   installSnapshotRes(res: InstallSnapshotRes, req: InstallSnapshot): TraceToken | undefined;
   /** At the leader, for every answer it takes. */
   installSnapshotResRecv(m: InstallSnapshotRes): void;
+  /**
+   * The leader appended the config entry `e` (paper §6): `before` was in force, `after` is
+   * from now on (this node switched at once). Also for the leave-joint entry it proposes
+   * on its own once C_old,new commits (an empty `change`).
+   */
+  confChangeProposed(serverId: string, e: Entry, change: ConfChange, before: ConfState, after: ConfState): void;
+  /** The leader saw the config entry `e`, which put `conf` in force, committed (after its commit()). */
+  confChangeCommitted(serverId: string, e: Entry, conf: ConfState): void;
+  /** The leader started a leadership transfer to `target` in its `term` (thesis §3.10). */
+  leaderTransfer(serverId: string, target: string, term: number): void;
+  /**
+   * The transfer started in `term` (that leader's term) ended without this node leading
+   * any more ('steppedDown', normally because the target was elected), or was given up: 'timeout' (an election timeout passed),
+   * 'superseded' (a transfer to another target replaced it), 'targetRemoved' (a config
+   * change took the target's vote away).
+   */
+  leaderTransferEnd(serverId: string, target: string, term: number, outcome: 'steppedDown' | 'timeout' | 'superseded' | 'targetRemoved'): void;
+  /** The leader tells the caught-up target to campaign now. */
+  timeoutNow(m: TimeoutNow): TraceToken | undefined;
+  /** Every TimeoutNow received, also one that is ignored (stale, or this node cannot campaign). */
+  timeoutNowRecv(m: TimeoutNow): void;
 }
 
 /** Tracing off: every action is dropped and no message carries a token. */
@@ -75,4 +97,12 @@ export class NoopTraceLogger implements TraceLogger {
     return undefined;
   }
   installSnapshotResRecv(): void {}
+  confChangeProposed(): void {}
+  confChangeCommitted(): void {}
+  leaderTransfer(): void {}
+  leaderTransferEnd(): void {}
+  timeoutNow(): undefined {
+    return undefined;
+  }
+  timeoutNowRecv(): void {}
 }

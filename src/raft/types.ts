@@ -5,15 +5,36 @@
  */
 export type TraceToken = unknown;
 
-/** A log entry. `data` is opaque to Raft; an empty no-op opens every leader's term (§5.4.2). */
+/**
+ * A log entry. An empty no-op opens every leader's term (§5.4.2); a command's `data` is
+ * opaque to Raft; a config entry's `data` is a ConfEntry (conf-change.ts: the change and
+ * the configuration it puts in force), the one kind the core reads (paper §6).
+ */
 export interface Entry {
   /** 1-based position in the log. */
   index: number;
   term: number;
-  kind: 'noop' | 'command';
+  kind: 'noop' | 'command' | 'config';
   data: string;
   /** The client operation this entry belongs to, so Commit and Apply join its trace. */
   traceId?: string;
+}
+
+/**
+ * A cluster configuration (etcd's ConfState; Raft paper §6, thesis ch. 4): who votes and
+ * who only replicates. Server ids, each in one role. Immutable: the core hands out frozen
+ * objects and replaces them on a change.
+ */
+export interface ConfState {
+  /** The voters: C_new, or the only configuration when not joint. */
+  readonly voters: readonly string[];
+  /** Non-voting members (thesis §4.2.1): they receive the log but never vote, campaign or count. */
+  readonly learners: readonly string[];
+  /**
+   * C_old while a joint configuration C_old,new is in force, empty otherwise: elections,
+   * commitment and ReadIndex then need a majority of `voters` and, separately, one of these.
+   */
+  readonly votersOutgoing: readonly string[];
 }
 
 /**
@@ -24,6 +45,15 @@ export interface Entry {
 export interface SnapshotMeta {
   index: number;
   term: number;
+  /**
+   * The configuration in force at `index` (the last config entry at or below it, §7 "the
+   * latest configuration as of lastIncludedIndex"). The core stamps it on every snapshot
+   * it sends and every one it installs (Ready.snapshot); the driver persists it and passes
+   * it back in RaftConfig.snapshot on restart. Optional only so that snapshots written
+   * before membership changes existed still load: without it the core takes RaftConfig's
+   * initial configuration (`conf`, else `peers`).
+   */
+  conf?: ConfState;
 }
 
 /**
@@ -58,6 +88,12 @@ export interface RequestVote {
   lastLogTerm: number;
   /** A pre-vote asks "would you vote for me?" without anyone changing term (thesis §9.6). */
   preVote: boolean;
+  /**
+   * Sent because the leader handed over (TimeoutNow, thesis §3.10): voters grant it even
+   * while they hear from that leader (etcd's campaignTransfer), which they otherwise
+   * ignore (the lease, thesis §4.2.3). Absent: false.
+   */
+  transfer?: boolean;
   token?: TraceToken;
 }
 
@@ -155,7 +191,20 @@ export interface InstallSnapshotRes {
   token?: TraceToken;
 }
 
-export type Message = RequestVote | RequestVoteRes | AppendEntries | AppendEntriesRes | InstallSnapshot | InstallSnapshotRes;
+/**
+ * Leadership transfer (thesis §3.10, etcd's MsgTimeoutNow): the leader tells a caught-up
+ * voter to campaign at once, without waiting for its election timeout and without a
+ * pre-vote; its RequestVote carries `transfer`.
+ */
+export interface TimeoutNow {
+  type: 'TimeoutNow';
+  from: string;
+  to: string;
+  term: number;
+  token?: TraceToken;
+}
+
+export type Message = RequestVote | RequestVoteRes | AppendEntries | AppendEntriesRes | InstallSnapshot | InstallSnapshotRes | TimeoutNow;
 
 /**
  * Answer to readIndex(ctx): reads with this ctx may be served once the caller's state
@@ -212,10 +261,23 @@ export interface Ready {
   /** Committed entries, already durable here, not yet handed out to apply. */
   committedEntries: Entry[];
   readStates: ReadState[];
+  /**
+   * The configuration in force here (the latest in the log, committed or not, paper §6)
+   * when it changed since the last Ready, else null: dial new members, forget removed
+   * ones. Not a commit: whether this node was removed is known from the committed config
+   * entries (see Raft.proposeConfChange).
+   */
+  confState: ConfState | null;
 }
 
 /** A leader's view of one follower, as status() reports it. */
 export interface PeerStatus {
+  /**
+   * The last index known to match the leader's log. For a learner, what a server checks
+   * before promoting it: caught up when within a small margin of the leader's lastIndex
+   * (say 1,000 entries, or what a few seconds of load append), so that as a voter it does
+   * not hold up commits while it catches up (thesis §4.2.1).
+   */
   matchIndex: number;
   nextIndex: number;
   /**
@@ -226,6 +288,11 @@ export interface PeerStatus {
   /** Unacknowledged AppendEntries to this follower, and the bytes of their entries (RaftConfig.entrySize). */
   inflight: number;
   inflightBytes: number;
+  /**
+   * A learner (replicated to, never counted), not a voter. A member that the pending
+   * change removes stays listed, as neither, until that change commits.
+   */
+  learner: boolean;
 }
 
 /**
@@ -247,6 +314,15 @@ export interface Status {
   snapshotIndex: number;
   /** snapshotIndex + 1: the first index the log can hand out. */
   firstIndex: number;
-  /** Per follower (this node excluded) while leading; null otherwise. */
+  /**
+   * Per member (this node excluded) while leading, learners included; null otherwise.
+   * A server promoting a learner compares its matchIndex with the leader's lastIndex.
+   */
   progress: Record<string, PeerStatus> | null;
+  /** The configuration in force here: the latest in the log, committed or not (paper §6). */
+  conf: ConfState;
+  /** Index of the latest config entry in the log (0: none since the snapshot or the start); committed once commitIndex reaches it. */
+  confIndex: number;
+  /** On a leader handing over (transferLeadership): the target; null otherwise. */
+  leadTransferee: string | null;
 }

@@ -1,3 +1,4 @@
+import { decodeConfEntry } from '../raft/conf-change.ts';
 import type { Entry, SnapshotMeta } from '../raft/types.ts';
 import { crc32 } from './checksum.ts';
 import { CorruptDatafileError, LostEntriesError } from './corrupt-datafile-error.ts';
@@ -124,12 +125,20 @@ function toEntry(doc: Doc, file: string, line: number): Entry {
     throw bad(`index ${String(index)} is not a positive integer matching its _id`);
   }
   if (typeof term !== 'number' || !Number.isInteger(term) || term < 0) throw bad(`term ${String(term)} is not a term`);
-  if (kind !== 'noop' && kind !== 'command') throw bad(`kind ${String(kind)} is neither noop nor command`);
+  if (kind !== 'noop' && kind !== 'command' && kind !== 'config') throw bad(`kind ${String(kind)} is not noop, command or config`);
   if (typeof data !== 'string') throw bad('data is not a string');
   if (traceId !== undefined && typeof traceId !== 'string') throw bad('traceId is not a string');
   const entry: Entry = traceId === undefined ? { index, term, kind, data } : { index, term, kind, data, traceId };
   if (crc !== undefined && crc !== entryCrc(entry)) {
     throw bad(`checksum mismatch (stored ${String(crc)}, computed ${entryCrc(entry)}): the record was damaged on disk`);
+  }
+  // The Raft core reads a config entry's data (the membership from then on), and would refuse the whole log on a bad one.
+  if (kind === 'config') {
+    try {
+      decodeConfEntry(data);
+    } catch (err) {
+      throw bad((err as Error).message);
+    }
   }
   return entry;
 }

@@ -1,6 +1,7 @@
 import type { Token } from '../../tracing/record.ts';
-import type { Entry, InstallSnapshot, Message } from '../raft/types.ts';
-import type { WireEntry, WireRaftMessage, WireSnapshotHeader } from './wire.ts';
+import { decodeConfEntry, normalizeConf } from '../raft/conf-change.ts';
+import type { ConfState, Entry, InstallSnapshot, Message } from '../raft/types.ts';
+import type { WireConfState, WireEntry, WireRaftMessage, WireSnapshotHeader } from './wire.ts';
 import { MAX_SNAPSHOT_BYTES } from './wire-size.ts';
 
 /** Any token, the Raft core's opaque ones included: it is JSON on the wire. */
@@ -23,7 +24,15 @@ export function decodeToken(text: string): Token | undefined {
 const entryToWire = (e: Entry): WireEntry => ({ index: e.index, term: e.term, kind: e.kind, data: e.data, traceId: e.traceId ?? '' });
 
 function entryFromWire(w: WireEntry): Entry {
-  if (w.kind !== 'noop' && w.kind !== 'command') throw new Error(`entry ${w.index} has unknown kind "${w.kind}"`);
+  if (w.kind !== 'noop' && w.kind !== 'command' && w.kind !== 'config') throw new Error(`entry ${w.index} has unknown kind "${w.kind}"`);
+  // The core reads a config entry (the membership from then on): a malformed one is refused here, whole.
+  if (w.kind === 'config') {
+    try {
+      decodeConfEntry(w.data);
+    } catch (err) {
+      throw new Error(`entry ${w.index}: ${(err as Error).message}`);
+    }
+  }
   return { index: w.index, term: w.term, kind: w.kind, data: w.data, ...(w.traceId ? { traceId: w.traceId } : {}) };
 }
 
@@ -31,7 +40,9 @@ export function messageToWire(m: Message): WireRaftMessage {
   const base = { from: m.from, to: m.to, token: encodeToken(m.token) };
   switch (m.type) {
     case 'RequestVote':
-      return { ...base, requestVote: { term: m.term, lastLogIndex: m.lastLogIndex, lastLogTerm: m.lastLogTerm, preVote: m.preVote } };
+      return { ...base, requestVote: { term: m.term, lastLogIndex: m.lastLogIndex, lastLogTerm: m.lastLogTerm, preVote: m.preVote, transfer: m.transfer ?? false } };
+    case 'TimeoutNow':
+      return { ...base, timeoutNow: { term: m.term } };
     case 'RequestVoteRes':
       return { ...base, requestVoteRes: { term: m.term, voteGranted: m.voteGranted, preVote: m.preVote } };
     case 'AppendEntries':
@@ -70,7 +81,11 @@ export function messageFromWire(w: WireRaftMessage): Message {
   if (!w.from || !w.to) throw new Error('message without from/to');
   const token = decodeToken(w.token);
   const base = { from: w.from, to: w.to, ...(token ? { token } : {}) };
-  if (w.requestVote) return { type: 'RequestVote', ...base, ...w.requestVote };
+  if (w.requestVote) {
+    const { transfer, ...r } = w.requestVote;
+    return { type: 'RequestVote', ...base, ...r, ...(transfer ? { transfer: true } : {}) };
+  }
+  if (w.timeoutNow) return { type: 'TimeoutNow', ...base, term: w.timeoutNow.term };
   if (w.requestVoteRes) return { type: 'RequestVoteRes', ...base, ...w.requestVoteRes };
   if (w.appendEntries) {
     const a = w.appendEntries;
@@ -116,7 +131,17 @@ export function snapshotHeaderToWire(m: InstallSnapshot): WireSnapshotHeader {
     snapshotIndex: m.snapshot.index,
     snapshotTerm: m.snapshot.term,
     totalBytes: m.snapshot.data.byteLength,
+    ...(m.snapshot.conf ? { conf: confToWire(m.snapshot.conf) } : {}),
   };
+}
+
+function confToWire(cs: ConfState): WireConfState {
+  return { voters: [...cs.voters], learners: [...cs.learners], votersOutgoing: [...cs.votersOutgoing] };
+}
+
+/** A received ConfState, checked (no id in two roles, none twice); throws on a malformed one. */
+function confFromWire(w: WireConfState): ConfState {
+  return normalizeConf({ voters: w.voters ?? [], learners: w.learners ?? [], votersOutgoing: w.votersOutgoing ?? [] });
 }
 
 /**
@@ -130,6 +155,7 @@ export function checkSnapshotHeader(h: WireSnapshotHeader): void {
   if (!(h.snapshotIndex >= 1) || !(h.snapshotTerm >= 1)) throw new Error(`snapshot at index ${h.snapshotIndex}, term ${h.snapshotTerm}: it must cover an entry`);
   if (h.snapshotTerm > h.term) throw new Error(`snapshot term ${h.snapshotTerm} is above the leader's term ${h.term}`);
   if (!(h.totalBytes <= MAX_SNAPSHOT_BYTES)) throw new Error(`snapshot of ${h.totalBytes} bytes is over the limit of ${MAX_SNAPSHOT_BYTES}`);
+  if (h.conf) confFromWire(h.conf);
 }
 
 /** Whether two chunks' headers describe the same transfer (every field equal). */
@@ -141,7 +167,8 @@ export function sameSnapshotHeader(a: WireSnapshotHeader, b: WireSnapshotHeader)
     a.term === b.term &&
     a.snapshotIndex === b.snapshotIndex &&
     a.snapshotTerm === b.snapshotTerm &&
-    a.totalBytes === b.totalBytes
+    a.totalBytes === b.totalBytes &&
+    JSON.stringify(a.conf ?? null) === JSON.stringify(b.conf ?? null)
   );
 }
 
@@ -150,5 +177,6 @@ export function installSnapshotFromWire(h: WireSnapshotHeader, data: Uint8Array)
   checkSnapshotHeader(h);
   if (data.byteLength !== h.totalBytes) throw new Error(`snapshot has ${data.byteLength} of ${h.totalBytes} bytes`);
   const token = decodeToken(h.token);
-  return { type: 'InstallSnapshot', from: h.from, to: h.to, term: h.term, snapshot: { index: h.snapshotIndex, term: h.snapshotTerm, data }, ...(token ? { token } : {}) };
+  const snapshot = { index: h.snapshotIndex, term: h.snapshotTerm, data, ...(h.conf ? { conf: confFromWire(h.conf) } : {}) };
+  return { type: 'InstallSnapshot', from: h.from, to: h.to, term: h.term, snapshot, ...(token ? { token } : {}) };
 }

@@ -12,8 +12,8 @@ export interface WireRaftMessage {
   from: string;
   to: string;
   token: string;
-  body?: 'requestVote' | 'requestVoteRes' | 'appendEntries' | 'appendEntriesRes' | 'installSnapshotRes';
-  requestVote?: { term: number; lastLogIndex: number; lastLogTerm: number; preVote: boolean };
+  body?: 'requestVote' | 'requestVoteRes' | 'appendEntries' | 'appendEntriesRes' | 'installSnapshotRes' | 'timeoutNow';
+  requestVote?: { term: number; lastLogIndex: number; lastLogTerm: number; preVote: boolean; transfer?: boolean };
   requestVoteRes?: { term: number; voteGranted: boolean; preVote: boolean };
   appendEntries?: { term: number; prevLogIndex: number; prevLogTerm: number; entries: WireEntry[]; leaderCommit: number; readSeq: number; logTime?: number };
   appendEntriesRes?: {
@@ -28,6 +28,14 @@ export interface WireRaftMessage {
     incarnation: number;
   };
   installSnapshotRes?: { term: number; snapshotIndex: number; success: boolean; matchIndex: number; incarnation: number };
+  timeoutNow?: { term: number };
+}
+
+/** ConfState (Raft §6): a configuration's voters, learners and, while joint, outgoing voters. */
+export interface WireConfState {
+  voters: string[];
+  learners: string[];
+  votersOutgoing: string[];
 }
 
 /** SnapshotHeader: what an InstallSnapshot says besides its data, on every chunk of it. */
@@ -40,6 +48,8 @@ export interface WireSnapshotHeader {
   snapshotTerm: number;
   /** Length of the snapshot's data, bytes. */
   totalBytes: number;
+  /** The configuration at snapshotIndex; null (proto-loader's default) or absent from an old sender. */
+  conf?: WireConfState | null;
 }
 
 /** SnapshotChunk: `data` starts at byte `offset` of the snapshot's data (a Buffer when received). */

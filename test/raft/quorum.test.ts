@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quorum, quorumIndex } from '../../src/raft/quorum.ts';
+import { jointIndex, jointVote, majorityVote, quorum, quorumIndex } from '../../src/raft/quorum.ts';
 import { seededRng } from '../../src/raft/rng.ts';
 
 /** The definition, computed the slow way: the highest index held by more than half. */
@@ -67,5 +67,62 @@ describe('quorumIndex', () => {
 
   it('is 0 for no voters', () => {
     expect(quorumIndex([])).toBe(0);
+  });
+});
+
+describe('joint quorums (Raft §6: separate majorities of C_old and C_new)', () => {
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+
+  /** The definition, the slow way: the highest index held by a majority of C_new and by one of C_old (an empty half imposes nothing). */
+  function slowJointIndex(cNew: string[], cOld: string[], match: Map<string, number>): number {
+    let best = 0;
+    for (const candidate of new Set([0, ...match.values()])) {
+      const holds = (set: string[]) => set.length === 0 || 2 * set.filter((id) => (match.get(id) ?? 0) >= candidate).length > set.length;
+      if (holds(cNew) && holds(cOld)) best = Math.max(best, candidate);
+    }
+    return cNew.length === 0 && cOld.length === 0 ? 0 : best;
+  }
+
+  function slowVote(set: string[], votes: Map<string, boolean>): 'won' | 'lost' | 'pending' {
+    if (set.length === 0) return 'won';
+    const yes = set.filter((id) => votes.get(id) === true).length;
+    const no = set.filter((id) => votes.get(id) === false).length;
+    if (2 * yes > set.length) return 'won';
+    if (2 * no >= set.length) return 'lost';
+    return 'pending';
+  }
+
+  it('jointIndex and jointVote agree with the definition on random configurations', () => {
+    const rng = seededRng(4242);
+    for (let k = 0; k < 2000; k++) {
+      const pick = () => ids.filter(() => rng.next() < 0.5);
+      const cNew = pick();
+      const cOld = rng.next() < 0.3 ? [] : pick();
+      const match = new Map(ids.map((id) => [id, rng.int(0, 5)]));
+      const votes = new Map<string, boolean>();
+      for (const id of ids) if (rng.next() < 0.7) votes.set(id, rng.next() < 0.5);
+      const label = `C_new ${cNew} C_old ${cOld} match ${[...match]} votes ${[...votes]}`;
+      expect(jointIndex({ voters: cNew, votersOutgoing: cOld }, (id) => match.get(id)!), label).toBe(slowJointIndex(cNew, cOld, match));
+      const a = slowVote(cNew, votes);
+      const b = slowVote(cOld, votes);
+      const expected = a === 'won' && b === 'won' ? 'won' : a === 'lost' || b === 'lost' ? 'lost' : 'pending';
+      expect(jointVote({ voters: cNew, votersOutgoing: cOld }, votes), label).toBe(expected);
+    }
+  });
+
+  it('a majority of one half is not enough while joint', () => {
+    // C_old {a,b,c}, C_new {c,d,e}: a, b and c agree (all of C_old, one of C_new).
+    const cs = { voters: ['c', 'd', 'e'], votersOutgoing: ['a', 'b', 'c'] };
+    const match = new Map([['a', 9], ['b', 9], ['c', 9], ['d', 2], ['e', 2]]);
+    expect(jointIndex(cs, (id) => match.get(id) ?? 0)).toBe(2);
+    expect(jointVote(cs, new Map([['a', true], ['b', true], ['c', true]]))).toBe('pending');
+    expect(jointVote(cs, new Map([['a', true], ['b', true], ['c', true], ['d', true]]))).toBe('won');
+    expect(jointVote(cs, new Map([['d', false], ['e', false]]))).toBe('lost');
+  });
+
+  it('answers from outside the voters never count (learners, strangers)', () => {
+    expect(majorityVote(['a', 'b', 'c'], new Map([['a', true], ['x', true], ['y', true]]))).toBe('pending');
+    expect(jointIndex({ voters: ['a', 'b', 'c'], votersOutgoing: [] }, (id) => (id === 'a' ? 7 : id.startsWith('l') ? 9 : 0))).toBe(0);
+    expect(jointIndex({ voters: [], votersOutgoing: [] }, () => 5)).toBe(0);
   });
 });

@@ -79,7 +79,23 @@ describe('the Ready / advance contract', () => {
 
   it("status() reports a leader's view of each follower, and none elsewhere", () => {
     const a = make('a');
-    expect(a.status()).toEqual({ id: 'a', role: 'follower', term: 0, leaderId: null, votedFor: null, commitIndex: 0, appliedIndex: 0, lastIndex: 0, lastTerm: 0, snapshotIndex: 0, firstIndex: 1, progress: null });
+    expect(a.status()).toEqual({
+      id: 'a',
+      role: 'follower',
+      term: 0,
+      leaderId: null,
+      votedFor: null,
+      commitIndex: 0,
+      appliedIndex: 0,
+      lastIndex: 0,
+      lastTerm: 0,
+      snapshotIndex: 0,
+      firstIndex: 1,
+      progress: null,
+      conf: { voters: ['a', 'b', 'c'], learners: [], votersOutgoing: [] },
+      confIndex: 0,
+      leadTransferee: null,
+    });
     a.campaignNow();
     a.advance(a.ready()!);
     a.step({ type: 'RequestVoteRes', from: 'b', to: 'a', term: 1, voteGranted: true, preVote: false });
@@ -92,7 +108,7 @@ describe('the Ready / advance contract', () => {
       commitIndex: 1,
       lastIndex: 1,
       lastTerm: 1,
-      progress: { b: { matchIndex: 1, nextIndex: 2, state: 'replicate' }, c: { matchIndex: 0, nextIndex: 1, state: 'probe' } },
+      progress: { b: { matchIndex: 1, nextIndex: 2, state: 'replicate', learner: false }, c: { matchIndex: 0, nextIndex: 1, state: 'probe', learner: false } },
     });
   });
 

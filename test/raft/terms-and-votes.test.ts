@@ -59,7 +59,7 @@ describe('a newer term in a reply ends leadership and candidacy', () => {
     expect(f.hardState).toEqual({ term: 5, votedFor: null, commitIndex: 1 });
     expect(a.softState()).toEqual({ role: 'follower', term: 5, leaderId: null });
     // And it no longer acts as leader.
-    expect(a.propose([{ data: 'x' }])).toEqual({ ok: false, leaderId: null });
+    expect(a.propose([{ data: 'x' }])).toEqual({ ok: false, leaderId: null, reason: 'not the leader (leader: unknown)' });
   });
 
   it('a leader that reads a newer term in an AppendEntries success steps down too', () => {

@@ -47,4 +47,39 @@ describe('the trace of a simulated run', () => {
     const commit = c.sink.records.find((r) => r.tag === 'Commit' && r.body.index === idx)!;
     expect(commit.body.operation).toBe('x=1');
   });
+
+  it('records membership changes and leadership transfers, and the log still passes every ShiViz rule', () => {
+    const c = new SimCluster({ seed: 5200, size: 3, trace: true });
+    const leader = c.waitForLeader();
+    c.one('x=1', 3);
+    const d = c.addNode();
+    c.changeConf([{ type: 'addLearnerNode', nodeId: d }]);
+    c.waitCaughtUp(d);
+    c.changeConf([{ type: 'addNode', nodeId: d }]);
+    const target = c.ids.find((id) => id !== leader && id !== d)!;
+    c.raft(leader).transferLeadership(target);
+    c.runUntil(() => c.stableLeader() === target, 1_000, `${target} to lead`);
+    c.one('y=1', 4);
+    const recs = c.sink.records;
+    const proposed = recs.filter((r) => r.tag === 'ConfChangeProposed');
+    expect(proposed.map((r) => r.body.change)).toEqual([`addLearnerNode ${d}`, `addNode ${d}`, 'leaveJoint']);
+    expect(proposed[1].body).toMatchObject({ serverId: leader, oldVoters: ['server0', 'server1', 'server2'], newVoters: ['server0', 'server1', 'server2', d], votersOutgoing: ['server0', 'server1', 'server2'] });
+    const committed = recs.filter((r) => r.tag === 'ConfChangeCommitted');
+    expect(committed.map((r) => r.body.index)).toEqual(proposed.map((r) => r.body.index));
+    expect(committed.at(-1)!.body).toMatchObject({ voters: ['server0', 'server1', 'server2', d], votersOutgoing: [], learners: [] });
+    // Each commit record follows the proposal of its entry (same host, later clock).
+    for (const [k, r] of committed.entries()) expect(happensBefore(proposed[k].clock, r.clock)).toBe(true);
+    expect(recs.filter((r) => r.tag === 'LeaderTransfer').map((r) => r.body)).toEqual([{ serverId: leader, target, term: 1 }]);
+    expect(recs.filter((r) => r.tag === 'LeaderTransferEnd').map((r) => r.body)).toEqual([{ serverId: leader, target, term: 1, outcome: 'steppedDown' }]);
+    const timeoutNow = recs.find((r) => r.tag === 'TimeoutNow')!;
+    const received = recs.find((r) => r.tag === 'TimeoutNowRecv')!;
+    expect(timeoutNow.body).toEqual({ term: 1, leaderId: leader, to: target });
+    expect(received.host).toBe(target);
+    expect(happensBefore(timeoutNow.clock, received.clock)).toBe(true);
+    // The target's election follows the TimeoutNow, and its vote requests say why.
+    const elected = recs.find((r) => r.tag === 'LeaderElected' && r.host === target)!;
+    expect(happensBefore(received.clock, elected.clock)).toBe(true);
+    expect(recs.filter((r) => r.tag === 'RequestVote' && r.host === target).every((r) => r.body.transfer === true)).toBe(true);
+    expect(checkShiVizLogFor(recs).violations).toEqual([]);
+  });
 });

@@ -21,7 +21,7 @@ export function show(m: Message): string {
   const head = `${m.from}->${m.to}`;
   switch (m.type) {
     case 'RequestVote':
-      return `${head} ${m.preVote ? 'PreVote' : 'Vote'} t${m.term} last=${m.lastLogIndex}/${m.lastLogTerm}`;
+      return `${head} ${m.preVote ? 'PreVote' : 'Vote'} t${m.term} last=${m.lastLogIndex}/${m.lastLogTerm}${m.transfer ? ' transfer' : ''}`;
     case 'RequestVoteRes':
       return `${head} ${m.preVote ? 'PreVoteRes' : 'VoteRes'} t${m.term} ${m.voteGranted ? 'granted' : 'rejected'}`;
     case 'AppendEntries': {
@@ -36,6 +36,8 @@ export function show(m: Message): string {
       return `${head} Snap t${m.term} snap=${m.snapshot.index}/${m.snapshot.term}`;
     case 'InstallSnapshotRes':
       return `${head} SnapRes t${m.term} ${m.success ? 'ok' : 'reject'} snap=${m.snapshotIndex} match=${m.matchIndex}`;
+    case 'TimeoutNow':
+      return `${head} TimeoutNow t${m.term}`;
   }
 }
 

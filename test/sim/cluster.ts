@@ -1,7 +1,9 @@
+import { applyConfChange, confOfVoters, isJoint, LEAVE_JOINT, type ConfChangeSingle } from '../../src/raft/conf-change.ts';
 import { estimateEntrySize, type EntrySize } from '../../src/raft/log.ts';
-import { Raft } from '../../src/raft/raft.ts';
+import { jointVote } from '../../src/raft/quorum.ts';
+import { Raft, type ProposeResult } from '../../src/raft/raft.ts';
 import { seededRng, type Rng } from '../../src/raft/rng.ts';
-import type { Message, Ready, Snapshot } from '../../src/raft/types.ts';
+import type { ConfState, Message, Ready, Snapshot } from '../../src/raft/types.ts';
 import { RaftTrace } from '../../tracing/raft-trace.ts';
 import { MemorySink } from '../../tracing/record.ts';
 import { Tracer } from '../../tracing/tracer.ts';
@@ -43,6 +45,12 @@ export interface SimOptions {
   volatileStateMachine?: boolean;
   /** Extra virtual ms an InstallSnapshot takes to arrive, uniform in [min, max] (a large transfer). */
   snapshotTransfer?: [number, number];
+  /**
+   * After every step, also check that the node uses the latest configuration in its log
+   * (Invariants.confInForce). It scans the log back to its last config entry, so it is
+   * for the membership tests, whose logs are short.
+   */
+  checkConf?: boolean;
 }
 
 type SimEvent =
@@ -65,7 +73,10 @@ export interface ReadResult {
  * persisted; Raft's safety invariants checked after every step.
  */
 export class SimCluster {
+  /** Every node ever started, in order: the founders, then those added (addNode); removed ones stay. */
   readonly ids: string[];
+  /** The founders' configuration: every node's base (RaftConfig.peers). */
+  readonly initialConf: ConfState;
   readonly nodes = new Map<string, SimNode>();
   readonly net: SimNetwork;
   readonly invariants = new Invariants();
@@ -100,16 +111,35 @@ export class SimCluster {
       keepTail: 0,
       volatileStateMachine: false,
       snapshotTransfer: [0, 0],
+      checkConf: false,
       ...options,
     };
     this.invariants.limits = { maxSizePerMsg: this.opts.maxSizePerMsg, maxInflightBytes: this.opts.maxInflightBytes, entrySize: this.opts.entrySize };
     this.rng = seededRng(options.seed);
     this.net = new SimNetwork(seededRng(options.seed ^ 0x5eed));
     this.ids = Array.from({ length: options.size }, (_, i) => `server${i}`);
+    this.initialConf = confOfVoters(this.ids);
+    this.invariants.initialConf = this.initialConf;
+    this.invariants.checkConf = this.opts.checkConf;
     for (const id of this.ids) {
-      this.nodes.set(id, new SimNode(id));
+      this.nodes.set(id, new SimNode(id, this.initialConf));
       this.start(id);
     }
+  }
+
+  /**
+   * Starts a new server with an empty log, to join the cluster: it is no member until a
+   * config entry names it (addLearnerNode, then addNode to promote it). It knows the
+   * founders' configuration, as a server reads it from its configuration file. Returns its id.
+   */
+  addNode(id = `server${this.ids.length}`): string {
+    if (this.nodes.has(id)) throw new Error(`${id} exists already`);
+    const node = new SimNode(id, this.initialConf);
+    node.joined = true;
+    this.nodes.set(id, node);
+    this.ids.push(id);
+    this.start(id);
+    return id;
   }
 
   // ------------------------------------------------------------ time
@@ -144,6 +174,7 @@ export class SimCluster {
         node.raft.tick();
         this.pump(node);
         this.checkLeader(node);
+        this.checkConf(node);
         this.queue.push(this.now + this.opts.tickMs, ev);
         return;
       }
@@ -156,6 +187,7 @@ export class SimCluster {
         node.raft!.step(ev.m);
         this.pump(node);
         this.checkLeader(node);
+        this.checkConf(node);
         return;
       }
       case 'snapshotStatus': {
@@ -180,7 +212,11 @@ export class SimCluster {
   /** After every step of a leader: what it committed is durable on a majority; its windows keep their bounds. */
   private checkLeader(node: SimNode): void {
     if (!node.raft || node.raft.softState().role !== 'leader') return;
-    this.invariants.leaderCommitted(node.id, node.raft, (id) => this.nodes.get(id)!.durable, this.ids.length);
+    this.invariants.leaderCommitted(node.id, node.raft, (id) => this.nodes.get(id)?.durable);
+  }
+
+  private checkConf(node: SimNode): void {
+    if (this.opts.checkConf && node.raft) this.invariants.confInForce(node.id, node.raft, node.baseConf);
   }
 
   // ------------------------------------------------------------ the Ready loop
@@ -277,13 +313,13 @@ export class SimCluster {
     if (this.opts.volatileStateMachine) node.restore(d.snapshot);
     node.raft = new Raft({
       id,
-      peers: this.ids,
+      peers: [...this.initialConf.voters],
       electionTick: this.opts.electionTick,
       heartbeatTick: this.opts.heartbeatTick,
       rng: seededRng(this.rng.int(0, 2 ** 31)),
       hardState: d.hardState,
       entries: d.entries,
-      ...(d.snapshot ? { snapshot: { index: d.snapshot.index, term: d.snapshot.term } } : {}),
+      ...(d.snapshot ? { snapshot: { index: d.snapshot.index, term: d.snapshot.term, ...(d.snapshot.conf ? { conf: d.snapshot.conf } : {}) } } : {}),
       latestSnapshot: (): Snapshot | null => d.snapshot,
       appliedIndex: d.appliedIndex,
       preVote: this.opts.preVote,
@@ -389,16 +425,98 @@ export class SimCluster {
     return found!;
   }
 
-  /** The highest-term leader, if a majority (itself included) is up, connected and follows it. */
+  /**
+   * The highest-term leader, if a majority (itself included) of the voters of its
+   * configuration (of each half, while joint) is up, connected and follows it.
+   */
   stableLeader(): string | null {
     const ls = this.leaders().sort((a, b) => b.term - a.term);
     if (ls.length === 0) return null;
     const { id, term } = ls[0];
-    const followers = this.upIds().filter((p) => {
+    const following = new Map<string, boolean>();
+    for (const p of this.upIds()) {
       const s = this.raft(p).softState();
-      return this.net.linked(id, p) && s.term === term && s.leaderId === id;
+      if (this.net.linked(id, p) && s.term === term && s.leaderId === id) following.set(p, true);
+    }
+    return jointVote(this.raft(id).confState(), following) === 'won' ? id : null;
+  }
+
+  // ------------------------------------------------------------ membership
+
+  /** The configuration in force at `id` (the latest in its log). */
+  confOf(id: string): ConfState {
+    return this.raft(id).confState();
+  }
+
+  /** Proposes a membership change on the current leader; its refusal (or that there is no leader) otherwise. */
+  proposeConfChange(changes: ConfChangeSingle[]): (ProposeResult & { leader?: string }) {
+    for (const { id } of this.leaders().sort((a, b) => b.term - a.term)) {
+      const res = this.raft(id).proposeConfChange({ changes });
+      this.pump(this.nodes.get(id)!);
+      return { ...res, leader: id };
+    }
+    return { ok: false, leaderId: null, reason: 'no leader' };
+  }
+
+  /**
+   * Makes a membership change and waits until it is complete: proposed on whoever leads
+   * (again after a refusal or a lost entry), and its final configuration (C_new, after
+   * leaving the joint one) committed at a leader. Returns that configuration.
+   */
+  changeConf(changes: ConfChangeSingle[], maxMs = 10_000): ConfState {
+    const deadline = this.now + maxMs;
+    let target: ConfState | null = null;
+    while (this.now < deadline) {
+      if (target !== null && this.confCommitted(target)) return target;
+      // Not proposed yet, or lost with every log that held it: propose (again) on whoever leads.
+      if (target === null || !this.confPending(target)) {
+        const leader = this.stableLeader();
+        if (leader) {
+          const before = this.confOf(leader);
+          const res = this.raft(leader).proposeConfChange({ changes });
+          this.pump(this.nodes.get(leader)!);
+          if (res.ok) {
+            const next = applyConfChange(before, { changes });
+            target = isJoint(next) ? applyConfChange(next, LEAVE_JOINT) : next;
+          }
+        }
+      }
+      this.run(10);
+    }
+    throw new Error(`the change ${JSON.stringify(changes)} did not complete within ${maxMs} virtual ms`);
+  }
+
+  /**
+   * Waits until the leader's progress shows `id` within `slack` entries of the leader's
+   * last index: what a server checks before promoting a learner. Returns the leader.
+   */
+  waitCaughtUp(id: string, slack = 0, maxMs = 10_000): string {
+    let leader: string | null = null;
+    this.runUntil(
+      () => {
+        leader = this.stableLeader();
+        if (!leader) return false;
+        const st = this.raft(leader).status();
+        const pr = st.progress?.[id];
+        return pr !== undefined && pr.matchIndex >= st.lastIndex - slack;
+      },
+      maxMs,
+      `${id} to catch up`,
+    );
+    return leader!;
+  }
+
+  /** Whether some leader has `conf` in force and committed. */
+  confCommitted(conf: ConfState): boolean {
+    return this.leaders().some(({ id }) => {
+      const st = this.raft(id).status();
+      return sameConf(st.conf, conf) && st.confIndex <= st.commitIndex;
     });
-    return followers.length >= Math.floor(this.ids.length / 2) + 1 ? id : null;
+  }
+
+  /** Whether some up node's log leads to `conf` (the change is still on its way). */
+  private confPending(conf: ConfState): boolean {
+    return this.upIds().some((id) => sameConf(this.confOf(id), conf) || (isJoint(this.confOf(id)) && sameConf(applyConfChange(this.confOf(id), LEAVE_JOINT), conf)));
   }
 
   /** How many up nodes have applied `index`, and the command they applied there. */
@@ -486,4 +604,9 @@ export class SimCluster {
     for (const c of this.sent.values()) n += c;
     return n;
   }
+}
+
+function sameConf(a: ConfState, b: ConfState): boolean {
+  const same = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((v) => y.includes(v));
+  return same(a.voters, b.voters) && same(a.learners, b.learners) && same(a.votersOutgoing, b.votersOutgoing);
 }

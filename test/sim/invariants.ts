@@ -1,15 +1,38 @@
+import { confStatesEqual, decodeConfEntry } from '../../src/raft/conf-change.ts';
 import type { EntrySize } from '../../src/raft/log.ts';
 import { quorum } from '../../src/raft/quorum.ts';
-import type { Entry, Message, SnapshotMeta } from '../../src/raft/types.ts';
+import type { ConfState, Entry, Message, SnapshotMeta } from '../../src/raft/types.ts';
 import type { Raft } from '../../src/raft/raft.ts';
 import { durableHolds, durableLastIndex, durableTerm, type DurableState } from './node.ts';
+
+/** Whether `holders` include a majority of `voters` (trivially, of none). */
+function majorityOf(voters: readonly string[], holders: ReadonlySet<string>): boolean {
+  return voters.length === 0 || voters.filter((v) => holders.has(v)).length >= quorum(voters.length);
+}
+
+/** A majority of C_new and, while joint, one of C_old (Raft §6). */
+function jointMajority(cs: ConfState, holders: ReadonlySet<string>): boolean {
+  return majorityOf(cs.voters, holders) && majorityOf(cs.votersOutgoing, holders);
+}
+
+function showConf(cs: ConfState): string {
+  return `voters [${cs.voters.join(',')}]${cs.votersOutgoing.length ? ` outgoing [${cs.votersOutgoing.join(',')}]` : ''}${cs.learners.length ? ` learners [${cs.learners.join(',')}]` : ''}`;
+}
 
 /**
  * Raft's safety properties (Figure 3 of the paper), checked incrementally after every
  * simulated step so a violation is reported at the step that caused it. They allow for
- * log compaction (§7): a snapshot stands for every entry up to its index.
+ * log compaction (§7): a snapshot stands for every entry up to its index. Majorities are
+ * counted against the configuration in force (both halves of a joint one, §6), worked
+ * out here from the entries rather than taken from the core where it can be.
  */
 export class Invariants {
+  /** The cluster's first configuration (before any config entry). */
+  initialConf: ConfState | null = null;
+  /** Also check, after every step, that each node uses the latest configuration in its log (SimOptions.checkConf). */
+  checkConf = false;
+  /** "term:candidate" -> who sent it a granted (real) vote: an election's majority is checked against them. */
+  private grants = new Map<string, Set<string>>();
   private leaderOfTerm = new Map<number, string>();
   /** index -> the entry every node applied there (State Machine Safety). */
   private applied = new Map<number, Entry>();
@@ -29,6 +52,11 @@ export class Invariants {
     if (other !== undefined && other !== id) fail(`Election Safety: ${other} and ${id} both lead term ${term}`);
     if (other !== undefined) return;
     this.leaderOfTerm.set(term, id);
+    // The votes that elected it: a majority of the voters (of each half, while joint) of
+    // the configuration in force at the leader, which must be the latest in its log.
+    const conf = raft.confState();
+    const voters = new Set([id, ...(this.grants.get(`${term}:${id}`) ?? [])]);
+    if (!jointMajority(conf, voters)) fail(`Election: ${id} leads term ${term} with the votes of ${[...voters].join(', ')} only, under ${showConf(conf)}`);
     // Leader Completeness: a new leader holds every entry committed before its term, in
     // its log or in the snapshot its log starts from (checked against what others
     // applied when it was taken or installed).
@@ -71,6 +99,42 @@ export class Invariants {
     if (!e) fail(`${id} ${how} a snapshot at ${snap.index}, which no node applied`);
     if (e.term !== snap.term) fail(`State Machine Safety: ${id} ${how} a snapshot at ${snap.index} of term ${snap.term}, but the entry applied there has term ${e.term}`);
     this.digest(id, snap.index, digest, `${how} a snapshot`);
+    // A snapshot carries the configuration in force at its index (§7).
+    const conf = this.confAppliedAt(snap.index);
+    if (conf && snap.conf && !confStatesEqual(conf, snap.conf)) fail(`${id} ${how} a snapshot at ${snap.index} with ${showConf(snap.conf)}, but ${showConf(conf)} was in force there`);
+    if (conf && this.initialConf && !snap.conf) fail(`${id} ${how} a snapshot at ${snap.index} without its configuration`);
+  }
+
+  /**
+   * The configuration in force at `index` by what was applied: the last config entry
+   * applied at or below it, else the first configuration; null when some index below it
+   * was never seen applied (it was compacted before this run could record it).
+   */
+  confAppliedAt(index: number): ConfState | null {
+    for (let i = index; i >= 1; i--) {
+      const e = this.applied.get(i);
+      if (!e) return null;
+      if (e.kind === 'config') return decodeConfEntry(e.data).conf;
+    }
+    return this.initialConf;
+  }
+
+  /**
+   * A node uses the latest configuration in its log, committed or not (§6): that of its
+   * last config entry, or else the one its log starts from: its snapshot's (by what was
+   * applied up to there), or `baseConf` (its first) without a snapshot.
+   */
+  confInForce(id: string, raft: Raft, baseConf: ConfState): void {
+    const log = raft.log;
+    for (let i = log.lastIndex(); i >= log.firstIndex(); i--) {
+      const [e] = log.slice(i, i);
+      if (e.kind !== 'config') continue;
+      const conf = decodeConfEntry(e.data).conf;
+      if (!confStatesEqual(conf, raft.confState())) fail(`${id} uses ${showConf(raft.confState())}, but the last config entry in its log (${i}) says ${showConf(conf)}`);
+      return;
+    }
+    const base = log.snapshotIndex > 0 ? this.confAppliedAt(log.snapshotIndex) : baseConf;
+    if (base && !confStatesEqual(base, raft.confState())) fail(`${id} uses ${showConf(raft.confState())}, but its log starts from snapshot ${log.snapshotIndex}, where ${showConf(base)} was in force`);
   }
 
   private digest(id: string, index: number, digest: string, how: string): void {
@@ -81,11 +145,13 @@ export class Invariants {
 
   /**
    * After every step of a leader: each index it committed in this term is durable, with the
-   * leader's entry, on a majority of the nodes right now (a commit counted on a follower's
-   * match that its disk no longer holds breaks this); each follower's window of
-   * unacknowledged AppendEntries holds under maxInflightBytes plus one message.
+   * leader's entry, on a majority of the voters right now (of each half, while joint: the
+   * configuration in force at the leader, §6; a commit counted on a follower's match that
+   * its disk no longer holds breaks this, and so does one counted on a learner); each
+   * follower's window of unacknowledged AppendEntries holds under maxInflightBytes plus
+   * one message.
    */
-  leaderCommitted(id: string, raft: Raft, durableOf: (id: string) => DurableState, size: number): void {
+  leaderCommitted(id: string, raft: Raft, durableOf: (id: string) => DurableState | undefined): void {
     const key = `${id}:${raft.softState().term}`;
     const commit = raft.log.commitIndex;
     const progress = raft.status().progress ?? {};
@@ -96,8 +162,14 @@ export class Invariants {
       const term = i >= raft.log.snapshotIndex ? raft.log.term(i) : this.applied.get(i)?.term;
       if (term === undefined) fail(`${id} committed index ${i}, compacted it, but no node applied it`);
       // A snapshot holds what it covers: checked against what was applied when it was taken or installed.
-      const holders = [id, ...Object.keys(progress)].filter((p) => durableHolds(durableOf(p), i, term));
-      if (holders.length < quorum(size)) fail(`Commit durability: ${id} committed index ${i} (term ${term}) but only ${holders.join(', ') || 'no node'} hold it on disk`);
+      const conf = raft.confState();
+      const holders = new Set([...conf.voters, ...conf.votersOutgoing].filter((p) => {
+        const d = durableOf(p);
+        return d !== undefined && durableHolds(d, i, term);
+      }));
+      if (!jointMajority(conf, holders)) {
+        fail(`Commit durability: ${id} committed index ${i} (term ${term}) but only ${[...holders].join(', ') || 'no voter'} hold it on disk, under ${showConf(conf)}`);
+      }
     }
     this.checkedCommit.set(key, commit);
     if (!this.limits || this.limits.maxInflightBytes === 0) return;
@@ -115,6 +187,9 @@ export class Invariants {
       this.biggestMessage = Math.max(this.biggestMessage, bytes);
     }
     if (m.type === 'RequestVoteRes' && m.voteGranted && !m.preVote) {
+      const key = `${m.term}:${m.to}`;
+      if (!this.grants.has(key)) this.grants.set(key, new Set());
+      this.grants.get(key)!.add(m.from);
       const hs = durable.hardState;
       if (hs.term < m.term || (hs.term === m.term && hs.votedFor !== m.to)) {
         fail(`${m.from} granted its term-${m.term} vote to ${m.to} before persisting it (durable: ${JSON.stringify(hs)})`);

@@ -1,4 +1,5 @@
-import type { Entry, HardState, Ready, Snapshot } from '../../src/raft/types.ts';
+import { decodeConfEntry } from '../../src/raft/conf-change.ts';
+import type { ConfState, Entry, HardState, Ready, Snapshot } from '../../src/raft/types.ts';
 import type { Raft } from '../../src/raft/raft.ts';
 import type { RaftTrace } from '../../tracing/raft-trace.ts';
 
@@ -19,6 +20,13 @@ export interface DurableState {
   appliedTerm: number;
   /** The replicated key-value map the tests read: commands are "key=value". */
   kv: Map<string, string>;
+  /**
+   * The configuration as of appliedIndex: the last config entry applied, or the
+   * snapshot's, or the node's first one (SimNode.baseConf). What a snapshot taken now
+   * records (SnapshotMeta.conf), as a server's state machine would. Optional for
+   * callers outside the simulator that build one by hand (a SimNode always sets it).
+   */
+  conf?: ConfState;
   /**
    * A running hash of every entry applied (index, term, kind, data), 1..appliedIndex:
    * two state machines at one index with equal digests applied the same commands.
@@ -68,6 +76,11 @@ const EMPTY_DIGEST = '0';
 
 /** One simulated server: durable state always, a Raft instance only while it is up. */
 export class SimNode {
+  /**
+   * Set when the node joined a running cluster (SimCluster.addNode): it started with an
+   * empty log and the empty configuration, and learns the membership from the leader.
+   */
+  joined = false;
   raft: Raft | null = null;
   /** This life's Raft tracing, when the cluster traces: the core's actions and Apply. */
   trace: RaftTrace | null = null;
@@ -75,17 +88,24 @@ export class SimNode {
   persisting: Ready | null = null;
   /** Bumped on every crash so events scheduled for an earlier life are ignored. */
   life = 0;
-  readonly durable: DurableState = {
-    hardState: { term: 0, votedFor: null, commitIndex: 0 },
-    entries: [],
-    snapshot: null,
-    appliedIndex: 0,
-    appliedTerm: 0,
-    kv: new Map(),
-    digest: EMPTY_DIGEST,
-  };
+  readonly durable: DurableState;
 
-  constructor(readonly id: string) {}
+  /** `baseConf`: the configuration before any entry (the cluster's first voters, or the empty one of a joining node). */
+  constructor(
+    readonly id: string,
+    readonly baseConf: ConfState,
+  ) {
+    this.durable = {
+      hardState: { term: 0, votedFor: null, commitIndex: 0 },
+      entries: [],
+      snapshot: null,
+      appliedIndex: 0,
+      appliedTerm: 0,
+      kv: new Map(),
+      digest: EMPTY_DIGEST,
+      conf: baseConf,
+    };
+  }
 
   get up(): boolean {
     return this.raft !== null;
@@ -142,6 +162,8 @@ export class SimNode {
       const eq = e.data.indexOf('=');
       if (eq > 0) d.kv.set(e.data.slice(0, eq), e.data.slice(eq + 1));
     }
+    // A server applies a config entry as etcd's ApplyConfChange: the membership from here on.
+    if (e.kind === 'config') d.conf = decodeConfEntry(e.data).conf;
     d.appliedIndex = e.index;
     d.appliedTerm = e.term;
     d.digest = hash(`${d.digest}|${e.index}:${e.term}:${e.kind}:${e.data}`);
@@ -150,7 +172,7 @@ export class SimNode {
   /** A snapshot of the state machine as applied now. */
   snapshotNow(): Snapshot {
     const d = this.durable;
-    return { index: d.appliedIndex, term: d.appliedTerm, data: encodeSnapshotData(d.kv, d.digest) };
+    return { index: d.appliedIndex, term: d.appliedTerm, data: encodeSnapshotData(d.kv, d.digest), conf: d.conf ?? this.baseConf };
   }
 
   /** Replaces the state machine with a snapshot's (or an empty one's, for null). */
@@ -159,6 +181,7 @@ export class SimNode {
     const state = snapshot ? decodeSnapshotData(snapshot.data) : { kv: new Map<string, string>(), digest: EMPTY_DIGEST };
     d.kv = state.kv;
     d.digest = state.digest;
+    d.conf = snapshot?.conf ?? this.baseConf;
     d.appliedIndex = snapshot?.index ?? 0;
     d.appliedTerm = snapshot?.term ?? 0;
   }
