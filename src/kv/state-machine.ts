@@ -55,7 +55,8 @@ export class KvStateMachine {
       throw new Error(`apply out of order: got index ${entry.index}, expected ${this.applied + 1}`);
     }
     this.applied = entry.index;
-    if (entry.kind === 'noop') return null;
+    // No-ops and configuration entries (membership, Raft §6) change no key.
+    if (entry.kind !== 'command') return null;
     const decoded = decodeCommand(entry.data);
     if (!decoded.ok) return { index: entry.index, clientId: null, opId: null, result: decoded, duplicate: false };
     const { clientId, opId, firstUnacked, ts, op } = decoded.command;
