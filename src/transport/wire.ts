@@ -109,6 +109,37 @@ interface WirePeerStatus {
   blocked: boolean;
 }
 
+/** One member of the configuration (protos/raftkv.proto Member). */
+export interface WireMember {
+  id: string;
+  addr: string;
+  learner: boolean;
+  /** A voter of C_old while the configuration is joint. */
+  outgoing: boolean;
+  /** On the leader: how far this member's log matches the leader's (0 elsewhere). */
+  matchIndex: number;
+}
+
+/** The configuration in force on the answering server (protos/raftkv.proto MemberList). */
+export interface WireMemberList {
+  members: WireMember[];
+  leaderId: string;
+  term: number;
+  joint: boolean;
+  confIndex: number;
+  lastIndex: number;
+}
+
+/** What a membership change or a transfer came to (protos/raftkv.proto AdminResult). */
+export interface WireAdminResult {
+  ok: boolean;
+  /** NOT_LEADER, NO_LEADER, INVALID, BUSY, TIMEOUT; '' when ok. */
+  code: string;
+  error: string;
+  leaderId: string;
+  members: WireMemberList | null;
+}
+
 export interface WireStatus {
   serverId: string;
   role: string;
