@@ -13,6 +13,7 @@ import { opToWire } from '../transport/op-codec.ts';
 import { channelOptions, KVService } from '../transport/proto.ts';
 import { CallError, CallStream } from '../transport/call-stream.ts';
 import type { WireClientReply } from '../transport/wire.ts';
+import { AdminClient } from '../transport/admin-client.ts';
 import { firstReachable } from './first-reachable.ts';
 import { KeyLock } from './key-lock.ts';
 import { ResultStream } from './result-stream.ts';
@@ -104,6 +105,14 @@ export class KvClient extends EventEmitter {
   /** Per server: its gRPC client and the Session stream calls go over, made on first use. */
   private readonly links = new Map<string, { client: grpc.Client; session: CallStream }>();
   private current: ServerAddress;
+  /**
+   * The servers failover walks: those given, then the cluster's membership as a server
+   * reports it (members join and leave, Raft §6), so a client given one address finds
+   * the rest.
+   */
+  private servers: ServerAddress[];
+  /** The membership request under way, closed by stop() so it never holds the process open. */
+  private refreshing: AdminClient | null = null;
   private nextOpId: number;
   private readonly unanswered = new Set<number>();
   /** Settles an unfinished operation with an error (used by stop()). */
@@ -123,6 +132,7 @@ export class KvClient extends EventEmitter {
     const first = opts.serverId ? opts.servers.find((s) => s.id === opts.serverId) : opts.servers[0];
     if (!first) throw new Error(`serverId ${opts.serverId} is not among the servers`);
     this.current = first;
+    this.servers = [...opts.servers];
   }
 
   /** Starts a client connected to a reachable server; rejects if none answers. */
@@ -138,6 +148,7 @@ export class KvClient extends EventEmitter {
     const id = await firstReachable(servers, client.current.id, connectMs, Math.min(client.opts.attemptTimeoutMs, connectMs / 2));
     if (id !== null) {
       client.connect(opts.servers.find((s) => s.id === id)!);
+      client.refreshMembers();
       return client;
     }
     await client.close();
@@ -290,9 +301,38 @@ export class KvClient extends EventEmitter {
   /** Moves to the next server in the list, recording the new connection. */
   private failover(): void {
     if (this.stopped) return;
-    const list = this.opts.servers;
+    const list = this.servers;
     const next = list[(list.findIndex((s) => s.id === this.current.id) + 1) % list.length];
     this.connect(next);
+    this.refreshMembers();
+  }
+
+  /**
+   * Asks the current server for the membership (Admin.MemberList), in the background; on
+   * an answer the members become the failover list. Best effort: a server that cannot say
+   * (an older one, or one still starting) leaves the list as it was.
+   */
+  private refreshMembers(): void {
+    if (this.refreshing || this.stopped) return;
+    const admin = new AdminClient(this.current.addr);
+    this.refreshing = admin;
+    admin
+      .memberList(1000)
+      .then(
+        (list) => {
+          if (!this.stopped && list.members.length > 0) this.servers = list.members.map((m) => ({ id: m.id, addr: m.addr }));
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        admin.close();
+        if (this.refreshing === admin) this.refreshing = null;
+      });
+  }
+
+  /** The servers this client would fail over to, in order (the membership once a server has told it). */
+  knownServers(): { id: string; addr: string }[] {
+    return this.servers.map((s) => ({ ...s }));
   }
 
   private connect(server: ServerAddress): void {
@@ -317,6 +357,7 @@ export class KvClient extends EventEmitter {
   async stop(traceWaitMs?: number): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.refreshing?.close();
     for (const settle of [...this.pending.values()]) settle(`client ${this.clientId} stopped before the operation finished`);
     this.tracer.record('KvslibStop', { clientId: this.clientId });
     await this.close(traceWaitMs);
