@@ -98,7 +98,7 @@ export function confChangeRule(trace: Trace): RuleResult {
     }
   }
 
-  const note = `${configs.proposed.length} configuration changes proposed, ${configs.committed.length} committed; initial voters ${setText(configs.initial.voters)} (${configs.initialSource})`;
+  const note = `${configs.proposed.length} configuration change${configs.proposed.length === 1 ? '' : 's'} proposed, ${configs.committed.length} committed; initial voters ${setText(configs.initial.voters)} (${configs.initialSource})`;
   return result('conf-change', offenders, { note });
 }
 
