@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newLeaderCanvassedAll } from '../../scenarios/trace-rules.ts';
+import { ConfigsInForce } from '../../tracing/check/config-in-force.ts';
 import { loadRun } from '../../tracing/check/load.ts';
 import { formatReport, runChecks, type CheckReport } from '../../tracing/check/report.ts';
 import { Trace } from '../../tracing/check/trace.ts';
@@ -89,6 +90,38 @@ describe('majorities against the configuration in force (membership changes, Raf
 
   it('a leader that removes itself: the rest elect a leader by a majority of C_new', () => {
     expectPasses(run({ change: 'removeLeader', winner: 'server1', grants: ['server2'] }));
+  });
+});
+
+describe('config-in-force', () => {
+  const configsOf = (opts: MembershipRunOptions) => new ConfigsInForce(new Trace(loadRun(run(opts))));
+  const voterSets = (list: { voters: string[]; votersOutgoing: string[] }[] | null) => list?.map((c) => [c.voters.join(','), c.votersOutgoing.join(',')]);
+
+  it('answers by log index from the commits, and falls back to meta.json before any', () => {
+    const configs = configsOf({});
+    expect(configs.initialSource).toBe('meta.json');
+    expect(configs.committedAt(1)).toMatchObject({ voters: INITIAL, votersOutgoing: [], index: 0, event: null });
+    expect(configs.committedAt(2)).toMatchObject({ voters: [...INITIAL, 'server3', 'server4'], votersOutgoing: INITIAL, index: 2, committed: true });
+    expect(configs.committedAt(9)).toMatchObject({ voters: [...INITIAL, 'server3', 'server4'], votersOutgoing: [], index: 3 });
+  });
+
+  it('answers by term: term 1 the initial configuration, term 2 the committed one, or its proposed successor', () => {
+    const all = 'server0,server1,server2,server3,server4';
+    expect(voterSets(configsOf({}).forTerm(1))).toEqual([[INITIAL.join(','), '']]);
+    expect(voterSets(configsOf({}).forTerm(2))).toEqual([[all, '']]);
+    expect(voterSets(configsOf({ stage: 'joint', winner: 'server1', grants: ['server2', 'server3'] }).forTerm(2))).toEqual([[all, INITIAL.join(',')]]);
+    expect(voterSets(configsOf({ stage: 'leaving' }).forTerm(2))).toEqual([[all, INITIAL.join(',')], [all, '']]);
+    expect(configsOf({}).forTerm(3)).toBeNull();
+  });
+
+  it('without meta.json, the voters before the first change', () => {
+    const dir = run();
+    rmSync(path.join(dir, 'meta.json'));
+    const configs = new ConfigsInForce(new Trace(loadRun(dir)));
+    expect(configs.initialSource).toBe('first change');
+    expect(configs.initial.voters).toEqual(INITIAL);
+    const report = expectPasses(dir);
+    expect(ruleOf(report, 'election-safety').note).toContain('voters before the first configuration change (no meta.json): server0, server1, server2');
   });
 });
 

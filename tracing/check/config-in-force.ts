@@ -119,6 +119,15 @@ export class ConfigsInForce {
   }
 
   /**
+   * The configurations that could be in force at the leader of `term` when it was
+   * elected (possibleAt its LeaderElected), or null when no LeaderElected names `term`.
+   */
+  forTerm(term: number): Configuration[] | null {
+    const e = this.trace.events({ tag: 'LeaderElected', where: (l) => Number(l.body.term) === term })[0];
+    return e ? this.possibleAt(e, term) : null;
+  }
+
+  /**
    * The configuration the log holds at `index` by the trace's commits: that of the
    * highest-index ConfChangeCommitted at or below `index` (from any leader), else the
    * initial configuration. It is the one in force at a server whose log is committed up
