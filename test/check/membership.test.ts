@@ -114,6 +114,17 @@ describe('config-in-force', () => {
     expect(configsOf({}).forTerm(3)).toBeNull();
   });
 
+  it("meta.json's voters, when its servers list the joiners too", () => {
+    const withVoters = (dir: string) => {
+      writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ servers: ['server0', 'server1', 'server2', 'server3', 'server4'], voters: INITIAL }));
+      return dir;
+    };
+    const report = expectPasses(withVoters(run()));
+    expect(ruleOf(report, 'election-safety').note).toContain('majority 2 of 3 initial voters (meta.json voters): server0, server1, server2');
+    const bad = expectFails(withVoters(run({ winner: 'server1', grants: ['server2'] })), ['election-safety']);
+    expect(messages(bad, 'election-safety')).toContain(`needs 3 of ${ALL5}: committed at index 3`);
+  });
+
   it('without meta.json, the voters before the first change', () => {
     const dir = run();
     rmSync(path.join(dir, 'meta.json'));

@@ -25,9 +25,9 @@ import { describe, type Trace, type TraceEvent } from './trace.ts';
  * majority of the committed configuration, or of C_new once leaving the joint one was
  * proposed before `e`.
  *
- * The initial configuration: meta.json's `servers` (the run's voters before any change;
- * a server that joins later is not listed), else the `oldVoters` of the first change in
- * the log, else the servers that recorded ServerStart.
+ * The initial configuration: meta.json's `voters` (the voters before any change, when a
+ * run lists servers that join later in `servers`), else its `servers`, else the
+ * `oldVoters` of the first change in the log, else the servers that recorded ServerStart.
  */
 
 export interface Configuration {
@@ -45,7 +45,7 @@ export interface Configuration {
   committed: boolean;
 }
 
-export type InitialSource = 'meta.json' | 'first change' | 'servers seen';
+export type InitialSource = 'meta.json' | 'meta.json voters' | 'first change' | 'servers seen';
 
 export class ConfigsInForce {
   readonly initial: Configuration;
@@ -67,7 +67,8 @@ export class ConfigsInForce {
     }
     const first = [...this.proposed].sort((a, b) => Number(a.body.index) - Number(b.body.index) || Number(a.body.term) - Number(b.body.term))[0];
     let voters: string[];
-    if (trace.meta?.servers) [voters, this.initialSource] = [[...trace.meta.servers], 'meta.json'];
+    if (trace.meta?.voters) [voters, this.initialSource] = [[...trace.meta.voters].sort(), 'meta.json voters'];
+    else if (trace.meta?.servers) [voters, this.initialSource] = [[...trace.meta.servers].sort(), 'meta.json'];
     else if (first) [voters, this.initialSource] = [ids(first.body.oldVoters), 'first change'];
     else [voters, this.initialSource] = [[...new Set(trace.events({ tag: 'ServerStart' }).map((e) => e.host))].sort(), 'servers seen'];
     this.initial = { voters, votersOutgoing: [], learners: [], index: 0, term: 0, event: null, committed: true };
@@ -163,9 +164,16 @@ export function setText(voters: readonly string[]): string {
 
 /** Where a configuration comes from, for messages: `the initial configuration (meta.json)`, `committed at index 7 (ConfChangeCommitted@server0:40 (line 123))`. */
 export function originText(c: Configuration, source: InitialSource): string {
-  if (c.event === null) return `the initial configuration (${source === 'meta.json' ? 'meta.json servers' : source === 'first change' ? "the first change's oldVoters" : 'servers seen in the trace, no meta.json'})`;
+  if (c.event === null) return `the initial configuration (${INITIAL_TEXT[source]})`;
   return `${c.committed ? 'committed' : 'proposed'} at index ${c.index} (${describe(c.event)})`;
 }
+
+const INITIAL_TEXT: Record<InitialSource, string> = {
+  'meta.json': 'meta.json servers',
+  'meta.json voters': 'meta.json voters',
+  'first change': "the first change's oldVoters",
+  'servers seen': 'servers seen in the trace, no meta.json',
+};
 
 function fromCommitted(e: TraceEvent): Configuration {
   return { voters: ids(e.body.voters), votersOutgoing: ids(e.body.votersOutgoing), learners: ids(e.body.learners), index: Number(e.body.index), term: Number(e.body.term), event: e, committed: true };

@@ -66,12 +66,13 @@ function withText(count: MajorityCount, winner: string): string {
 
 function noteText(configs: ConfigsInForce, elections: number): string {
   const n = configs.initial.voters.length;
-  const from =
-    configs.initialSource === 'meta.json'
-      ? 'configured servers (meta.json)'
-      : configs.initialSource === 'first change'
-        ? `voters before the first configuration change (no meta.json): ${configs.initial.voters.join(', ')}`
-        : `servers seen in the trace (no meta.json): ${configs.initial.voters.join(', ')}`;
+  const list = configs.initial.voters.join(', ');
+  const from = {
+    'meta.json': 'configured servers (meta.json)',
+    'meta.json voters': `initial voters (meta.json voters): ${list}`,
+    'first change': `voters before the first configuration change (no meta.json): ${list}`,
+    'servers seen': `servers seen in the trace (no meta.json): ${list}`,
+  }[configs.initialSource];
   const changes = configs.committed.length;
   const last = [...configs.committed].sort((a, b) => Number(b.body.index) - Number(a.body.index))[0];
   const then = last
