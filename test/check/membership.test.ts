@@ -7,6 +7,7 @@ import { ConfigsInForce } from '../../tracing/check/config-in-force.ts';
 import { loadRun } from '../../tracing/check/load.ts';
 import { formatReport, runChecks, type CheckReport } from '../../tracing/check/report.ts';
 import { Trace } from '../../tracing/check/trace.ts';
+import { mutateRun } from './mutate.ts';
 import { INITIAL, produceMembershipRun, type MembershipRunOptions } from './membership-run.ts';
 
 const temps: string[] = [];
@@ -154,6 +155,27 @@ describe('conf-change', () => {
   it('a leader left out of the committed C_new that goes on committing fails conf-change', () => {
     const report = expectFails(run({ change: 'removeLeader', fault: 'leaderStaysOn', winner: 'server1', grants: ['server2'] }), ['conf-change']);
     expect(messages(report, 'conf-change')).toMatch(/^Commit@server0:\d+ \(line \d+\): server0 acts as leader after ConfChangeCommitted@server0:\d+ \(line \d+\) committed voters \{server1,server2\} without it$/);
+  });
+
+  it('a ConfChangeCommitted that names another configuration than its proposal fails conf-change', () => {
+    const dir = mutateRun(run(), (files) => {
+      const c = files.records.find((r) => r.tag === 'ConfChangeCommitted' && r.body.index === 3)!;
+      c.body.learners = ['server5'];
+    });
+    temps.push(dir);
+    const report = expectFails(dir, ['conf-change']);
+    expect(messages(report, 'conf-change')).toMatch(
+      new RegExp(`^ConfChangeCommitted@server0:\\d+ \\(line \\d+\\) commits ${ALL5} learners \\{server5\\} at index 3, but ConfChangeProposed@server0:\\d+ \\(line \\d+\\) proposed ${ALL5}$`),
+    );
+  });
+
+  it('a change proposed in a term its server does not lead fails conf-change', () => {
+    const dir = mutateRun(run(), (files) => {
+      files.records.find((r) => r.tag === 'ConfChangeProposed' && r.body.index === 2)!.body.term = 2;
+    });
+    temps.push(dir);
+    const report = expectFails(dir, ['conf-change']);
+    expect(messages(report, 'conf-change')).toMatch(/^ConfChangeProposed@server0:\d+ \(line \d+\) proposed index 2 of term 2, but server0 was leader of term 1$/);
   });
 
   it('a first change that does not start from the configured servers (meta.json) fails conf-change', () => {
