@@ -12,7 +12,9 @@ import { describe, type Trace, type TraceEvent } from './trace.ts';
  * - `latestCommitted(e, T)`: the configuration of the highest-index `ConfChangeCommitted`
  *   that happened before `e` and was recorded by a leader of a term below T; before any,
  *   the initial configuration. A server whose log lacks it cannot lead term T at all
- *   (Leader Completeness), so any leader of term T holds it.
+ *   (Leader Completeness), so any leader of term T holds it. (Only leaders of terms
+ *   below T: `e` may follow a commit of a later term through a client, on a server that
+ *   has not heard of that term and whose log need not hold the entry.)
  * - its successors: a server's log may also hold a later config entry that has not
  *   committed (or whose commit it has not heard of). Such an entry was proposed by a
  *   leader (`ConfChangeProposed`, before `e`, of a term below T) from the configuration
@@ -23,7 +25,8 @@ import { describe, type Trace, type TraceEvent } from './trace.ts';
  * least one of them; with one change at a time these are `latestCommitted` and its next
  * step (the joint C_old,new after a plain one, C_new after a joint one), so that check is a
  * majority of the committed configuration, or of C_new once leaving the joint one was
- * proposed before `e`.
+ * proposed before `e`. Asking for a majority of every configuration proposed before `e`
+ * would fail correct runs: an uncommitted entry may never have reached the candidate.
  *
  * The initial configuration: meta.json's `voters` (the voters before any change, when a
  * run lists servers that join later in `servers`), else its `servers`, else the
