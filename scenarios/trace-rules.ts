@@ -1,15 +1,20 @@
+import { ConfigsInForce } from '../tracing/check/config-in-force.ts';
 import { at, describe, nowhere, result, type Rule } from '../tracing/check/trace.ts';
 
 /**
- * Scenario 5: the newest leader asked every other configured server for its vote in the
- * term it won (RequestVote to each peer) and was granted at least `grants` of them.
+ * Scenario 5: the newest leader asked every other voter for its vote in the term it won
+ * (RequestVote to each peer) and was granted at least `grants` of them. The voters are
+ * those of the configuration in force (meta.json's servers before any membership change):
+ * those that every configuration that could be in force at the leader has (config-in-force.ts).
  */
 export function newLeaderCanvassedAll(grants: number): Rule {
   return function newLeaderCanvassedAll(trace) {
     const elected = trace.events({ tag: 'LeaderElected' }).sort((a, b) => (b.body.term as number) - (a.body.term as number))[0];
     if (!elected) return result('new-leader-canvassed-all', [nowhere('-', 'no LeaderElected in the trace')]);
     const term = elected.body.term as number;
-    const peers = (trace.meta?.servers ?? []).filter((s) => s !== elected.host);
+    const possible = new ConfigsInForce(trace).possibleAt(elected, term);
+    const votersOf = (c: (typeof possible)[number]) => [...c.voters, ...c.votersOutgoing];
+    const peers = [...new Set(votersOf(possible[0]))].filter((s) => s !== elected.host && possible.every((c) => votersOf(c).includes(s))).sort();
     const asked = new Set(
       trace.events({ tag: 'RequestVote', host: elected.host, where: (e) => e.body.term === term && !e.body.preVote && trace.hb(e, elected) }).map((e) => e.body.to as string),
     );

@@ -11,8 +11,14 @@ import { parseJsonl, type JsonlRecord, type ParseError } from '../shiviz.ts';
  */
 
 export interface RunMeta {
-  /** The configured cluster: majorities are counted against it. */
+  /** The configured cluster: majorities are counted against it (unless `voters` says otherwise). */
   servers?: string[];
+  /**
+   * The voters before any membership change, when not all of `servers` (servers that
+   * join later are in `servers` but not here). Majorities are counted against it until a
+   * change commits (config-in-force.ts).
+   */
+  voters?: string[];
   scenario?: string;
 }
 
@@ -91,6 +97,12 @@ function parseMeta(value: unknown): RunMeta {
       throw new Error('"servers" must be an array of server ids');
     }
     meta.servers = value.servers as string[];
+  }
+  if (value.voters !== undefined) {
+    if (!Array.isArray(value.voters) || !value.voters.every((s) => typeof s === 'string' && s !== '')) {
+      throw new Error('"voters" must be an array of server ids');
+    }
+    meta.voters = value.voters as string[];
   }
   if (value.scenario !== undefined) {
     if (typeof value.scenario !== 'string') throw new Error('"scenario" must be a string');

@@ -1,5 +1,6 @@
 import { commitBeforeApplyRule } from './rule-commit-apply.ts';
 import { clientOrderRule } from './rule-client-order.ts';
+import { confChangeRule } from './rule-conf-change.ts';
 import { electionSafetyRule } from './rule-election.ts';
 import { exactlyOnceRule } from './rule-exactly-once.ts';
 import { filesRule } from './rule-files.ts';
@@ -20,6 +21,7 @@ export const GENERAL_RULES: readonly NamedRule[] = [
   { name: 'lifecycle', check: lifecycleRule },
   { name: 'operation-order', check: operationOrderRule }, // rule 1
   { name: 'election-safety', check: electionSafetyRule }, // rule 2
+  { name: 'conf-change', check: confChangeRule },
   { name: 'state-machine-safety', check: stateMachineSafetyRule }, // rule 3
   { name: 'commit-before-apply', check: commitBeforeApplyRule },
   { name: 'snapshot-safety', check: snapshotSafetyRule },

@@ -133,15 +133,6 @@ export class Trace {
     return [...this.byHostMap].filter(([, list]) => list.some((e) => CLIENT_TAGS.has(e.tag))).map(([h]) => h).sort();
   }
 
-  /**
-   * The cluster majorities are counted against: meta.servers when the run wrote it, else
-   * the distinct hosts that recorded ServerStart (`fromMeta` says which).
-   */
-  configuredServers(): { servers: string[]; fromMeta: boolean } {
-    if (this.meta?.servers) return { servers: [...this.meta.servers], fromMeta: true };
-    return { servers: [...new Set(this.events({ tag: 'ServerStart' }).map((e) => e.host))].sort(), fromMeta: false };
-  }
-
   /** A host's process lives: its events split before each ServerStart (events before the first form their own life). */
   lives(host: string): TraceEvent[][] {
     const lives: TraceEvent[][] = [];
