@@ -89,9 +89,9 @@ describe('complete', () => {
     expect(complete('  le', IDS)).toEqual({ line: '  leader ', options: [] });
   });
   it('fills the common prefix and lists the choices', () => {
-    expect(complete('re', IDS)).toEqual({ line: 'res', options: ['restart', 'resume'] });
+    expect(complete('re', IDS)).toEqual({ line: 're', options: ['restart', 'resume', 'remove'] });
     expect(complete('res', IDS)).toEqual({ line: 'res', options: ['restart', 'resume'] });
-    expect(complete('m', IDS)).toEqual({ line: 'm', options: ['mget', 'mput'] });
+    expect(complete('m', IDS)).toEqual({ line: 'm', options: ['mget', 'mput', 'members'] });
     expect(complete('', IDS).options).toContain('quit');
   });
   it('completes server ids after a command that takes one', () => {
