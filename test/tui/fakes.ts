@@ -41,10 +41,14 @@ export class FakeCluster implements ClusterControl {
   readonly adminCalls: string[] = [];
   /** The leader's next change is refused with this. */
   refuseNext: { code: string; error: string } | null = null;
-  /** Followers name this one as leader instead of the real one (leadership has moved on). */
-  staleLeader: string | null = null;
+  /** A follower here names the leader given instead of the real one (it has not heard of the new one). */
+  readonly staleLeader = new Map<string, string>();
   /** Servers answer MemberList with UNIMPLEMENTED (servers from before membership). */
   noMemberList = false;
+  /** MemberList answers wait for this, with the configuration as it was when asked (a slow answer). */
+  memberListGate: Promise<void> | null = null;
+  /** Changes wait for this before the leader answers (a change still committing). */
+  changeGate: Promise<void> | null = null;
 
   constructor(readonly servers: ServerEntry[] = SERVERS) {
     for (const s of servers) this.states.set(s.id, 'up');
@@ -133,7 +137,7 @@ export class FakeCluster implements ClusterControl {
     const leads = id === this.leader;
     return {
       members: this.members.map((m) => ({ ...m, matchIndex: leads ? (this.match.get(m.id) ?? this.commit) : 0 })),
-      leaderId: leads ? this.leader : (this.staleLeader ?? this.leader),
+      leaderId: leads ? this.leader : (this.staleLeader.get(id) ?? this.leader),
       term: this.term,
       joint: this.joint,
       confIndex: this.confIndex,
@@ -150,7 +154,8 @@ export class FakeCluster implements ClusterControl {
     const onLeader = async (what: string, change: () => WireAdminResult): Promise<WireAdminResult> => {
       answer(what);
       if (!this.leader) return { ok: false, code: 'NO_LEADER', error: 'no leader: an election is under way', leaderId: '', members: null };
-      if (id !== this.leader) return { ok: false, code: 'NOT_LEADER', error: `${id} is not the leader`, leaderId: this.staleLeader ?? this.leader, members: null };
+      if (id !== this.leader) return { ok: false, code: 'NOT_LEADER', error: `${id} is not the leader`, leaderId: this.staleLeader.get(id) ?? this.leader, members: null };
+      if (this.changeGate) await this.changeGate;
       const refuse = this.refuseNext;
       this.refuseNext = null;
       if (refuse) return { ok: false, code: refuse.code, error: refuse.error, leaderId: this.leader, members: null };
@@ -160,7 +165,9 @@ export class FakeCluster implements ClusterControl {
       memberList: async () => {
         answer('memberList');
         if (this.noMemberList) throw Object.assign(new Error('12 UNIMPLEMENTED: The server does not implement the method MemberList'), { code: 12 });
-        return this.memberList(id);
+        const list = this.memberList(id);
+        if (this.memberListGate) await this.memberListGate;
+        return list;
       },
       memberAdd: (sid, addr, learner) =>
         onLeader(`memberAdd ${sid}${learner ? ' --learner' : ''}`, () => {
@@ -277,7 +284,11 @@ export function fixture(opts: { launched?: boolean; connect?: ControllerDeps['co
     servers: SERVERS,
     cluster: opts.launched === false ? null : cluster,
     connect: opts.connect ?? (async () => kv),
-    status: async (id) => cluster.status(id),
+    // As run.ts does: a server is asked at the address the membership gave for it.
+    status: async (id) => {
+      if (membership.addressOf(id) === undefined) throw new Error(`the address of ${id} is unknown`);
+      return cluster.status(id);
+    },
     members: () => membership.members(),
     admin: () => membership,
     trace: async () => ({ dir: 'traces/tui-test', addr: '127.0.0.1:7200', clientId: 'tui-1' }),
