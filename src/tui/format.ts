@@ -33,9 +33,10 @@ const PANEL_COLUMNS = [
   { title: 'commit', width: 7, right: true },
   { title: 'applied', width: 8, right: true },
   { title: 'snap', width: 6, right: true },
-  { title: 'log', width: 8, right: true },
+  // log and the gap before state are narrow so that state keeps 8 columns at 80 wide.
+  { title: 'log', width: 6, right: true },
   { title: 'contact', width: 8, right: true },
-  { title: '', width: 2 },
+  { title: '', width: 1 },
   { title: 'state', width: 0 },
 ] as const;
 
