@@ -25,11 +25,17 @@ const MEMBER_LIST_MS = 1000;
 /** gRPC's DEADLINE_EXCEEDED: the request may have arrived, so a change may have happened. */
 const DEADLINE_EXCEEDED = 4;
 
+/**
+ * The UI's MembershipAdmin, and its members(): the routing and the address book over the
+ * servers' admin calls.
+ */
 export class Membership implements MembershipAdmin {
   /** id -> host:port, in the order servers are tried: the configured ones, then those learned. */
   private readonly book = new Map<string, string>();
   /** The leader the last answer named; changes go there first. */
   private leader: string | null = null;
+  /** The members of the last answer: asked before servers no longer in it, whose view may be stale. */
+  private current = new Set<string>();
 
   constructor(
     servers: readonly ServerEntry[],
@@ -129,15 +135,21 @@ export class Membership implements MembershipAdmin {
     return this.callsTo(id, addr);
   }
 
-  /** The known leader, then every other server known: the configured ones first, then those learned. */
+  /**
+   * The known leader, then the other members of the last answer, then everyone else known
+   * (a removed server may still answer, with the configuration it last saw).
+   */
   private order(): string[] {
     const ids = [...this.book.keys()];
-    return this.leader !== null && this.book.has(this.leader) ? [this.leader, ...ids.filter((id) => id !== this.leader)] : ids;
+    const first = this.leader !== null && this.book.has(this.leader) ? [this.leader] : [];
+    const rest = ids.filter((id) => id !== this.leader);
+    return [...first, ...rest.filter((id) => this.current.has(id)), ...rest.filter((id) => !this.current.has(id))];
   }
 
   /** Records the members' addresses (a member added later becomes reachable) and the leader. */
   private learn(list: WireMemberList): void {
     for (const m of list.members) if (m.addr) this.book.set(m.id, m.addr);
+    if (list.members.length > 0) this.current = new Set(list.members.map((m) => m.id));
     this.leader = list.leaderId || null;
   }
 }

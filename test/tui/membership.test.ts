@@ -310,6 +310,17 @@ describe('Membership: the address book', () => {
     expect(dialed).toEqual(['server1@127.0.0.1:7101', `server5@${ADDR5}`]);
   });
 
+  it('asks the members of the last answer before a removed server, whose view may be stale', async () => {
+    const cluster = new FakeCluster();
+    const m = new Membership(SERVERS, (id) => cluster.adminOf(id));
+    await m.remove('server0');
+    cluster.states.set('server1', 'down'); // the leader it knows stops answering
+    cluster.adminCalls.length = 0;
+    const answer = await m.members();
+    expect(cluster.adminCalls).toEqual(['server1 memberList', 'server2 memberList']);
+    expect(answer.from).toBe('server2');
+  });
+
   it('rejects with every server silent, saying how many it asked', async () => {
     const cluster = new FakeCluster();
     for (const id of cluster.ids) cluster.states.set(id, 'down');
