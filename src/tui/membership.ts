@@ -37,9 +37,14 @@ export class Membership implements MembershipAdmin {
   /** The members of the last answer: asked before servers no longer in it, whose view may be stale. */
   private current = new Set<string>();
 
+  /**
+   * `statusLeader`: the leader as the status polls see it, for when no MemberList answer
+   * has named one (e.g. every server answers MemberList with an error).
+   */
   constructor(
     servers: readonly ServerEntry[],
     private readonly callsTo: (id: string, addr: string) => MemberCalls,
+    private readonly statusLeader: () => string | null = () => null,
   ) {
     for (const s of servers) this.book.set(s.id, s.addr);
   }
@@ -90,13 +95,14 @@ export class Membership implements MembershipAdmin {
   }
 
   /**
-   * Sends a change to the leader as far as it is known (asking the membership when it is
-   * not), and once more to the leader a NOT_LEADER answer names. Once only: two servers
+   * Sends a change to the leader as far as it is known (from the last membership answer,
+   * else the status polls, else by asking for the membership), and once more to the leader a NOT_LEADER answer names. Once only: two servers
    * that each name another mean leadership is moving, and the user is better told than
    * left waiting while the UI chases it.
    */
   private async change(call: (c: MemberCalls) => Promise<WireAdminResult>): Promise<AdminAnswer> {
-    let first = this.leader !== null && this.book.has(this.leader) ? this.leader : null;
+    const known = this.leader ?? this.statusLeader();
+    let first = known !== null && this.book.has(known) ? known : null;
     if (first === null) {
       try {
         const list = await this.members();

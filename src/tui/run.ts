@@ -154,8 +154,12 @@ function makeController(
   const clientId = `tui-${process.pid}`;
   // The configured servers and every member a server reports: rows for members added
   // later are polled at the address the membership gives.
-  const membership = new Membership(config.servers, (_id, addr) => admins.get(addr));
-  return new Controller({
+  const membership = new Membership(
+    config.servers,
+    (_id, addr) => admins.get(addr),
+    () => controller.getSnapshot().leader?.id ?? null,
+  );
+  const controller: Controller = new Controller({
     servers: config.servers,
     cluster,
     configPath: configPath ? rel(configPath) : null,
@@ -177,6 +181,7 @@ function makeController(
     admin: () => membership,
     trace: async () => ({ ...(await trace()), clientId }),
   });
+  return controller;
 }
 
 /** Asks a running tracing server where it writes (its Flush RPC answers with the directory). */

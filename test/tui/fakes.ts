@@ -278,7 +278,8 @@ export interface Fixture {
 export function fixture(opts: { launched?: boolean; connect?: ControllerDeps['connect'] } = {}): Fixture {
   const cluster = new FakeCluster();
   const kv = new FakeKv(cluster);
-  const membership = new Membership(SERVERS, (id) => cluster.adminOf(id));
+  // As run.ts does: the status polls' leader is the fallback hint.
+  const membership = new Membership(SERVERS, (id) => cluster.adminOf(id), () => f.controller.getSnapshot().leader?.id ?? null);
   const f: Fixture = { cluster, kv, controller: null as unknown as Controller, membership, quits: 0 };
   f.controller = new Controller({
     servers: SERVERS,

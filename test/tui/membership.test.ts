@@ -117,7 +117,11 @@ describe('membership: the panel follows the configuration', () => {
     await f.controller.run('members');
     expect(last(f)).toMatchObject({ kind: 'error' });
     expect(last(f).message).toMatch(/^cannot read the membership: no server told its membership \(3 asked; last: 12 UNIMPLEMENTED/);
+    // A change then goes to the leader the status polls found.
+    await f.controller.run(`add server5 ${ADDR5}`);
+    expect(changes(f)).toEqual([`server1 memberAdd server5`]);
     // The timer backs off after a failed round instead of asking every tick.
+    await f.controller.pollOnce(); // (the poll that follows a change has finished too)
     const before = f.cluster.adminCalls.length;
     f.controller.startPolling(10);
     await new Promise((r) => setTimeout(r, 150));
