@@ -108,6 +108,7 @@ export class StatusPoller {
     const seq = ++this.membersAsked;
     const p = this.deps.members().then(
       (answer) => {
+        this.membersQuietUntil = 0; // servers tell it again: back to every round
         if (!this.closed && seq > this.membersShown) {
           this.membersShown = seq;
           this.applyMembers(answer);
