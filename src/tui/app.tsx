@@ -46,14 +46,16 @@ export function App({ controller, subtitle }: AppProps) {
   // ink never fills the screen (it would clear the terminal on every frame).
   const resultsHeight = Math.max(2, rows - 1 - 1 - (snap.rows.length + 3) - 1 - 2);
   const leader = snap.leader;
-  const up = snap.rows.filter((r) => r.fresh).length;
+  // A removed server keeps its row (marked) but is no longer part of the count.
+  const members = snap.rows.filter((r) => r.member?.kind !== 'removed');
+  const up = members.filter((r) => r.fresh).length;
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate-end">
         <Text bold color="cyan">
           RaftKV
         </Text>
-        {`  ${up}/${snap.rows.length} up  `}
+        {`  ${up}/${members.length} up  `}
         {leader ? (
           <Text color="green" bold>{`leader ${leader.id} (term ${leader.term})`}</Text>
         ) : (
@@ -61,6 +63,7 @@ export function App({ controller, subtitle }: AppProps) {
             no leader
           </Text>
         )}
+        {snap.members?.joint ? <Text color="yellow" bold>{'  joint (C_old,new)'}</Text> : null}
         <Text dimColor>{`  ${snap.launched ? 'launched' : 'attached'}${subtitle ? `: ${subtitle}` : ''}`}</Text>
       </Text>
       {snap.view === 'help' ? (

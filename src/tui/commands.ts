@@ -14,6 +14,11 @@ export type TuiCommand =
   | { type: 'status' }
   | { type: 'cluster'; action: ClusterAction; server: string }
   | { type: 'heal' }
+  | { type: 'members' }
+  | { type: 'add'; id: string; addr: string; learner: boolean }
+  | { type: 'promote'; server: string }
+  | { type: 'remove'; server: string }
+  | { type: 'transfer'; server: string | null }
   | { type: 'trace' }
   | { type: 'help' }
   | { type: 'clear' }
@@ -26,7 +31,9 @@ export interface CommandSpec {
   /** The arguments, as the help shows them. */
   args: string;
   summary: string;
-  group: 'data' | 'cluster' | 'ui';
+  group: 'data' | 'cluster' | 'members' | 'ui';
+  /** The arguments as the help screen shows them, when the full form is too wide for it. */
+  helpArgs?: string;
   /** The argument is a server id (completion offers the ids). */
   takesServer?: boolean;
   /** Only for a cluster this UI launched. */
@@ -44,6 +51,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'resume', args: '<server>', summary: 'SIGCONT it', group: 'cluster', takesServer: true, launchedOnly: true },
   { name: 'partition', args: '<server>', summary: 'cut it off', group: 'cluster', takesServer: true, launchedOnly: true },
   { name: 'heal', args: '', summary: 'reconnect all', group: 'cluster', launchedOnly: true },
+  // Membership (Raft §6) goes through the leader, so it works attached as well as launched.
+  { name: 'members', args: '', summary: 'voters, learners', group: 'members' },
+  { name: 'add', args: '<id> <host:port> [--learner]', helpArgs: '<id> <host:port>', summary: 'join, then vote', group: 'members' },
+  { name: 'promote', args: '<server>', summary: 'learner -> voter', group: 'members', takesServer: true },
+  { name: 'remove', args: '<server>', summary: 'leave the cluster', group: 'members', takesServer: true },
+  { name: 'transfer', args: '[<server>]', summary: 'hand over the lead', group: 'members', takesServer: true },
   { name: 'trace', args: '', summary: 'trace files', group: 'ui' },
   { name: 'help', args: '', summary: 'this help', group: 'ui' },
   { name: 'clear', args: '', summary: 'clear results', group: 'ui' },
@@ -125,10 +138,53 @@ export function parseCommand(line: string, serverIds: readonly string[]): ParseR
       if (server === null) return fail(`unknown server "${args[0]}" (servers: ${serverIds.join(', ')})`);
       return { ok: true, command: { type: 'cluster', action: name, server } };
     }
+    case 'add':
+      return parseAdd(args);
+    case 'promote':
+    case 'remove': {
+      if (args.length !== 1) return fail(`${name} takes a server id (usage: ${usageOf(name)}; servers: ${serverIds.join(', ')})`);
+      const server = resolveMember(args[0], serverIds);
+      if (server === null) return fail(`unknown server "${args[0]}" (servers: ${serverIds.join(', ')})`);
+      return { ok: true, command: { type: name, server } };
+    }
+    case 'transfer': {
+      if (args.length > 1) return fail(`transfer takes at most a server id (usage: ${usageOf(name)})`);
+      if (args.length === 0) return { ok: true, command: { type: 'transfer', server: null } };
+      const server = resolveMember(args[0], serverIds);
+      if (server === null) return fail(`unknown server "${args[0]}" (servers: ${serverIds.join(', ')})`);
+      return { ok: true, command: { type: 'transfer', server } };
+    }
     default:
       if (args.length > 0) return fail(`${name} takes no arguments (usage: ${usageOf(name)})`);
       return { ok: true, command: { type: name } as TuiCommand };
   }
+}
+
+/** What a server id may look like: it starts with a letter, so that a bare number can stand for one. */
+const ID_SHAPE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/** `add <id> <host:port> [--learner]`, the flag anywhere after the command. */
+function parseAdd(args: readonly string[]): ParseResult {
+  const usage = `usage: ${usageOf('add')}`;
+  const flags = args.filter((a) => a.startsWith('--'));
+  const rest = args.filter((a) => !a.startsWith('--'));
+  const bad = flags.find((f) => f !== '--learner');
+  if (bad !== undefined) return fail(`add: unknown option "${bad}" (${usage})`);
+  if (rest.length !== 2) return fail(`add takes a new server's id and address (${usage})`);
+  const [id, addr] = rest;
+  if (!ID_SHAPE.test(id)) return fail(`add: "${id}" is not a server id (a letter, then letters, digits, _ . -; e.g. server5)`);
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(addr);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return fail(`add: "${addr}" is not host:port (e.g. 127.0.0.1:7105)`);
+  return { ok: true, command: { type: 'add', id, addr, learner: flags.length > 0 } };
+}
+
+/**
+ * A server for promote/remove/transfer: a known id or its number, or an id not seen yet
+ * (the configuration is the leader's to judge, and it may know a member this UI has not
+ * polled). A bare number must match a known server.
+ */
+function resolveMember(word: string, ids: readonly string[]): string | null {
+  return resolveServer(word, ids) ?? (ID_SHAPE.test(word) ? word : null);
 }
 
 /** An id as typed, or a bare number for the server whose id ends in it ("2" -> server2). */
@@ -154,7 +210,7 @@ export interface Completion {
 
 /**
  * Tab completion at the end of the line: the command name in the first word, a server id
- * in the second word of kill/restart/pause/resume/partition. The common prefix of the
+ * in the second word of kill/restart/pause/resume/partition/promote/remove/transfer. The common prefix of the
  * matches is filled in; a single match also gets a trailing space.
  */
 export function complete(line: string, serverIds: readonly string[]): Completion {

@@ -3,7 +3,8 @@ import type { ClientOp } from '../kv/command.ts';
 import { isReadOp } from '../kv/op-info.ts';
 import { leaderText, statusText, traceText } from './cluster-text.ts';
 import { parseCommand, type ClusterAction, type TuiCommand } from './commands.ts';
-import type { ControllerDeps, KvOps } from './deps.ts';
+import type { AdminAnswer, ControllerDeps, KvOps, MembershipAdmin } from './deps.ts';
+import { changeText, membersText, type Change } from './members.ts';
 import { StateStore, type Snapshot } from './state.ts';
 import { StatusPoller } from './status-poller.ts';
 
@@ -28,14 +29,16 @@ export class Controller {
       view: 'main',
       launched: deps.cluster !== null,
       leader: null,
+      members: null,
     });
     this.poller = new StatusPoller(deps, this.store);
     this.subscribe = this.store.subscribe;
     this.getSnapshot = this.store.getSnapshot;
   }
 
+  /** Every server on the panel: the configured ones and members learned since (for parsing and completion). */
   get serverIds(): string[] {
-    return this.deps.servers.map((s) => s.id);
+    return this.snap.rows.map((r) => r.id);
   }
 
   private get snap(): Snapshot {
@@ -102,7 +105,19 @@ export class Controller {
         return this.info(input, leaderText(this.snap));
       case 'status':
         await this.pollOnce();
-        return this.info(input, statusText(this.snap.rows, (id) => this.deps.cluster?.pid(id)));
+        return this.info(input, statusText(this.snap.rows, (id) => this.pidOf(id), this.snap.members?.joint ?? false));
+      case 'members':
+        return this.runMembers(input);
+      case 'add':
+        return this.runChange({ type: 'add', id: cmd.id, addr: cmd.addr, learner: cmd.learner }, input, `adding ${cmd.id}...`, (a) => a.add(cmd.id, cmd.addr, cmd.learner));
+      case 'promote':
+        return this.runChange({ type: 'promote', id: cmd.server }, input, `promoting ${cmd.server}...`, (a) => a.promote(cmd.server));
+      case 'remove':
+        return this.runChange({ type: 'remove', id: cmd.server }, input, `removing ${cmd.server}...`, (a) => a.remove(cmd.server));
+      case 'transfer': {
+        const target = cmd.server ?? '';
+        return this.runChange({ type: 'transfer', target }, input, `handing leadership ${target ? `to ${target}` : 'over'}...`, (a) => a.transfer(target));
+      }
       case 'cluster':
         return this.runCluster(cmd.action, cmd.server, input);
       case 'heal':
@@ -155,6 +170,43 @@ export class Controller {
     }
   }
 
+  private async runMembers(input: string): Promise<void> {
+    let answer;
+    try {
+      answer = await this.poller.refreshMembers();
+    } catch (err) {
+      return this.error(input, `cannot read the membership: ${errorText(err)}`);
+    }
+    this.info(input, membersText(answer, this.snap.rows));
+  }
+
+  /**
+   * A membership change or a transfer, through the leader: pending while it commits, then
+   * what it did or why not. A change that went through shows on the panel at once (the
+   * leader answers with the new configuration), and a poll follows for the rest.
+   */
+  private async runChange(change: Change, input: string, pending: string, send: (a: MembershipAdmin) => Promise<AdminAnswer>): Promise<void> {
+    const leaderBefore = this.snap.leader?.id ?? (this.snap.members?.leaderId || null);
+    const entry = this.store.add({ kind: 'info', input, pending: true, message: pending });
+    let answer: AdminAnswer;
+    try {
+      answer = await send(this.deps.admin());
+    } catch (err) {
+      this.store.replace(entry.seq, { kind: 'error', pending: false, message: errorText(err) });
+      return;
+    }
+    const { ok, message } = changeText(change, answer, leaderBefore);
+    const from = answer.asked.at(-1);
+    this.store.replace(entry.seq, { kind: ok ? 'info' : 'error', pending: false, message, servedBy: from });
+    if (ok && answer.result.members && from !== undefined) this.poller.showMembers({ ...answer.result.members, from });
+    if (ok) void this.pollOnce();
+  }
+
+  private pidOf(id: string): number | undefined {
+    const cluster = this.deps.cluster;
+    return cluster && cluster.ids.includes(id) ? cluster.pid(id) : undefined;
+  }
+
   private kvClient(): Promise<KvOps> {
     if (!this.client) {
       const p = this.deps.connect();
@@ -169,6 +221,7 @@ export class Controller {
   private async runCluster(action: ClusterAction, id: string, input: string): Promise<void> {
     const cluster = this.deps.cluster;
     if (!cluster) return this.notLaunched(input);
+    if (!cluster.ids.includes(id)) return this.error(input, `${id} is not a process this UI started (it joined the cluster later): stop or start it where it runs`);
     const state = cluster.state(id);
     const wasLeader = this.snap.leader?.id === id;
     switch (action) {

@@ -1,5 +1,5 @@
 import { logEntries } from '../transport/status-format.ts';
-import { stateLabel } from './cluster-text.ts';
+import { roleCell, stateLabel } from './cluster-text.ts';
 import type { ResultEntry, ServerRow } from './state.ts';
 
 /** Pure text layout shared by the ink screen and the plain line mode. */
@@ -26,28 +26,31 @@ function formatContact(row: ServerRow): string {
 const PANEL_COLUMNS = [
   { title: '', width: 2 },
   { title: 'server', width: 10 },
-  { title: 'role', width: 13 },
+  // Wide enough for "follower (old)" (a voter of C_old while joint) and "learner 100%";
+  // snap gave up a column for it, so that a row still fits 80 columns.
+  { title: 'role', width: 14 },
   { title: 'term', width: 5, right: true },
   { title: 'commit', width: 7, right: true },
   { title: 'applied', width: 8, right: true },
-  { title: 'snap', width: 7, right: true },
-  { title: 'log', width: 8, right: true },
+  { title: 'snap', width: 6, right: true },
+  // log and the gap before state are narrow so that state keeps 8 columns at 80 wide.
+  { title: 'log', width: 6, right: true },
   { title: 'contact', width: 8, right: true },
-  { title: '', width: 2 },
+  { title: '', width: 1 },
   { title: 'state', width: 0 },
 ] as const;
 
 /**
  * The cells of one cluster-panel row (the leader gets a "*" marker). `log` counts the
- * entries the log holds; the `status` command adds their size on disk.
+ * entries the log holds; the `status` command adds their size on disk. The role column
+ * also tells learners (with their progress), removed servers and C_old voters.
  */
 export function panelCells(row: ServerRow, leaderId: string | null): string[] {
   const st = row.status;
-  const live = row.fresh && st;
   return [
     row.id === leaderId ? '*' : '',
     row.id,
-    live ? st.role : '-',
+    roleCell(row),
     st ? String(st.term) : '-',
     st ? String(st.commitIndex) : '-',
     st ? String(st.appliedIndex) : '-',
@@ -78,10 +81,13 @@ export function panelHeader(width: number): string {
 }
 
 export function rowTone(row: ServerRow, leaderId: string | null): Tone {
+  // Out of the configuration: whatever its process does no longer matters to the cluster.
+  if (row.member?.kind === 'removed') return 'dim';
   if (row.liveness === 'down') return 'red';
   if (row.liveness === 'paused' || row.liveness === 'starting' || row.liveness === 'no answer') return 'yellow';
   if (row.blocked.length > 0) return 'magenta';
   if (row.id === leaderId) return 'green';
+  if (row.member?.kind === 'learner') return 'cyan';
   if (row.status?.role === 'candidate') return 'yellow';
   return 'normal';
 }

@@ -6,14 +6,19 @@ interface HelpViewProps {
   width: number;
 }
 
+/** The usage as the help screen shows it: the short form where the full one is too wide. */
+function helpUsage(s: CommandSpec): string {
+  return s.helpArgs !== undefined ? `${s.name} ${s.helpArgs}` : usageOf(s.name);
+}
+
 function Column({ title, specs, width, launched }: { title: string; specs: CommandSpec[]; width: number; launched: boolean }) {
-  const usageWidth = Math.max(...specs.map((s) => usageOf(s.name).length)) + 2;
+  const usageWidth = Math.max(...specs.map((s) => helpUsage(s).length)) + 2;
   return (
     <Box flexDirection="column" width={width}>
       <Text bold>{title}</Text>
       {specs.map((s) => (
         <Text key={s.name} wrap="truncate-end" dimColor={!launched && s.launchedOnly}>
-          {usageOf(s.name).padEnd(usageWidth)}
+          {helpUsage(s).padEnd(usageWidth)}
           {s.summary}
         </Text>
       ))}
@@ -33,7 +38,10 @@ export function HelpView({ launched, width }: HelpViewProps) {
       </Text>
       <Box>
         <Column title="Data (any server answers)" specs={[...data, ...other.filter((c) => c.group === 'ui')]} width={half} launched={launched} />
-        <Column title="Cluster" specs={other.filter((c) => c.group === 'cluster')} width={width - half} launched={launched} />
+        <Box flexDirection="column" width={width - half}>
+          <Column title="Cluster" specs={other.filter((c) => c.group === 'cluster')} width={width - half} launched={launched} />
+          <Column title="Membership (via the leader)" specs={other.filter((c) => c.group === 'members')} width={width - half} launched={launched} />
+        </Box>
       </Box>
       <Text wrap="truncate-end">
         {'Keys: Tab completes, Up/Down history, Ctrl-U clears, Ctrl-C quits.'}
@@ -45,6 +53,9 @@ export function HelpView({ launched, width }: HelpViewProps) {
       </Text>
       <Text wrap="truncate-end" dimColor>
         {'<server>: an id or its number (kill 2). Spaces in a value: put k "a b".'}
+      </Text>
+      <Text wrap="truncate-end" dimColor>
+        {'add ... --learner: it stays a learner until promote.'}
       </Text>
     </Box>
   );

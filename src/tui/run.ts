@@ -14,6 +14,7 @@ import { COMMANDS, parseCommand, usageOf } from './commands.ts';
 import { Controller, errorText } from './controller.ts';
 import type { ClusterControl, TraceInfo } from './deps.ts';
 import { plainResult } from './format.ts';
+import { Membership } from './membership.ts';
 
 /**
  * The UI's two ways in: launch a local cluster (servers + tracing server) and stop it all
@@ -47,20 +48,42 @@ interface Session {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/**
+ * One AdminClient per address, made on first use: the UI talks to the configured servers
+ * and to members it learns of later, and every client is closed on the way out.
+ */
+class AdminPool {
+  private readonly clients = new Map<string, AdminClient>();
+
+  get(addr: string): AdminClient {
+    let c = this.clients.get(addr);
+    if (!c) {
+      c = new AdminClient(addr);
+      this.clients.set(addr, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
 /** `npm start`: a local cluster on free ports, its tracing server, and the UI. Resolves with the exit code. */
 export async function launchTui(opts: LaunchOptions): Promise<number> {
   const dataDir = path.resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   let collector: Collector | null = null;
   let cluster: ProcessCluster | null = null;
-  let admins: AdminClient[] = [];
+  const admins = new AdminPool();
   let stopping: Promise<string[]> | null = null;
   let controller: Controller | null = null;
   const cleanup = (): Promise<string[]> =>
     (stopping ??= (async () => {
       const notes: string[] = [];
       await controller?.close().catch(() => undefined);
-      for (const a of admins) a.close();
+      admins.close();
       if (cluster) {
         await cluster.stopAll().catch((err: unknown) => notes.push(`stopping servers: ${errorText(err)}`));
         notes.push(`stopped ${cluster.ids.length} servers (data and logs kept in ${rel(dataDir)})`);
@@ -85,7 +108,6 @@ export async function launchTui(opts: LaunchOptions): Promise<number> {
     const leader = await c.waitForLeader(15_000).catch(() => null);
     log(leader ? `raftkv: leader ${leader}` : 'raftkv: no leader yet (the UI shows when there is one)');
     const col = collector;
-    admins = config.servers.map((s) => new AdminClient(s.addr));
     controller = makeController(config, file, c, admins, async () => {
       col.flush();
       return { dir: rel(col.dir), addr: col.addr };
@@ -104,13 +126,13 @@ export async function launchTui(opts: LaunchOptions): Promise<number> {
 /** `raftkv tui`: the UI on a cluster that is already running (it stays running after quit). */
 export async function attachTui(opts: AttachOptions): Promise<number> {
   const { config } = opts;
-  const admins = config.servers.map((s) => new AdminClient(s.addr));
+  const admins = new AdminPool();
   let stopping: Promise<string[]> | null = null;
   const controller = makeController(config, opts.configPath, null, admins, () => traceOf(config.traceServer));
   const cleanup = (): Promise<string[]> =>
     (stopping ??= (async () => {
       await controller.close().catch(() => undefined);
-      for (const a of admins) a.close();
+      admins.close();
       return ['the cluster keeps running'];
     })());
   const unhook = hookSignals(cleanup);
@@ -126,11 +148,18 @@ function makeController(
   config: ClusterConfig,
   configPath: string | null,
   cluster: ClusterControl | null,
-  admins: AdminClient[],
+  admins: AdminPool,
   trace: () => Promise<Omit<TraceInfo, 'clientId'>>,
 ): Controller {
   const clientId = `tui-${process.pid}`;
-  return new Controller({
+  // The configured servers and every member a server reports: rows for members added
+  // later are polled at the address the membership gives.
+  const membership = new Membership(
+    config.servers,
+    (_id, addr) => admins.get(addr),
+    () => controller.getSnapshot().leader?.id ?? null,
+  );
+  const controller: Controller = new Controller({
     servers: config.servers,
     cluster,
     configPath: configPath ? rel(configPath) : null,
@@ -143,9 +172,16 @@ function makeController(
         traceServer: config.traceServer ?? undefined,
       }),
     // Generous: a first call includes connecting, slow on a busy machine.
-    status: (id) => admins[config.servers.findIndex((s) => s.id === id)].status(1000),
+    status: async (id) => {
+      const addr = membership.addressOf(id);
+      if (addr === undefined) throw new Error(`the address of ${id} is unknown`);
+      return admins.get(addr).status(1000);
+    },
+    members: () => membership.members(),
+    admin: () => membership,
     trace: async () => ({ ...(await trace()), clientId }),
   });
+  return controller;
 }
 
 /** Asks a running tracing server where it writes (its Flush RPC answers with the directory). */

@@ -1,4 +1,5 @@
 import type { WireStatus } from '../transport/wire.ts';
+import type { MemberAnswer } from './deps.ts';
 
 /**
  * The state the screen shows, as immutable snapshots, and the listeners to tell when it
@@ -17,6 +18,20 @@ export interface ServerRow {
   fresh: boolean;
   /** The peers this server drops messages from. */
   blocked: string[];
+  /** Its place in the configuration; absent while no server has told the membership. */
+  member?: MemberInfo;
+}
+
+/** A row's place in the configuration (Raft §6). */
+export interface MemberInfo {
+  /** removed: a configured server the configuration no longer lists. */
+  kind: 'voter' | 'learner' | 'removed';
+  /** A voter of C_old while the configuration is joint. */
+  outgoing: boolean;
+  /** How far its log matches the leader's, when the leader told (else null). */
+  matchIndex: number | null;
+  /** A learner's matchIndex as a percentage of the leader's last index, when the leader told. */
+  progress: number | null;
 }
 
 type ResultKind = 'op' | 'info' | 'error';
@@ -44,6 +59,8 @@ export interface Snapshot {
   launched: boolean;
   /** The agreed leader (highest term among those claiming it), if any. */
   leader: { id: string; term: number } | null;
+  /** The last membership a server told; null until one does (rows then follow the config). */
+  members: MemberAnswer | null;
 }
 
 /** The results pane keeps this many entries; older ones drop off the top. */

@@ -1,12 +1,20 @@
 import type { WireStatus } from '../transport/wire.ts';
-import type { ControllerDeps } from './deps.ts';
+import type { ControllerDeps, MemberAnswer } from './deps.ts';
+import { mergeMembers } from './members.ts';
 import type { Liveness, ServerRow, StateStore } from './state.ts';
+
+/**
+ * After a membership request no server answered, the timer leaves membership alone this
+ * long: servers without the call would otherwise be asked for it several times a second.
+ */
+const MEMBERS_QUIET_MS = 2000;
 
 /**
  * Keeps the server rows current: asks every server for its status, on a timer or on
  * demand, and merges each answer (or silence) with what this UI knows of the processes
  * it runs. Each server is asked on its own, so one that is slow to answer (paused,
- * unreachable) holds up no other row.
+ * unreachable) holds up no other row. It also asks for the membership, and the rows
+ * follow it: a member added gets a row, a removed one is marked or goes.
  */
 export class StatusPoller {
   private timer: NodeJS.Timeout | null = null;
@@ -15,11 +23,21 @@ export class StatusPoller {
   /** Servers being started: shown as "starting" until they answer. */
   private readonly starting = new Set<string>();
   private closed = false;
+  /** The membership request under way. */
+  private membersAsking: Promise<MemberAnswer | null> | null = null;
+  private membersQuietUntil = 0;
+  /** Answers are numbered as asked, so that a slow one never replaces a newer one. */
+  private membersAsked = 0;
+  private membersShown = 0;
+  /** The configured servers: their rows stay (marked removed) when the configuration drops them. */
+  private readonly configured: ReadonlySet<string>;
 
   constructor(
-    private readonly deps: Pick<ControllerDeps, 'servers' | 'cluster' | 'status'>,
+    private readonly deps: Pick<ControllerDeps, 'servers' | 'cluster' | 'status' | 'members'>,
     private readonly store: StateStore,
-  ) {}
+  ) {
+    this.configured = new Set(deps.servers.map((s) => s.id));
+  }
 
   /** Asks every server every ~intervalMs until stop(); the first round starts at once. */
   start(intervalMs: number): void {
@@ -47,8 +65,20 @@ export class StatusPoller {
    * again; resolves when all have answered or timed out.
    */
   async pollOnce(): Promise<void> {
-    await Promise.all([...this.asking.values()]);
-    await this.askAll();
+    await Promise.all([...this.asking.values(), this.membersAsking]);
+    await this.askAll(true);
+  }
+
+  /** A fresh membership answer, shown and returned; rejects when no server tells it. */
+  async refreshMembers(): Promise<MemberAnswer> {
+    await this.membersAsking;
+    return this.askMembers(true, true) as Promise<MemberAnswer>;
+  }
+
+  /** Shows a membership known otherwise (the one a change answered with), newer than any asked so far. */
+  showMembers(answer: MemberAnswer): void {
+    this.membersShown = ++this.membersAsked;
+    this.applyMembers(answer);
   }
 
   /** Shows `id` as "starting" while `start` runs (a restart), whatever polls say meanwhile. */
@@ -62,8 +92,52 @@ export class StatusPoller {
     }
   }
 
-  private async askAll(): Promise<void> {
-    await Promise.all(this.deps.servers.map((s) => this.ask(s.id)));
+  /** Every row's server (members learned included), and the membership. */
+  private async askAll(forceMembers = false): Promise<void> {
+    const ids = this.store.getSnapshot().rows.map((r) => r.id);
+    await Promise.all([...ids.map((id) => this.ask(id)), this.askMembers(forceMembers, false)]);
+  }
+
+  /**
+   * One membership request (joins the one under way); resolves with the answer, or null
+   * when none came (`rethrow`: rejects instead). Without `force` it skips while quiet.
+   */
+  private askMembers(force: boolean, rethrow: boolean): Promise<MemberAnswer | null> {
+    if (this.membersAsking && !rethrow) return this.membersAsking;
+    if (!force && Date.now() < this.membersQuietUntil) return Promise.resolve(null);
+    const seq = ++this.membersAsked;
+    const p = this.deps.members().then(
+      (answer) => {
+        this.membersQuietUntil = 0; // servers tell it again: back to every round
+        if (!this.closed && seq > this.membersShown) {
+          this.membersShown = seq;
+          this.applyMembers(answer);
+        }
+        return answer;
+      },
+      (err: unknown) => {
+        this.membersQuietUntil = Date.now() + MEMBERS_QUIET_MS;
+        if (rethrow) throw err;
+        return null;
+      },
+    );
+    const settled = p.catch(() => null);
+    this.membersAsking = settled;
+    void settled.finally(() => {
+      if (this.membersAsking === settled) this.membersAsking = null;
+    });
+    return p;
+  }
+
+  private applyMembers(answer: MemberAnswer): void {
+    const rows = mergeMembers(this.store.getSnapshot().rows, answer, this.configured);
+    this.store.update({ rows, members: answer, leader: findLeader(rows) });
+  }
+
+  /** What this UI knows of `id`'s process: undefined for one it did not start (attached, or added later). */
+  private processState(id: string): 'up' | 'down' | 'paused' | undefined {
+    const cluster = this.deps.cluster;
+    return cluster && cluster.ids.includes(id) ? cluster.state(id) : undefined;
   }
 
   /** One status request to one server (joins the one under way); its row updates when it answers. */
@@ -72,7 +146,8 @@ export class StatusPoller {
     if (under) return under;
     const p = (async () => {
       let st: WireStatus | null = null;
-      if (!this.deps.cluster || this.deps.cluster.state(id) === 'up') {
+      const state = this.processState(id);
+      if (state === undefined || state === 'up') {
         try {
           st = await this.deps.status(id);
         } catch {
@@ -92,7 +167,7 @@ export class StatusPoller {
 
   /** A row after its server answered (a status) or did not (null). */
   private rowFrom(prev: ServerRow, st: WireStatus | null): ServerRow {
-    const state = this.deps.cluster?.state(prev.id);
+    const state = this.processState(prev.id);
     // An answer that arrives after the process was killed or paused no longer counts.
     const fresh = st !== null && (state === undefined || state === 'up');
     let liveness: Liveness;
@@ -111,7 +186,7 @@ export class StatusPoller {
 
   /** Another server's row, following what this UI knows of its process in the meantime. */
   private relive(prev: ServerRow): ServerRow {
-    const state = this.deps.cluster?.state(prev.id);
+    const state = this.processState(prev.id);
     if (this.starting.has(prev.id) || state === undefined || state === 'up') return prev;
     return { ...prev, liveness: state, fresh: false, blocked: state === 'down' ? [] : prev.blocked };
   }

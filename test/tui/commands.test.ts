@@ -51,6 +51,32 @@ describe('parseCommand', () => {
     expect(ok('?')).toEqual({ type: 'help' });
   });
 
+  it('parses the membership commands', () => {
+    expect(ok('members')).toEqual({ type: 'members' });
+    expect(ok('add server5 127.0.0.1:7105')).toEqual({ type: 'add', id: 'server5', addr: '127.0.0.1:7105', learner: false });
+    expect(ok('add server5 127.0.0.1:7105 --learner')).toEqual({ type: 'add', id: 'server5', addr: '127.0.0.1:7105', learner: true });
+    expect(ok('add --learner s5 host.example:1')).toEqual({ type: 'add', id: 's5', addr: 'host.example:1', learner: true });
+    expect(ok('add server6 [::1]:7106')).toMatchObject({ addr: '[::1]:7106' });
+    expect(ok('promote 2')).toEqual({ type: 'promote', server: 'server2' });
+    expect(ok('remove server10')).toEqual({ type: 'remove', server: 'server10' });
+    // An id the UI has not seen yet is the leader's to judge.
+    expect(ok('remove server7')).toEqual({ type: 'remove', server: 'server7' });
+    expect(ok('transfer')).toEqual({ type: 'transfer', server: null });
+    expect(ok('transfer 1')).toEqual({ type: 'transfer', server: 'server1' });
+  });
+
+  it('says what is wrong with a membership command', () => {
+    expect(err('add server5')).toBe("add takes a new server's id and address (usage: add <id> <host:port> [--learner])");
+    expect(err('add server5 127.0.0.1')).toBe('add: "127.0.0.1" is not host:port (e.g. 127.0.0.1:7105)');
+    expect(err('add server5 127.0.0.1:70000')).toBe('add: "127.0.0.1:70000" is not host:port (e.g. 127.0.0.1:7105)');
+    expect(err('add 5 127.0.0.1:7105')).toContain('"5" is not a server id');
+    expect(err('add server5 127.0.0.1:7105 --voter')).toBe('add: unknown option "--voter" (usage: add <id> <host:port> [--learner])');
+    expect(err('promote')).toContain('promote takes a server id');
+    expect(err('remove 7')).toBe('unknown server "7" (servers: server0, server1, server2, server10)');
+    expect(err('transfer a b')).toBe('transfer takes at most a server id (usage: transfer [<server>])');
+    expect(err('members all')).toBe('members takes no arguments (usage: members)');
+  });
+
   it('a blank line is nothing', () => {
     expect(parseCommand('', IDS)).toBeNull();
     expect(parseCommand('   \t ', IDS)).toBeNull();
@@ -89,15 +115,22 @@ describe('complete', () => {
     expect(complete('  le', IDS)).toEqual({ line: '  leader ', options: [] });
   });
   it('fills the common prefix and lists the choices', () => {
-    expect(complete('re', IDS)).toEqual({ line: 'res', options: ['restart', 'resume'] });
+    expect(complete('re', IDS)).toEqual({ line: 're', options: ['restart', 'resume', 'remove'] });
     expect(complete('res', IDS)).toEqual({ line: 'res', options: ['restart', 'resume'] });
-    expect(complete('m', IDS)).toEqual({ line: 'm', options: ['mget', 'mput'] });
+    expect(complete('m', IDS)).toEqual({ line: 'm', options: ['mget', 'mput', 'members'] });
     expect(complete('', IDS).options).toContain('quit');
   });
   it('completes server ids after a command that takes one', () => {
     expect(complete('kill ', IDS)).toEqual({ line: 'kill server', options: IDS });
     expect(complete('kill server1', IDS)).toEqual({ line: 'kill server1', options: ['server1', 'server10'] });
     expect(complete('pause server2', IDS)).toEqual({ line: 'pause server2 ', options: [] });
+  });
+  it('completes server ids after promote, remove and transfer', () => {
+    expect(complete('promote server2', IDS)).toEqual({ line: 'promote server2 ', options: [] });
+    expect(complete('remove ', IDS)).toEqual({ line: 'remove server', options: IDS });
+    expect(complete('transfer server1', IDS)).toEqual({ line: 'transfer server1', options: ['server1', 'server10'] });
+    expect(complete('tran', IDS)).toEqual({ line: 'transfer ', options: [] });
+    expect(complete('add ', IDS)).toEqual({ line: 'add ', options: [] }); // a new id: nothing to offer
   });
   it('offers nothing where nothing fits', () => {
     expect(complete('zz', IDS)).toEqual({ line: 'zz', options: [] });

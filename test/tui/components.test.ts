@@ -71,6 +71,32 @@ describe('ClusterPanel', () => {
   });
 });
 
+describe('ClusterPanel: membership', () => {
+  it('shows learners with progress, removed servers and C_old voters, within 80 columns', async () => {
+    const f = fixture();
+    await f.controller.pollOnce();
+    await f.controller.run('add server5 127.0.0.1:7105');
+    await f.controller.run('add learner10 127.0.0.1:7110 --learner');
+    await f.controller.run('remove server2');
+    f.cluster.others.set('server5', 'up');
+    f.cluster.commit = 10;
+    f.cluster.match.set('server5', 8);
+    f.cluster.match.set('learner10', 10);
+    f.cluster.joint = true;
+    f.cluster.members[0].outgoing = true;
+    await f.controller.pollOnce();
+    const snap = f.controller.getSnapshot();
+    const r = lib.render(h(ui.ClusterPanel, { rows: snap.rows, leaderId: 'server1', width: 79 }));
+    const text = await screen(r, 'learner10');
+    const lines = text.split('\n');
+    expect(lines[2]).toMatch(/^│ {3}server0\s+follower \(old\)\s+2\s+10\s+10\s+0\s+10\s+42ms\s+up\s+│$/);
+    expect(lines[4]).toMatch(/^│ {3}server2\s+removed\s+2\s+10/);
+    expect(lines[5]).toMatch(/^│ {3}server5\s+learner 80%\s+2\s+10\s+10\s+0\s+10\s+42ms\s+up\s+│$/);
+    expect(lines[6]).toMatch(/^│ {3}learner10\s+learner 100%\s+-\s+-\s+-\s+-\s+-\s+-\s+no answe │$/); // 8 columns for state at 80 wide
+    expect(lines.every((l) => l.length <= 80)).toBe(true);
+  });
+});
+
 describe('ResultsPane', () => {
   it('shows opId, value, server and latency, and errors in red', async () => {
     const f = fixture();
@@ -104,7 +130,7 @@ describe('HelpView', () => {
   it('lists every command', async () => {
     const r = lib.render(h(ui.HelpView, { launched: false, width: 79 }));
     const text = await screen(r, 'Keys:');
-    for (const c of ['get <key>', 'put <key> <value>', 'del <key>', 'incr <key>', 'expire <key> <seconds>', 'mget <key>...', 'mput <key>=<value>...', 'leader', 'kill <server>', 'restart <server>', 'pause <server>', 'resume <server>', 'partition <server>', 'heal', 'trace', 'quit']) {
+    for (const c of ['get <key>', 'put <key> <value>', 'del <key>', 'incr <key>', 'expire <key> <seconds>', 'mget <key>...', 'mput <key>=<value>...', 'leader', 'kill <server>', 'restart <server>', 'pause <server>', 'resume <server>', 'partition <server>', 'heal', 'trace', 'quit', 'members', 'add <id> <host:port>', 'promote <server>', 'remove <server>', 'transfer [<server>]', '--learner']) {
       expect(text).toContain(c);
     }
     expect(text).toContain('Attached: kill, restart, pause, resume, partition, heal are not available.');
@@ -260,11 +286,39 @@ describe('App', () => {
     f.controller.stopPolling();
   });
 
+  it('shows a joint configuration in the header and counts members only', async () => {
+    const { f, r } = await app();
+    f.cluster.joint = true;
+    let text = await screen(r, 'joint (C_old,new)');
+    expect(text.split('\n')[0]).toMatch(/^RaftKV {2}3\/3 up {2}leader server1 \(term 2\) {2}joint \(C_old,new\) {2}launched: test/);
+    f.cluster.joint = false;
+    await keys(r, 'remove server2', KEY.enter);
+    await screen(r, 'removed server2');
+    text = await screen(r, /^RaftKV {2}2\/2 up {2}leader server1/);
+    expect(text).not.toContain('joint');
+    f.controller.stopPolling();
+  });
+
+  it('a server added from the command line gets a row on the panel, and it still fits 80x24', async () => {
+    const { f, r } = await app();
+    f.cluster.others.set('server5', 'up');
+    await keys(r, 'add server5 127.0.0.1:7105', KEY.enter);
+    await screen(r, 'added server5 (127.0.0.1:7105) as a learner; promoted once caught up');
+    const text = await screen(r, /server5\s+learner 0%\s+2\s+6/);
+    const lines = text.split('\n');
+    expect(lines.length).toBeLessThanOrEqual(23);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80);
+    f.controller.stopPolling();
+  });
+
   it('help opens the help view; Escape closes it', async () => {
     const { f, r } = await app();
     await keys(r, 'help', KEY.enter);
     const text = await screen(r, 'RaftKV terminal UI - help');
     expect(text).toContain('partition <server>');
+    // The last lines too: the help box is cut at the terminal's height.
+    expect(text).toContain('transfer [<server>]');
+    expect(text).toContain('add ... --learner: it stays a learner until promote.');
     expect(text).not.toContain('server0');
     expect(text).not.toMatch(/…/); // nothing cut at 80 columns
     expect(text.split('\n').length).toBeLessThanOrEqual(23);
