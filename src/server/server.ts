@@ -150,15 +150,18 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   const transport = new PeerTransport(id, [], (peer) => node.leaderUnreachable(peer), {
     onSnapshotReport: (peer, ok) => node.reportSnapshot(peer, ok),
     onRefused: (peer, details) => {
-      if (refusedLogged) return;
+      if (!refusedLogged) console.error(`${id}: ${peer} refuses this server's Raft messages (${details})`);
       refusedLogged = true;
-      console.error(`${id}: ${peer} refuses this server's Raft messages (${details})`);
+      // A member applied a committed entry that removed this server, which missed it (it
+      // was down, or its commit index on disk lagged): committed is final, so it stops too.
+      const m = new RegExp(`^refused: ${id.replace(/[.]/g, '\\.')} was removed from the cluster at index (\\d+)`).exec(details);
+      if (m) stopForRemoval?.(Number(m[1]), peer);
     },
   });
   const forwarder = new Forwarder([], id, (peer) => transport.isBlocked(peer));
   let removedResolve!: (index: number) => void;
   const removed = new Promise<number>((resolve) => (removedResolve = resolve));
-  let stopForRemoval: ((index: number) => void) | null = null;
+  let stopForRemoval: ((index: number, by?: string) => void) | null = null;
   const node = new RaftNode({
     id,
     peers: config.servers.map((s) => s.id),
@@ -248,12 +251,19 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
     })());
   // Removed (Raft §6): it says so and stops, after an election timeout, so the last
   // messages of the Ready that applied C_new (the leader's commit of it) reach the others.
-  stopForRemoval = (index) => {
-    console.log(`${id}: removed from the cluster at index ${index}; stopping`);
+  let removing = false;
+  stopForRemoval = (index, by) => {
+    if (removing) return;
+    removing = true;
+    console.log(`${id}: removed from the cluster at index ${index}${by ? ` (as ${by} says)` : ''}; stopping`);
+    // Remembered on disk: the entry may lie above the commit index this server saved, so a
+    // restart would not replay it and would believe it still a member.
+    writeRemovedMarker(dataDir, index);
     setTimeout(() => void stop().then(() => removedResolve(index), () => removedResolve(index)), config.timing.electionTick * config.timing.tickMs).unref();
   };
-  if (node.removedAt !== null) {
-    stopForRemoval(node.removedAt);
+  const removedAt = node.removedAt ?? readRemovedMarker(dataDir);
+  if (removedAt !== null) {
+    stopForRemoval(removedAt);
   } else {
     node.start();
     tracer.record('ServerListening', { serverId: id, addr: self.addr });
@@ -271,6 +281,31 @@ function readJoinInfo(dataDir: string): JoinInfo | null {
     return v;
   } catch (err) {
     throw new ConfigError(`${file} is damaged: ${(err as Error).message}`);
+  }
+}
+
+/** The file in a removed server's data directory that records the index of its removal. */
+const REMOVED_FILE = 'removed.json';
+
+/** The index at which this server was removed, as it recorded it; null if it never was. */
+function readRemovedMarker(dataDir: string): number | null {
+  const file = path.join(dataDir, REMOVED_FILE);
+  if (!existsSync(file)) return null;
+  try {
+    const v = (JSON.parse(readFileSync(file, 'utf8')) as { index?: unknown }).index;
+    return Number.isSafeInteger(v) ? (v as number) : 0;
+  } catch {
+    // Written by this server only; a torn write still says it was removed.
+    return 0;
+  }
+}
+
+/** Records this server's removal (best effort: the members refuse it anyway, and say why). */
+function writeRemovedMarker(dataDir: string, index: number): void {
+  try {
+    writeFileSync(path.join(dataDir, REMOVED_FILE), JSON.stringify({ index }) + '\n');
+  } catch (err) {
+    console.error(`cannot record the removal in ${dataDir}: ${(err as Error).message}`);
   }
 }
 

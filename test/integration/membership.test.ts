@@ -78,4 +78,157 @@ describe('membership change on real servers (Raft §6)', () => {
     expect((await e.put('needs-4', 'y')).value).toBe('y');
     expect(readFileSync(tc.cluster.logFile('server3'), 'utf8')).toContain('joining the cluster of');
   });
+
+  it('removes a follower: it logs its removal and exits 0; the cluster keeps serving', async () => {
+    tc = await startTestCluster(3);
+    const leader = await tc.cluster.waitForLeader();
+    const victim = tc.config.servers.map((s) => s.id).find((id) => id !== leader)!;
+    const c = await tc.client({ serverId: leader });
+    await c.put('a', '1');
+    const res = await tc.cluster.adminOf(leader).memberRemove(victim);
+    expect(res.error).toBe('');
+    expect(res.ok).toBe(true);
+    expect(Object.keys(roles(res.members!)).sort()).toEqual(tc.config.servers.map((s) => s.id).filter((id) => id !== victim).sort());
+    await eventually(`${victim} to exit`, async () => tc!.cluster.state(victim) === 'down');
+    expect(readFileSync(tc.cluster.logFile(victim), 'utf8')).toMatch(new RegExp(`${victim}: removed from the cluster at index \\d+; stopping`));
+    expect((await c.put('b', '2')).value).toBe('2');
+    // Two voters now: both are needed, and they serve.
+    const st = await tc.cluster.status(leader);
+    expect(st.peers.map((p) => p.id)).not.toContain(victim);
+    // Any server answers NOT_LEADER with the leader; a non-member is INVALID on the leader.
+    const follower = tc.config.servers.map((s) => s.id).find((id) => id !== leader && id !== victim)!;
+    const nl = await tc.cluster.adminOf(follower).memberRemove(leader);
+    expect(nl).toMatchObject({ ok: false, code: 'NOT_LEADER', leaderId: leader });
+    expect(await tc.cluster.adminOf(leader).memberRemove(victim)).toMatchObject({ ok: false, code: 'INVALID' });
+    // A removed id is never taken back.
+    const again = await tc.cluster.adminOf(leader).memberAdd(victim, '127.0.0.1:1', true);
+    expect(again).toMatchObject({ ok: false, code: 'INVALID' });
+    expect(again.error).toMatch(/was removed/);
+  });
+
+  it('removes the leader: it hands leadership over first, then the new leader removes it and serves', async () => {
+    tc = await startTestCluster(3);
+    const old = await tc.cluster.waitForLeader();
+    const c = await tc.client();
+    await c.put('a', '1');
+    const first = await tc.cluster.adminOf(old).memberRemove(old);
+    expect(first).toMatchObject({ ok: false, code: 'NOT_LEADER' });
+    const successor = first.leaderId;
+    expect(successor).not.toBe(old);
+    expect(successor).not.toBe('');
+    const res = await tc.cluster.adminOf(successor).memberRemove(old);
+    expect(res.error).toBe('');
+    expect(res.ok).toBe(true);
+    await eventually(`${old} to exit`, async () => tc!.cluster.state(old) === 'down');
+    expect(await tc.cluster.waitForLeader()).toBe(successor);
+    expect((await c.put('b', '2')).value).toBe('2');
+    expect((await c.get('a')).value).toBe('1');
+  });
+
+  it('transfers leadership to a chosen follower', async () => {
+    tc = await startTestCluster(3);
+    const old = await tc.cluster.waitForLeader();
+    const target = tc.config.servers.map((s) => s.id).find((id) => id !== old)!;
+    const c = await tc.client();
+    await c.put('a', '1');
+    const res = await tc.cluster.adminOf(old).transferLeader(target);
+    expect(res.error).toBe('');
+    expect(res.ok).toBe(true);
+    expect(await tc.cluster.waitForLeader()).toBe(target);
+    expect((await c.put('b', '2')).value).toBe('2');
+    // To a non-member: INVALID; from a follower: NOT_LEADER.
+    expect(await tc.cluster.adminOf(target).transferLeader('nobody')).toMatchObject({ ok: false, code: 'INVALID' });
+    expect(await tc.cluster.adminOf(old).transferLeader(target)).toMatchObject({ ok: false, code: 'NOT_LEADER', leaderId: target });
+  });
+
+  it('refuses a duplicate id or address, and promoting a learner that lags', async () => {
+    tc = await startTestCluster(3);
+    const leader = await tc.cluster.waitForLeader();
+    const admin = tc.cluster.adminOf(leader);
+    expect(await admin.memberAdd('server1', '127.0.0.1:1', false)).toMatchObject({ ok: false, code: 'INVALID' });
+    expect(await admin.memberAdd('server9', tc.config.servers[1].addr, false)).toMatchObject({ ok: false, code: 'INVALID' });
+    expect(await admin.memberAdd('../x', '127.0.0.1:1', false)).toMatchObject({ ok: false, code: 'INVALID' });
+    expect(await admin.memberAdd('server9', 'nowhere', false)).toMatchObject({ ok: false, code: 'INVALID' });
+    // A learner that was never started lags by the whole log: more than 1,000 entries.
+    const [port] = await freePorts(1);
+    const added = await admin.memberAdd('server9', `127.0.0.1:${port}`, true);
+    expect(added.ok).toBe(true);
+    expect(roles(added.members!).server9).toBe('learner');
+    await Promise.all(Array.from({ length: 4 }, async (_, w) => {
+      const cw = await tc!.client();
+      for (let i = 0; i < 260; i++) await cw.put(`w${w}-${i}`, 'x');
+    }));
+    const refused = await admin.memberPromote('server9');
+    expect(refused).toMatchObject({ ok: false, code: 'INVALID' });
+    expect(refused.error).toMatch(/has not caught up/);
+    // Adding (without --learner) one that never catches up: TIMEOUT, and it stays a learner.
+    const [port2] = await freePorts(1);
+    const slow = await admin.memberAdd('server8', `127.0.0.1:${port2}`, false, 2000);
+    expect(slow).toMatchObject({ ok: false, code: 'TIMEOUT' });
+    expect(slow.error).toMatch(/stays a learner/);
+    expect(roles(await admin.memberList())).toMatchObject({ server8: 'learner', server9: 'learner' });
+  });
+
+  it('a removed server restarted from its old log cannot disrupt: its term does not spread', async () => {
+    tc = await startTestCluster(3);
+    const leader = await tc.cluster.waitForLeader();
+    const victim = tc.config.servers.map((s) => s.id).find((id) => id !== leader)!;
+    // Removed while down: its log never holds the change, so it believes it still votes.
+    await tc.cluster.kill(victim);
+    const res = await tc.cluster.adminOf(leader).memberRemove(victim);
+    expect(res.ok).toBe(true);
+    const before = await tc.cluster.status(leader);
+    await tc.cluster.start(victim);
+    await sleep(3000);
+    const after = await tc.cluster.status(leader);
+    expect(after.role).toBe('leader');
+    expect(after.term).toBe(before.term);
+    const c = await tc.client({ serverId: leader });
+    expect((await c.put('x', '1')).value).toBe('1');
+    const log = readFileSync(tc.cluster.logFile(victim), 'utf8');
+    expect(log).toMatch(/refuses this server's Raft messages \(refused: .* was removed from the cluster at index \d+/);
+    // Told so by a member (which applied the committed removal), it stops too.
+    expect(log).toMatch(/removed from the cluster at index \d+ \(as server\d says\); stopping/);
+    await eventually(`${victim} to stop`, async () => tc!.cluster.state(victim) === 'down');
+  });
+
+  it('the membership (with the added server\'s address) survives snapshots and a restart of every server', async () => {
+    const SMALL = { snapshotCount: 20, catchUpEntries: 5 };
+    tc = await startTestCluster(3, (c) => ({ ...c, compaction: SMALL }));
+    const c = await tc.client();
+    for (let i = 0; i < 60; i++) await c.put(`k${i}`, `v${i}`);
+    // The leader compacted its log: server3 gets a snapshot, and the membership in it.
+    const { addr, added } = await addAndJoin(tc, 'server3', false);
+    expect((await added).ok).toBe(true);
+    const leader = await tc.cluster.waitForLeader();
+    const victim = ['server0', 'server1', 'server2'].find((id) => id !== leader)!;
+    expect((await tc.cluster.adminOf(leader).memberRemove(victim)).ok).toBe(true);
+    await eventually(`${victim} to exit`, async () => tc!.cluster.state(victim) === 'down');
+    // Enough writes that every snapshot is taken after the config entries, which the logs then drop.
+    for (let i = 0; i < 80; i++) await c.put(`m${i}`, `v${i}`);
+    const alive = ['server0', 'server1', 'server2', 'server3'].filter((id) => id !== victim);
+    const last = (await tc.cluster.status(leader)).commitIndex;
+    for (const id of alive) {
+      const st = await tc.cluster.waitFor(id, (s) => s.appliedIndex >= last, 10_000, `${id} to apply ${last}`);
+      expect(st.firstLogIndex, id).toBeGreaterThan(70);
+    }
+    for (const id of alive) await tc.cluster.kill(id);
+    for (const id of alive) await tc.cluster.start(id);
+    await tc.cluster.waitForLeader();
+    for (const id of alive) {
+      const l = await tc.cluster.adminOf(id).memberList();
+      expect(roles(l), id).toEqual(Object.fromEntries(alive.map((m) => [m, 'voter'])));
+      expect(l.members.find((m) => m.id === 'server3')!.addr, id).toBe(addr);
+    }
+    // server3's vote is needed (one original down): the others dial it at its address from the snapshot.
+    const original = alive.find((id) => id !== 'server3')!;
+    await tc.cluster.kill(original);
+    const d = await tc.client({ serverId: alive.find((id) => id !== 'server3' && id !== original)! });
+    expect((await d.put('after', 'restart')).value).toBe('restart');
+    expect((await d.get('k0')).value).toBe('v0');
+    // The removed server, restarted, finds its removal in its own log or snapshot and stops.
+    await tc.cluster.start(victim).catch(() => undefined);
+    await eventually(`${victim} to stop again`, async () => tc!.cluster.state(victim) === 'down');
+    expect(readFileSync(tc.cluster.logFile(victim), 'utf8').match(/removed from the cluster at index \d+; stopping/g)?.length).toBe(2);
+  });
 });
