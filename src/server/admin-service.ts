@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { members } from '../raft/conf-change.ts';
+import { members, type ConfChange } from '../raft/conf-change.ts';
 import type { ConfState } from '../raft/types.ts';
 import type { PeerTransport } from '../transport/peer-transport.ts';
 import type { WireAdminResult, WireMemberList, WireStatus } from '../transport/wire.ts';
@@ -147,8 +147,9 @@ export function adminHandlers(ctx: AdminContext): grpc.UntypedServiceImplementat
       callback(null, status(ctx));
     },
     SetBlockedPeers(call: grpc.ServerUnaryCall<{ peers: string[] }, WireStatus>, callback: grpc.sendUnaryData<WireStatus>) {
+      // Any server this one knows of, removed ones included (a harness may still list them).
       const known = new Set([...ctx.peerIds(), ...ctx.membership.knownIds()]);
-      const unknown = call.request.peers.filter((p) => !known.has(p) || p === ctx.id);
+      const unknown = call.request.peers.filter((p) => (!known.has(p) && ctx.membership.removedIndex(p) === undefined) || p === ctx.id);
       if (unknown.length > 0) {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: `not a peer of ${ctx.id}: ${unknown.join(', ')}` });
         return;
@@ -171,9 +172,9 @@ export function adminHandlers(ctx: AdminContext): grpc.UntypedServiceImplementat
         if (members(conf).includes(id)) throw new AdminFailure('INVALID', `${id} is already a member (${conf.learners.includes(id) ? 'a learner' : 'a voter'})`);
         const sameAddr = members(conf).find((m) => ctx.membership.addrOf(m) === addr);
         if (sameAddr !== undefined) throw new AdminFailure('INVALID', `${addr} is already the address of ${sameAddr}`);
-        await committed(ctx, ctx.node.proposeConfChange({ changes: [{ type: 'addLearnerNode', nodeId: id }], context: encodeMemberContext(addr) }), `adding ${id} as a learner`);
+        await committed(ctx, propose(ctx, { changes: [{ type: 'addLearnerNode', nodeId: id }], context: encodeMemberContext(addr) }, deadline), `adding ${id} as a learner`);
         if (learner) return;
-        await waitFor(() => lagOf(ctx, id) <= PROMOTE_MARGIN_ENTRIES, deadline, () => {
+        await waitFor(() => leading(ctx) && lagOf(ctx, id) <= PROMOTE_MARGIN_ENTRIES, deadline, () => {
           const lag = lagOf(ctx, id);
           return new AdminFailure('TIMEOUT', `${id} was added as a learner but has not caught up (${Number.isFinite(lag) ? `${lag} entries behind` : 'no answer from it yet'}; promotion needs ${PROMOTE_MARGIN_ENTRIES} or fewer): it stays a learner. Start it (raftkv node --id ${id} --join <member>) and run raftkv member promote ${id}`);
         });
@@ -204,7 +205,7 @@ export function adminHandlers(ctx: AdminContext): grpc.UntypedServiceImplementat
           await transfer(ctx, target, deadline);
           throw new AdminFailure('NOT_LEADER', `${id} handed leadership to ${target} first; ask ${target} to remove ${id}`, target);
         }
-        await committed(ctx, ctx.node.proposeConfChange({ changes: [{ type: 'removeNode', nodeId: id }] }), `removing ${id}`);
+        await committed(ctx, propose(ctx, { changes: [{ type: 'removeNode', nodeId: id }] }, deadline), `removing ${id}`);
         // A voter leaves through the joint configuration: done once C_new is applied here.
         await waitFor(() => !members(ctx.membership.conf).includes(id), Math.min(deadline, Date.now() + ctx.commitTimeoutMs), () => new AdminFailure('TIMEOUT', `the joint configuration removing ${id} was not left within ${ctx.commitTimeoutMs} ms`));
       });
@@ -227,6 +228,16 @@ function callDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): number {
   return Number.isFinite(at) && at > 0 ? at - 300 : Date.now() + 60_000;
 }
 
+/**
+ * True while this server leads; throws NOT_LEADER (or NO_LEADER) once it does not, so a
+ * wait on the leader's view (a learner's progress) ends at once when leadership moves.
+ */
+function leading(ctx: AdminContext): true {
+  if (ctx.node.isLeader) return true;
+  const leader = ctx.node.leaderId;
+  throw new AdminFailure(leader ? 'NOT_LEADER' : 'NO_LEADER', `${ctx.id} lost the leadership during the change${leader ? ` (leader: ${leader})` : ''}; ask the leader (member list shows where it got)`, leader);
+}
+
 /** Entries `id`'s log is behind the leader's (Infinity when the leader has no progress for it). */
 function lagOf(ctx: AdminContext, id: string): number {
   const st = ctx.node.raft.status();
@@ -240,6 +251,27 @@ function mostUpToDateVoter(ctx: AdminContext, conf: ConfState): string | null {
   const others = conf.voters.filter((v) => v !== ctx.id);
   if (others.length === 0) return null;
   return others.reduce((best, v) => ((progress[v]?.matchIndex ?? 0) > (progress[best]?.matchIndex ?? 0) ? v : best));
+}
+
+/**
+ * Proposes `change` (RaftNode.proposeConfChange). A leader just elected refuses changes
+ * until it has committed an entry of its term (one heartbeat round): that refusal alone is
+ * retried, every 50 ms until `deadline`; every other one is answered as it is.
+ */
+async function propose(ctx: AdminContext, change: ConfChange, deadline: number): Promise<number> {
+  for (;;) {
+    const p = ctx.node.proposeConfChange(change);
+    try {
+      await Promise.race([p, sleep(0)]);
+    } catch (err) {
+      if (err instanceof ConfChangeRefusedError && /not committed an entry of its term/.test(err.message) && Date.now() + 50 < deadline) {
+        await sleep(50);
+        continue;
+      }
+      throw err;
+    }
+    return p;
+  }
 }
 
 /** Waits for a proposed change to be applied here, for at most commitTimeoutMs. */
@@ -264,7 +296,7 @@ async function committed(ctx: AdminContext, applied: Promise<number>, what: stri
 async function promote(ctx: AdminContext, id: string, deadline: number): Promise<void> {
   for (;;) {
     try {
-      await committed(ctx, ctx.node.proposeConfChange({ changes: [{ type: 'addNode', nodeId: id }] }), `promoting ${id}`);
+      await committed(ctx, propose(ctx, { changes: [{ type: 'addNode', nodeId: id }] }, deadline), `promoting ${id}`);
       break;
     } catch (err) {
       if (!(err instanceof ConfChangeRefusedError && err.code === 'BUSY') || Date.now() + 100 > deadline) throw err;

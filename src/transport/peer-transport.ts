@@ -300,6 +300,12 @@ export class PeerTransport {
 /**
  * The RaftPeer service: decodes batches and hands them to the node; bad input is refused.
  *
+ * Who may send: `members` is either a fixed list (anyone else is refused INVALID_ARGUMENT,
+ * "not a peer"), or a SenderCheck the server answers from its current membership (Raft
+ * §6): a sender it refuses (a removed server) gets PERMISSION_DENIED with the reason, on
+ * the batch stream, Deliver and InstallSnapshot alike, and the sender's transport reports
+ * it (PeerTransportOptions.onRefused). A batch from this server's own id is always refused.
+ *
  * InstallSnapshot reassembles one snapshot per call (SnapshotAssembler) and, only when the
  * call ends with every byte received, hands the node ONE InstallSnapshot and answers OK.
  * Refused with INVALID_ARGUMENT, delivering nothing: a chunk without a header or whose

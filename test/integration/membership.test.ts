@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerExit } from '../../src/cluster/process-cluster.ts';
 import type { WireAdminResult, WireMemberList } from '../../src/transport/wire.ts';
 import { freePorts, startTestCluster, type TestCluster } from './helpers.ts';
 
@@ -80,7 +81,8 @@ describe('membership change on real servers (Raft §6)', () => {
   });
 
   it('removes a follower: it logs its removal and exits 0; the cluster keeps serving', async () => {
-    tc = await startTestCluster(3);
+    const exits = new Map<string, ServerExit>();
+    tc = await startTestCluster(3, undefined, { onExit: (id, e) => exits.set(id, e) });
     const leader = await tc.cluster.waitForLeader();
     const victim = tc.config.servers.map((s) => s.id).find((id) => id !== leader)!;
     const c = await tc.client({ serverId: leader });
@@ -90,6 +92,7 @@ describe('membership change on real servers (Raft §6)', () => {
     expect(res.ok).toBe(true);
     expect(Object.keys(roles(res.members!)).sort()).toEqual(tc.config.servers.map((s) => s.id).filter((id) => id !== victim).sort());
     await eventually(`${victim} to exit`, async () => tc!.cluster.state(victim) === 'down');
+    expect(exits.get(victim)).toMatchObject({ code: 0, signal: null, requested: false });
     expect(readFileSync(tc.cluster.logFile(victim), 'utf8')).toMatch(new RegExp(`${victim}: removed from the cluster at index \\d+; stopping`));
     expect((await c.put('b', '2')).value).toBe('2');
     // Two voters now: both are needed, and they serve.
@@ -163,7 +166,13 @@ describe('membership change on real servers (Raft §6)', () => {
     expect(refused.error).toMatch(/has not caught up/);
     // Adding (without --learner) one that never catches up: TIMEOUT, and it stays a learner.
     const [port2] = await freePorts(1);
-    const slow = await admin.memberAdd('server8', `127.0.0.1:${port2}`, false, 2000);
+    const pending = admin.memberAdd('server8', `127.0.0.1:${port2}`, false, 2500);
+    await sleep(300);
+    // Meanwhile another change (or a transfer) is BUSY: one at a time.
+    const busy = await admin.memberRemove('server9');
+    expect(busy).toMatchObject({ ok: false, code: 'BUSY' });
+    expect(await admin.transferLeader('')).toMatchObject({ ok: false, code: 'BUSY' });
+    const slow = await pending;
     expect(slow).toMatchObject({ ok: false, code: 'TIMEOUT' });
     expect(slow.error).toMatch(/stays a learner/);
     expect(roles(await admin.memberList())).toMatchObject({ server8: 'learner', server9: 'learner' });
