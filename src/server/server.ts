@@ -228,7 +228,11 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
       quotaBytes: config.memory.quotaBytes,
       quota: { pendingBytes: 0 },
       noLeaderWaitMs: 4 * config.timing.electionTick * config.timing.tickMs,
-      peerCount: members(membership.conf).length || config.servers.length,
+      // Read when a message needs it: the voters change with the membership.
+      get peerCount() {
+        const voters = node.raft.confState().voters.length;
+        return voters > 0 ? voters : config.servers.length;
+      },
     }),
   );
   const loop = new LoopMonitor();
