@@ -7,7 +7,7 @@ import { Tracer } from '../../tracing/tracer.ts';
 import type { VectorClock } from '../../tracing/clock.ts';
 import { members } from '../raft/conf-change.ts';
 import { RaftStorage } from '../storage/raft-storage.ts';
-import { PeerTransport, raftPeerHandlers } from '../transport/peer-transport.ts';
+import { PeerTransport, raftPeerHandlers, type SenderCheck } from '../transport/peer-transport.ts';
 import { AdminService, KVService, RaftPeerService, serverOptions } from '../transport/proto.ts';
 import { adminHandlers } from './admin-service.ts';
 import { LoopMonitor } from './loop-monitor.ts';
@@ -209,12 +209,17 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   syncPeers();
 
   // A removed server is refused (it should have stopped; one restarted from an old log
-  // must not disturb the cluster, thesis §4.2.3). A sender never heard of is taken: a
-  // member that lagged behind a change learns of the new members from the leader, which
-  // may be one of them.
-  const senderCheck = (from: string): string | null => {
+  // must not disturb the cluster, thesis §4.2.3). A sender this server never heard of may
+  // not ask for or give votes, nor force an election (TimeoutNow); its replication traffic
+  // is taken, because a member that lagged behind a change learns of the new members from
+  // the leader, which may be one of them (refusing it would leave that member stuck).
+  const senderCheck: SenderCheck = (from, type) => {
     const at = membership.removedIndex(from);
-    return at === undefined ? null : `${from} was removed from the cluster at index ${at}; it takes no more part`;
+    if (at !== undefined) return { reason: `${from} was removed from the cluster at index ${at}; it takes no more part`, removed: true };
+    if (type !== 'RequestVote' && type !== 'RequestVoteRes' && type !== 'TimeoutNow') return null;
+    const conf = node.raft.confState();
+    if (membership.addrOf(from) !== undefined || members(conf).includes(from) || members(membership.conf).includes(from)) return null;
+    return { reason: `sender "${from}" is not a peer of ${id}: not a member of its configuration`, removed: false };
   };
   handlers.set(RaftPeerService.service, raftPeerHandlers(id, senderCheck, transport, (messages) => node.step(messages)));
   handlers.set(

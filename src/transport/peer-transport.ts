@@ -321,18 +321,16 @@ export function raftPeerHandlers(
   transport: PeerTransport,
   onMessages: (messages: Message[]) => void,
 ): grpc.UntypedServiceImplementation {
-  // A fixed list refuses strangers as malformed input (as before membership changes); a
-  // membership check refuses with PERMISSION_DENIED, which tells a removed server to stop.
-  const dynamic = !Array.isArray(members);
+  // Strangers are refused as malformed input (INVALID_ARGUMENT); a removed server with
+  // PERMISSION_DENIED, which tells it to stop.
   const check: SenderCheck = Array.isArray(members) ? fixedMembers(selfId, members) : members;
-  const problemOf = (from: string): string | null => (from === selfId ? `sender "${from}" is not a peer of ${selfId}` : check(from));
-  const refuseIfStranger = (from: string): void => {
-    const problem = problemOf(from);
-    if (problem !== null) throw new RefusedSender(problem, dynamic && from !== selfId);
+  const refuseIfStranger = (from: string, type: Message['type']): void => {
+    const refusal = from === selfId ? { reason: `sender "${from}" is not a peer of ${selfId}`, removed: false } : check(from, type);
+    if (refusal !== null) throw new RefusedSender(refusal.reason, refusal.removed);
   };
   const decode = (batch: { messages: WireRaftMessage[] }): Message[] => {
     const messages = batch.messages.map(messageFromWire);
-    for (const m of messages) refuseIfStranger(m.from);
+    for (const m of messages) refuseIfStranger(m.from, m.type);
     return messages;
   };
   const accept = (messages: Message[]) => {
@@ -377,7 +375,7 @@ export function raftPeerHandlers(
     },
     InstallSnapshot(call: grpc.ServerReadableStream<WireSnapshotChunk, object>, callback: grpc.sendUnaryData<object>) {
       const snapshot = new SnapshotAssembler((h) => {
-        refuseIfStranger(h.from);
+        refuseIfStranger(h.from, 'InstallSnapshot');
         if (h.to !== selfId) throw new Error(`snapshot for "${h.to}" reached ${selfId}`);
       });
       let done = false;
@@ -436,17 +434,18 @@ export function raftPeerHandlers(
 }
 
 /**
- * Whether this server takes Raft messages from `from`: null to take them, or why not (a
- * sentence for the sender's log). Membership changes (Raft §6) make the set of senders
+ * Whether this server takes a Raft message of `type` from `from`: null to take it, or why
+ * not (a sentence for the sender's log) and whether because `from` was removed from the
+ * cluster (answered PERMISSION_DENIED, else INVALID_ARGUMENT). Membership changes (Raft §6) make the set of senders
  * change while the server runs, so the server passes a function that consults its
  * current membership (src/server/membership.ts).
  */
-export type SenderCheck = (from: string) => string | null;
+export type SenderCheck = (from: string, type: Message['type']) => { reason: string; removed: boolean } | null;
 
 /** A fixed set of members, as before membership changes: anyone else is a stranger. */
 function fixedMembers(selfId: string, members: string[]): SenderCheck {
   const known = new Set(members);
-  return (from) => (known.has(from) ? null : `sender "${from}" is not a peer of ${selfId}`);
+  return (from) => (known.has(from) ? null : { reason: `sender "${from}" is not a peer of ${selfId}`, removed: false });
 }
 
 /** A sender this server does not take messages from (removed, or a stranger); `denied`: by the membership. */
