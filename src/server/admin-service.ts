@@ -238,11 +238,19 @@ function leading(ctx: AdminContext): true {
   throw new AdminFailure(leader ? 'NOT_LEADER' : 'NO_LEADER', `${ctx.id} lost the leadership during the change${leader ? ` (leader: ${leader})` : ''}; ask the leader (member list shows where it got)`, leader);
 }
 
-/** Entries `id`'s log is behind the leader's (Infinity when the leader has no progress for it). */
+/**
+ * Entries `id`'s log is behind the leader's; Infinity until the leader has heard it
+ * acknowledge entries (its progress is in `replicate` state with a matchIndex above 0).
+ * Without that rule a learner that never answered (not started yet) would count as
+ * caught up on a short log (matchIndex 0, lastIndex a few entries), and promoting it
+ * would make it a voter no majority can count on: with one other voter down, a 3-server
+ * cluster grown to 4 would lose its quorum.
+ */
 function lagOf(ctx: AdminContext, id: string): number {
   const st = ctx.node.raft.status();
   const pr = st.progress?.[id];
-  return pr ? st.lastIndex - pr.matchIndex : Infinity;
+  if (!pr || pr.state !== 'replicate' || pr.matchIndex === 0) return Infinity;
+  return st.lastIndex - pr.matchIndex;
 }
 
 /** The voter of C_new other than this leader whose log matches the furthest; null if none. */

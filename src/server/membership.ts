@@ -153,6 +153,15 @@ export class Membership {
     return { conf: this.applied, addrs, removed: Object.fromEntries(this.removedAt) };
   }
 
+  /**
+   * Records where `id` listens, learned outside the log: from a member's MemberList, for a
+   * sender this server has not heard of yet (a member added while it lagged). A hint for
+   * dialing only: roles still come from the configuration. Ignored for a removed id.
+   */
+  noteAddress(id: string, addr: string): void {
+    if (!this.removedAt.has(id) && !this.addrs.has(id)) this.addrs.set(id, addr);
+  }
+
   /** Where `id` listens, if known. */
   addrOf(id: string): string | undefined {
     return this.addrs.get(id);

@@ -7,6 +7,7 @@ import { Tracer } from '../../tracing/tracer.ts';
 import type { VectorClock } from '../../tracing/clock.ts';
 import { members } from '../raft/conf-change.ts';
 import { RaftStorage } from '../storage/raft-storage.ts';
+import { AdminClient } from '../transport/admin-client.ts';
 import { PeerTransport, raftPeerHandlers, type SenderCheck } from '../transport/peer-transport.ts';
 import { AdminService, KVService, RaftPeerService, serverOptions } from '../transport/proto.ts';
 import { adminHandlers } from './admin-service.ts';
@@ -188,7 +189,7 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
    */
   function peerIds(): string[] {
     const conf = node.raft.confState();
-    const ids = new Set([...members(conf), ...members(membership.conf)]);
+    const ids = new Set([...members(conf), ...members(membership.conf), ...[...contacts].filter((c) => membership.removedIndex(c) === undefined)]);
     if (!ids.has(id)) for (const k of membership.knownIds()) if (membership.removedIndex(k) === undefined) ids.add(k);
     ids.delete(id);
     return [...ids];
@@ -206,6 +207,39 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
       forwarder.addPeer(p.id, p.addr);
     }
   }
+  /**
+   * Senders outside this server's configuration whose address it looked up: members added
+   * while it lagged (its log does not hold their entry yet). It must answer them (a leader
+   * among them cannot bring it up to date otherwise), so it dials them too.
+   */
+  const contacts = new Set<string>();
+  const lookedUp = new Map<string, number>();
+  /**
+   * Asks the members this server knows (MemberList) where `from` listens, at most once a
+   * second per sender; on an answer, dials it. Raft messages carry no address, and the
+   * config entry that records it may be among the entries this server still lacks.
+   */
+  function lookUpAddress(from: string): void {
+    if (membership.addrOf(from) !== undefined || Date.now() - (lookedUp.get(from) ?? 0) < 1000) return;
+    lookedUp.set(from, Date.now());
+    void (async () => {
+      for (const p of transport.peers()) {
+        const admin = new AdminClient(p.addr);
+        try {
+          const found = (await admin.memberList(1000)).members.find((m) => m.id === from && m.addr !== '');
+          if (!found) continue;
+          membership.noteAddress(from, found.addr);
+          contacts.add(from);
+          syncPeers();
+          return;
+        } catch {
+          // That member is down or slow: ask the next one.
+        } finally {
+          admin.close();
+        }
+      }
+    })();
+  }
   syncPeers();
 
   // A removed server is refused (it should have stopped; one restarted from an old log
@@ -216,9 +250,12 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   const senderCheck: SenderCheck = (from, type) => {
     const at = membership.removedIndex(from);
     if (at !== undefined) return { reason: `${from} was removed from the cluster at index ${at}; it takes no more part`, removed: true };
-    if (type !== 'RequestVote' && type !== 'RequestVoteRes' && type !== 'TimeoutNow') return null;
     const conf = node.raft.confState();
     if (membership.addrOf(from) !== undefined || members(conf).includes(from) || members(membership.conf).includes(from)) return null;
+    if (type !== 'RequestVote' && type !== 'RequestVoteRes' && type !== 'TimeoutNow') {
+      lookUpAddress(from);
+      return null;
+    }
     return { reason: `sender "${from}" is not a peer of ${id}: not a member of its configuration`, removed: false };
   };
   handlers.set(RaftPeerService.service, raftPeerHandlers(id, senderCheck, transport, (messages) => node.step(messages)));

@@ -40,7 +40,7 @@ async function addAndJoin(t: TestCluster, id: string, learner: boolean): Promise
   // The learner's entry commits first; the server can join once a member lists it.
   await eventually(`${id} to be listed`, async () => (await t.cluster.adminOf(leader).memberList()).members.some((m) => m.id === id));
   t.cluster.addServer(id, addr);
-  await t.cluster.start(id, { args: ['--join', t.config.servers[0].addr] });
+  await t.cluster.start(id, { args: ['--join', t.config.servers.find((s) => s.id === leader)!.addr] });
   return { addr, added };
 }
 
@@ -239,5 +239,31 @@ describe('membership change on real servers (Raft §6)', () => {
     await tc.cluster.start(victim).catch(() => undefined);
     await eventually(`${victim} to stop again`, async () => tc!.cluster.state(victim) === 'down');
     expect(readFileSync(tc.cluster.logFile(victim), 'utf8').match(/removed from the cluster at index \d+( \(as server\d says\))?; stopping/g)?.length).toBe(2);
+  });
+
+  it('a member that was down while a server was added and became leader catches up from it', async () => {
+    tc = await startTestCluster(3);
+    const leader = await tc.cluster.waitForLeader();
+    const lagging = tc.config.servers.map((s) => s.id).find((id) => id !== leader)!;
+    const c = await tc.client({ serverId: leader });
+    await c.put('before', '1');
+    await tc.cluster.kill(lagging);
+    const { added } = await addAndJoin(tc, 'server3', false);
+    const res = await added;
+    expect(res.error).toBe('');
+    expect(res.ok).toBe(true);
+    const moved = await tc.cluster.adminOf(leader).transferLeader('server3');
+    expect(moved.error).toBe('');
+    expect(moved.ok).toBe(true);
+    await c.put('after', '2');
+    // Its log has never heard of server3, which now leads and sends it the entries.
+    await tc.cluster.start(lagging);
+    const target = (await tc.cluster.status('server3')).commitIndex;
+    await tc.cluster.waitFor(lagging, (s) => s.appliedIndex >= target && s.leaderId === 'server3', 15_000, `${lagging} to catch up from server3`);
+    expect(roles(await tc.cluster.adminOf(lagging).memberList()).server3).toBe('voter');
+    // It looked server3's address up from a member (its log did not have it yet) and answers it.
+    expect(readFileSync(tc.cluster.logFile(lagging), 'utf8')).not.toMatch(/refuses|fatal/);
+    const d = await tc.client({ serverId: lagging });
+    expect((await d.get('after')).value).toBe('2');
   });
 });
