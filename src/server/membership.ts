@@ -84,6 +84,7 @@ export class Membership {
     return this.applied;
   }
 
+  /** Index of the config entry that set the applied configuration; the snapshot's index when it came from one; 0 for the founding voters. */
   get confIndex(): number {
     return this.appliedIndex;
   }
