@@ -1,12 +1,22 @@
 import { getHeapStatistics } from 'node:v8';
 import { offerToSupervisor } from '../cluster/supervisor-client.ts';
-import { startServer } from '../server/server.ts';
-import type { ClusterConfig } from '../server/config.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { MEMBER_FILE, startServer, type JoinInfo } from '../server/server.ts';
+import { ConfigError, type ClusterConfig } from '../server/config.ts';
+import { AdminClient } from '../transport/admin-client.ts';
 
-/** `raftkv node`: one server process until SIGINT or SIGTERM. */
-export async function runNode(config: ClusterConfig, id: string, opts: { rejoinEmpty?: boolean } = {}): Promise<void> {
-  const server = await startServer(config, id, { rejoinEmpty: opts.rejoinEmpty });
-  console.log(`${id} listening on ${server.addr} (data: ${server.dataDir}, pid ${process.pid})`);
+/**
+ * `raftkv node`: one server process until SIGINT or SIGTERM, or until it is removed from
+ * the cluster (Raft §6: it then logs "removed from the cluster at index N; stopping" and
+ * exits 0). `join`: host:port of a member of a running cluster this server is to join
+ * (`raftkv node --id <id> --join <host:port>`, after `raftkv member add <id> <addr>`).
+ */
+export async function runNode(config: ClusterConfig, id: string, opts: { rejoinEmpty?: boolean; join?: string } = {}): Promise<void> {
+  const join = opts.join !== undefined ? await joinInfo(config, id, opts.join) : undefined;
+  const server = await startServer(config, id, { rejoinEmpty: opts.rejoinEmpty, ...(join ? { join } : {}) });
+  console.log(`${id} listening on ${server.addr} (data: ${server.dataDir}, pid ${process.pid})${join ? `; joining the cluster of ${join.known.map((m) => m.id).join(', ')}` : ''}`);
+  void server.removed.then(() => process.exit(0));
   const heapMb = Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024);
   // The heap limit is fixed when node starts: a server started by hand gets V8's default,
   // under which memory can grow well past what is live before the collector steps in.
@@ -52,4 +62,35 @@ function watchParent(parent: number, shutdown: (why: string) => void): void {
     }
   }, 500);
   timer.unref();
+}
+
+/**
+ * What a server joining a running cluster learns from a member (`member`, host:port) with
+ * MemberList: its own address, which `raftkv member add` recorded in the configuration
+ * (etcd's member add, then start with --initial-cluster-state existing), and the members
+ * to contact. It then starts with an empty log and the founding voters of the config
+ * file as its first configuration, and receives the log (or a snapshot) from the leader.
+ * Throws ConfigError when `id` is not a member there (it must be added first) or when
+ * the member cannot be reached. A server that already joined (its member.json is in its
+ * data directory) needs no answer: what it recorded is used, refreshed when the member answers.
+ */
+async function joinInfo(config: ClusterConfig, id: string, member: string): Promise<JoinInfo> {
+  const admin = new AdminClient(member);
+  const recorded = existsSync(path.join(config.dataDir, id, MEMBER_FILE));
+  try {
+    const list = await admin.memberList(3000).catch((err: Error) => {
+      throw new ConfigError(`--join ${member}: no answer (${err.message}); give the host:port of a running member`);
+    });
+    const self = list.members.find((m) => m.id === id);
+    if (!self || self.addr === '') {
+      if (recorded) throw new ConfigError(`--join ${member}: ${id} is no longer a member there (removed?); it cannot rejoin under the same id`);
+      throw new ConfigError(
+        `${id} is not a member of the cluster of ${member} (members: ${list.members.map((m) => m.id).join(', ')}). ` +
+          `Add it first: raftkv member add ${id} <host:port it will listen on>`,
+      );
+    }
+    return { addr: self.addr, known: list.members.filter((m) => m.addr !== '').map((m) => ({ id: m.id, addr: m.addr })) };
+  } finally {
+    admin.close();
+  }
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveConfig } from '../cluster/cluster-file.ts';
 import { opName, parseOp } from '../kv/op-grammar.ts';
-import { ConfigError, defaultConfig, loadConfig, type ClusterConfig } from '../server/config.ts';
+import { ConfigError, defaultConfig, isHostPort, loadConfig, serverIdProblem, type ClusterConfig } from '../server/config.ts';
+import type { MemberAction } from './member-command.ts';
 import { EXIT } from './exit-codes.ts';
 import { USAGE, UsageError } from './usage.ts';
 
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<number | void> {
       host: { type: 'string' },
       'no-trace': { type: 'boolean' },
       'rejoin-empty': { type: 'boolean' },
+      join: { type: 'string' },
+      learner: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -40,7 +43,14 @@ async function main(argv: string[]): Promise<number | void> {
   if (command === 'node') {
     if (!values.id) throw new UsageError('node needs --id <serverId>');
     const { runNode } = await import('./node-command.ts');
-    return runNode(resolveConfig(values.config).config, values.id, { rejoinEmpty: values['rejoin-empty'] ?? false });
+    if (values.join !== undefined && !isHostPort(values.join)) throw new UsageError(`--join needs the host:port of a member of the running cluster (got "${values.join}")`);
+    return runNode(resolveConfig(values.config).config, values.id, { rejoinEmpty: values['rejoin-empty'] ?? false, ...(values.join !== undefined ? { join: values.join } : {}) });
+  }
+  if (command === 'member' || command === 'leader') {
+    const action = memberAction(command, rest, values.learner ?? false);
+    const timeoutMs = positiveInt(values.timeout ?? (action.kind === 'add' ? '120000' : '15000'), '--timeout');
+    const { runMemberCommand } = await import('./member-command.ts');
+    return runMemberCommand(resolveConfig(values.config).config, action, timeoutMs);
   }
   if (command === 'cluster') {
     const sub = rest[0];
@@ -120,6 +130,38 @@ async function main(argv: string[]): Promise<number | void> {
     });
   }
   throw new UsageError(`unknown command "${command}"`);
+}
+
+/** The membership command `raftkv member ...` / `raftkv leader transfer [<id>]` asks for; UsageError when malformed. */
+function memberAction(command: string, rest: string[], learner: boolean): MemberAction {
+  const [sub, ...args] = rest;
+  const need = (n: number, shape: string) => {
+    if (args.length !== n) throw new UsageError(`${command} ${sub} takes ${shape}: raftkv ${command} ${sub} ${shape}`);
+  };
+  if (learner && !(command === 'member' && sub === 'add')) throw new UsageError('--learner goes with member add only');
+  if (command === 'leader') {
+    if (sub !== 'transfer') throw new UsageError('leader takes "transfer [<serverId>]"');
+    if (args.length > 1) throw new UsageError('leader transfer takes at most one server id: raftkv leader transfer [<serverId>]');
+    return { kind: 'transfer', target: args[0] ?? '' };
+  }
+  switch (sub) {
+    case 'list':
+      need(0, '(no arguments)');
+      return { kind: 'list' };
+    case 'add': {
+      need(2, '<serverId> <host:port>');
+      const idProblem = serverIdProblem(args[0]);
+      if (idProblem !== null) throw new UsageError(`member add: the server id ${idProblem}`);
+      if (!isHostPort(args[1])) throw new UsageError(`member add: the address must be host:port with a port 1-65535 (got "${args[1]}")`);
+      return { kind: 'add', id: args[0], addr: args[1], learner };
+    }
+    case 'promote':
+    case 'remove':
+      need(1, '<serverId>');
+      return { kind: sub, id: args[0] };
+    default:
+      throw new UsageError('member takes "list", "add <serverId> <host:port> [--learner]", "promote <serverId>" or "remove <serverId>"');
+  }
 }
 
 /** The cluster a `cluster down|restart|kill` means: --config, else <--data>/cluster.json, else as other commands. */

@@ -19,6 +19,11 @@ Servers:
          [--rejoin-empty]                           if its log.db lost entries it had acknowledged
                                                     (or is damaged), set it aside and rejoin with an
                                                     empty log (no votes until it has caught up)
+  raftkv node --id <serverId> --join <host:port> [--config <file>]
+                                                    start a server that is not in the config's
+                                                    servers and join the running cluster of the
+                                                    member at host:port (add it first with
+                                                    "member add"); it receives the log or a snapshot
   raftkv cluster up [--nodes N] [--base-port P] [--data <dir>] [--config <file>] [--no-trace]
                                                     start N servers (default 7, ports from 7100;
                                                     or those of --config) and a tracing server
@@ -41,6 +46,21 @@ Servers:
                                                     state; exit 4 when none answers)
   raftkv tui [--config <file>]                      terminal UI on a running cluster (npm start
                                                     launches a local cluster with the UI)
+
+Membership (Raft §6; asks the config's servers, then the leader):
+  raftkv member list [--config <file>]              members, addresses, roles (voter, learner,
+                                                    leaving) and, from the leader, match indexes
+  raftkv member add <serverId> <host:port> [--learner]
+                                                    add a server as a learner, then (without
+                                                    --learner) promote it to voter once its log is
+                                                    within 1,000 entries of the leader's; start it
+                                                    with "node --id <serverId> --join <member>"
+                                                    (--timeout, default 120000 ms, bounds the wait)
+  raftkv member promote <serverId>                  make a caught-up learner a voter
+  raftkv member remove <serverId>                   remove a member (it stops); the leader hands
+                                                    leadership over first when it is the one removed
+  raftkv leader transfer [<serverId>]               hand leadership to that voter (default: the
+                                                    most up-to-date one)
 
 Traces:
   raftkv check <runDir>                             grade a traced run (trace.jsonl, shiviz.log,

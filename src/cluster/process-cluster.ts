@@ -71,8 +71,31 @@ export class ProcessCluster {
     }
   }
 
+  /** The config's servers, then those added with addServer(). */
   get ids(): string[] {
-    return this.config.servers.map((s) => s.id);
+    return [...this.members.keys()];
+  }
+
+  /**
+   * Tracks a server that is not in the config file: one that joins the running cluster
+   * (Raft §6; start it with `args: ['--join', <member addr>]` after `member add`). Its
+   * address is where it will listen, as given to `member add`. Throws on a known id.
+   */
+  addServer(id: string, addr: string): void {
+    if (this.members.has(id)) throw new Error(`${id} is already a server of this cluster`);
+    this.members.set(id, { child: null, state: 'down', exited: null, stopRequested: false });
+    this.admins.set(id, new AdminClient(addr));
+  }
+
+  /** The admin client of a server (the config's or one added with addServer()). */
+  adminOf(id: string): AdminClient {
+    this.member(id);
+    return this.admin(id);
+  }
+
+  /** Resolves with the server's exit once its process ends by itself (or at once when it is down). */
+  async exited(id: string): Promise<void> {
+    await this.member(id).exited;
   }
 
   state(id: string): ServerState {

@@ -1,3 +1,4 @@
+import type { ConfState } from '../raft/types.ts';
 import type { OpResult } from './command.ts';
 
 /** Bumped when the layout below changes; a snapshot of another version is refused, never guessed at. */
@@ -32,6 +33,28 @@ export interface KvSnapshotState {
   logicalNow: number;
   keys: SnapshotKey[];
   sessions: SnapshotSession[];
+  /**
+   * The cluster's membership as of lastApplied (Raft §7: a snapshot carries "the latest
+   * configuration as of lastIncludedIndex"), kept by the server (src/server/membership.ts)
+   * beside the keys because the snapshot file's header holds only index and term. Absent in
+   * snapshots written before membership changes existed: they still load, and the server
+   * then takes the founding configuration.
+   */
+  membership?: SnapshotMembership;
+}
+
+/**
+ * What a snapshot records of the membership: the configuration in force (ConfState), the
+ * address of each member (replicated in the config entries' context, etcd's
+ * ConfChange.Context), and the ids removed so far with the index of their removal (a
+ * removed id is never taken back, as in etcd).
+ */
+export interface SnapshotMembership {
+  conf: ConfState;
+  /** Member id -> host:port. */
+  addrs: Record<string, string>;
+  /** Removed id -> index of the config entry that removed it. */
+  removed: Record<string, number>;
 }
 
 /** JSON in UTF-8 bytes, with a version tag; about the size of the keys and values it holds. */
@@ -61,7 +84,26 @@ export function decodeKvSnapshot(data: Uint8Array): KvSnapshotState {
   if (typeof s.logicalNow !== 'number' || !Number.isFinite(s.logicalNow)) bad('logicalNow is not a number');
   if (!Array.isArray(s.keys) || !s.keys.every(isKey)) bad('keys is not a list of [key, value, deadlineMs?]');
   if (!Array.isArray(s.sessions) || !s.sessions.every(isSession)) bad('sessions is not a list of sessions');
-  return { lastApplied: s.lastApplied as number, logicalNow: s.logicalNow as number, keys: s.keys as SnapshotKey[], sessions: s.sessions as SnapshotSession[] };
+  if (s.membership !== undefined && !isMembership(s.membership)) bad('membership is not {conf, addrs, removed}');
+  return {
+    lastApplied: s.lastApplied as number,
+    logicalNow: s.logicalNow as number,
+    keys: s.keys as SnapshotKey[],
+    sessions: s.sessions as SnapshotSession[],
+    ...(s.membership !== undefined ? { membership: s.membership as SnapshotMembership } : {}),
+  };
+}
+
+function isMembership(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as Record<string, unknown>;
+  const ids = (x: unknown) => Array.isArray(x) && x.every((i) => typeof i === 'string');
+  const c = m.conf as Record<string, unknown> | null;
+  const record = (x: unknown, ok: (y: unknown) => boolean) => typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every(ok);
+  return (
+    typeof c === 'object' && c !== null && ids(c.voters) && ids(c.learners) && ids(c.votersOutgoing) &&
+    record(m.addrs, (a) => typeof a === 'string') && record(m.removed, isCount)
+  );
 }
 
 function isCount(v: unknown): boolean {

@@ -1,7 +1,7 @@
 import type { Entry } from '../raft/types.ts';
 import { decodeCommand, validateOp, type Op, type OpResult, type ReadOp } from './command.ts';
 import { SessionTable, type SessionView } from './sessions.ts';
-import { decodeKvSnapshot, encodeKvSnapshot } from './snapshot-format.ts';
+import { decodeKvSnapshot, encodeKvSnapshot, type SnapshotMembership } from './snapshot-format.ts';
 import { Store, type StoredEntry } from './store.ts';
 
 /** The outcome of one applied command; the ids are null when the entry could not be decoded. */
@@ -82,24 +82,27 @@ export class KvStateMachine {
   /**
    * The state after applying entries 1..lastApplied, encoded (see snapshot-format.ts): what
    * a Raft snapshot at lastApplied holds (§7). Synchronous, and proportional to the data
-   * held (about 25 ms per 10 MB here), not to the log.
+   * held (about 25 ms per 10 MB here), not to the log. `membership`: the server's
+   * membership at lastApplied, carried along unread (snapshot-format.ts).
    */
-  snapshot(): Uint8Array {
-    return encodeKvSnapshot({ lastApplied: this.applied, logicalNow: this.now, keys: this.store.dump(), sessions: this.sessions.dump() });
+  snapshot(membership?: SnapshotMembership): Uint8Array {
+    return encodeKvSnapshot({ lastApplied: this.applied, logicalNow: this.now, keys: this.store.dump(), sessions: this.sessions.dump(), ...(membership ? { membership } : {}) });
   }
 
   /**
    * Replaces the whole state with a snapshot's (from snapshot(), here or on another
    * replica); lastApplied becomes the snapshot's. Throws, changing nothing, if `data` is
-   * not a snapshot this version reads, or if it does not cover `expectIndex`.
+   * not a snapshot this version reads, or if it does not cover `expectIndex`. Returns the
+   * membership the snapshot carries, if any (for the server; the KV state ignores it).
    */
-  restore(data: Uint8Array, expectIndex: number): void {
+  restore(data: Uint8Array, expectIndex: number): SnapshotMembership | undefined {
     const state = decodeKvSnapshot(data);
     if (state.lastApplied !== expectIndex) throw new Error(`KV snapshot holds entries up to ${state.lastApplied}, but Raft says it covers ${expectIndex}`);
     this.store.load(state.keys);
     this.sessions.load(state.sessions);
     this.applied = state.lastApplied;
     this.now = state.logicalNow;
+    return state.membership;
   }
 
   snapshotForTest(): KvSnapshot {

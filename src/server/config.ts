@@ -218,7 +218,8 @@ function isObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function isHostPort(s: string): boolean {
+/** Whether `s` is host:port with a port 1-65535 (a host name, an IPv4 address, or an IPv6 one in brackets). */
+export function isHostPort(s: string): boolean {
   const m = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d+)$/.exec(s);
   return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
 }

@@ -22,3 +22,19 @@ export class EntryTooLargeError extends Error {
     this.name = 'EntryTooLargeError';
   }
 }
+
+/**
+ * A membership change or leadership transfer the leader did not start (Raft §6, thesis
+ * §3.10), with the Admin API's code: NOT_LEADER (ask `leaderId`), BUSY (another change
+ * or a transfer is under way: retry shortly), INVALID (the change does not apply).
+ */
+export class ConfChangeRefusedError extends Error {
+  constructor(
+    readonly code: 'NOT_LEADER' | 'BUSY' | 'INVALID',
+    message: string,
+    readonly leaderId: string | null,
+  ) {
+    super(message);
+    this.name = 'ConfChangeRefusedError';
+  }
+}

@@ -2,12 +2,14 @@ import { RaftTrace } from '../../tracing/raft-trace.ts';
 import type { Tracer } from '../../tracing/tracer.ts';
 import type { OpResult, ReadOp } from '../kv/command.ts';
 import { KvStateMachine, type ApplyResult } from '../kv/state-machine.ts';
-import { Raft } from '../raft/raft.ts';
+import { type ConfChange } from '../raft/conf-change.ts';
+import { Raft, type TransferResult } from '../raft/raft.ts';
 import { seededRng } from '../raft/rng.ts';
 import type { Entry, HardState, Message, ReadState, Ready, Role, Snapshot } from '../raft/types.ts';
 import { MAX_ENTRY_BYTES, wireEntrySize } from '../transport/wire-size.ts';
 import { DEFAULT_COMPACTION, DEFAULT_REPLICATION } from './config.ts';
-import { EntryTooLargeError, NotLeaderError } from './errors.ts';
+import { ConfChangeRefusedError, EntryTooLargeError, NotLeaderError } from './errors.ts';
+import { Membership } from './membership.ts';
 import { LogClock } from './log-clock.ts';
 
 export interface Timing {
@@ -87,6 +89,25 @@ export interface RaftNodeOptions {
   tracedApplyIndex?: number;
   /** Storage failed: nothing more can be acknowledged safely. */
   onFatal: (err: Error) => void;
+  /**
+   * The membership this node keeps (addresses, removals; src/server/membership.ts), built
+   * by the server from the founding voters. Default: `peers` as founding voters, with no
+   * addresses (tests of the node alone).
+   */
+  membership?: Membership;
+  /**
+   * The membership changed: a config entry was appended or applied, or a snapshot
+   * installed (Raft §6). The server dials new members and forgets removed ones. Called
+   * before the Ready's messages leave, so a new learner's first AppendEntries is not lost.
+   */
+  onMembershipChange?: () => void;
+  /**
+   * This node applied a configuration without itself (it was removed, Raft §6; for a
+   * voter, by the leave-joint entry C_new, thesis §4.2.2): the index of that entry. Called
+   * once, after the Ready that applied it was sent, so the leader's last AppendEntries
+   * (which carries that commit to the others) has left.
+   */
+  onRemoved?: (index: number) => void;
 }
 
 interface Waiter<T> {
@@ -129,15 +150,26 @@ export class RaftNode {
   /** A snapshot of this node's own is being written; one at a time. */
   private snapshotting = false;
   private readonly compaction: CompactionPolicy;
+  /** Addresses, applied configuration and removals (Raft §6), kept with the state machine. */
+  readonly membership: Membership;
+  /** Index of the config entry that removed this node, once applied (or found at start); null while a member. */
+  private removedIndex: number | null = null;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
     this.compaction = opts.compaction ?? DEFAULT_COMPACTION;
+    this.membership = opts.membership ?? new Membership(opts.id, opts.peers.map((id) => ({ id, addr: '' })));
     const { hardState, entries, snapshot = null } = opts.storage.initialState();
     this.trace = opts.tracer ? new RaftTrace(opts.tracer, opts.traceHeartbeats ?? false) : null;
     this.latest = snapshot;
+    // The snapshot's configuration, when it records one (snapshots from before membership
+    // changes do not: the core then starts from the founding voters, `peers`).
+    let snapshotConf: Snapshot['conf'];
     if (snapshot) {
-      this.kv.restore(snapshot.data, snapshot.index);
+      const m = this.kv.restore(snapshot.data, snapshot.index);
+      this.membership.restore(m, snapshot.index);
+      if (m) snapshotConf = this.membership.conf;
+      if (this.membership.removedIndex(opts.id) !== undefined) this.removedIndex = this.membership.removedIndex(opts.id)!;
       this.appliedTerm = snapshot.term;
       // The spool shows this server had not applied that far (a snapshot from the leader
       // was installed, and the node stopped before applying past it): say where its
@@ -152,8 +184,11 @@ export class RaftNode {
       if (e.index > replayTo) break;
       if (e.index <= this.kv.lastApplied) continue;
       this.kv.apply(e);
+      if (this.membership.apply(e)) this.removedIndex = e.index;
       this.appliedTerm = e.term;
     }
+    // Addresses of members added by entries not applied yet (a leader dials them at once).
+    this.membership.noteAppended(entries);
     this.raft = new Raft({
       id: opts.id,
       peers: opts.peers,
@@ -162,7 +197,7 @@ export class RaftNode {
       rng: seededRng(hashSeed(opts.id) ^ Date.now()),
       hardState,
       entries,
-      ...(snapshot ? { snapshot: { index: snapshot.index, term: snapshot.term } } : {}),
+      ...(snapshot ? { snapshot: { index: snapshot.index, term: snapshot.term, ...(snapshotConf ? { conf: snapshotConf } : {}) } } : {}),
       latestSnapshot: () => this.latest,
       appliedIndex: this.kv.lastApplied,
       traceLogger: this.trace ?? undefined,
@@ -215,6 +250,61 @@ export class RaftNode {
     if (this.stopped) return;
     this.raft.leaderUnreachable(peer);
     this.drain();
+  }
+
+  /**
+   * The index of the config entry that removed this node from the cluster (applied here,
+   * or found in its snapshot or log at start), or null while it is a member.
+   */
+  get removedAt(): number | null {
+    return this.removedIndex;
+  }
+
+  /**
+   * Proposes a membership change (Raft §6; Raft.proposeConfChange, etcd's
+   * ProposeConfChange) and resolves with the index of its entry once that entry is
+   * applied here. Rejects with ConfChangeRefusedError when the core refuses it (code
+   * NOT_LEADER, BUSY while another change or a leadership transfer is under way, INVALID
+   * for a change that does not apply), and with NotLeaderError when leadership changes
+   * before the entry commits (it may still commit under the next leader).
+   */
+  proposeConfChange(change: ConfChange): Promise<number> {
+    if (!this.isLeader) return Promise.reject(new ConfChangeRefusedError('NOT_LEADER', `not the leader${this.leaderId ? ` (leader: ${this.leaderId})` : ''}`, this.leaderId));
+    const st = this.raft.status();
+    // The core's refusals are sentences; the ones worth a retry are recognized from its
+    // state first, so the code does not depend on the wording.
+    const busy =
+      st.leadTransferee !== null
+        ? `a leadership transfer to ${st.leadTransferee} is under way`
+        : st.confIndex > st.commitIndex
+          ? `the configuration change at index ${st.confIndex} is not committed yet`
+          : st.conf.votersOutgoing.length > 0
+            ? 'the joint configuration is being left'
+            : null;
+    if (busy !== null) return Promise.reject(new ConfChangeRefusedError('BUSY', `${busy}: one change at a time, retry shortly`, this.opts.id));
+    const res = this.raft.proposeConfChange(change);
+    if (!res.ok) {
+      const code = res.leaderId !== this.opts.id ? 'NOT_LEADER' : /retry|one change at a time|transfer/.test(res.reason) ? 'BUSY' : 'INVALID';
+      return Promise.reject(new ConfChangeRefusedError(code, res.reason, res.leaderId));
+    }
+    const index = res.index;
+    const done = new Promise<number>((resolve, reject) => {
+      this.proposalWaiters.set(index, { term: res.term, resolve: () => resolve(index), reject });
+    });
+    this.drain();
+    return done;
+  }
+
+  /**
+   * Starts a leadership transfer to `target` (Raft.transferLeadership: thesis §3.10,
+   * etcd's MsgTransferLeader) and sends what it produced. The result says whether it
+   * started; the transfer itself ends when `target` leads, or is given up by the core
+   * after an election timeout.
+   */
+  transferLeadership(target: string): TransferResult {
+    const res = this.raft.transferLeadership(target);
+    this.drain();
+    return res;
   }
 
   /** Last index of the latest snapshot this node holds (0: none yet). */
@@ -335,9 +425,15 @@ export class RaftNode {
       const logTime = this.clock.now();
       for (const m of rd.messages) if (m.type === 'AppendEntries') m.logTime = logTime;
     }
+    // Dial a member added by these entries before the messages to it leave.
+    this.membership.noteAppended(rd.entries);
+    if (rd.confState !== null || rd.entries.some((e) => e.kind === 'config')) this.opts.onMembershipChange?.();
     this.opts.send(rd.messages);
     if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
+    const removedBefore = this.removedIndex;
     this.applyCommitted(rd.committedEntries);
+    if (rd.snapshot || rd.committedEntries.some((e) => e.kind === 'config')) this.opts.onMembershipChange?.();
+    if (removedBefore === null && this.removedIndex !== null) this.opts.onRemoved?.(this.removedIndex);
     this.answerReads(rd.readStates);
     // Every save fsyncs, so only what must survive a crash is saved: the core leaves a
     // change of the commit index alone out of mustSync (a leader tells it again).
@@ -366,7 +462,9 @@ export class RaftNode {
    * resolves, its log already starts after the snapshot, and only this one covers it.
    */
   private restoreSnapshot(snapshot: Snapshot): void {
-    this.kv.restore(snapshot.data, snapshot.index);
+    this.membership.restore(this.kv.restore(snapshot.data, snapshot.index), snapshot.index);
+    const removed = this.membership.removedIndex(this.opts.id);
+    if (removed !== undefined && this.removedIndex === null) this.removedIndex = removed;
     this.appliedTerm = snapshot.term;
     this.latest = snapshot;
     this.trace?.snapshotRestored(snapshot);
@@ -383,7 +481,9 @@ export class RaftNode {
     const index = this.kv.lastApplied;
     if (this.snapshotting || index - (this.latest?.index ?? 0) < this.compaction.snapshotCount) return;
     this.snapshotting = true;
-    const snapshot: Snapshot = { index, term: this.appliedTerm, data: this.kv.snapshot() };
+    // The membership rides in the snapshot's data: the snapshot file records only index and term.
+    const membership = this.membership.snapshot();
+    const snapshot: Snapshot = { index, term: this.appliedTerm, conf: membership.conf, data: this.kv.snapshot(membership) };
     this.opts.storage
       .saveSnapshot(snapshot)
       .then(async () => {
@@ -402,6 +502,7 @@ export class RaftNode {
   private applyCommitted(entries: Entry[]): void {
     for (const e of entries) {
       const result = this.kv.apply(e);
+      if (this.membership.apply(e) && this.removedIndex === null) this.removedIndex = e.index;
       this.appliedTerm = e.term;
       if (e.index > (this.opts.tracedApplyIndex ?? 0)) this.trace?.apply(e, result ? { clientId: result.clientId, opId: result.opId, ...(result.duplicate ? { duplicate: true } : {}), ...(result.result.ok ? {} : { error: result.result.error }) } : {});
       const w = this.proposalWaiters.get(e.index);

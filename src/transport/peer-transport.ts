@@ -7,7 +7,7 @@ import { SnapshotAssembler, snapshotChunks, snapshotDeadlineMs } from './snapsho
 import type { WireRaftMessage, WireSnapshotChunk } from './wire.ts';
 import { MAX_BATCH_BYTES, MAX_SNAPSHOT_BYTES, SNAPSHOT_CHUNK_BYTES, wireMessageSize } from './wire-size.ts';
 
-interface PeerAddress {
+export interface PeerAddress {
   id: string;
   addr: string;
 }
@@ -46,6 +46,11 @@ export interface PeerTransportOptions {
   snapshotDeadlineMs?: (bytes: number) => number;
   /** Data bytes per SnapshotChunk (default SNAPSHOT_CHUNK_BYTES, 1 MiB). */
   snapshotChunkBytes?: number;
+  /**
+   * `peer` refused this server's messages because of the membership (PERMISSION_DENIED:
+   * this server was removed from the cluster, Raft §6), with its reason. Default: nothing.
+   */
+  onRefused?: (peer: string, details: string) => void;
 }
 
 /**
@@ -85,9 +90,10 @@ export class PeerTransport {
   private readonly onSnapshotReport: (peer: string, ok: boolean) => void;
   private readonly snapshotDeadlineMs: (bytes: number) => number;
   private readonly snapshotChunkBytes: number;
+  private readonly onRefused: (peer: string, details: string) => void;
 
   constructor(
-    selfId: string,
+    private readonly selfId: string,
     peers: PeerAddress[],
     /** A stream to `peer` broke with an error: its process is likely gone (see Raft.leaderUnreachable). */
     private readonly onLinkDown: (peer: string) => void = () => undefined,
@@ -96,18 +102,53 @@ export class PeerTransport {
     this.onSnapshotReport = options.onSnapshotReport ?? (() => undefined);
     this.snapshotDeadlineMs = options.snapshotDeadlineMs ?? snapshotDeadlineMs;
     this.snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES;
-    for (const p of peers) {
-      if (p.id === selfId) continue;
-      this.links.set(p.id, {
-        id: p.id,
-        addr: p.addr,
-        client: new RaftPeerService(p.addr, grpc.credentials.createInsecure(), channelOptions),
-        stream: null,
-        congested: false,
-        snapshotClient: null,
-        snapshot: null,
-      });
-    }
+    this.onRefused = options.onRefused ?? (() => undefined);
+    for (const p of peers) if (p.id !== selfId) this.addPeer(p.id, p.addr);
+  }
+
+  /**
+   * Starts sending to `id` at `addr` (a member added by a configuration change, Raft §6:
+   * the server calls it when Ready.confState or an applied config entry names a member it
+   * does not dial yet). The connection is made lazily, at the first send. Adding a peer
+   * already known at the same address changes nothing; at another address, the old link
+   * is closed first (its snapshot in flight reported failed). Ignored after close().
+   */
+  addPeer(id: string, addr: string): void {
+    if (this.closed || id === this.selfId) return;
+    const old = this.links.get(id);
+    if (old?.addr === addr) return;
+    if (old) this.removePeer(id);
+    this.links.set(id, {
+      id,
+      addr,
+      client: new RaftPeerService(addr, grpc.credentials.createInsecure(), channelOptions),
+      stream: null,
+      congested: false,
+      snapshotClient: null,
+      snapshot: null,
+    });
+  }
+
+  /**
+   * Stops sending to `id` (removed from the configuration): ends its stream, cancels a
+   * snapshot on its way (reported failed, as close() does) and closes its clients;
+   * messages to it are dropped from now on. Unknown ids are ignored.
+   */
+  removePeer(id: string): void {
+    const link = this.links.get(id);
+    if (!link) return;
+    this.links.delete(id);
+    this.cancelSnapshot(link);
+    const stream = link.stream;
+    link.stream = null;
+    stream?.end();
+    link.client.close();
+    link.snapshotClient?.close();
+  }
+
+  /** The peers this transport sends to, with their addresses. */
+  peers(): PeerAddress[] {
+    return [...this.links.values()].map((l) => ({ id: l.id, addr: l.addr }));
   }
 
   send(messages: Message[]): void {
@@ -154,6 +195,7 @@ export class PeerTransport {
       link.stream = null;
       link.congested = false;
       if (err && !this.closed) this.onLinkDown(link.id);
+      if (err?.code === grpc.status.PERMISSION_DENIED && !this.closed) this.onRefused(link.id, err.details);
     }) as grpc.ClientWritableStream<{ messages: WireRaftMessage[] }>;
     stream.on('error', () => undefined);
     link.stream = stream;
@@ -258,6 +300,12 @@ export class PeerTransport {
 /**
  * The RaftPeer service: decodes batches and hands them to the node; bad input is refused.
  *
+ * Who may send: `members` is either a fixed list (anyone else is refused INVALID_ARGUMENT,
+ * "not a peer"), or a SenderCheck the server answers from its current membership (Raft
+ * §6): a sender it refuses (a removed server) gets PERMISSION_DENIED with the reason, on
+ * the batch stream, Deliver and InstallSnapshot alike, and the sender's transport reports
+ * it (PeerTransportOptions.onRefused). A batch from this server's own id is always refused.
+ *
  * InstallSnapshot reassembles one snapshot per call (SnapshotAssembler) and, only when the
  * call ends with every byte received, hands the node ONE InstallSnapshot and answers OK.
  * Refused with INVALID_ARGUMENT, delivering nothing: a chunk without a header or whose
@@ -267,12 +315,22 @@ export class PeerTransport {
  * while the link from the sender is blocked (as a cut link, which fails a transfer);
  * INTERNAL if the node throws on it. A cancelled or broken call delivers nothing.
  */
-export function raftPeerHandlers(selfId: string, members: string[], transport: PeerTransport, onMessages: (messages: Message[]) => void): grpc.UntypedServiceImplementation {
-  const known = new Set(members);
+export function raftPeerHandlers(
+  selfId: string,
+  members: string[] | SenderCheck,
+  transport: PeerTransport,
+  onMessages: (messages: Message[]) => void,
+): grpc.UntypedServiceImplementation {
+  // Strangers are refused as malformed input (INVALID_ARGUMENT); a removed server with
+  // PERMISSION_DENIED, which tells it to stop.
+  const check: SenderCheck = Array.isArray(members) ? fixedMembers(selfId, members) : members;
+  const refuseIfStranger = (from: string, type: Message['type']): void => {
+    const refusal = from === selfId ? { reason: `sender "${from}" is not a peer of ${selfId}`, removed: false } : check(from, type);
+    if (refusal !== null) throw new RefusedSender(refusal.reason, refusal.removed);
+  };
   const decode = (batch: { messages: WireRaftMessage[] }): Message[] => {
     const messages = batch.messages.map(messageFromWire);
-    const stranger = messages.find((m) => !known.has(m.from) || m.from === selfId);
-    if (stranger) throw new Error(`sender "${stranger.from}" is not a peer of ${selfId}`);
+    for (const m of messages) refuseIfStranger(m.from, m.type);
     return messages;
   };
   const accept = (messages: Message[]) => {
@@ -290,7 +348,7 @@ export function raftPeerHandlers(selfId: string, members: string[], transport: P
       try {
         messages = decode(call.request);
       } catch (err) {
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: `malformed Raft message: ${(err as Error).message}` });
+        callback(refusal(err));
         return;
       }
       callback(null, {});
@@ -309,7 +367,7 @@ export function raftPeerHandlers(selfId: string, members: string[], transport: P
           accept(decode(batch));
         } catch (err) {
           // A peer that sends garbage loses its stream; it reopens one with its next send.
-          finish({ code: grpc.status.INVALID_ARGUMENT, details: `malformed Raft message: ${(err as Error).message}` } as grpc.ServiceError);
+          finish(refusal(err) as grpc.ServiceError);
         }
       });
       call.on('end', () => finish(null));
@@ -317,7 +375,7 @@ export function raftPeerHandlers(selfId: string, members: string[], transport: P
     },
     InstallSnapshot(call: grpc.ServerReadableStream<WireSnapshotChunk, object>, callback: grpc.sendUnaryData<object>) {
       const snapshot = new SnapshotAssembler((h) => {
-        if (!known.has(h.from) || h.from === selfId) throw new Error(`sender "${h.from}" is not a peer of ${selfId}`);
+        refuseIfStranger(h.from, 'InstallSnapshot');
         if (h.to !== selfId) throw new Error(`snapshot for "${h.to}" reached ${selfId}`);
       });
       let done = false;
@@ -327,7 +385,8 @@ export function raftPeerHandlers(selfId: string, members: string[], transport: P
         snapshot.discard();
         callback(err as grpc.ServiceError | null, err ? undefined : {});
       };
-      const refuse = (err: unknown) => finish({ code: grpc.status.INVALID_ARGUMENT, details: `malformed snapshot: ${(err as Error).message}` });
+      const refuse = (err: unknown) =>
+        finish(err instanceof RefusedSender && err.denied ? refusal(err) : { code: grpc.status.INVALID_ARGUMENT, details: `malformed snapshot: ${(err as Error).message}` });
       const blocked = (): boolean => {
         const from = snapshot.current?.from;
         if (from === undefined || !transport.isBlocked(from)) return false;
@@ -372,4 +431,39 @@ export function raftPeerHandlers(selfId: string, members: string[], transport: P
       call.on('close', abort);
     },
   };
+}
+
+/**
+ * Whether this server takes a Raft message of `type` from `from`: null to take it, or why
+ * not (a sentence for the sender's log) and whether because `from` was removed from the
+ * cluster (answered PERMISSION_DENIED, else INVALID_ARGUMENT). Membership changes (Raft §6) make the set of senders
+ * change while the server runs, so the server passes a function that consults its
+ * current membership (src/server/membership.ts).
+ */
+export type SenderCheck = (from: string, type: Message['type']) => { reason: string; removed: boolean } | null;
+
+/** A fixed set of members, as before membership changes: anyone else is a stranger. */
+function fixedMembers(selfId: string, members: string[]): SenderCheck {
+  const known = new Set(members);
+  return (from) => (known.has(from) ? null : { reason: `sender "${from}" is not a peer of ${selfId}`, removed: false });
+}
+
+/** A sender this server does not take messages from (removed, or a stranger); `denied`: by the membership. */
+class RefusedSender extends Error {
+  constructor(
+    message: string,
+    readonly denied: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The gRPC error for a refused batch: PERMISSION_DENIED for a sender refused by
+ * membership (removed from the cluster: it should stop, not retry), INVALID_ARGUMENT for
+ * a malformed message.
+ */
+function refusal(err: unknown): Partial<grpc.ServiceError> {
+  if (err instanceof RefusedSender && err.denied) return { code: grpc.status.PERMISSION_DENIED, details: `refused: ${err.message}` };
+  return { code: grpc.status.INVALID_ARGUMENT, details: `malformed Raft message: ${(err as Error).message}` };
 }
