@@ -7,6 +7,7 @@ import { freePorts } from '../src/cluster/free-ports.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
 import { quorum } from '../src/raft/quorum.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../src/server/config.ts';
+import type { WireAdminResult } from '../src/transport/wire.ts';
 import { RemoteClient } from './remote-client.ts';
 
 const TRACES_DIR = fileURLToPath(new URL('../traces/', import.meta.url));
@@ -22,6 +23,8 @@ interface Expectation {
 export class ScenarioContext {
   readonly expectations: Expectation[] = [];
   private readonly clients: RemoteClient[] = [];
+  /** Servers that joined during the run (not in the config file), by id: their addresses. */
+  private readonly joined = new Map<string, string>();
 
   constructor(
     readonly cluster: ProcessCluster,
@@ -62,11 +65,41 @@ export class ScenarioContext {
     throw new Error(`no leader${among ? ` among ${among.join(', ')}` : ''} within ${timeoutMs} ms`);
   }
 
+  /**
+   * Adds `id` to the running cluster (Raft §6): `member add` on the leader (a learner,
+   * promoted once caught up unless `learner`), then starts the server with `--join`.
+   * Resolves with the leader's answer once the change is done (or refused).
+   */
+  async join(id: string, opts: { learner?: boolean } = {}): Promise<WireAdminResult> {
+    const [port] = await freePorts(1);
+    const addr = `127.0.0.1:${port}`;
+    const leader = await this.leader();
+    this.step(`member add ${id} ${addr}${opts.learner ? ' --learner' : ''}; start ${id} --join`);
+    const added = this.cluster.adminOf(leader).memberAdd(id, addr, opts.learner ?? false, 60_000);
+    // The learner's entry commits first: a member lists it before it can join.
+    const deadline = Date.now() + 20_000;
+    while (!(await this.cluster.adminOf(leader).memberList().then((l) => l.members.some((m) => m.id === id), () => false))) {
+      if (Date.now() > deadline) throw new Error(`${id} was not listed as a member within 20 s`);
+      await sleep(50);
+    }
+    this.joined.set(id, addr);
+    this.cluster.addServer(id, addr);
+    await this.cluster.start(id, { args: ['--join', this.config.servers.find((s) => s.id === leader)?.addr ?? this.joined.get(leader)!] });
+    return added;
+  }
+
+  /** A machine lost for good: removes a stopped server's data directory. */
+  deleteData(id: string): void {
+    if (this.cluster.state(id) !== 'down') throw new Error(`${id} is running: stop it before deleting its data`);
+    rmSync(path.join(this.config.dataDir, id), { recursive: true, force: true });
+  }
+
   /** A client process connected to `serverId`; `only` keeps it from failing over. */
   async client(clientId: string, serverId: string, extra: { attemptTimeoutMs?: number; opTimeoutMs?: number; only?: boolean } = {}): Promise<RemoteClient> {
+    const all = [...this.config.servers, ...[...this.joined].map(([id, addr]) => ({ id, addr }))];
     const c = await RemoteClient.start({
       clientId,
-      servers: extra.only ? this.config.servers.filter((s) => s.id === serverId) : this.config.servers,
+      servers: extra.only ? all.filter((s) => s.id === serverId) : all,
       serverId,
       traceServer: this.collector.addr,
       attemptTimeoutMs: extra.attemptTimeoutMs ?? 1000,

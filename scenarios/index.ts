@@ -14,6 +14,8 @@ import { scenario as s13 } from './13-follower-churn.ts';
 import { scenario as s14 } from './14-paused-leader.ts';
 import { scenario as s15 } from './15-snapshot-install.ts';
 import { scenario as s16 } from './16-bulk-restart.ts';
+import { scenario as s17 } from './17-live-join.ts';
+import { scenario as s18 } from './18-replace-dead-node.ts';
 import type { ScenarioDef } from './scenario.ts';
 
-export const SCENARIOS: ScenarioDef[] = [s01, s02, s03, s04, s05, s06, s06b, s07, s08, s09, s10, s11, s12, s13, s14, s15, s16];
+export const SCENARIOS: ScenarioDef[] = [s01, s02, s03, s04, s05, s06, s06b, s07, s08, s09, s10, s11, s12, s13, s14, s15, s16, s17, s18];

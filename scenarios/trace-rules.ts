@@ -58,3 +58,22 @@ export function installedSnapshot(): Rule {
     return result('installed-snapshot', offenders, { note: `${recvs.length} InstallSnapshot received, ${answered.length} restored and acknowledged (${[...new Set(answered.map((r) => r.host))].join(', ')})` });
   };
 }
+
+/**
+ * Scenarios 17 and 18: the configuration the run ended with (the ConfChangeCommitted of
+ * the highest index) has `voters` voters, no learner left behind, and is not joint.
+ */
+export function finalConfiguration(voters: number): Rule {
+  return function finalConfiguration(trace) {
+    const commits = trace.events({ tag: 'ConfChangeCommitted' }).sort((a, b) => Number(b.body.index) - Number(a.body.index));
+    const last = commits[0];
+    if (!last) return result('final-configuration', [nowhere('-', 'no ConfChangeCommitted in the trace: the membership never changed')]);
+    const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
+    const [inForce, outgoing, learners] = [list(last.body.voters), list(last.body.votersOutgoing), list(last.body.learners)];
+    const offenders = [];
+    if (inForce.length !== voters) offenders.push(at(last, `the last configuration (index ${String(last.body.index)}) has ${inForce.length} voters {${inForce.join(',')}}; expected ${voters}`));
+    if (outgoing.length > 0) offenders.push(at(last, `the last configuration (index ${String(last.body.index)}) is still joint (C_old {${outgoing.join(',')}})`));
+    if (learners.length > 0) offenders.push(at(last, `learners left in the last configuration: ${learners.join(', ')}`));
+    return result('final-configuration', offenders, { note: `${commits.length} configuration commits; last at index ${String(last.body.index)}: voters {${inForce.join(',')}}` });
+  };
+}
