@@ -230,19 +230,24 @@ function print(r: Report): number {
 
 /** `raftkv status`: one line per server, from its admin service (plus the supervisor's view when given). Exit 4 when no server answers. */
 export async function printStatus(config: ClusterConfig, extra?: { header: string; cell(id: string): string }): Promise<void> {
-  const rows = await Promise.all(
-    config.servers.map(async (s) => {
-      const admin = new AdminClient(s.addr);
-      try {
-        const st = await admin.status(1000);
-        return [s.id, s.addr, st.role, st.term, st.leaderId || '-', st.commitIndex, st.appliedIndex, st.lastLogIndex, st.snapshotIndex, logSize(st), memorySize(st), st.pid, `${st.loopStallMs}/${st.loopStallWorstMs}`];
-      } catch {
-        return [s.id, s.addr, 'down'];
-      } finally {
-        admin.close();
-      }
-    }),
-  );
+  const peersSeen = new Map<string, string>();
+  const row = async (s: { id: string; addr: string }) => {
+    const admin = new AdminClient(s.addr);
+    try {
+      const st = await admin.status(1000);
+      for (const p of st.peers) if (p.addr !== '') peersSeen.set(p.id, p.addr);
+      return [s.id, s.addr, st.role, st.term, st.leaderId || '-', st.commitIndex, st.appliedIndex, st.lastLogIndex, st.snapshotIndex, logSize(st), memorySize(st), st.pid, `${st.loopStallMs}/${st.loopStallWorstMs}`];
+    } catch {
+      return [s.id, s.addr, 'down'];
+    } finally {
+      admin.close();
+    }
+  };
+  const rows = await Promise.all(config.servers.map(row));
+  // Members added since the config was written (raftkv member add, Raft §6): the servers
+  // that answered list them among their peers.
+  const added = [...peersSeen].filter(([id]) => !config.servers.some((s) => s.id === id)).map(([id, addr]) => ({ id, addr }));
+  rows.push(...(await Promise.all(added.map(row))));
   // snap: the index the latest snapshot covers; log: entries the log holds, and log.db's size.
   // mem: the process's resident memory. stall: the longest event-loop stall in ms, over the last 10-20 s / since start.
   const header = ['server', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'snap', 'log', 'mem', 'pid', 'stall'];

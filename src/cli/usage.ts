@@ -41,8 +41,9 @@ Servers:
   raftkv trace-server [--port P] [--data <traces dir>] [--run <name>] [--host H]
                                                     collect traces from servers and clients,
                                                     listening on H:P (default 127.0.0.1, a free port)
-  raftkv status [--config <file>]                   role, term, leader and indexes of each server
-                                                    (and, under cluster up, each one's managed
+  raftkv status [--config <file>]                   role, term, leader and indexes of each server,
+                                                    members added since included (and, under
+                                                    cluster up, each one's managed
                                                     state; exit 4 when none answers)
   raftkv tui [--config <file>]                      terminal UI on a running cluster (npm start
                                                     launches a local cluster with the UI)

@@ -42,6 +42,14 @@ function rememberedServers(dataDir: string): Set<string> {
   return ids;
 }
 
+/**
+ * Whether `serverDir` holds a server's log that cluster up must account for. A server that
+ * joined with `raftkv node --join` (member.json) does not: the cluster's own log records
+ * its addition (Raft §6), so the founding servers are still the ones to start (it is
+ * started by hand, without --join). A founder removed since still counts: it is in the
+ * config, and stops again at once when started (it recorded its removal).
+ */
 function hasData(serverDir: string): boolean {
+  if (existsSync(path.join(serverDir, 'member.json'))) return false;
   return existsSync(path.join(serverDir, 'log.db')) || existsSync(path.join(serverDir, 'state.db'));
 }

@@ -69,6 +69,9 @@ describe('raftkv member / leader on a running cluster', () => {
     tc.cluster.addServer('server3', addr);
     await tc.cluster.start('server3', { args: ['--join', tc.config.servers[1].addr] });
     await tc.cluster.waitFor('server3', (s) => s.appliedIndex > 0 && s.leaderId !== '', 10_000, 'server3 to catch up');
+    // status lists the member the config file does not know.
+    const status = await runRaftkv(['status', '--config', config]);
+    expect(status.stdout).toMatch(new RegExp(`server3\\s+${addr.replace(/\./g, '\\.')}\\s+follower`));
     let promote = await runRaftkv(['member', 'promote', 'server3', '--config', config]);
     for (let i = 0; i < 10 && promote.code !== 0; i++) {
       await sleep(300);

@@ -36,6 +36,16 @@ describe('cluster up on a data directory that remembers another cluster', () => 
     expect(membershipProblem(path.join(tmp, 'nothing-here'), defaultConfig(3).servers)).toBeNull();
   });
 
+  it('servers that joined or were removed through membership changes (Raft §6) do not count', () => {
+    const dir = storedCluster('grown', 3);
+    mkdirSync(path.join(dir, 'server3'), { recursive: true });
+    writeFileSync(path.join(dir, 'server3', 'state.db'), '');
+    writeFileSync(path.join(dir, 'server3', 'member.json'), '{}');
+    expect(membershipProblem(dir, defaultConfig(3, 7100, dir).servers)).toBeNull();
+    writeFileSync(path.join(dir, 'server2', 'removed.json'), '{"index":9}');
+    expect(membershipProblem(dir, defaultConfig(3, 7100, dir).servers)).toBeNull();
+  });
+
   it('a server directory with a log counts even without cluster.json', () => {
     const dir = path.join(tmp, 'bare');
     mkdirSync(path.join(dir, 'server0'), { recursive: true });
