@@ -143,11 +143,12 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
   if (opts.join) writeJoinInfo(dataDir, opts.join);
   const tracer = new Tracer(id, sink, initialClock);
   tracer.record('ServerStart', { serverId: id });
-  // `node` is declared below: a link can only break once the started node has sent on it.
   // The founding voters are the config file's servers; a server that joined knows, besides,
   // the members the cluster listed then, until its log or a snapshot says more.
   const membership = new Membership(id, config.servers, join?.known ?? []);
   let refusedLogged = false;
+  // `node` is declared below: a link can only break once the started node has sent on it.
+  // No peers yet: syncPeers() below dials the members once the node knows its configuration.
   const transport = new PeerTransport(id, [], (peer) => node.leaderUnreachable(peer), {
     onSnapshotReport: (peer, ok) => node.reportSnapshot(peer, ok),
     onRefused: (peer, details) => {
