@@ -5,6 +5,7 @@ import path from 'node:path';
 import { MEMBER_FILE, startServer, type JoinInfo } from '../server/server.ts';
 import { ConfigError, type ClusterConfig } from '../server/config.ts';
 import { AdminClient } from '../transport/admin-client.ts';
+import { holdsNoData, runningCluster } from './running-cluster-check.ts';
 
 /**
  * `raftkv node`: one server process until SIGINT or SIGTERM, or until it is removed from
@@ -14,6 +15,18 @@ import { AdminClient } from '../transport/admin-client.ts';
  */
 export async function runNode(config: ClusterConfig, id: string, opts: { rejoinEmpty?: boolean; join?: string } = {}): Promise<void> {
   const join = opts.join !== undefined ? await joinInfo(config, id, opts.join) : undefined;
+  const dataDir = path.join(config.dataDir, id);
+  if (!join && config.servers.some((s) => s.id === id) && !existsSync(path.join(dataDir, MEMBER_FILE)) && holdsNoData(dataDir)) {
+    const running = await runningCluster(config, id);
+    if (running) {
+      const { from, list } = running;
+      throw new ConfigError(
+        `${id} has no data in ${dataDir}, but the running cluster's leader ${from} has it acknowledging entries up to ${list.members.find((m) => m.id === id)?.matchIndex} (term ${list.term}, members ${list.members.map((m) => m.id).join(', ')}): its data was lost. ` +
+          'Starting it as a founding member with an empty log could let a stale leader win or let it vote twice in a term, so it is refused. ' +
+          `Replace it: \`raftkv member remove ${id}\`, then add a server under a new id (\`raftkv member add <id> <host:port>\`, \`raftkv node --id <id> --join ${config.servers.find((s) => s.id === from)!.addr}\`).`,
+      );
+    }
+  }
   const server = await startServer(config, id, { rejoinEmpty: opts.rejoinEmpty, ...(join ? { join } : {}) });
   console.log(`${id} listening on ${server.addr} (data: ${server.dataDir}, pid ${process.pid})${join ? `; joining the cluster of ${join.known.map((m) => m.id).join(', ')}` : ''}`);
   void server.removed.then(() => process.exit(0));
