@@ -16,18 +16,22 @@ import { holdsNoData, runningCluster } from './running-cluster-check.ts';
 export async function runNode(config: ClusterConfig, id: string, opts: { rejoinEmpty?: boolean; join?: string } = {}): Promise<void> {
   const join = opts.join !== undefined ? await joinInfo(config, id, opts.join) : undefined;
   const dataDir = path.join(config.dataDir, id);
-  if (!join && config.servers.some((s) => s.id === id) && !existsSync(path.join(dataDir, MEMBER_FILE)) && holdsNoData(dataDir)) {
-    const running = await runningCluster(config, id);
-    if (running) {
-      const { from, list } = running;
-      throw new ConfigError(
-        `${id} has no data in ${dataDir}, but the running cluster's leader ${from} has it acknowledging entries up to ${list.members.find((m) => m.id === id)?.matchIndex} (term ${list.term}, members ${list.members.map((m) => m.id).join(', ')}): its data was lost. ` +
-          'Starting it as a founding member with an empty log could let a stale leader win or let it vote twice in a term, so it is refused. ' +
-          `Replace it: \`raftkv member remove ${id}\`, then add a server under a new id (\`raftkv member add <id> <host:port>\`, \`raftkv node --id <id> --join ${config.servers.find((s) => s.id === from)!.addr}\`).`,
-      );
+  // After the lock and the bind: a second process for a running server is refused by those,
+  // with their own message, before this asks the cluster anything.
+  const beforeOpen = async () => {
+    if (!join && config.servers.some((s) => s.id === id) && !existsSync(path.join(dataDir, MEMBER_FILE)) && holdsNoData(dataDir)) {
+      const running = await runningCluster(config, id);
+      if (running) {
+        const { from, list } = running;
+        throw new ConfigError(
+          `${id} has no data in ${dataDir}, but the running cluster's leader ${from} has it acknowledging entries up to ${list.members.find((m) => m.id === id)?.matchIndex} (term ${list.term}, members ${list.members.map((m) => m.id).join(', ')}): its data was lost. ` +
+            'Starting it as a founding member with an empty log could let a stale leader win or let it vote twice in a term, so it is refused. ' +
+            `Replace it: \`raftkv member remove ${id}\`, then add a server under a new id (\`raftkv member add <id> <host:port>\`, \`raftkv node --id <id> --join ${config.servers.find((s) => s.id === from)!.addr}\`).`,
+        );
+      }
     }
-  }
-  const server = await startServer(config, id, { rejoinEmpty: opts.rejoinEmpty, ...(join ? { join } : {}) });
+  };
+  const server = await startServer(config, id, { rejoinEmpty: opts.rejoinEmpty, beforeOpen, ...(join ? { join } : {}) });
   console.log(`${id} listening on ${server.addr} (data: ${server.dataDir}, pid ${process.pid})${join ? `; joining the cluster of ${join.known.map((m) => m.id).join(', ')}` : ''}`);
   void server.removed.then(() => process.exit(0));
   const heapMb = Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024);

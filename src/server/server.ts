@@ -22,6 +22,12 @@ import { RaftNode } from './raft-node.ts';
 interface ServerOptions {
   /** Where records go; by default the config's tracing server, or nowhere. */
   sink?: TraceSink;
+  /**
+   * Runs once the data directory is locked and the port bound, before any file of the
+   * data directory is opened; a rejection stops the start (lock released, port closed)
+   * with its error. `raftkv node` checks here that a wiped founder is not restarted.
+   */
+  beforeOpen?: () => Promise<void>;
   /** The clock this server's host stopped at in an earlier life, so its counter continues. */
   initialClock?: VectorClock;
   /** Storage failed under the node; by default the process logs and exits. */
@@ -105,6 +111,13 @@ export async function startServer(config: ClusterConfig, id: string, opts: Serve
     server.forceShutdown();
     await lock.release();
     throw new Error(`${id} cannot listen on ${self.addr}: ${(err as Error).message}`);
+  }
+  try {
+    await opts.beforeOpen?.();
+  } catch (err) {
+    server.forceShutdown();
+    await lock.release();
+    throw err;
   }
 
   let sink = opts.sink ?? new NullSink();
