@@ -7,6 +7,7 @@ import { SESSION_IDLE_MS } from '../kv/sessions.ts';
 import type { ClusterConfig } from '../server/config.ts';
 import { AdminClient } from '../transport/admin-client.ts';
 import { logSize, memorySize } from '../transport/status-format.ts';
+import { findMember } from './member-lookup.ts';
 import { ClientState, stateDir, type UnfinishedOp } from './client-state.ts';
 import { EXIT } from './exit-codes.ts';
 import { UsageError } from './usage.ts';
@@ -42,7 +43,10 @@ const RETRY_MARGIN_MS = 5 * 60 * 1000;
  */
 export async function runClientCommand(config: ClusterConfig, op: ClientOp | null, opts: ClientCommandOptions): Promise<number> {
   if (opts.serverId !== undefined && !config.servers.some((s) => s.id === opts.serverId)) {
-    throw new UsageError(`--server ${opts.serverId} is not in the config (servers: ${config.servers.map((s) => s.id).join(', ')})`);
+    // A member that joined after the config was written: the cluster knows its address.
+    const joined = await findMember(config, opts.serverId);
+    if (!joined) throw new UsageError(`--server ${opts.serverId} is neither in the config (servers: ${config.servers.map((s) => s.id).join(', ')}) nor a member the cluster lists`);
+    config = { ...config, servers: [...config.servers, joined] };
   }
   // --timeout bounds the whole command, counted from when it started running.
   const deadline = opts.startedAt + opts.timeoutMs;

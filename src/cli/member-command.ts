@@ -18,8 +18,8 @@ export type MemberAction =
  * over first and names its successor). Prints the outcome and the configuration after it.
  *
  * Returns an exit code (exit-codes.ts): 0 done; 1 refused (INVALID, BUSY: nothing
- * changed); 3 TIMEOUT (the change may still complete: `member list` tells); 4 no server
- * answered, or no leader.
+ * changed); 3 TIMEOUT, or the leader's connection dropped after the request was sent (the
+ * change may still complete: `member list` tells); 4 no server answered, or no leader.
  */
 export async function runMemberCommand(config: ClusterConfig, action: MemberAction, timeoutMs: number): Promise<number> {
   const clients = new Map<string, AdminClient>();
@@ -54,8 +54,13 @@ export async function runMemberCommand(config: ClusterConfig, action: MemberActi
       try {
         res = await call(admin(addr), action, timeoutMs);
       } catch (err) {
+        // The request may have reached the leader (a dropped connection, a deadline): the
+        // change may be in its log. Only a server never reached has changed nothing.
+        const unreached = /ECONNREFUSED|No connection established|failed to connect/i.test((err as Error).message);
         console.error(`raftkv: ${leader} at ${addr} did not answer: ${(err as Error).message}`);
-        return EXIT.UNAVAILABLE;
+        if (unreached) return EXIT.UNAVAILABLE;
+        console.error(`raftkv: the ${action.kind} may or may not have taken effect; \`raftkv member list\` tells`);
+        return EXIT.UNKNOWN;
       }
       if (res.members) addrs = new Map([...addrs, ...res.members.members.map((m): [string, string] => [m.id, m.addr])]);
       if (res.ok) {

@@ -18,30 +18,39 @@ export function holdsNoData(dir: string): boolean {
  * running cluster's leader remember it acknowledging entries (its matchIndex there is
  * above 0)? Then its data was lost, and it must not start as a founder with an empty log:
  * it would grant its vote to a candidate missing entries committed with its help, and
- * could vote twice in a term (Raft assumes a server's state survives; §5.2, §6). Each of
- * the config's other servers is asked for the membership at once (deadline
- * `deadlineMs`); the leader's answer is returned when it says so, else null: nothing is
+ * could vote twice in a term (Raft assumes a server's state survives; §5.2, §6). The
+ * config's other servers are asked for the membership at once (deadline `deadlineMs`),
+ * then the leader they name if it joined later; the leader's answer is returned when it
+ * says so, else null: nothing is
  * running yet (a new cluster coming up together), or this founder simply never ran
  * before (started late, as the demo's scenario 7 does). Best effort: a leader elected
- * since the server was lost does not know what it acknowledged.
+ * since the server was lost does not know what it acknowledged, and with every other
+ * founding server gone there is nobody to ask.
  */
 export async function runningCluster(config: ClusterConfig, id: string, deadlineMs = 1500): Promise<{ from: string; list: WireMemberList } | null> {
-  const others = config.servers.filter((s) => s.id !== id);
-  const asks = others.map(async (s) => {
-    const admin = new AdminClient(s.addr);
+  const ask = async (addr: string): Promise<WireMemberList | null> => {
+    const admin = new AdminClient(addr);
     try {
-      const list = await admin.memberList(deadlineMs);
-      const acked = list.leaderId === s.id && list.members.some((m) => m.id === id && m.matchIndex > 0);
-      return acked ? { from: s.id, list } : null;
+      return await admin.memberList(deadlineMs);
     } catch {
       return null;
     } finally {
       admin.close();
     }
-  });
-  return new Promise((resolve) => {
-    let left = asks.length;
-    if (left === 0) resolve(null);
-    for (const ask of asks) void ask.then((found) => (found ? resolve(found) : --left === 0 && resolve(null)));
-  });
+  };
+  const sawIt = (from: string, list: WireMemberList) => list.leaderId === from && list.members.some((m) => m.id === id && m.matchIndex > 0);
+  // First the config's other servers, then the leader they name, which may have joined later.
+  const asked = config.servers.filter((s) => s.id !== id);
+  const answers = await Promise.all(asked.map(async (s) => ({ from: s.id, list: await ask(s.addr) })));
+  for (const { from, list } of answers) if (list && sawIt(from, list)) return { from, list };
+  const leaders = new Map<string, string>();
+  for (const { list } of answers) {
+    const leader = list?.members.find((m) => m.id === list.leaderId);
+    if (leader && leader.id !== id && !asked.some((s) => s.id === leader.id)) leaders.set(leader.id, leader.addr);
+  }
+  for (const [from, addr] of leaders) {
+    const list = await ask(addr);
+    if (list && sawIt(from, list)) return { from, list };
+  }
+  return null;
 }

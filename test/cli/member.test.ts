@@ -72,6 +72,11 @@ describe('raftkv member / leader on a running cluster', () => {
     // status lists the member the config file does not know.
     const status = await runRaftkv(['status', '--config', config]);
     expect(status.stdout).toMatch(new RegExp(`server3\\s+${addr.replace(/\./g, '\\.')}\\s+follower`));
+    // A client command reaches it by id, though the config file does not list it.
+    expect(await runRaftkv(['put', 'via', 'server3', '--config', config, '--server', 'server3'])).toMatchObject({ code: 0 });
+    const unknown = await runRaftkv(['get', 'via', '--config', config, '--server', 'server9']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('--server server9 is neither in the config (servers: server0, server1, server2) nor a member the cluster lists');
     let promote = await runRaftkv(['member', 'promote', 'server3', '--config', config]);
     for (let i = 0; i < 10 && promote.code !== 0; i++) {
       await sleep(300);
