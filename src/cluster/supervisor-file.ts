@@ -16,7 +16,7 @@ export const SUPERVISOR_FILE = 'supervisor.json';
  * - `stopped`: down because someone asked (`cluster kill`, `cluster down`);
  * - `died`: exited without being asked to (`exit` says how, when the supervisor could see it).
  */
-export type ManagedState = 'starting' | 'up' | 'stopped' | 'died';
+export type ManagedState = 'starting' | 'up' | 'stopped' | 'died' | 'removed';
 
 export interface ManagedServer {
   state: ManagedState;
@@ -82,6 +82,8 @@ export function describeManaged(m: ManagedServer | undefined): string {
       return 'starting';
     case 'stopped':
       return 'stopped on request';
+    case 'removed':
+      return 'removed from the cluster';
     case 'died':
       if (m.exit?.signal) return `died (${m.exit.signal})`;
       if (m.exit?.code !== null && m.exit?.code !== undefined) return `died (exit ${m.exit.code})`;

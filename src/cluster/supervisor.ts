@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { ClusterConfig } from '../server/config.ts';
 import { dirHolder, isAlive, processStart } from '../server/data-dir-lock.ts';
+import { readRemovedMarker } from '../server/removed-marker.ts';
 import { listenProblem } from './free-ports.ts';
 import { ProcessCluster, type ServerExit } from './process-cluster.ts';
 import { removeSupervisorFile, show, writeSupervisorFile, type ManagedServer, type SupervisorRecord } from './supervisor-file.ts';
@@ -72,7 +73,16 @@ export class Supervisor {
 
   /** Starts every server and waits until each answers; rejects on the first that fails. */
   async startAll(): Promise<void> {
-    await Promise.all(this.opts.config.servers.map((s) => this.serial(s.id, () => this.startOne(s.id))));
+    await Promise.all(
+      this.opts.config.servers.map((s) => {
+        // A founder removed from the cluster would only stop again at once.
+        const removedAt = readRemovedMarker(path.join(this.dataDir, s.id));
+        if (removedAt === null) return this.serial(s.id, () => this.startOne(s.id));
+        this.set(s.id, { state: 'removed', pid: null });
+        this.opts.log(`${s.id} was removed from the cluster${removedAt > 0 ? ` at index ${removedAt}` : ''}: not started`);
+        return Promise.resolve();
+      }),
+    );
   }
 
   pid(id: string): number | undefined {
@@ -114,6 +124,14 @@ export class Supervisor {
       this.set(id, { state: 'stopped', pid: exit.pid, exit: how });
       return;
     }
+    // A server removed from the cluster (Raft §6) stops by itself, exit 0, and records it:
+    // that is the change an operator asked for, not a death to restart.
+    const removedAt = exit.code === 0 ? readRemovedMarker(path.join(this.dataDir, id)) : null;
+    if (removedAt !== null) {
+      this.set(id, { state: 'removed', pid: exit.pid, exit: how });
+      this.opts.log(`${id} was removed from the cluster${removedAt > 0 ? ` at index ${removedAt}` : ''} and stopped; it is no longer a member`);
+      return;
+    }
     this.set(id, { state: 'died', pid: exit.pid, exit: how });
     const cause = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
     const tail = lastLines(exit.logFile, 12);
@@ -128,6 +146,10 @@ export class Supervisor {
 
   private async restart(id: string): Promise<string> {
     if (this.stopping) throw new ControlError(409, 'the cluster is stopping');
+    const removedAt = readRemovedMarker(path.join(this.dataDir, id));
+    if (removedAt !== null) {
+      throw new ControlError(409, `${id} was removed from the cluster${removedAt > 0 ? ` at index ${removedAt}` : ''}: it would stop again at once (a removed id is not reused; add a server under a new id)`);
+    }
     return this.serial(id, async () => {
       const wasUp = this.cluster.state(id) !== 'down' || this.adopted.has(id);
       if (this.adopted.has(id)) await this.stopAdopted(id);

@@ -271,3 +271,38 @@ describe('cluster down without a working supervisor', () => {
     for (const n of nodes) expect(await n.exited).toEqual({ code: 0, signal: null });
   });
 });
+
+describe('a server removed from the cluster under cluster up', () => {
+  let data: string;
+  afterAll(() => {
+    killLeftovers([data]);
+  });
+
+  it('is reported as removed, not dead; cluster restart refuses it; the next cluster up does not start it', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'suprm-'));
+    data = path.join(dir, 'data');
+    const { file } = await freeConfig(dir, 3);
+    const up = startBackground(['cluster', 'up', '--config', file, '--no-trace']);
+    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
+    const conf = path.join(data, 'cluster.json');
+    await waitUntil(async () => Object.values(await statusRows(conf)).filter((r) => r[2] === 'leader').length === 1, 15_000, 'a leader');
+    const leader = Object.values(await statusRows(conf)).find((r) => r[2] === 'leader')![0];
+    const victim = ['server0', 'server1', 'server2'].find((id) => id !== leader)!;
+    const removed = await runRaftkv(['member', 'remove', victim, '--config', conf]);
+    expect(removed.code, removed.stderr).toBe(0);
+    await up.waitFor(new RegExp(`${victim} was removed from the cluster at index \\d+ and stopped; it is no longer a member`), 15_000);
+    expect(up.output()).not.toContain(`${victim} died`);
+    expect((await statusRows(conf))[victim].at(-1)).toBe('removed from the cluster');
+    const restart = await runRaftkv(['cluster', 'restart', victim, '--config', conf]);
+    expect(restart.code).not.toBe(0);
+    expect(restart.stderr).toContain(`${victim} was removed from the cluster at index`);
+    const down = await runRaftkv(['cluster', 'down', '--config', conf]);
+    expect(down.code).toBe(0);
+    await up.exited;
+    const again = startBackground(['cluster', 'up', '--config', conf, '--no-trace']);
+    await again.waitFor(/supervising \(pid \d+\)/, 60_000);
+    expect(again.output()).toMatch(new RegExp(`${victim} was removed from the cluster at index \\d+: not started`));
+    expect((await runRaftkv(['cluster', 'down', '--config', conf])).code).toBe(0);
+    await again.exited;
+  }, 120_000);
+});
