@@ -100,6 +100,8 @@ export class ScenarioContext {
     const c = await RemoteClient.start({
       clientId,
       servers: extra.only ? all.filter((s) => s.id === serverId) : all,
+      // A client that can reach only this server must not learn the others' addresses.
+      ...(extra.only ? { discoverMembers: false } : {}),
       serverId,
       traceServer: this.collector.addr,
       attemptTimeoutMs: extra.attemptTimeoutMs ?? 1000,

@@ -47,6 +47,12 @@ export interface ClientOptions {
   initialClock?: VectorClock;
   /** Every finished operation, with monotonic call and return times (history.json). */
   onHistory?: (entry: HistoryEntry) => void;
+  /**
+   * Learn the cluster's membership from the server connected to, and fail over across it
+   * (default true). False keeps the client to `servers`: a client that can reach only
+   * those, as scenarios model a partitioned client.
+   */
+  discoverMembers?: boolean;
 }
 
 export interface OpOutcome {
@@ -313,7 +319,7 @@ export class KvClient extends EventEmitter {
    * (an older one, or one still starting) leaves the list as it was.
    */
   private refreshMembers(): void {
-    if (this.refreshing || this.stopped) return;
+    if (this.refreshing || this.stopped || this.opts.discoverMembers === false) return;
     const admin = new AdminClient(this.current.addr);
     this.refreshing = admin;
     admin
