@@ -4,6 +4,9 @@
  * every pid still registered.
  */
 
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
 type Task = () => Promise<void>;
 
 const tasks = new Set<Task>();
@@ -21,6 +24,59 @@ export function onInterrupt(task: Task): () => void {
 export function trackPids(source: () => number[]): () => void {
   pidSources.add(source);
   return () => pidSources.delete(source);
+}
+
+/**
+ * What a bench start registers until it is stopped: `stopFn` runs on Ctrl-C, and the pids
+ * given to track() are SIGKILLed if the bench dies first. stop() and fail() unregister both.
+ */
+export class StartGuard {
+  private untrack: () => void = () => {};
+  private readonly offInterrupt: () => void;
+
+  constructor(private readonly stopFn: Task) {
+    this.offInterrupt = onInterrupt(stopFn);
+  }
+
+  track(source: () => number[]): void {
+    this.untrack = trackPids(source);
+  }
+
+  /** Stops what was started and unregisters it. */
+  async stop(): Promise<void> {
+    try {
+      await this.stopFn();
+    } finally {
+      this.release();
+    }
+  }
+
+  /** For a start that failed: stops what was started, then throws `err` with the last lines of each server log in `logDir`. */
+  async fail(err: unknown, logDir: string): Promise<never> {
+    const tails = logTails(logDir);
+    await this.stopFn().catch(() => {});
+    this.release();
+    throw new Error(`${(err as Error).message}${tails ? `\n${tails}` : ''}`);
+  }
+
+  private release(): void {
+    this.untrack();
+    this.offInterrupt();
+  }
+}
+
+/** The last 8 lines of each server log in `logDir`, for an error message (they are deleted with the temp dir); '' if none. */
+export function logTails(logDir: string): string {
+  try {
+    return readdirSync(logDir)
+      .map((f) => {
+        const lines = readFileSync(path.join(logDir, f), 'utf8').trimEnd().split('\n').slice(-8);
+        return `--- ${f}\n${lines.join('\n')}`;
+      })
+      .join('\n');
+  } catch {
+    return '';
+  }
 }
 
 export function wasInterrupted(): boolean {

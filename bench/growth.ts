@@ -18,8 +18,7 @@ import path from 'node:path';
 import { KvClient } from '../src/client/kv-client.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../src/server/config.ts';
-import { onInterrupt, trackPids, wasInterrupted } from './cleanup.ts';
-import { logTails } from './raftkv-target.ts';
+import { logTails, StartGuard, wasInterrupted } from './cleanup.ts';
 import { freePorts, spreadOrder } from './system.ts';
 import { table, type Column } from './table.ts';
 import { keyName, makeValue, now, sleep } from './workload.ts';
@@ -285,8 +284,7 @@ async function startCluster(n: number, root: string, readyTimeoutMs: number): Pr
     if (pc) await pc.stopAll();
     rmSync(dir, { recursive: true, force: true });
   };
-  const offInterrupt = onInterrupt(stop);
-  let untrack = () => {};
+  const guard = new StartGuard(stop);
   try {
     const ports = await freePorts(n);
     const base = defaultConfig(n, 0, path.join(dir, 'data'));
@@ -294,7 +292,7 @@ async function startCluster(n: number, root: string, readyTimeoutMs: number): Pr
     const file = writeConfig(path.join(dir, 'cluster.json'), config);
     const cluster = new ProcessCluster(config, file, { readyTimeoutMs });
     pc = cluster;
-    untrack = trackPids(() => cluster.ids.map((id) => cluster.pid(id)).filter((p): p is number => p !== undefined));
+    guard.track(() => cluster.ids.map((id) => cluster.pid(id)).filter((p): p is number => p !== undefined));
     await Promise.all(config.servers.map((s) => cluster.start(s.id)));
     await cluster.waitForLeader(15_000);
     return {
@@ -303,21 +301,10 @@ async function startCluster(n: number, root: string, readyTimeoutMs: number): Pr
       dir,
       pid: (id) => cluster.pid(id) ?? null,
       serverDir: (id) => path.join(config.dataDir, id),
-      async stop() {
-        try {
-          await stop();
-        } finally {
-          untrack();
-          offInterrupt();
-        }
-      },
+      stop: () => guard.stop(),
     };
   } catch (err) {
-    const tails = logTails(path.join(dir, 'data', 'logs'));
-    await stop().catch(() => {});
-    untrack();
-    offInterrupt();
-    throw new Error(`${(err as Error).message}${tails ? `\n${tails}` : ''}`);
+    return guard.fail(err, path.join(dir, 'data', 'logs'));
   }
 }
 

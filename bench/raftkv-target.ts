@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { KvClient } from '../src/client/kv-client.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
 import { defaultConfig, writeConfig } from '../src/server/config.ts';
-import { onInterrupt, trackPids } from './cleanup.ts';
+import { StartGuard } from './cleanup.ts';
 import { freePorts, type BenchSystem, type ConnectOptions } from './system.ts';
 import type { RunningTraceServer, TraceServerStarter } from './trace-server.ts';
 import { waitForTraceBacklog } from './trace-backlog.ts';
@@ -51,8 +51,7 @@ export async function startRaftkv(o: RaftkvClusterOptions): Promise<BenchSystem>
     if (trace) await trace.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  const offInterrupt = onInterrupt(stop);
-  let untrack = () => {};
+  const guard = new StartGuard(stop);
   try {
     if (o.traceServer) {
       const traceDir = path.join(dir, 'traces');
@@ -65,7 +64,7 @@ export async function startRaftkv(o: RaftkvClusterOptions): Promise<BenchSystem>
     const file = writeConfig(path.join(dir, 'cluster.json'), config);
     const pc = new ProcessCluster(config, file, o.env ? { env: o.env } : {});
     cluster = pc;
-    untrack = trackPids(() => pc.ids.map((id) => pc.pid(id)).filter((p): p is number => p !== undefined));
+    guard.track(() => pc.ids.map((id) => pc.pid(id)).filter((p): p is number => p !== undefined));
     await Promise.all(config.servers.map((s) => pc.start(s.id)));
     await pc.waitForLeader(15_000);
     const clientTraceServer = trace && trace.clientTraces !== false ? trace.addr : undefined;
@@ -100,34 +99,10 @@ export async function startRaftkv(o: RaftkvClusterOptions): Promise<BenchSystem>
       restart: async (id) => {
         await pc.start(id);
       },
-      async stop() {
-        try {
-          await stop();
-        } finally {
-          untrack();
-          offInterrupt();
-        }
-      },
+      stop: () => guard.stop(),
     };
   } catch (err) {
-    const tails = logTails(path.join(dir, 'data', 'logs'));
-    await stop().catch(() => {});
-    untrack();
-    offInterrupt();
-    throw new Error(`${(err as Error).message}${tails ? `\n${tails}` : ''}`);
+    return guard.fail(err, path.join(dir, 'data', 'logs'));
   }
 }
 
-/** The last 8 lines of each server log in `logDir`, for an error message (they are deleted with the temp dir); '' if none. */
-export function logTails(logDir: string): string {
-  try {
-    return readdirSync(logDir)
-      .map((f) => {
-        const lines = readFileSync(path.join(logDir, f), 'utf8').trimEnd().split('\n').slice(-8);
-        return `--- ${f}\n${lines.join('\n')}`;
-      })
-      .join('\n');
-  } catch {
-    return '';
-  }
-}
