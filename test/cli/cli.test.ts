@@ -91,7 +91,7 @@ describe('raftkv CLI with nothing listening', () => {
     const file = configFile('one.json', JSON.stringify({ servers: [{ id: 'a', addr: '127.0.0.1:1' }] }));
     const r = await raftkv(['get', 'k', '--config', file, '--server', 'zz']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--server zz is not in the config (servers: a)');
+    expect(r.stderr).toContain('--server zz is neither in the config (servers: a) nor a member the cluster lists');
   });
 });
 
