@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runName, type Collector } from '../../tracing/collector.ts';
 import { CLUSTER_FILE } from '../cluster/cluster-file.ts';
@@ -58,7 +58,12 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
   }
 
   let collector: Collector | null = null;
-  if (opts.trace) collector = await startTraceServer({ dir: 'traces', run: runName('cluster-'), addr: '127.0.0.1:0' });
+  if (opts.trace) {
+    collector = await startTraceServer({ dir: 'traces', run: runName('cluster-'), addr: '127.0.0.1:0' });
+    // The configured servers (the founding voters), so `raftkv check` counts majorities
+    // against them, as a scenario's meta.json lets it.
+    writeFileSync(path.join(collector.dir, 'meta.json'), JSON.stringify({ cluster: show(file), servers: base.servers.map((s) => s.id) }, null, 1) + '\n');
+  }
   const config: ClusterConfig = { ...base, dataDir, traceServer: collector?.addr ?? base.traceServer };
   writeConfig(file, config);
   const sup = new Supervisor({

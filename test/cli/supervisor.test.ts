@@ -306,3 +306,26 @@ describe('a server removed from the cluster under cluster up', () => {
     await again.exited;
   }, 120_000);
 });
+
+describe('a traced cluster up', () => {
+  let data: string;
+  let runDir: string | null = null;
+  afterAll(() => {
+    killLeftovers([data]);
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
+  });
+
+  it('writes meta.json beside the trace, naming the configured servers, so check counts majorities against them', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'suptr-'));
+    data = path.join(dir, 'data');
+    const { file } = await freeConfig(dir, 3);
+    const up = startBackground(['cluster', 'up', '--config', file]);
+    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
+    const m = /tracing to (\S+) \(open shiviz.log/.exec(up.output());
+    expect(m).not.toBeNull();
+    runDir = path.resolve(REPO, m![1]);
+    expect(JSON.parse(readFileSync(path.join(runDir, 'meta.json'), 'utf8')).servers).toEqual(['server0', 'server1', 'server2']);
+    expect((await runRaftkv(['cluster', 'down', '--config', path.join(data, 'cluster.json')])).code).toBe(0);
+    await up.exited;
+  }, 60_000);
+});
