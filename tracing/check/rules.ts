@@ -12,6 +12,7 @@ import { operationOrderRule } from './rule-operations.ts';
 import { shivizRule } from './rule-shiviz.ts';
 import { snapshotSafetyRule } from './rule-snapshot-safety.ts';
 import { stateMachineSafetyRule } from './rule-state-machine.ts';
+import { voteSafetyRule } from './rule-vote-safety.ts';
 import type { NamedRule } from './trace.ts';
 
 /** The general rules of docs/TRACING.md, in report order; scenarios append their own. */
@@ -21,6 +22,7 @@ export const GENERAL_RULES: readonly NamedRule[] = [
   { name: 'lifecycle', check: lifecycleRule },
   { name: 'operation-order', check: operationOrderRule }, // rule 1
   { name: 'election-safety', check: electionSafetyRule }, // rule 2
+  { name: 'vote-safety', check: voteSafetyRule },
   { name: 'conf-change', check: confChangeRule },
   { name: 'state-machine-safety', check: stateMachineSafetyRule }, // rule 3
   { name: 'commit-before-apply', check: commitBeforeApplyRule },
