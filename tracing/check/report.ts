@@ -1,9 +1,11 @@
-import { serializeClock } from '../clock.ts';
 import { loadRun, type LoadedRun } from './load.ts';
 import { GENERAL_RULES, RULE_REFS } from './rules.ts';
+import { capLine, shortenLine, shortenText } from './shorten.ts';
 import { Trace, type NamedRule, type Offender, type Rule, type RuleResult } from './trace.ts';
 
 export const OFFENDERS_SHOWN = 20;
+/** Detail lines printed under one offender; the rest are counted. */
+export const DETAILS_SHOWN = 30;
 
 export interface CheckReport {
   dir: string;
@@ -40,15 +42,21 @@ function checkRun(run: LoadedRun, extraRules: readonly ExtraRule[] = []): CheckR
   return { dir: run.dir, results, ok: results.every((r) => r.status !== 'FAIL') };
 }
 
-/** The report people read: one line per rule, then its offenders as `host {clock} line N: message`. */
+/**
+ * The report people read: one line per rule, then its offenders as `host:counter line N:
+ * message`. Printing shortens long values, lists and lines (see shorten.ts); the
+ * CheckReport keeps every offender whole.
+ */
 export function formatReport(report: CheckReport): string {
   const lines: string[] = [`raftkv check ${report.dir}`];
   const width = Math.max(...report.results.map((r) => label(r).length));
   for (const r of report.results) {
-    lines.push(`${r.status.padEnd(4)}  ${label(r).padEnd(width)}${r.note ? `  (${r.note})` : ''}`.trimEnd());
+    lines.push(capLine(`${r.status.padEnd(4)}  ${label(r).padEnd(width)}${r.note ? `  (${shortenText(r.note)})` : ''}`.trimEnd()));
     for (const o of r.offenders.slice(0, OFFENDERS_SHOWN)) {
       lines.push(`      ${formatOffender(o)}`);
-      for (const d of o.details ?? []) lines.push(`          ${d}`);
+      const details = o.details ?? [];
+      for (const d of details.slice(0, DETAILS_SHOWN)) lines.push(`          ${shortenLine(d)}`);
+      if (details.length > DETAILS_SHOWN) lines.push(`          ... and ${details.length - DETAILS_SHOWN} more lines`);
     }
     if (r.offenders.length > OFFENDERS_SHOWN) lines.push(`      ... and ${r.offenders.length - OFFENDERS_SHOWN} more (${r.offenders.length} in all)`);
     else if (r.offenders.length > 1) lines.push(`      (${r.offenders.length} offenders)`);
@@ -58,9 +66,16 @@ export function formatReport(report: CheckReport): string {
   return lines.join('\n');
 }
 
+/**
+ * `host:counter line N: message`, where counter is the host's own clock entry (its place
+ * in its host's order, as ShiViz numbers it). Other hosts' entries are left out: a
+ * message that involves another host's event names it itself, as `Tag@host:counter
+ * (line N)`. The message is shortened (shorten.ts) and the line capped at MAX_LINE.
+ */
 export function formatOffender(o: Offender): string {
-  const where = [o.host, o.clock ? serializeClock(o.clock) : null, o.line !== null ? `line ${o.line}` : null].filter((x) => x !== null).join(' ');
-  return `${where}: ${o.message}`;
+  const own = o.clock ? o.clock[o.host] : undefined;
+  const where = [own !== undefined ? `${o.host}:${own}` : o.host, o.line !== null ? `line ${o.line}` : null].filter((x) => x !== null).join(' ');
+  return shortenLine(`${where}: ${o.message}`);
 }
 
 function label(r: RuleResult): string {
