@@ -7,7 +7,7 @@ import { ConfigsInForce } from '../../tracing/check/config-in-force.ts';
 import { loadRun } from '../../tracing/check/load.ts';
 import { formatReport, runChecks, type CheckReport } from '../../tracing/check/report.ts';
 import { Trace } from '../../tracing/check/trace.ts';
-import { mutateRun } from './mutate.ts';
+import { failingRules as failing, mutateRun } from './mutate.ts';
 import { INITIAL, produceMembershipRun, type MembershipRunOptions } from './membership-run.ts';
 
 const temps: string[] = [];
@@ -22,7 +22,6 @@ function run(opts: MembershipRunOptions = {}): string {
   return dir;
 }
 
-const failing = (report: CheckReport) => report.results.filter((r) => r.status === 'FAIL').map((r) => r.rule).sort();
 const ruleOf = (report: CheckReport, rule: string) => report.results.find((r) => r.rule === rule)!;
 const messages = (report: CheckReport, rule: string) => ruleOf(report, rule).offenders.map((o) => o.message).join('\n');
 

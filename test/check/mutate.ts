@@ -1,3 +1,4 @@
+import type { CheckReport } from '../../tracing/check/report.ts';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,4 +60,9 @@ export function swapContent(a: TraceRecord, b: TraceRecord): void {
   b.tag = tag;
   b.traceId = traceId;
   b.body = body;
+}
+
+/** The names of the rules a report failed, sorted: what a mutation test asserts first. */
+export function failingRules(report: CheckReport): string[] {
+  return report.results.filter((r) => r.status === 'FAIL').map((r) => r.rule).sort();
 }

@@ -15,7 +15,7 @@ import { result, Trace } from '../../tracing/check/trace.ts';
 import type { TraceRecord } from '../../tracing/record.ts';
 import { formatShiViz } from '../../tracing/shiviz.ts';
 import { produceGoodRun, type GoodRun } from './good-run.ts';
-import { hostRecords, mutateRun, readRun, swapContent, type RunFiles } from './mutate.ts';
+import { hostRecords, failingRules as failing, mutateRun, readRun, swapContent, type RunFiles } from './mutate.ts';
 
 const execFileP = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -39,7 +39,6 @@ function mutate(change: (run: RunFiles) => void, opts?: { keepShiviz?: boolean }
   return dir;
 }
 
-const failing = (report: CheckReport) => report.results.filter((r) => r.status === 'FAIL').map((r) => r.rule).sort();
 const ruleOf = (report: CheckReport, rule: string) => report.results.find((r) => r.rule === rule)!;
 
 /**

@@ -8,7 +8,7 @@ import { installSnapshotRule } from '../../tracing/check/rule-install-snapshot.t
 import { snapshotSafetyRule } from '../../tracing/check/rule-snapshot-safety.ts';
 import { Trace } from '../../tracing/check/trace.ts';
 import type { TraceRecord } from '../../tracing/record.ts';
-import { hostRecords, mutateRun, readRun, type RunFiles } from './mutate.ts';
+import { hostRecords, failingRules as failing, mutateRun, readRun, type RunFiles } from './mutate.ts';
 import { produceSnapshotRun, type SnapshotRun } from './snapshot-run.ts';
 
 /**
@@ -37,7 +37,6 @@ function mutate(change: (run: RunFiles) => void): string {
   return dir;
 }
 
-const failing = (report: CheckReport) => report.results.filter((r) => r.status === 'FAIL').map((r) => r.rule).sort();
 const ruleOf = (report: CheckReport, rule: string) => report.results.find((r) => r.rule === rule)!;
 const messages = (report: CheckReport, rule: string) => ruleOf(report, rule).offenders.map((o) => o.message).join('\n');
 

@@ -9,7 +9,7 @@ import type { TraceRecord } from '../../tracing/record.ts';
 import type { JsonlRecord } from '../../tracing/shiviz.ts';
 import { produceGoodRun, type GoodRun } from './good-run.ts';
 import { produceMembershipRun } from './membership-run.ts';
-import { hostRecords, mutateRun, readRun, type RunFiles } from './mutate.ts';
+import { hostRecords, failingRules as failing, mutateRun, readRun, type RunFiles } from './mutate.ts';
 import { produceSnapshotRun } from './snapshot-run.ts';
 
 /**
@@ -37,7 +37,6 @@ function mutate(change: (run: RunFiles) => void): string {
   return dir;
 }
 
-const failing = (report: CheckReport) => report.results.filter((r) => r.status === 'FAIL').map((r) => r.rule).sort();
 const voteSafety = (report: CheckReport) => report.results.find((r) => r.rule === 'vote-safety')!;
 const messages = (report: CheckReport) => voteSafety(report).offenders.map((o) => o.message).join('\n');
 
