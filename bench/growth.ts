@@ -19,7 +19,7 @@ import { KvClient } from '../src/client/kv-client.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../src/server/config.ts';
 import { logTails, StartGuard, wasInterrupted } from './cleanup.ts';
-import { freePorts, spreadOrder } from './system.ts';
+import { freePorts, noteTaker, spreadOrder } from './system.ts';
 import { table, type Column } from './table.ts';
 import { keyName, makeValue, now, sleep } from './workload.ts';
 
@@ -490,11 +490,7 @@ export async function runGrowth(o: GrowthOptions): Promise<GrowthReport> {
   const t0 = now();
   const startedAt = new Date().toISOString();
   const log = o.log;
-  const notes: string[] = [];
-  const note = (s: string) => {
-    notes.push(s);
-    log(`note: ${s}`);
-  };
+  const { notes, note } = noteTaker(log);
   const stages: GrowthStage[] = [];
   const baseline = o.baseline ? loadBaseline(o.baseline) : null;
   const load = os.loadavg()[0];

@@ -23,7 +23,7 @@ import { startEtcd } from './etcd-target.ts';
 import { runFailover, type FailoverResult } from './failover.ts';
 import { GROWTH_ARG_SPECS, GROWTH_USAGE, growthOptions, growthResultName, printGrowthReport, runGrowth, type GrowthOptions } from './growth.ts';
 import { startRaftkv } from './raftkv-target.ts';
-import { cpuSecondsOf, machineBusyCores, machineBusySeconds, spreadOrder, type BenchSystem } from './system.ts';
+import { cpuSecondsOf, machineBusyCores, machineBusySeconds, noteTaker, spreadOrder, type BenchSystem } from './system.ts';
 import {
   COMPARISON_COLUMNS, FAILOVER_COLUMNS, ROW_COLUMNS, TRACE_COLUMNS,
   header, line, table, type Comparison, type RowResult, type TraceCost,
@@ -316,11 +316,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const t0 = now();
   const startedAt = new Date().toISOString();
   const log = o.log;
-  const notes: string[] = [];
-  const note = (s: string) => {
-    notes.push(s);
-    log(`note: ${s}`);
-  };
+  const { notes, note } = noteTaker(log);
   const rows: RowResult[] = [];
   const failover: FailoverResult[] = [];
   const busyStart = await machineBusyCores(1000);

@@ -101,3 +101,15 @@ export async function machineBusyCores(ms = 1000): Promise<number> {
   await new Promise((r) => setTimeout(r, ms));
   return (machineBusySeconds() - a) / ((Date.now() - t) / 1000);
 }
+
+/** Notes for a bench report: each one printed as `note: ...` as it is taken, and kept for the JSON. */
+export function noteTaker(log: (line: string) => void): { notes: string[]; note: (s: string) => void } {
+  const notes: string[] = [];
+  return {
+    notes,
+    note: (s) => {
+      notes.push(s);
+      log(`note: ${s}`);
+    },
+  };
+}
