@@ -32,6 +32,8 @@ async function main(argv: string[]): Promise<number | void> {
       'rejoin-empty': { type: 'boolean' },
       join: { type: 'string' },
       learner: { type: 'boolean' },
+      out: { type: 'string', short: 'o' },
+      'max-events': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +92,11 @@ async function main(argv: string[]): Promise<number | void> {
     if (rest.length !== 1) throw new UsageError('check takes one run directory: raftkv check <runDir>');
     const { runCheckCommand } = await import('./check-command.ts');
     return runCheckCommand(rest[0]);
+  }
+  if (command === 'report') {
+    if (rest.length !== 1) throw new UsageError('report takes one run directory: raftkv report <runDir> [-o <file>]');
+    const { runReportCommand } = await import('./report-command.ts');
+    return runReportCommand(rest[0], { out: values.out, maxEvents: values['max-events'] === undefined ? undefined : positiveInt(values['max-events'], '--max-events') });
   }
   if (command === 'tui') {
     // ink and react stay out of every other command.

@@ -67,6 +67,13 @@ Traces:
   raftkv check <runDir>                             grade a traced run (trace.jsonl, shiviz.log,
                                                     history.json, meta.json): PASS/FAIL per rule;
                                                     exit 0 all pass, 1 a rule failed, 2 unreadable trace
+  raftkv report <runDir> [-o <file>] [--max-events N]
+                                                    write one self-contained HTML page (default
+                                                    <runDir>/report.html): a lane per process with
+                                                    its messages, terms, client operations per key,
+                                                    a linearizability counterexample, the rules
+                                                    (exit codes as check; draws the first N events,
+                                                    default 12000)
 
 Client (any server; followers forward to the leader), and what each prints:
   raftkv get <key>                the value (an empty line if the key is absent)
