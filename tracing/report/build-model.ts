@@ -84,7 +84,7 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
 
   return {
     title: `raftkv report: ${path.basename(path.resolve(runDir))}`,
-    runDir: path.resolve(runDir),
+    runDir,
     generatedAt: new Date().toISOString(),
     scenario: run.meta?.scenario ?? null,
     hosts,
