@@ -42,6 +42,7 @@ async function main(argv: string[]): Promise<number | void> {
     console.log(USAGE);
     return;
   }
+  if (command !== 'report' && (values.out !== undefined || values['max-events'] !== undefined)) throw new UsageError('-o/--out and --max-events go with report only');
   if (command === 'node') {
     if (!values.id) throw new UsageError('node needs --id <serverId>');
     const { runNode } = await import('./node-command.ts');

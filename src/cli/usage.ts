@@ -67,7 +67,7 @@ Traces:
   raftkv check <runDir>                             grade a traced run (trace.jsonl, shiviz.log,
                                                     history.json, meta.json): PASS/FAIL per rule;
                                                     exit 0 all pass, 1 a rule failed, 2 unreadable trace
-  raftkv report <runDir> [-o <file>] [--max-events N]
+  raftkv report <runDir> [-o|--out <file>] [--max-events N]
                                                     write one self-contained HTML page (default
                                                     <runDir>/report.html): a lane per process with
                                                     its messages, terms, client operations per key,
