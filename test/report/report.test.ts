@@ -136,6 +136,22 @@ describe('the report model of a real run', () => {
     expect(runReportCommand(path.join(root, 'nothing-here'), {}, io)).toBe(2);
     expect(out).toMatch(/raftkv report: cannot read .*trace\.jsonl/);
   });
+
+  it('raftkv report grades a scenario\'s run with that scenario\'s rules too, as check does', () => {
+    // The good run as if scenario 6 had made it: its rule (the client failed over) fails, there being no client0.
+    const dir = mutateRun(good.dir, (run) => {
+      run.meta = { ...run.meta, scenario: '06-mid-request-failure' };
+    });
+    try {
+      const file = path.join(root, 'as-scenario-6.html');
+      expect(runReportCommand(dir, { out: file }, { out: () => {}, err: () => {} })).toBe(1);
+      const model = modelOf(file);
+      expect(model.scenario).toBe('06-mid-request-failure');
+      expect(model.rules.filter((r) => r.status === 'FAIL').map((r) => r.rule)).toEqual(['client-failed-over']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
@@ -205,6 +221,12 @@ describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
     expect(await page.$eval('.counterexample[data-cx-key="k1"]', (e) => e.textContent)).toContain(`${culpritId} get(k1) -> "never-written"`);
     expect(await page.$eval('li.cx-line.culprit', (e) => e.getAttribute('data-cx-op'))).toBe(culpritId);
     expect(await page.$eval('text.key-label.cx', (e) => e.getAttribute('data-key'))).toBe('k1');
+    // In the lanes, the events of the counterexample's operations are ringed: the culprit's among them.
+    const ringed = await page.$$eval('circle[data-cx]', (els) => [...new Set(els.map((e) => e.getAttribute('data-cx')))]);
+    const bad = buildModel(badDir);
+    const cxTraceIds = bad.counterexamples[0].ops.map((id) => bad.ops.find((o) => o.id === id)!.traceId);
+    expect(ringed.sort()).toEqual([...new Set(cxTraceIds)].sort());
+    expect(ringed).toContain(culpritId);
 
     // The rule table's offender points at the culprit's GetStart; clicking it selects that event.
     const start = goodModel.events.find((e) => e.traceId === culpritId && e.tag === 'GetStart')!;
@@ -226,6 +248,14 @@ describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
     expect(errors).toEqual([]);
   });
 });
+
+/** The model a written page carries (its JSON script element). */
+function modelOf(file: string): ReportModel {
+  const html = readFileSync(file, 'utf8');
+  const json = html.split('<script type="application/json" id="report-model">')[1]?.split('</script>')[0];
+  if (json === undefined) throw new Error(`${file} holds no report model`);
+  return JSON.parse(json) as ReportModel;
+}
 
 /** Debian's chromium on PATH (CHROMIUM_PATH overrides), or null. */
 function findChromium(): string | null {

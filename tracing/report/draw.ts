@@ -42,6 +42,9 @@ export function drawReport(model: ReportModel): void {
     return 'client';
   };
   const byId = new Map<string, ReportEvent>(model.events.map((e) => [e.id, e]));
+  // The trace ids of a counterexample's operations: their events are ringed in red in the lanes.
+  const traceIdOfOp = new Map(model.ops.map((o) => [o.id, o.traceId]));
+  const cxTraceIds = new Set(model.counterexamples.flatMap((c) => c.ops.map((id) => traceIdOfOp.get(id) ?? id)));
   const laneIndex = new Map(model.hosts.map((h, i) => [h.name, i]));
   const termColor = (t: number) => d3.schemeTableau10[t % 10];
 
@@ -287,7 +290,8 @@ export function drawReport(model: ReportModel): void {
       .selectAll('circle')
       .data(model.events)
       .join('circle')
-      .attr('class', (e) => `event ${category(e.tag)}${e.tag === 'LeaderElected' ? ' elected' : ''}${e.tag === 'ServerStart' ? ' start' : ''}`)
+      .attr('class', (e) => `event ${category(e.tag)}${e.tag === 'LeaderElected' ? ' elected' : ''}${e.tag === 'ServerStart' ? ' start' : ''}${cxTraceIds.has(e.traceId) ? ' cx' : ''}`)
+      .attr('data-cx', (e) => (cxTraceIds.has(e.traceId) ? e.traceId : null))
       .attr('data-event', (e) => e.id)
       .attr('data-tag', (e) => e.tag)
       .attr('cx', (e) => xOf(e.level))

@@ -13,7 +13,7 @@ const CUT = 60;
 
 /** The bars of one history (ms after its first call), every key of mget/mput its own bar. */
 export function historyOps(history: readonly HistoryEntry[]): ReportOp[] {
-  const t0 = history.length ? Math.min(...history.map((h) => h.call)) : 0;
+  const t0 = firstCall(history);
   const out: ReportOp[] = [];
   for (const h of history) {
     const traceId = `${h.clientId}:${h.opId}`;
@@ -48,7 +48,7 @@ export function opId(h: HistoryEntry, key: string): string {
  * again (only called when the linearizability rule failed).
  */
 export function counterexamples(history: readonly HistoryEntry[]): ReportCounterexample[] {
-  const t0 = history.length ? Math.min(...history.map((h) => h.call)) : 0;
+  const t0 = firstCall(history);
   const out: ReportCounterexample[] = [];
   for (const k of checkHistory(history).keys) {
     const cx = k.counterexample;
@@ -63,6 +63,13 @@ export function counterexamples(history: readonly HistoryEntry[]): ReportCounter
     });
   }
   return out;
+}
+
+/** The earliest call (0 for an empty history); a loop, since a long history overflows Math.min's arguments. */
+function firstCall(history: readonly HistoryEntry[]): number {
+  let t0 = Infinity;
+  for (const h of history) if (h.call < t0) t0 = h.call;
+  return Number.isFinite(t0) ? t0 : 0;
 }
 
 function keysOf(h: HistoryEntry): string[] {

@@ -67,6 +67,7 @@ line.lane { stroke: #c8c8c8; } line.lane.client { stroke-dasharray: 4 3; }
 line.edge { stroke: #9a9a9a; stroke-width: 1; opacity: 0.7; }
 circle.event { stroke: #fff; stroke-width: 1; cursor: pointer; }
 circle.event.start { stroke: #333; stroke-width: 1.5; }
+circle.event.cx { stroke: #c53030; stroke-width: 2; }
 circle.event.hl { stroke: #111; stroke-width: 2.5; r: 7px; }
 circle.event.primary { stroke: #e00000; stroke-width: 3.5; r: 9px; }
 .leader-mark { fill: #ffd400; stroke: #7a5c00; cursor: pointer; }
