@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,7 +23,7 @@ import { mutateRun, readRun } from '../check/mutate.ts';
  */
 
 const CHROMIUM = findChromium();
-const NO_CHROMIUM = 'chromium is not installed (apt-get install -y chromium): the report browser tests are SKIPPED';
+const NO_CHROMIUM = `chromium is not installed (apt-get install -y chromium${process.env.CHROMIUM_PATH !== undefined ? `, or CHROMIUM_PATH=${process.env.CHROMIUM_PATH} is not a file` : ''}): the report browser tests are SKIPPED`;
 if (!CHROMIUM) console.warn(NO_CHROMIUM);
 
 let root: string;
@@ -257,9 +257,9 @@ function modelOf(file: string): ReportModel {
   return JSON.parse(json) as ReportModel;
 }
 
-/** Debian's chromium on PATH (CHROMIUM_PATH overrides), or null. */
+/** Debian's chromium on PATH, or CHROMIUM_PATH when set (null when that file does not exist). */
 function findChromium(): string | null {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  if (process.env.CHROMIUM_PATH !== undefined) return existsSync(process.env.CHROMIUM_PATH) ? process.env.CHROMIUM_PATH : null;
   for (const name of ['chromium', 'chromium-browser']) {
     try {
       const found = execFileSync('which', [name], { encoding: 'utf8' }).trim();
