@@ -255,7 +255,12 @@ export function drawReport(model: ReportModel): void {
       .selectAll('text')
       .data((t) => [t])
       .join('text')
-      .attr('x', (t) => xOf(t.start) - pxPerLevel / 2 + 4)
+      .attr('x', (t) => {
+        // Right of the term's first LeaderElected star when it is near the start, so the star does not cover it.
+        const star = model.leaders.find((l) => l.term === t.term);
+        const start = xOf(t.start) - pxPerLevel / 2 + 4;
+        return star && xOf(star.level) - start < 120 ? xOf(star.level) + 10 : start;
+      })
       .attr('y', BAND_H / 2 + 4)
       .attr('class', 'term-text')
       .text((t) => ((t.end - t.start) * pxPerLevel > 60 ? `term ${t.term}${t.leader ? `: ${t.leader}` : ''}` : `${t.term}`));
@@ -304,10 +309,12 @@ export function drawReport(model: ReportModel): void {
       .join('title')
       .text((e) => `${e.tag}  ${e.id}  (trace.jsonl line ${e.line})${e.traceId ? `\ntrace id ${e.traceId}` : ''}\n${e.body}`);
   }
+  let marked: { ids: Set<string>; primary: string | null } = { ids: new Set(), primary: null };
   function rezoom(f: number): void {
     const mid = (scroller.node()!.scrollLeft + scroller.node()!.clientWidth / 2 - PAD_L) / pxPerLevel;
     pxPerLevel = Math.min(64, Math.max(1, pxPerLevel * f));
     drawLanes();
+    mark();
     scroller.node()!.scrollLeft = xOf(mid) - scroller.node()!.clientWidth / 2;
   }
   drawLanes();
@@ -411,17 +418,21 @@ export function drawReport(model: ReportModel): void {
   opsSec.append('p').attr('class', 'hint').text('Shift+wheel or drag to zoom and pan the time axis; click a bar to see its events in the lanes. Green: ok, grey: failed (changed nothing), yellow: error, outcome unknown; outlined: a counterexample, red: its unexplained result.');
 
   // ------------------------------------------------------------------ selection
-  function select(ids: string[], primary: string | null, title?: string, extra: string[] = []): void {
-    gEvents.selectAll<SVGCircleElement, ReportEvent>('circle').classed('hl', false).attr('data-highlighted', null);
-    gEvents.selectAll<SVGCircleElement, ReportEvent>('circle.primary').classed('primary', false);
-    const set = new Set(ids);
+  /** Rings the selected events (the primary one in red); drawLanes re-applies it after a rescale. */
+  function mark(): void {
+    gEvents.selectAll<SVGCircleElement, ReportEvent>('circle').classed('hl', false).classed('primary', false).attr('data-highlighted', null);
     gEvents
       .selectAll<SVGCircleElement, ReportEvent>('circle')
-      .filter((e) => set.has(e.id))
+      .filter((e) => marked.ids.has(e.id))
       .classed('hl', true)
-      .classed('primary', (e) => e.id === primary)
+      .classed('primary', (e) => e.id === marked.primary)
       .attr('data-highlighted', 'true')
       .raise();
+  }
+
+  function select(ids: string[], primary: string | null, title?: string, extra: string[] = []): void {
+    marked = { ids: new Set(ids), primary };
+    mark();
     const target = primary && byId.has(primary) ? byId.get(primary)! : ids.map((id) => byId.get(id)).find((e) => e !== undefined);
     const lines: string[] = [...extra];
     if (target) {
