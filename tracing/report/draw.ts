@@ -122,7 +122,7 @@ export function drawReport(model: ReportModel): void {
     .select('td:last-child')
     .append('div')
     .attr('class', 'rule-note')
-    .text((r) => `... and ${r.count - r.offenders.length} more offenders (raftkv check lists them)`);
+    .text((r) => `... and ${r.count - r.offenders.length} more offenders`);
 
   // ------------------------------------------------------------------ counterexamples
   const opById = new Map<string, ReportOp>(model.ops.map((o) => [o.id, o]));
