@@ -80,6 +80,27 @@ describe('the report model of a real run', () => {
     }
   });
 
+  it('draws no arrow into a receive whose sender is missing from the trace, and counts it', () => {
+    // As if the leader's process had lost the record of one AppendEntries it sent.
+    let lostRecv = '';
+    const dir = mutateRun(good.dir, (run) => {
+      const recv = run.records.find((r) => r.tag === 'AppendEntriesRecv')!;
+      const leader = recv.body.leaderId as string;
+      const i = run.records.findIndex((r) => r.host === leader && r.tag === 'AppendEntries' && r.clock[leader] === recv.clock[leader]);
+      expect(i).toBeGreaterThanOrEqual(0);
+      run.records.splice(i, 1);
+      lostRecv = `${recv.host}:${recv.clock[recv.host]}`;
+    });
+    try {
+      const model = buildModel(dir);
+      expect(model.unmatchedReceives).toBe(1);
+      expect(model.edges.filter((e) => e.to === lostRecv)).toEqual([]);
+      expect(model.edges.length).toBe(goodModel.edges.length - 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('has a lane per process, the terms the elections made, and a bar per operation and key', () => {
     expect(goodModel.hosts.map((h) => `${h.kind}:${h.name}`)).toEqual([...good.servers.map((s) => `server:${s}`), 'client:ann', 'client:ben']);
     const elected = goodModel.events.filter((e) => e.tag === 'LeaderElected');

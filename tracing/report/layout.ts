@@ -32,9 +32,10 @@ export function eventId(host: string, clock: VectorClock): string {
  * event of another host G than H's previous event did, the event of G at e's counter for
  * G is a candidate sender; candidates that happen before another candidate were only
  * known through it, so they are dropped (ShiViz's transitive reduction), and what is
- * left sent e its token. Levels: one more than its highest predecessor (the host's
- * previous event and its senders), and at least what arrived a little earlier (below).
- * O(events x hosts + sorting).
+ * left sent e its token. When one of those events is missing from the trace (the lost tail
+ * of a killed process), e gets no arrow: the others may have come through it. Levels: one
+ * more than its highest predecessor (the host's previous event and its senders), and at
+ * least what arrived a little earlier (below). O(events x hosts + sorting).
  */
 export function layOut(records: readonly JsonlRecord[]): Layout {
   const byHost = new Map<string, JsonlRecord[]>();
@@ -59,14 +60,18 @@ export function layOut(records: readonly JsonlRecord[]): Layout {
     const prev = prevOf.get(r);
     const candidates: JsonlRecord[] = [];
     let learned = false;
+    let missing = false;
     for (const [host, n] of Object.entries(r.clock)) {
       if (host === r.host || n <= (prev?.clock[host] ?? 0)) continue;
       learned = true;
       const s = at.get(`${host}:${n}`);
       if (s) candidates.push(s);
+      else missing = true;
     }
     if (!learned) continue;
-    const direct = candidates.filter((c) => !candidates.some((d) => d !== c && leq(c.clock, d.clock)));
+    // With a learned event missing from the trace, the others may have come through it:
+    // no arrow rather than a wrong one.
+    const direct = missing ? [] : candidates.filter((c) => !candidates.some((d) => d !== c && leq(c.clock, d.clock)));
     if (direct.length === 0 || !explains(r, prev, direct)) unmatchedReceives++;
     senders.set(r, direct);
     for (const s of direct) edges.push({ from: eventId(s.host, s.clock), to: eventId(r.host, r.clock) });
