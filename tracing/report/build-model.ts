@@ -4,7 +4,7 @@ import { runChecks, type CheckReport, type ExtraRule } from '../check/report.ts'
 import { eventId, layOut } from './layout.ts';
 import type { ReportEvent, ReportModel, ReportOffender, ReportRule } from './model.ts';
 import { counterexamples, historyOps } from './operations.ts';
-import { laneTerms, ownTerm, termBand } from './terms.ts';
+import { laneTerms, termBand } from './terms.ts';
 
 /** Events drawn by default: a few scenario runs' worth; beyond it the page stays usable and says where it stopped. */
 export const MAX_EVENTS = 12_000;
@@ -51,7 +51,6 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
   const drawnIds = new Set(drawnLaid.map((e) => e.id));
   const events: ReportEvent[] = drawnLaid.map((e) => {
     const body = JSON.stringify(e.record.body);
-    const term = ownTerm(e.record) ?? (typeof e.record.body.term === 'number' ? e.record.body.term : undefined);
     return {
       id: e.id,
       host: e.record.host,
@@ -60,7 +59,6 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
       level: e.level,
       line: e.record.line,
       body: body.length > BODY_CHARS ? `${body.slice(0, BODY_CHARS - 3)}...` : body,
-      ...(term !== undefined ? { term } : {}),
     };
   });
   const edges = layout.edges.filter((e) => drawnIds.has(e.from) && drawnIds.has(e.to));

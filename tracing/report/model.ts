@@ -19,8 +19,6 @@ export interface ReportEvent {
   line: number;
   /** The body as JSON, cut to a few hundred characters. */
   body: string;
-  /** The term the event names (`term` in its body), if any. */
-  term?: number;
 }
 
 /** A message: the send (or relay) `from` whose clock the receive `to` merged. */
