@@ -14,12 +14,15 @@ export const MAX_OPS = 4_000;
 export const MAX_OFFENDERS = 50;
 const BODY_CHARS = 400;
 
+/** What buildModel (and writeReport) take besides the run directory. */
 export interface ModelOptions {
   /** A scenario's own rules, run after the general ones (as `raftkv check` does). */
   extraRules?: readonly ExtraRule[];
   /** Results already computed for this run (a scenario run grades it before writing its report). */
   report?: CheckReport;
+  /** Events drawn at most (default MAX_EVENTS); the rest are counted in a note. */
   maxEvents?: number;
+  /** Operation bars drawn at most (default MAX_OPS), besides a counterexample's. */
   maxOps?: number;
 }
 

@@ -1,5 +1,7 @@
 import type { ReportEvent, ReportModel, ReportOp } from './model.ts';
 
+declare const d3: typeof import('d3');
+
 /**
  * The page's drawing code, run in the browser. page.ts inlines its source text
  * (`drawReport.toString()`) after d3's bundle, so the function must stand alone: it uses
@@ -17,9 +19,6 @@ import type { ReportEvent, ReportModel, ReportOp } from './model.ts';
  * data-rule, data-offender, data-cx, data-highlighted) for people's devtools and the
  * browser test.
  */
-
-declare const d3: typeof import('d3');
-
 export function drawReport(model: ReportModel): void {
   const LANE_H = 34;
   const BAND_H = 30;

@@ -4,15 +4,18 @@ import { buildModel, type ModelOptions } from './build-model.ts';
 import { d3Bundle } from './d3-bundle.ts';
 import { renderPage } from './page.ts';
 
+/** buildModel's options, and where to write the page. */
 export interface ReportOptions extends ModelOptions {
   /** Where to write (default: report.html in the run directory). */
   out?: string;
 }
 
+/** What writeReport wrote: the file, and counts for a summary line. */
 export interface WrittenReport {
   file: string;
   /** Size of the page in bytes. */
   bytes: number;
+  /** Events in trace.jsonl, and how many the page draws. */
   events: number;
   drawnEvents: number;
   edges: number;
