@@ -32,6 +32,8 @@ let goodModel: ReportModel;
 /** The copy whose first get of k1 by ann returns a value never written. */
 let badDir: string;
 let badGet: HistoryEntry;
+/** What that get returns instead: also markup, which must stay text in the page. */
+const BAD_VALUE = 'never-written </script><!-- <b>';
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'raftkv-report-'));
@@ -40,10 +42,10 @@ beforeAll(async () => {
   badDir = mutateRun(good.dir, (run) => {
     const get = run.history.find((h) => h.clientId === 'ann' && h.op.type === 'get' && h.op.key === 'k1' && h.error === undefined);
     if (!get) throw new Error('the good run has no answered get of k1 by ann');
-    get.output = { value: 'never-written' };
+    get.output = { value: BAD_VALUE };
     badGet = get;
     // The trace tells the same story, so only linearizability fails.
-    for (const r of run.records) if (r.tag === 'GetResultRecvd' && r.traceId === `ann:${get.opId}`) r.body.value = 'never-written';
+    for (const r of run.records) if (r.tag === 'GetResultRecvd' && r.traceId === `ann:${get.opId}`) r.body.value = BAD_VALUE;
   });
 }, 180_000);
 
@@ -142,7 +144,7 @@ describe('the report model of a real run', () => {
     expect(cx.key).toBe('k1');
     expect(cx.culprit).toBe(`ann:${badGet.opId}`);
     expect(cx.ops).toContain(cx.culprit);
-    expect(model.ops.find((o) => o.id === cx.culprit)?.output).toBe('"never-written"');
+    expect(model.ops.find((o) => o.id === cx.culprit)?.output).toBe(JSON.stringify(BAD_VALUE));
   });
 
   it('raftkv report writes the page and exits as check does; an unreadable run exits 2', () => {
@@ -243,7 +245,7 @@ describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
     expect(await page.$eval('#rules tr[data-rule="linearizability"]', (e) => e.getAttribute('data-status'))).toBe('FAIL');
     // The culprit's bar is marked, and the counterexample names it and its result.
     expect(await page.$$eval('g[data-cx="culprit"]', (els) => els.map((e) => e.getAttribute('data-op')))).toEqual([culpritId]);
-    expect(await page.$eval('.counterexample[data-cx-key="k1"]', (e) => e.textContent)).toContain(`${culpritId} get(k1) -> "never-written"`);
+    expect(await page.$eval('.counterexample[data-cx-key="k1"]', (e) => e.textContent)).toContain(`${culpritId} get(k1) -> ${JSON.stringify(BAD_VALUE)}`);
     expect(await page.$eval('li.cx-line.culprit', (e) => e.getAttribute('data-cx-op'))).toBe(culpritId);
     expect(await page.$eval('text.key-label.cx', (e) => e.getAttribute('data-key'))).toBe('k1');
     // In the lanes, the events of the counterexample's operations are ringed: the culprit's among them.

@@ -16,20 +16,25 @@ export function renderPage(model: ReportModel, d3Source: string): string {
 <body>
 <main id="report"></main>
 <script>${inlineScript(d3Source)}</script>
-<script type="application/json" id="report-model">${inlineScript(JSON.stringify(model))}</script>
+<script type="application/json" id="report-model">${inlineJson(model)}</script>
 <script>
 // Bundlers that keep function names (tsx, esbuild's keepNames) call __name(fn, "name") inside the code below.
 var __name = function (f) { return f; };
-(${drawReport.toString()})(JSON.parse(document.getElementById('report-model').textContent));
+(${inlineScript(drawReport.toString())})(JSON.parse(document.getElementById('report-model').textContent));
 </script>
 </body>
 </html>
 `;
 }
 
-/** Text inside a <script> element: only `</script` (and `<!--`) could end or change it early. */
+/** Code inside a <script> element: only `</script` could end it early (d3's bundle and draw.ts hold none; this keeps it so). */
 function inlineScript(text: string): string {
-  return text.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
+  return text.replace(/<\/(script)/gi, '<\\/$1');
+}
+
+/** Data inside a <script> element: every `<` as \u003c, which JSON reads back as `<`, so no value (a key, a body) can end or change the element. */
+function inlineJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
 function escapeHtml(text: string): string {
