@@ -50,8 +50,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(() => {
-  // The screenshots and reports stay for people to look at; the trace copies go.
-  rmSync(badDir, { recursive: true, force: true });
+  // The screenshots and reports (self-contained) stay for people to look at; the runs go.
+  for (const dir of [badDir, good?.dir]) if (dir) rmSync(dir, { recursive: true, force: true });
   console.log(`report test: reports and screenshots in ${root}`);
 });
 
