@@ -379,13 +379,12 @@ export function drawReport(model: ReportModel): void {
       .select('rect')
       .attr('x', (o) => sx(o.call))
       .attr('width', (o) => Math.max(2, sx(o.ret) - sx(o.call)));
+    // A label goes inside its bar when it fits; a counterexample's bars are labelled beside them when not.
+    const fits = (o: ReportOp) => sx(o.ret) - sx(o.call) > `${o.input} → ${o.output}`.length * 6.2;
     bars
       .select('text')
-      .attr('x', (o) => sx(o.call) + 3)
-      .text((o) => {
-        const label = `${o.input} → ${o.output}`;
-        return sx(o.ret) - sx(o.call) > label.length * 6.2 ? label : '';
-      });
+      .attr('x', (o) => (fits(o) ? sx(o.call) + 3 : sx(o.ret) + 4))
+      .text((o) => (fits(o) || cxRole.has(o.id) ? `${o.input} → ${o.output}` : ''));
   };
   bars
     .append('rect')
@@ -396,6 +395,8 @@ export function drawReport(model: ReportModel): void {
     .append('text')
     .attr('class', 'op-text')
     .attr('y', (o) => rowY.get(o.key)! + track.get(o.id)! * TRACK_H + 12);
+  // A counterexample's bars (and their labels) above the others.
+  bars.filter((o) => cxRole.has(o.id)).raise();
   bars.append('title').text((o) => `${o.traceId} ${o.input} -> ${o.output}\ncall +${o.call.toFixed(3)} ms, return +${o.ret.toFixed(3)} ms (${o.outcome})`);
   placeBars(x);
   // Zoom and pan the time axis (wheel, drag); bars keep their rows.

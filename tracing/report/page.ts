@@ -82,7 +82,7 @@ g.op { cursor: pointer; } g.op rect { fill: #9fd8b1; stroke: #4f9a68; }
 g.op.failed rect { fill: #d6d6d6; stroke: #999; } g.op.unknown rect { fill: #ffe28a; stroke: #c49a00; }
 g.op.cx rect { stroke: #c53030; stroke-width: 2.5; } g.op.culprit rect { fill: #f19a9a; stroke: #9b1c1c; stroke-width: 3; }
 g.op.selected rect { stroke: #111; stroke-width: 3; }
-.op-text { font-size: 11px; pointer-events: none; } .key-label { font-family: ui-monospace, monospace; font-size: 12px; } .key-label.cx { fill: #c53030; font-weight: 600; }
+.op-text { font-size: 11px; pointer-events: none; } g.op.cx .op-text { paint-order: stroke; stroke: #fff; stroke-width: 3px; font-weight: 600; } .key-label { font-family: ui-monospace, monospace; font-size: 12px; } .key-label.cx { fill: #c53030; font-weight: 600; }
 .hint { color: #666; }
 #details { position: fixed; right: 12px; bottom: 12px; width: 460px; max-height: 45vh; overflow: auto; background: #fff; border: 1px solid #999; box-shadow: 0 2px 10px rgba(0,0,0,.2); padding: 6px 10px; font-size: 12px; }
 #details h3 { margin: 2px 0 4px; font-size: 13px; } #details pre { white-space: pre-wrap; word-break: break-all; margin: 0; }
