@@ -67,6 +67,10 @@ Traces:
   raftkv check <runDir>                             grade a traced run (trace.jsonl, shiviz.log,
                                                     history.json, meta.json): PASS/FAIL per rule;
                                                     exit 0 all pass, 1 a rule failed, 2 unreadable trace
+  raftkv trace slice <runDir> [--trace-id ID]... [--hosts h1,h2] [--tags T1,T2] [--from F] [--to T]
+         [--max-events N] [-o <file>]               a ShiViz log of just the selected events, valid on
+                                                    its own (default <runDir>/slice.log); "raftkv
+                                                    trace --help" says more
 
 Client (any server; followers forward to the leader), and what each prints:
   raftkv get <key>                the value (an empty line if the key is absent)
