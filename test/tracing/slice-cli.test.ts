@@ -85,6 +85,7 @@ describe('raftkv trace slice', () => {
       [['slice', runDir, '--from', '100000'], 1, /no event matches range line 100000 \.\. end \(of \d+ events\)/],
       [['slice', runDir, '--trace-id', 'h0:x', '--hosts', 'h1'], 1, /no event matches trace id h0:x and host h1/],
       [['slice', runDir, '-o', path.join(runDir, 'shiviz.log')], 2, /would overwrite the run's own shiviz\.log/],
+      [['slice', runDir, '-o', path.join(root, 'no-such-dir', 'x.log')], 2, /cannot write .*x\.log: no directory .*no-such-dir/],
       [['slice', runDir, '--max-events', '0'], 2, /--max-events must be a positive integer/],
       [['slice', runDir, '--from', 'yesterday'], 2, /--from takes a trace.jsonl line number .* or an event as host:counter/],
       [['slice', runDir, '--from', '20', '--to', '10'], 2, /--from 20 is after --to 10/],

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { VectorClock } from '../clock.ts';
 import { ClockError, recomputeClocks } from './recompute-clocks.ts';
@@ -64,6 +64,10 @@ export async function sliceRun(dir: string, selection: Selection, out: string): 
   for (const own of ['trace.jsonl', 'shiviz.log', 'history.json', 'meta.json']) {
     if (resolvedOut === path.resolve(dir, own)) throw new SliceError(`-o ${out} would overwrite the run's own ${own}; choose another file`, 'input');
   }
+
+  // Found out now, not after reading a 100 MB trace.
+  const outDir = path.dirname(resolvedOut);
+  if (!existsSync(outDir)) throw new SliceError(`cannot write ${out}: no directory ${outDir}`, 'input');
 
   const selector = new Selector(selection);
   const max = selection.maxEvents ?? Infinity;
