@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { traceMain } from '../../src/cli/trace-command.ts';
+import { traceText } from '../../src/tui/cluster-text.ts';
 import { checkShiVizLog } from '../../tracing/check/shiviz-rules.ts';
 import { RunWriter } from '../../tracing/run-writer.ts';
 import { killCliChildren, runRaftkv } from '../integration/helpers.ts';
@@ -83,6 +84,7 @@ describe('raftkv trace slice', () => {
       [['slice', runDir, '--trace-id', 'alice:1'], 2, /no event has trace id alice:1; trace ids are <clientId>:<opId>/],
       [['slice', runDir, '--from', 'h1:9999'], 2, /--from h1:9999: no such event/],
       [['slice', runDir, '--from', '100000'], 1, /no event matches range line 100000 \.\. end \(of \d+ events\)/],
+      [['slice', runDir, '--from', 'h0:5', '--to', 'h0:2'], 1, /no event matches range h0:5 \.\. h0:2/],
       [['slice', runDir, '--trace-id', 'h0:x', '--hosts', 'h1'], 1, /no event matches trace id h0:x and host h1/],
       [['slice', runDir, '-o', path.join(runDir, 'shiviz.log')], 2, /would overwrite the run's own shiviz\.log/],
       [['slice', runDir, '-o', path.join(root, 'no-such-dir', 'x.log')], 2, /cannot write .*x\.log: no directory .*no-such-dir/],
@@ -104,6 +106,11 @@ describe('raftkv trace slice', () => {
     mkdirSync(dir);
     expect((await slice('slice', runDir, '--hosts', 'nobody', '-o', path.join(dir, 'x.log'))).code).toBe(2);
     expect(existsSync(path.join(dir, 'x.log')) || existsSync(path.join(dir, 'x.log.tmp'))).toBe(false);
+  });
+
+  it('the terminal UI\'s trace command says how to slice the run it traces to', () => {
+    const text = traceText({ dir: runDir, addr: '127.0.0.1:1', clientId: 'tui' });
+    expect(text).toContain(`npx raftkv trace slice ${runDir} --trace-id tui:1`);
   });
 
   it('runs as `raftkv trace slice` from the command line', async () => {
