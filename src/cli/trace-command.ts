@@ -24,7 +24,7 @@ export const TRACE_USAGE = `usage: raftkv trace slice <runDir> [--trace-id ID]..
   Exit 0 written, 1 no event matches, 2 bad arguments or an unreadable run (nothing written).`;
 
 /** Above this many events ShiViz in a browser gets slow; the summary says so. */
-export const SHIVIZ_COMFORT_EVENTS = 5000;
+const SHIVIZ_COMFORT_EVENTS = 5000;
 
 export interface TraceIo {
   out: (text: string) => void;
