@@ -95,7 +95,10 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
     }
     const leader = await sup.cluster.waitForLeader();
     console.log(`leader: ${leader}. Logs: ${show(path.join(dataDir, 'logs'))}. Try: npx raftkv put k1 v1${flag}`);
-    if (collector) console.log(`tracing to ${collector.dir} (open shiviz.log at https://bestchai.bitbucket.io/shiviz/)`);
+    if (collector) {
+      console.log(`tracing to ${collector.dir} (open shiviz.log at https://bestchai.bitbucket.io/shiviz/)`);
+      console.log(`  too many events for ShiViz? slice: npx raftkv trace slice ${collector.dir} --trace-id <clientId>:<opId> (raftkv trace --help)`);
+    }
     console.log(
       `supervising (pid ${process.pid}): a server that dies is reported here. Ctrl-C or \`npx raftkv cluster down${flag}\` stops all; ` +
         `\`npx raftkv cluster restart|kill <id>${flag}\` acts on one.`,

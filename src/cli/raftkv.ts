@@ -12,6 +12,11 @@ import { USAGE, UsageError } from './usage.ts';
 // not pay for the server, storage or tracing-server code, nor `--help` for any of it.
 
 async function main(argv: string[]): Promise<number | void> {
+  // `trace` has options of its own (trace-command.ts), so it parses its own command line.
+  if (argv[0] === 'trace') {
+    const { traceMain } = await import('./trace-command.ts');
+    return traceMain(argv.slice(1));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -74,6 +74,10 @@ Traces:
                                                     a linearizability counterexample, the rules
                                                     (exit codes as check; draws the first N events,
                                                     default 12000)
+  raftkv trace slice <runDir> [--trace-id ID]... [--hosts h1,h2] [--tags T1,T2] [--from F] [--to T]
+         [--max-events N] [-o <file>]               a ShiViz log of just the selected events, valid on
+                                                    its own (default <runDir>/slice.log); "raftkv
+                                                    trace --help" says more
 
 Client (any server; followers forward to the leader), and what each prints:
   raftkv get <key>                the value (an empty line if the key is absent)

@@ -47,7 +47,7 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
     drawnLaid = layout.events.filter((e) => e.level < cutLevel);
     notes.push(
       `Drawing the first ${drawnLaid.length.toLocaleString('en-US')} of ${layout.events.length.toLocaleString('en-US')} events (logical time up to ${cutLevel - 1}); ` +
-        `cut a window of the run with \`raftkv trace slice\` and report on that, or raise --max-events.`,
+        `for a later stretch, \`raftkv trace slice ${runDir} --from <host:counter> --to <host:counter>\` writes those events as a ShiViz log, or raise --max-events.`,
     );
   }
   const levels = drawnLaid.length ? drawnLaid[drawnLaid.length - 1].level + 1 : 0;
