@@ -15,7 +15,7 @@ import { result, Trace } from '../../tracing/check/trace.ts';
 import type { TraceRecord } from '../../tracing/record.ts';
 import { formatShiViz } from '../../tracing/shiviz.ts';
 import { produceGoodRun, type GoodRun } from './good-run.ts';
-import { hostRecords, failingRules as failing, mutateRun, readRun, swapContent, type RunFiles } from './mutate.ts';
+import { hostRecords, failingRules as failing, mutateRun, readRun, rewriteCommand, sameKeyWrites, swapContent, type RunFiles } from './mutate.ts';
 
 const execFileP = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -328,6 +328,35 @@ describe('raftkv check on a real traced run (3 servers, two clients, a forwarded
       });
       const report = expectFails(dir, ['client-order']);
       expect(ruleOf(report, 'client-order').offenders[0].message).toContain('carries ben:7, its Start ben:2');
+    });
+  });
+
+  describe("client key order: one client's operations on one key take effect in OpId order", () => {
+    it('two writes of a client on one key that the log holds in the other OpId order fail client-key-order only', () => {
+      let w!: ReturnType<typeof sameKeyWrites>;
+      const dir = mutate((run) => {
+        w = sameKeyWrites(run.records);
+        // The log says the lower OpId came second: swap the OpIds the two commands carry.
+        rewriteCommand(run.records, w.first.command, (c) => (c.opId = w.second.opId));
+        rewriteCommand(run.records, w.second.command, (c) => (c.opId = w.first.opId));
+      });
+      const report = expectFails(dir, ['client-key-order']);
+      const messages = ruleOf(report, 'client-key-order').offenders.map((o) => o.message);
+      const key = w.key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      expect(messages.join('\n')).toMatch(new RegExp(`^${w.client}:${w.second.opId} \\w+\\(${key}\\) took effect at index \\d+, before ${w.client}:${w.first.opId} \\w+\\(${key}\\), an earlier OpId, at index \\d+`, 'm'));
+      expect(ruleOf(report, 'client-key-order').offenders.every((o) => o.line !== null)).toBe(true);
+    });
+
+    it("a read answered from a state machine holding the client's later write, not its earlier one, fails client-key-order", () => {
+      // ann: put(k1, v1), then get(k1) -> v1. Say in the log that put came from a later OpId.
+      const dir = mutate((run) => {
+        const put = run.history.find((h) => h.clientId === 'ann' && h.op.type === 'put' && h.op.key === 'k1' && h.output?.value === 'v1')!;
+        const apply = run.records.find((r) => r.tag === 'Apply' && r.traceId === `ann:${put.opId}`)!;
+        rewriteCommand(run.records, apply.body.command as string, (c) => (c.opId = 1000));
+      });
+      const report = expectFails(dir, ['client-key-order']);
+      const messages = ruleOf(report, 'client-key-order').offenders.map((o) => o.message).join('\n');
+      expect(messages).toMatch(/^ann:\d+ read k1 on server\d holding index \d+, but its later ann:1000 put\(k1\) had already taken effect at index \d+/m);
     });
   });
 

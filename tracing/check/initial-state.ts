@@ -1,3 +1,4 @@
+import { parseCommand } from './command.ts';
 import { describe, type Trace, type TraceEvent } from './trace.ts';
 
 /**
@@ -82,41 +83,4 @@ export function initialState(trace: Trace): InitialState {
     }
   }
   return { unknown, skip, reasons };
-}
-
-interface ParsedCommand {
-  /** `<clientId>:<opId>`, as the operation's trace id. */
-  id: string;
-  writes: string[];
-  expires: string[];
-}
-
-/** A client command as the log encodes it (src/kv/command.ts), or null for a noop, a config entry or anything else. */
-function parseCommand(text: unknown): ParsedCommand | null {
-  if (typeof text !== 'string' || !text.startsWith('{')) return null;
-  let c: unknown;
-  try {
-    c = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!isObject(c) || typeof c.clientId !== 'string' || typeof c.opId !== 'number' || !isObject(c.op)) return null;
-  const op = c.op;
-  const id = `${c.clientId}:${c.opId}`;
-  switch (op.type) {
-    case 'put':
-    case 'delete':
-    case 'incr':
-      return typeof op.key === 'string' ? { id, writes: [op.key], expires: [] } : null;
-    case 'expire':
-      return typeof op.key === 'string' ? { id, writes: [op.key], expires: [op.key] } : null;
-    case 'mput':
-      return Array.isArray(op.pairs) ? { id, writes: op.pairs.filter(isObject).map((p) => String(p.key)), expires: [] } : null;
-    default:
-      return null;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
