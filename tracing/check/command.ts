@@ -14,6 +14,12 @@ export interface ParsedCommand {
   writes: string[];
   /** The keys it sets to expire. */
   expires: string[];
+  /**
+   * What it leaves in each key when it succeeds, where the command alone says: put's value,
+   * mput's (last) value for the key, "" for delete (a read of an absent key). Not for incr
+   * and expire, whose effect depends on the state.
+   */
+  values: Map<string, string>;
 }
 
 /** A client command as the log encodes it (src/kv/command.ts), or null for a noop, a config entry or anything else. */
@@ -30,13 +36,18 @@ export function parseCommand(text: unknown): ParsedCommand | null {
   const base = { clientId: c.clientId, opId: c.opId, id: `${c.clientId}:${c.opId}`, type: String(op.type) };
   switch (op.type) {
     case 'put':
+      return typeof op.key === 'string' && typeof op.value === 'string' ? { ...base, writes: [op.key], expires: [], values: new Map([[op.key, op.value]]) } : null;
     case 'delete':
+      return typeof op.key === 'string' ? { ...base, writes: [op.key], expires: [], values: new Map([[op.key, '']]) } : null;
     case 'incr':
-      return typeof op.key === 'string' ? { ...base, writes: [op.key], expires: [] } : null;
+      return typeof op.key === 'string' ? { ...base, writes: [op.key], expires: [], values: new Map() } : null;
     case 'expire':
-      return typeof op.key === 'string' ? { ...base, writes: [op.key], expires: [op.key] } : null;
-    case 'mput':
-      return Array.isArray(op.pairs) ? { ...base, writes: op.pairs.filter(isObject).map((p) => String(p.key)), expires: [] } : null;
+      return typeof op.key === 'string' ? { ...base, writes: [op.key], expires: [op.key], values: new Map() } : null;
+    case 'mput': {
+      if (!Array.isArray(op.pairs)) return null;
+      const pairs = op.pairs.filter(isObject).map((p) => [String(p.key), String(p.value)] as [string, string]);
+      return { ...base, writes: pairs.map(([k]) => k), expires: [], values: new Map(pairs) };
+    }
     default:
       return null;
   }
