@@ -379,8 +379,8 @@ interface HistoryVerdict {
 }
 
 /** What checkHistory needs beyond CheckOptions: what is known of the keys before the history. */
-export interface HistoryOptions extends Omit<CheckOptions, 'initial'> {
-  /** Keys whose value before the history is unknown (`'all'`: every key); the others start absent. */
+export interface HistoryOptions extends CheckOptions {
+  /** Keys whose value before the history is unknown (`'all'`: every key); the others start as `initial` says (absent by default). */
   unknownInitial?: 'all' | ReadonlySet<string>;
   /** Keys not to check, besides those the history touches with expire (e.g. one an earlier run set to expire). */
   skipKeys?: Iterable<string>;
@@ -391,7 +391,7 @@ export function checkHistory(history: readonly HistoryEntry[], opts: HistoryOpti
   const keys: KeyVerdict[] = [];
   const unknown = opts.unknownInitial;
   for (const [key, ops] of [...partition.byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const initial = unknown === 'all' || unknown?.has(key) ? 'unknown' : 'empty';
+    const initial = unknown === 'all' || unknown?.has(key) ? 'unknown' : (opts.initial ?? 'empty');
     const keyOpts: CheckOptions = { budget: opts.budget, initial };
     const verdict = checkOps(ops, keyOpts);
     const kv: KeyVerdict = { key, verdict, ops: ops.length, initial };
