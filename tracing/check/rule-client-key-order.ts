@@ -34,7 +34,6 @@ export function clientKeyOrderRule(trace: Trace): RuleResult {
     byClientKey.set(w.clientId, keys);
     for (const key of w.keys) push(keys, key, w);
   }
-  let pairs = 0;
   for (const [client, keys] of byClientKey) {
     for (const [key, list] of keys) {
       list.sort((a, b) => a.opId - b.opId);
@@ -46,7 +45,6 @@ export function clientKeyOrderRule(trace: Trace): RuleResult {
           );
         }
         if (!latest || w.index > latest.index) latest = w;
-        pairs++;
       }
     }
   }
@@ -98,7 +96,7 @@ export function clientKeyOrderRule(trace: Trace): RuleResult {
       return null;
     }
   }
-  return result('client-key-order', offenders, { note: `${pairs} executed writes, ${reads} reads checked against the same client's writes to their keys` });
+  return result('client-key-order', offenders, { note: `${writes.size} executed writes, ${reads} reads checked against the same client's writes to their keys` });
 }
 
 /** Indexes whose command the trace shows (an Apply or Commit). */
