@@ -311,6 +311,34 @@ describe('raftkv check on a real traced run (3 servers, two clients, a forwarded
     });
   });
 
+  describe('commit before apply, on a run over existing data', () => {
+    /** The follower applies index 1 as it starts, before hearing from anyone (its RaftStart becomes that Apply). */
+    function applyAtStart(run: RunFiles): void {
+      const own = hostRecords(run.records, good.follower);
+      const apply = own.find((r) => r.tag === 'Apply' && r.body.index === 1)!;
+      const early = own.find((r) => r.tag === 'RaftStart')!;
+      expect(Object.keys(early.clock)).toEqual([good.follower]);
+      Object.assign(early, { tag: 'Apply', traceId: apply.traceId, body: { ...apply.body } });
+      apply.tag = 'Dropped';
+    }
+
+    it("an Apply at a server's start, before it heard from anyone, is an entry committed before the trace: noted, not failed", () => {
+      const dir = mutate(applyAtStart);
+      const report = runChecks(dir);
+      expect(failing(report), formatReport(report)).toEqual([]);
+      expect(ruleOf(report, 'commit-before-apply').note).toContain("1 Applies at a server's start, before it heard from anyone");
+    });
+
+    it('... unless meta.json says the run began with empty data: then it fails commit-before-apply only', () => {
+      const dir = mutate((run) => {
+        applyAtStart(run);
+        run.meta = { ...run.meta, existingData: false };
+      });
+      const report = expectFails(dir, ['commit-before-apply']);
+      expect(ruleOf(report, 'commit-before-apply').offenders[0]).toMatchObject({ host: good.follower, message: expect.stringMatching(/^Apply of index 1 on server\d does not happen after any Commit of index 1/) });
+    });
+  });
+
   describe('rule 4: client order', () => {
     it("a client's OpIds out of call order fails client-order only", () => {
       const dir = mutate((run) => {
