@@ -458,7 +458,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   else if (!o.etcdClients.includes('go')) goNote = 'etcd rows driven by the Go client skipped (--etcd-clients)';
   else {
     const b = await buildLoadgen(o.dataRoot, log);
-    if (b.bin === null) goNote = `etcd rows driven by the Go client skipped: ${b.reason}\nTo get them: ${GO_LOADGEN_INSTALL_HINT}`;
+    if (b.bin === null) goNote = `etcd rows driven by the Go client skipped: ${b.reason}. To get them: ${GO_LOADGEN_INSTALL_HINT}`;
     else {
       loadgen = b;
       goNote = `etcd's Go client (clientv3 ${b.clientVersion}, ${b.goVersion}) in a separate process: ${b.built ? `built in ${(b.buildMs / 1000).toFixed(1)} s` : 'cached build'}, ${b.bin}`;
@@ -472,7 +472,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   log(`settings: ${o.quick ? 'QUICK, ' : ''}${o.durationMs / 1000}s rows after ${o.warmupMs / 1000}s warmup, ${o.keys} keys, ${o.valueBytes}-byte values, concurrency ${o.concurrency.join('/')}, ${o.workersPerClient} workers per client, sizes ${o.servers.join('/')}, data on ${dataFs} (${o.dataRoot}), ${os.cpus().length} cpus`);
   const rowsPerSize = (first: boolean) => o.ops.length * o.concurrency.length * (1 + (loadgen ? 1 : 0) + (first && nodeEtcd ? 1 : 0)) + (first && o.traceServer && o.ops.includes('put') ? o.concurrency.length : 0);
   const nRows = o.servers.reduce((sum, _, i) => sum + rowsPerSize(i === 0), 0);
-  log(`rows: ${nRows} of ${(o.warmupMs + o.durationMs) / 1000} s each (${((nRows * (o.warmupMs + o.durationMs)) / 60_000).toFixed(1)} min), plus cluster starts, ${o.preload ? 'preloads' : 'warm-ups'} and failover`);
+  const rowsSec = (nRows * (o.warmupMs + o.durationMs)) / 1000;
+  log(`rows: ${nRows} of ${(o.warmupMs + o.durationMs) / 1000} s each (${rowsSec < 120 ? `${rowsSec.toFixed(0)} s` : `${(rowsSec / 60).toFixed(1)} min`}), plus cluster starts, ${o.preload ? 'preloads' : 'warm-ups'}${o.failoverRepeats > 0 ? ' and failover' : ''}`);
   log(`systems: raftkv-N = RaftKV (kvslib clients in this process); etcd-N/go = etcd driven by etcd's own Go client (bench/etcd/loadgen, a process of its own); etcd-N/node = etcd driven from this process (a unary gRPC call per op; first size only)`);
   log(`clients column: how a row's clients were spread (F = talks to a follower, which forwards to the leader; L = talks to the leader)`);
   log(`cpu columns: cores busy during the row: the cluster's processes / the client process (this bench process, or the Go load generator) / everything else; the machine has ${os.cpus().length}`);
