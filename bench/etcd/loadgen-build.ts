@@ -85,7 +85,7 @@ export async function buildLoadgen(cacheRoot: string, log: (line: string) => voi
   if (tc.go === null) return { bin: null, reason: tc.reason };
   const dir = path.join(cacheRoot, 'raftkv-bench-go');
   const hash = createHash('sha256');
-  for (const f of ['main.go']) hash.update(readFileSync(path.join(LOADGEN_SRC, f)));
+  hash.update(readFileSync(path.join(LOADGEN_SRC, 'main.go')));
   hash.update(`${tc.version} ${tc.gopath} ${tc.clientVersion} ${process.platform}-${process.arch}`);
   const bin = path.join(dir, `loadgen-${hash.digest('hex').slice(0, 16)}`);
   const found = { goVersion: tc.version, clientVersion: tc.clientVersion };
