@@ -7,7 +7,7 @@
  * --growth, the growth benchmark instead (bench/growth.ts): memory, disk, throughput and
  * restart time as the log grows.
  *
- *   npm run bench -- --quick          # ~1 minute smoke run
+ *   npm run bench -- --quick          # 1-2 minute smoke run
  *   npm run bench                     # full run
  *   npm run bench -- --growth         # growth benchmark (10k / 100k / 1M puts)
  *   npm run bench -- --help
@@ -98,7 +98,7 @@ interface BenchReport {
 
 const USAGE = `npm run bench -- [options]
 
-  --quick                  short rows (~1 minute in all); CI smoke mode
+  --quick                  short rows (1-2 minutes in all); CI smoke mode
   --servers 3,5,7          cluster sizes (default 3,5,7, quick 3,5): RaftKV and etcd (Go
                            client) rows at each; the first also gets the etcd rows driven by
                            the Node client, the traced rows and failover
@@ -110,8 +110,9 @@ const USAGE = `npm run bench -- [options]
   --no-preload             do not write every key before the rows (quick skips it)
   --no-etcd                run without etcd even if installed (also: BENCH_NO_ETCD=1)
   --etcd-clients go,node   which clients drive the etcd rows: go = etcd's own Go client
-                           (bench/etcd/loadgen, built on first use; needs ${GO_LOADGEN_INSTALL_HINT.split('   ')[0]};
-                           BENCH_NO_GO=1 pretends Go is absent), node = this process's gRPC client
+                           (bench/etcd/loadgen, built on first use; BENCH_NO_GO=1 pretends
+                           Go is absent), node = this process's gRPC client (first size only)
+                           Go client needs: ${GO_LOADGEN_INSTALL_HINT.split('   ')[0]}
   --failover-repeats N     leader kills per system (default 5, quick 1; 0 = skip)
   --trace-cmd 'CMD'        start the trace server for the traced put rows with CMD ({port},
                            {addr}, {dir} substituted); default: raftkv trace-server, if the CLI has it
