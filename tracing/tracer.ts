@@ -50,4 +50,16 @@ export class Tracer {
   currentClock(): VectorClock {
     return { ...this.clock };
   }
+
+  /**
+   * The clock of this host's latest recorded action, to travel on a message whose send is
+   * not recorded (tracing/raft-trace.ts: idle heartbeats), so that a receiver that learns
+   * something from it can still record the receipt after what the sender knew. Names only
+   * recorded actions, so the send barrier covers it as it covers a send's token; undefined
+   * when this host sends no tokens, or has recorded nothing yet.
+   */
+  latestToken(): Token | undefined {
+    if (!this.sendsTokens || Object.keys(this.clock).length === 0) return undefined;
+    return { ...this.clock };
+  }
 }
