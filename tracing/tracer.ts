@@ -1,5 +1,5 @@
 import { merge, tick, type VectorClock } from './clock.ts';
-import { NullSink, type Token, type TraceRecord, type TraceSink } from './record.ts';
+import type { Token, TraceRecord, TraceSink } from './record.ts';
 
 /**
  * One host's tracer. Every recorded action ticks the host's own counter by one and
@@ -18,7 +18,7 @@ export class Tracer {
   ) {
     if (!host || /\s/.test(host)) throw new Error(`trace host must be non-empty without whitespace: "${host}"`);
     this.clock = { ...initialClock };
-    this.sendsTokens = !(sink instanceof NullSink);
+    this.sendsTokens = sink.sendsTokens !== false;
   }
 
   /** Records a local action (or a send: its clock is the token to carry). */
