@@ -33,7 +33,8 @@ afterEach(async () => {
 async function tracedCluster(n: number): Promise<TestCluster> {
   traceRoot = mkdtempSync(path.join(os.tmpdir(), 'raftkv-kills-'));
   collector = await startCollector({ dir: path.join(traceRoot, 'run') });
-  tc = await startTestCluster(n, (c) => ({ ...c, traceServer: collector!.addr }));
+  // Generous: servers start slowly on a loaded machine (the CPU test loads it on purpose).
+  tc = await startTestCluster(n, (c) => ({ ...c, traceServer: collector!.addr }), { readyTimeoutMs: 60_000 });
   return tc;
 }
 
@@ -106,16 +107,19 @@ describe('kill -9 under writes, traced: every checker rule passes', () => {
 
   it('under CPU load, the server a client talks to is killed mid-Put, four times, the last two left dead', async () => {
     const t = await tracedCluster(5);
-    startBurners(120_000);
     const dead = new Set<string>();
     for (let cycle = 0; cycle < 4; cycle++) {
       const leader = await t.cluster.waitForLeader(30_000);
       const entry = t.config.servers.find((s) => s.id !== leader && !dead.has(s.id))!.id;
       const client = await t.client({ clientId: `load${cycle}`, serverId: entry, traceServer: collector!.addr, attemptTimeoutMs: 2_000 });
+      // Loaded while the Puts run and the server dies; not while a server starts (its
+      // start would outlast the cluster's 15 s wait for it on a small machine).
+      startBurners(60_000);
       const puts = Array.from({ length: 30 }, (_, i) => client.put(`k${cycle}-${i}`, `v${i}`).catch(() => undefined));
       await new Promise((r) => setTimeout(r, 20 + 40 * cycle));
       await t.cluster.kill(entry);
       await Promise.all(puts);
+      stopBurners();
       // A server killed for good never resends from its spool: the tracing server must read it.
       if (cycle >= 2) {
         dead.add(entry);
@@ -124,7 +128,6 @@ describe('kill -9 under writes, traced: every checker rule passes', () => {
       await t.cluster.start(entry);
       await t.cluster.waitFor(entry, (s) => s.leaderId !== '', 30_000, `${entry} to rejoin`);
     }
-    stopBurners();
     await checkRun();
   }, 240_000);
 });
