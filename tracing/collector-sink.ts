@@ -91,8 +91,8 @@ export class CollectorSink implements TraceSink {
     // The probe's connection is up: the sink streams over it rather than dialling again.
     const sink = new CollectorSink(opts, spool, probe.client);
     sink.unregister = onBeforeSend(() => sink.pending.flush());
-    const spooled = spool?.load() ?? [];
     const known = reply.clock[opts.host] ?? 0;
+    const spooled = spool?.load((r) => (r.clock[opts.host] ?? 0) > known) ?? [];
     const missing = spooled.filter((r) => (r.clock[opts.host] ?? 0) > known);
     for (const r of missing) sink.resend(r);
     const lastSpooled = spooled.at(-1)?.clock;

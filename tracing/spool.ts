@@ -22,12 +22,17 @@ export class Spool {
     private readonly keep = 10_000,
   ) {}
 
-  /** Records of this run that survived the last life, oldest first; the rest is discarded. */
-  load(): TraceRecord[] {
+  /**
+   * Records of this run that survived the last life, oldest first; the rest is discarded.
+   * `unsent`: the records the tracing server lacks, which are carried over however many.
+   */
+  load(unsent: (r: TraceRecord) => boolean = () => false): TraceRecord[] {
     const records = readSpool(this.file, this.run);
     // The latest carry over into a fresh segment, so a second restart before any new
-    // record still finds them; written aside and renamed in, so a crash here loses nothing.
-    const carried = records.slice(-this.keep);
+    // record still finds them, and so do all the tracing server lacks: this life resends
+    // them on a stream that may die with it, and the server then reads them from here.
+    // Written aside and renamed in, so a crash here loses nothing.
+    const carried = records.filter((r, i) => i >= records.length - this.keep || unsent(r));
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, [this.header(), ...carried.map((r) => JSON.stringify(r))].join('\n') + '\n');
     renameSync(tmp, this.file);

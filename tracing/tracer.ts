@@ -9,6 +9,8 @@ export class Tracer {
   private clock: VectorClock;
   /** A host whose records go nowhere sends no tokens: others must not name it in clocks. */
   private readonly sendsTokens: boolean;
+  /** latestToken()'s copy of `clock`, until the next action. */
+  private latest: Token | undefined;
 
   constructor(
     readonly host: string,
@@ -24,6 +26,7 @@ export class Tracer {
   /** Records a local action (or a send: its clock is the token to carry). */
   record(tag: string, body: Record<string, unknown>, traceId = ''): TraceRecord {
     this.clock = tick(this.clock, this.host);
+    this.latest = undefined;
     const rec: TraceRecord = { host: this.host, traceId, tag, body, clock: { ...this.clock } };
     this.sink.write(rec);
     return rec;
@@ -59,7 +62,10 @@ export class Tracer {
    * when this host sends no tokens, or has recorded nothing yet.
    */
   latestToken(): Token | undefined {
-    if (!this.sendsTokens || Object.keys(this.clock).length === 0) return undefined;
-    return { ...this.clock };
+    if (!this.sendsTokens) return undefined;
+    // One copy per recorded action, shared by every message until the next: a leader's
+    // heartbeats to all its peers (and ReadIndex rounds) cost one copy, not one each.
+    this.latest ??= Object.keys(this.clock).length === 0 ? undefined : Object.freeze({ ...this.clock });
+    return this.latest;
   }
 }
