@@ -86,6 +86,28 @@ describe('a follower that learns a commit from a heartbeat whose send was not re
     expect(checkShiVizLogFor(c.sink.records).violations).toEqual([]);
   });
 
+  it('a leader that learns a match from an unrecorded reply records it, so its Commit follows it', () => {
+    const c = new SimCluster({ seed: 7250, size: 3, trace: true });
+    const leader = c.waitForLeader();
+    c.one('a=1', 3);
+    const [p, q] = c.ids.filter((id) => id !== leader);
+    // Only p can make the next entry committed, and p's recorded acknowledgement is lost.
+    c.net.cutLink(leader, q);
+    c.net.cutOneWay(p, leader);
+    const res = c.propose('k=v');
+    const n = res!.index;
+    c.runUntil(() => c.sink.records.some((r) => r.host === p && r.tag === 'AppendEntriesRes' && (r.body.matchIndex as number) >= n), 1_000, `${p} to acknowledge ${n}`);
+    c.run(20);
+    expect(c.sink.records.some((r) => r.tag === 'Commit' && r.body.index === n)).toBe(false);
+    c.net.restoreLink(p, leader); // a heartbeat's unrecorded reply now tells the leader
+    c.runUntil(() => c.sink.records.some((r) => r.tag === 'Commit' && r.body.index === n), 1_000, `the commit of ${n}`);
+    const commit = c.sink.records.find((r) => r.tag === 'Commit' && r.body.index === n)!;
+    expect(commit.host).toBe(leader);
+    const acks = c.sink.records.filter((r) => r.host === leader && r.tag === 'AppendEntriesResRecv' && r.body.serverId === p && r.body.success === true && (r.body.matchIndex as number) >= n);
+    expect(acks.some((a) => happensBefore(a.clock, commit.clock))).toBe(true);
+    expect(checkShiVizLogFor(c.sink.records).violations).toEqual([]);
+  });
+
   it('an idle cluster still records nothing: a heartbeat that teaches nothing is recorded by no one', () => {
     const c = new SimCluster({ seed: 7300, size: 3, trace: true });
     c.waitForLeader();
