@@ -10,12 +10,11 @@ import type { Tracer } from './tracer.ts';
  * the state machine: Apply, SnapshotTaken and SnapshotRestored.
  */
 export class RaftTrace implements TraceLogger {
-  /**
-   * What this life's trace shows this host knows, so that a message whose send was not
-   * recorded is recorded on receipt when it teaches more (see "Heartbeats" in
-   * docs/TRACING.md). Per life on purpose: a restarted process may have lost what it knew,
-   * and a new RaftTrace starts from nothing, so it records again.
-   */
+  // What this life's trace shows this host knows, so that a message whose send was not
+  // recorded is recorded on receipt when it teaches more (see "Heartbeats" in
+  // docs/TRACING.md). Per life on purpose: a restarted process may have lost what it knew,
+  // and a new RaftTrace (one per RaftNode) starts from nothing, so it records again.
+
   /** Highest commit index of an AppendEntries received and recorded here, or of a Commit recorded here. */
   private knownCommit = 0;
   /** Highest term of an AppendEntries received and recorded here (a new leader is news). */
