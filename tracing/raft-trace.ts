@@ -23,6 +23,7 @@ export class RaftTrace implements TraceLogger {
   private recordedRecv: AppendEntries | null = null;
   /** Per follower, at the leader: the match the latest recorded successful reply showed. */
   private readonly knownMatch = new Map<string, { term: number; incarnation: number; matchIndex: number }>();
+  private lastAfter: AfterToken | null = null;
 
   constructor(
     private readonly tracer: Tracer,
@@ -213,9 +214,12 @@ export class RaftTrace implements TraceLogger {
     this.tracer.record('SnapshotRestored', { serverId: this.tracer.host, index: snapshot.index, term: snapshot.term });
   }
 
+  /** One AfterToken per recorded action, shared (and encoded once: codec.ts) by the messages until the next. */
   private afterToken(): AfterToken | undefined {
     const after = this.tracer.latestToken();
-    return after ? { after } : undefined;
+    if (!after) return undefined;
+    if (this.lastAfter?.after !== after) this.lastAfter = Object.freeze({ after });
+    return this.lastAfter;
   }
 }
 
