@@ -76,6 +76,7 @@ async function checkRun(): Promise<void> {
   tc = null;
   collector!.flush();
   const report = runChecks(collector!.dir);
+  expect(report.results.find((r) => r.rule === 'operation-order')?.note).toMatch(/^[1-9]\d* answered operations/);
   expect(report.results.filter((r) => r.status === 'FAIL').map((r) => r.rule), formatReport(report)).toEqual([]);
   expect(report.results.find((r) => r.rule === 'commit-before-apply')?.status).toBe('PASS');
 }
@@ -118,7 +119,8 @@ describe('kill -9 under writes, traced: every checker rule passes', () => {
       const puts = Array.from({ length: 30 }, (_, i) => client.put(`k${cycle}-${i}`, `v${i}`).catch(() => undefined));
       await new Promise((r) => setTimeout(r, 20 + 40 * cycle));
       await t.cluster.kill(entry);
-      await Promise.all(puts);
+      // The client fails over to another server and retries: the writes go through.
+      expect((await Promise.all(puts)).filter((r) => r !== undefined).length).toBeGreaterThan(0);
       stopBurners();
       // A server killed for good never resends from its spool: the tracing server must read it.
       if (cycle >= 2) {
