@@ -9,7 +9,7 @@ async function lineCount(file: string): Promise<number> {
 }
 
 describe('durability order', () => {
-  it('fsyncs each datafile after its append and before save() resolves', async () => {
+  it('fsyncs everything written before save() resolves: the log, and a new term or vote beside it', async () => {
     const { labels, onEvent } = eventLog();
     const store = await RaftStorage.open(await tempDir(), { onEvent });
     labels.length = 0;
@@ -20,44 +20,73 @@ describe('durability order', () => {
     await store.save({ term: 2, votedFor: null, commitIndex: 20 }, []);
     await store.close();
 
-    const batches = labels.join(',').split(',resolve').slice(0, -1).map((batch) => batch.split(',').filter(Boolean));
-    expect(batches).toHaveLength(21);
-    for (const batch of batches.slice(0, 20)) {
-      expect(batch).toHaveLength(4);
+    const resolves = labels.flatMap((l, i) => (l === 'resolve' ? [i] : []));
+    expect(resolves).toHaveLength(21);
+    let previous = 0;
+    for (const at of resolves) {
+      const before = labels.slice(0, at);
       for (const file of ['log.db', 'state.db']) {
-        expect(batch.indexOf(`append ${file}`)).toBeGreaterThanOrEqual(0);
-        expect(batch.indexOf(`append ${file}`)).toBeLessThan(batch.indexOf(`fsync ${file}`));
+        // Every append issued before the resolve has its fsync after it, and before the resolve.
+        const appends = before.flatMap((l, i) => (l === `append ${file}` ? [i] : []));
+        const fsyncs = before.flatMap((l, i) => (l === `fsync ${file}` ? [i] : []));
+        expect(fsyncs.length, `${file} before resolve at ${at}`).toBe(appends.length);
+        if (appends.length > 0) expect(fsyncs.at(-1)!).toBeGreaterThan(appends.at(-1)!);
       }
+      previous = at;
     }
-    expect(batches[20]).toEqual(['append state.db', 'fsync state.db']);
+    // The first nineteen batches write their entries; the first also the new term (beside
+    // the log), the last the new one alone.
+    expect(labels.slice(0, resolves[0]).filter((l) => l === 'append state.db')).toHaveLength(1);
+    expect(labels.slice(resolves[19] + 1, resolves[20]).filter((l) => l === 'append state.db').length).toBeGreaterThanOrEqual(1);
+    expect(labels.slice(resolves[19] + 1, resolves[20])).not.toContain('append log.db');
+    expect(previous).toBe(resolves[20]);
   });
 
   it('writes a commitIndex only after the entries it covers are fsynced', async () => {
+    const dir = await tempDir();
     const { labels, onEvent } = eventLog();
-    const store = await RaftStorage.open(await tempDir(), { onEvent });
+    const store = await RaftStorage.open(dir, { onEvent });
     labels.length = 0;
+    const linesBefore = await lineCount(join(dir, 'state.db'));
     await store.save({ term: 1, votedFor: null, commitIndex: 2 }, entries(1, 3, 1));
     await store.close();
-    expect(labels).toEqual(['append log.db', 'fsync log.db', 'append state.db', 'fsync state.db', 'resolve']);
+    const written = (await readFile(join(dir, 'state.db'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .slice(linesBefore)
+      .map((l) => JSON.parse(l) as { term: number; commitIndex: number; stableIndex: number });
+    const appends = labels.flatMap((l, i) => (l === 'append state.db' ? [i] : []));
+    expect(appends).toHaveLength(written.length);
+    const logFsync = labels.indexOf('fsync log.db');
+    // The new term goes beside the log, its commitIndex held to what was durable (0);
+    // commitIndex 2 and the watermark 3 only after the log's fsync.
+    expect(written.map((w) => [w.term, w.commitIndex, w.stableIndex])).toEqual([
+      [1, 0, 0],
+      [1, 2, 3],
+    ]);
+    expect(appends[1]).toBeGreaterThan(logFsync);
+    expect(labels.indexOf('resolve')).toBeGreaterThan(logFsync);
   });
 
-  it('a truncating save lowers the watermark first, fsyncs the deletions and the new entries together, raises it, then resolves', async () => {
+  it('a truncating save lowers the watermark first, fsyncs the deletions and the new entries together, resolves, then raises it', async () => {
     const { labels, onEvent } = eventLog();
     const store = await RaftStorage.open(await tempDir(), { onEvent });
     await store.save(null, entries(1, 5, 1));
+    await store.idle();
     labels.length = 0;
     await store.save(null, [entry(3, 2)]);
     await store.close();
-    expect(labels).toEqual(['append state.db', 'fsync state.db', 'append log.db', 'append log.db', 'fsync log.db', 'append state.db', 'fsync state.db', 'resolve']);
+    expect(labels).toEqual(['append state.db', 'fsync state.db', 'append log.db', 'append log.db', 'fsync log.db', 'resolve', 'append state.db', 'fsync state.db']);
   });
 
-  it('writes the watermark after the log and resolves after both, for every batch with entries', async () => {
+  it('resolves once the log is fsynced, then writes the watermark after it (off the acknowledgement path)', async () => {
     const { labels, onEvent } = eventLog();
     const store = await RaftStorage.open(await tempDir(), { onEvent });
     labels.length = 0;
     await store.save(null, entries(1, 3, 1));
+    await store.idle();
+    expect(labels).toEqual(['append log.db', 'fsync log.db', 'resolve', 'append state.db', 'fsync state.db']);
     await store.close();
-    expect(labels).toEqual(['append log.db', 'fsync log.db', 'append state.db', 'fsync state.db', 'resolve']);
   });
 });
 
