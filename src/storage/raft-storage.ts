@@ -638,14 +638,14 @@ export class RaftStorage {
    * A batch's new term and vote (null: none), written while its log write is under way
    * and fsynced beside it: the batch resolves once both are durable. The watermark in it
    * is the one already written (it covers only what is durable), and its commitIndex is
-   * held to the log durable before this batch: a commitIndex never reaches disk before
-   * the entries it covers. The whole hard state follows with the watermark (writeState).
+   * held to that watermark: a commitIndex never reaches disk before the entries it covers. The whole hard state follows with the watermark (writeState).
    */
   private writeHardState(hardState: HardState | null): Promise<void> {
     const { term, votedFor } = this.written.hardState;
     // A commit index alone need not be durable (Raft §5, etcd's MustSync): it follows with the watermark.
     if (hardState === null || (hardState.term === term && hardState.votedFor === votedFor)) return Promise.resolve();
-    const commitIndex = Math.min(hardState.commitIndex, Math.max(this.written.hardState.commitIndex, this.durableLastIndex()));
+    // Never past the watermark written with it either (decodeState refuses that).
+    const commitIndex = Math.min(hardState.commitIndex, Math.max(this.written.hardState.commitIndex, this.written.stableIndex ?? this.durableLastIndex()));
     return this.putState({ ...this.written, hardState: { ...hardState, commitIndex } });
   }
 

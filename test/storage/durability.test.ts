@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RaftStorage } from '../../src/storage/raft-storage.ts';
-import { entries, entry, eventLog, tempDir } from './helpers.ts';
+import { crashRecorder, entries, entry, eventLog, tempDir } from './helpers.ts';
 
 async function lineCount(file: string): Promise<number> {
   return (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '').length;
@@ -87,6 +87,57 @@ describe('durability order', () => {
     await store.idle();
     expect(labels).toEqual(['append log.db', 'fsync log.db', 'resolve', 'append state.db', 'fsync state.db']);
     await store.close();
+  });
+});
+
+describe('a crash at each step of a run of saves', () => {
+  it('loads every time, with every acknowledged entry and vote, and a watermark that never outruns the log', async () => {
+    const dir = await tempDir();
+    const recorder = crashRecorder(dir, await tempDir());
+    const store = await RaftStorage.open(dir, { onEvent: recorder.onEvent });
+    recorder.recording = true;
+    // What each save leaves acknowledged once it resolves: the log and the term and vote.
+    const acknowledged: { log: ReturnType<typeof entries>; term: number; votedFor: string | null }[] = [];
+    const steps: [{ term: number; votedFor: string | null; commitIndex: number } | null, ReturnType<typeof entries>][] = [
+      [{ term: 1, votedFor: 'n1', commitIndex: 0 }, entries(1, 4, 1)],
+      [null, entries(5, 6, 1)],
+      [{ term: 1, votedFor: 'n1', commitIndex: 5 }, [entry(7, 1)]],
+      [{ term: 2, votedFor: 'n2', commitIndex: 5 }, []],
+      // A new leader's log replaces 7 (uncommitted) with its own.
+      [{ term: 2, votedFor: 'n2', commitIndex: 6 }, entries(7, 8, 2)],
+      [null, [entry(9, 2)]],
+    ];
+    let log: ReturnType<typeof entries> = [];
+    let vote = { term: 0, votedFor: null as string | null };
+    for (const [hardState, added] of steps) {
+      await store.save(hardState, added);
+      if (added.length > 0) log = [...log.slice(0, added[0].index - 1), ...added];
+      if (hardState) vote = { term: hardState.term, votedFor: hardState.votedFor };
+      acknowledged.push({ log, ...vote });
+    }
+    recorder.recording = false;
+    await store.close();
+
+    // Each copy is the disk at one event; from a save's own 'resolve' on, it was acknowledged.
+    let acked = -1;
+    for (const copy of recorder.copies) {
+      if (copy.label === 'resolve') acked++;
+      const reopened = await RaftStorage.open(copy.dir);
+      const { entries: got, hardState } = reopened.initialState();
+      await reopened.close();
+      if (acked >= 0) {
+        const want = acknowledged[acked];
+        const at = `${copy.dir} after save ${acked}`;
+        // The save under way may already have replaced a suffix, or written a newer term.
+        const kept = Math.min(want.log.length, (steps[acked + 1]?.[1][0]?.index ?? Infinity) - 1);
+        expect(got.length, at).toBeGreaterThanOrEqual(want.log.length);
+        expect(got.slice(0, kept), at).toEqual(want.log.slice(0, kept));
+        expect(hardState.term, at).toBeGreaterThanOrEqual(want.term);
+        if (hardState.term === want.term) expect(hardState.votedFor, at).toBe(want.votedFor);
+      }
+      expect(hardState.commitIndex, copy.dir).toBeLessThanOrEqual(got.at(-1)?.index ?? 0);
+    }
+    expect(acked).toBe(steps.length - 1);
   });
 });
 
