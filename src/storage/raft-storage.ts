@@ -539,6 +539,10 @@ export class RaftStorage {
       }
       this.emit({ type: 'resolve', saves: batch.length });
       for (const save of batch) save.resolve();
+      // What waited on the batch (an AppendEntries answer, a client's result) runs in the
+      // microtasks this turn and its socket writes go at the end of it, before this
+      // resumes: the watermark's write (NeDB's update, the append) is not on their path.
+      await new Promise<void>((resume) => setImmediate(resume));
       const done: Promise<void> = this.writeState(write).then(
         () => void stateWrites.delete(done),
         (err: unknown) => {

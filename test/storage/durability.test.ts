@@ -23,14 +23,18 @@ describe('durability order', () => {
     const resolves = labels.flatMap((l, i) => (l === 'resolve' ? [i] : []));
     expect(resolves).toHaveLength(21);
     let previous = 0;
-    for (const at of resolves) {
+    for (const [k, at] of resolves.entries()) {
       const before = labels.slice(0, at);
-      for (const file of ['log.db', 'state.db']) {
-        // Every append issued before the resolve has its fsync after it, and before the resolve.
-        const appends = before.flatMap((l, i) => (l === `append ${file}` ? [i] : []));
-        const fsyncs = before.flatMap((l, i) => (l === `fsync ${file}` ? [i] : []));
-        expect(fsyncs.length, `${file} before resolve at ${at}`).toBe(appends.length);
-        if (appends.length > 0) expect(fsyncs.at(-1)!).toBeGreaterThan(appends.at(-1)!);
+      // Every log append issued before the resolve has its fsync after it, and before the resolve.
+      const appends = before.flatMap((l, i) => (l === 'append log.db' ? [i] : []));
+      const fsyncs = before.flatMap((l, i) => (l === 'fsync log.db' ? [i] : []));
+      expect(fsyncs.length, `log.db before resolve ${k}`).toBe(appends.length);
+      if (appends.length > 0) expect(fsyncs.at(-1)!).toBeGreaterThan(appends.at(-1)!);
+      if (k === 0 || k === 20) {
+        // A new term: its state.db write (the last one issued) is fsynced before the resolve.
+        const stateAppend = before.lastIndexOf('append state.db');
+        expect(stateAppend, `state.db before resolve ${k}`).toBeGreaterThan(k === 0 ? -1 : resolves[k - 1]);
+        expect(before.lastIndexOf('fsync state.db')).toBeGreaterThan(stateAppend);
       }
       previous = at;
     }
