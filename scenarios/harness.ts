@@ -94,7 +94,11 @@ export class ScenarioContext {
     rmSync(path.join(this.config.dataDir, id), { recursive: true, force: true });
   }
 
-  /** A client process connected to `serverId`; `only` keeps it from failing over. */
+  /**
+   * A client process connected to `serverId`, and kept there while it answers (no move to
+   * the leader: the scenarios place clients to show forwarding and failover); `only`
+   * keeps it from failing over.
+   */
   async client(clientId: string, serverId: string, extra: { attemptTimeoutMs?: number; opTimeoutMs?: number; only?: boolean } = {}): Promise<RemoteClient> {
     const all = [...this.config.servers, ...[...this.joined].map(([id, addr]) => ({ id, addr }))];
     const c = await RemoteClient.start({
@@ -103,6 +107,7 @@ export class ScenarioContext {
       // A client that can reach only this server must not learn the others' addresses.
       ...(extra.only ? { discoverMembers: false } : {}),
       serverId,
+      followLeader: false,
       traceServer: this.collector.addr,
       attemptTimeoutMs: extra.attemptTimeoutMs ?? 1000,
       opTimeoutMs: extra.opTimeoutMs ?? 20_000,

@@ -53,6 +53,14 @@ export interface ClientOptions {
    * those, as scenarios model a partitioned client.
    */
   discoverMembers?: boolean;
+  /**
+   * Move to the leader once a reply names it (a result's leaderId, or a NOT_LEADER
+   * reply's hint), so later operations skip the follower's forwarding hop, as etcd's
+   * clients and the Raft paper's (§8) do (default true). Only to a server among those
+   * this client fails over across. False keeps the client on the server it chose, whose
+   * forwarding then shows in traces (PutFwd, PutResultFwd).
+   */
+  followLeader?: boolean;
 }
 
 export interface OpOutcome {
@@ -98,7 +106,7 @@ const RETRYABLE = new Set(['NOT_LEADER', 'NO_LEADER', 'TIMEOUT', 'UNAVAILABLE'])
 
 /**
  * kvslib: a client of the cluster. Talks to one server at a time (any server forwards to
- * the leader), fails over on silence, retries with the same opId so a write is applied
+ * the leader; the client moves to the leader once a reply names it), fails over on silence, retries with the same opId so a write is applied
  * once, orders operations per key, and traces its path.
  */
 export class KvClient extends EventEmitter {
@@ -277,6 +285,7 @@ export class KvClient extends EventEmitter {
           continue;
         }
         if (reply.ok) {
+          this.followTo(reply.leaderId);
           finish(outcome({ value: reply.value, ...(reply.values.length > 0 || op.type === 'mget' ? { values: reply.values } : {}), servedBy: reply.servedBy }), reply.token);
           return;
         }
@@ -291,8 +300,9 @@ export class KvClient extends EventEmitter {
         // A server that cannot reach a leader (NO_LEADER, TIMEOUT: e.g. it sits on the
         // minority side of a partition) or the leader it forwards to (UNAVAILABLE) may be
         // the only one that cannot: try the next. NOT_LEADER names a leader this server
-        // knows and forwards to on the retry, so stay.
+        // knows and forwards to on the retry, so stay (or, with followLeader, go to it).
         if (reply.code !== 'NOT_LEADER') this.failover();
+        else this.followTo(reply.leaderId);
         await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500, Math.max(0, deadline - now())));
       }
       finish(outcome({
@@ -311,6 +321,17 @@ export class KvClient extends EventEmitter {
     const next = list[(list.findIndex((s) => s.id === this.current.id) + 1) % list.length];
     this.connect(next);
     this.refreshMembers();
+  }
+
+  /**
+   * Talks to `leaderId` from the next attempt on, when followLeader allows and it is a
+   * server this client knows (the failover list): a leader outside it (a partitioned
+   * client's view) is not dialed.
+   */
+  private followTo(leaderId: string): void {
+    if (this.stopped || this.opts.followLeader === false || !leaderId || leaderId === this.current.id) return;
+    const leader = this.servers.find((s) => s.id === leaderId);
+    if (leader) this.connect(leader);
   }
 
   /**

@@ -99,13 +99,17 @@ interface Deferred {
  * written wait and go together in the next one (group commit).
  *
  * Every record carries a CRC-32, checked on load. state.db also holds the log's
- * acknowledged watermark (StoredState.stableIndex): each batch first writes and fsyncs
- * the log, then the watermark with the hard state, and only then resolves, so nothing
- * is acknowledged that the watermark does not cover. A log that loads shorter than its
- * watermark lost acknowledged entries and is refused (LostEntriesError), while a torn
- * last line, which only an append that never completed can leave, is cut off as before.
- * The watermark write of one batch overlaps the log write of the next, so the second
- * fsync costs latency, not throughput.
+ * acknowledged watermark (StoredState.stableIndex): each batch writes and fsyncs the
+ * log (and, beside it, a new term or vote: one fsync of latency), resolves, and then
+ * writes the watermark with the hard state, so the watermark never covers what the log
+ * does not hold durably, and trails what was acknowledged by one state.db write (about
+ * one fsync: etcd's WAL, too, acknowledges on the log's own fsync). A log that loads
+ * shorter than its watermark lost acknowledged entries and is refused
+ * (LostEntriesError), while a torn last line, which only an append that never completed
+ * can leave, is cut off as before. Entries acknowledged in the last moment before a
+ * crash are fsynced in log.db but may not be under the watermark yet: only a loss of
+ * those from a file already fsynced goes unnoticed. The watermark write of one batch
+ * overlaps the log write of the next, so it costs neither latency nor throughput.
  *
  * Log compaction (Raft §7; the shape of etcd's Storage and hashicorp/raft's snapshot
  * store): with a snapshot at (S, T) the node holds entries 1..S through the snapshot and
@@ -328,8 +332,10 @@ export class RaftStorage {
 
   /**
    * Persists `hardState` (if not null) and `entries`: entries[0].index and everything
-   * after it replace what the log held from there. Resolves once fsynced; saves apply in
-   * call order. Rejects without writing if the save would break the log's invariants
+   * after it replace what the log held from there. Resolves once the entries and a new
+   * term or vote are fsynced; a commitIndex that changed alone is written right after,
+   * with the watermark (a leader tells it again, Raft §5; etcd's MustSync), and is
+   * durable by the time the next save or close() resolves. Saves apply in call order. Rejects without writing if the save would break the log's invariants
    * (checkSave), e.g. rewriting an entry at or below the snapshot's index.
    *
    * With `snapshot` (Ready.snapshot: one the leader sent and the core installed, §7):
@@ -426,6 +432,14 @@ export class RaftStorage {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'compact', index, covering, resolve, reject }));
   }
 
+  /**
+   * Resolves once every save and compaction issued so far has settled and the writes
+   * that follow a save's resolution (its watermark and commitIndex) are durable.
+   */
+  async idle(): Promise<void> {
+    await this.flushing;
+  }
+
   /** Resolves once every operation issued before it has settled; later ones are refused. */
   async close(): Promise<void> {
     this.closed = true;
@@ -475,9 +489,9 @@ export class RaftStorage {
   }
 
   /**
-   * Writes batches one after another: a batch's log write and fsync, then its state.db
-   * write and fsync, which the next batch's log write overlaps. Each batch resolves when
-   * its state.db write is durable; they finish in order (state.db's writes queue in order).
+   * Writes batches one after another: a batch's log write and fsync (with a new term or
+   * vote's state.db write beside it), then it resolves, then its watermark's state.db
+   * write and fsync, which the next batch's log write overlaps. Batches resolve in order.
    */
   private async flush(): Promise<void> {
     await null; // saves issued in the same tick join the first batch
@@ -510,21 +524,30 @@ export class RaftStorage {
       const batch = this.queue.splice(0, next === -1 ? this.queue.length : next) as SaveOp[];
       const write = mergeSaves(batch);
       try {
-        await this.writeLog(write);
+        // The log and a new term or vote are written and fsynced side by side: one fsync
+        // of latency, not two (see writeHardState). writeLog issues any lowering of the
+        // watermark before the hard state's write is queued behind it.
+        const logWritten = this.writeLog(write);
+        await Promise.all([logWritten, this.writeHardState(write.hardState)]);
       } catch (err) {
         this.fail(err, batch);
         break;
       }
+      if (this.failure) {
+        this.rejectAll(batch, this.failure);
+        break;
+      }
+      this.emit({ type: 'resolve', saves: batch.length });
+      for (const save of batch) save.resolve();
+      // What waited on the batch (an AppendEntries answer, a client's result) runs in the
+      // microtasks this turn and its socket writes go at the end of it, before this
+      // resumes: the watermark's write (NeDB's update, the append) is not on their path.
+      await new Promise<void>((resume) => setImmediate(resume));
       const done: Promise<void> = this.writeState(write).then(
-        () => {
-          stateWrites.delete(done);
-          if (this.failure) return this.rejectAll(batch, this.failure);
-          this.emit({ type: 'resolve', saves: batch.length });
-          for (const save of batch) save.resolve();
-        },
+        () => void stateWrites.delete(done),
         (err: unknown) => {
           stateWrites.delete(done);
-          this.fail(err, batch);
+          this.fail(err, []);
         },
       );
       stateWrites.add(done);
@@ -616,12 +639,32 @@ export class RaftStorage {
   }
 
   /**
-   * The hard state and the new watermark, after the batch's log write: a commitIndex
-   * never reaches disk before the entries it covers, nor the watermark before the log.
+   * A batch's new term and vote (null: none), written while its log write is under way
+   * and fsynced beside it: the batch resolves once both are durable. The watermark in it
+   * is the one already written (it covers only what is durable), and its commitIndex is
+   * held to that watermark: a commitIndex never reaches disk before the entries it covers. The whole hard state follows with the watermark (writeState).
+   */
+  private writeHardState(hardState: HardState | null): Promise<void> {
+    const { term, votedFor } = this.written.hardState;
+    // A commit index alone need not be durable (Raft §5, etcd's MustSync): it follows with the watermark.
+    if (hardState === null || (hardState.term === term && hardState.votedFor === votedFor)) return Promise.resolve();
+    // Never past the watermark written with it either (decodeState refuses that).
+    const commitIndex = Math.min(hardState.commitIndex, Math.max(this.written.hardState.commitIndex, this.written.stableIndex ?? this.durableLastIndex()));
+    return this.putState({ ...this.written, hardState: { ...hardState, commitIndex } });
+  }
+
+  /**
+   * The hard state and the new watermark, after the batch's log write and the batch's
+   * resolution (the watermark trails the acknowledgement by one state.db write, see the
+   * class comment): neither a commitIndex nor the watermark reaches disk before the log
+   * entries they cover.
    */
   private writeState({ entries, hardState }: { entries: Entry[]; hardState: HardState | null }): Promise<void> {
     if (hardState === null && entries.length === 0) return Promise.resolve();
-    return this.putState({ ...this.written, hardState: hardState ?? this.written.hardState, stableIndex: this.durableLastIndex() });
+    const next = { ...this.written, hardState: hardState ?? this.written.hardState, stableIndex: this.durableLastIndex() };
+    // A vote's batch wrote it all already (writeHardState).
+    if (next.stableIndex === this.written.stableIndex && sameHardState(next.hardState, this.written.hardState)) return Promise.resolve();
+    return this.putState(next);
   }
 
   private putState(next: StoredState): Promise<void> {
@@ -704,6 +747,10 @@ async function setAsideFile(file: string): Promise<string> {
 
 function lostName(file: string): string {
   return `${file}.lost-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.votedFor === b.votedFor && a.commitIndex === b.commitIndex;
 }
 
 function deferred(): Deferred {

@@ -27,7 +27,7 @@ export async function produceGoodRun(dir: string): Promise<GoodRun> {
     const servers = tc.config.servers.map((s) => s.id);
     const leader = await tc.cluster.waitForLeader();
     const follower = servers.find((s) => s !== leader)!;
-    const ann = await tc.client({ clientId: 'ann', serverId: follower, traceServer: collector.addr, attemptTimeoutMs: 500 });
+    const ann = await tc.client({ clientId: 'ann', serverId: follower, followLeader: false, traceServer: collector.addr, attemptTimeoutMs: 500 });
     const ben = await tc.client({ clientId: 'ben', serverId: leader, traceServer: collector.addr, attemptTimeoutMs: 500 });
 
     await ann.put('k1', 'v1');

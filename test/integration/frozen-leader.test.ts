@@ -19,7 +19,7 @@ describe('frozen leader (real processes)', () => {
     const leader = await tc.cluster.waitForLeader();
     const follower = tc.config.servers.find((s) => s.id !== leader)!.id;
     // Long attempts: the client's own failover is not what rescues this write.
-    const c = await tc.client({ serverId: follower, attemptTimeoutMs: 8000, opTimeoutMs: 20_000 });
+    const c = await tc.client({ serverId: follower, followLeader: false, attemptTimeoutMs: 8000, opTimeoutMs: 20_000 });
     await c.put('warm', 'up');
     tc.cluster.pause(leader);
     try {

@@ -45,7 +45,7 @@ describe('end-to-end tracing on real processes', () => {
     const { tc } = await tracedCluster(3);
     const leader = await tc.cluster.waitForLeader();
     const follower = tc.config.servers.find((s) => s.id !== leader)!.id;
-    const c = await tc.client({ clientId: 'alice', serverId: follower, traceServer: collector!.addr });
+    const c = await tc.client({ clientId: 'alice', serverId: follower, followLeader: false, traceServer: collector!.addr });
     const put = await c.put('k1', 'v1');
     const get = await c.get('k1');
     expect(get.value).toBe('v1');

@@ -2,14 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RaftStorage } from '../../src/storage/raft-storage.ts';
-import { entries, entry, eventLog, tempDir } from './helpers.ts';
+import { crashRecorder, entries, entry, eventLog, tempDir } from './helpers.ts';
 
 async function lineCount(file: string): Promise<number> {
   return (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '').length;
 }
 
 describe('durability order', () => {
-  it('fsyncs each datafile after its append and before save() resolves', async () => {
+  it('fsyncs everything written before save() resolves: the log, and a new term or vote beside it', async () => {
     const { labels, onEvent } = eventLog();
     const store = await RaftStorage.open(await tempDir(), { onEvent });
     labels.length = 0;
@@ -20,44 +20,128 @@ describe('durability order', () => {
     await store.save({ term: 2, votedFor: null, commitIndex: 20 }, []);
     await store.close();
 
-    const batches = labels.join(',').split(',resolve').slice(0, -1).map((batch) => batch.split(',').filter(Boolean));
-    expect(batches).toHaveLength(21);
-    for (const batch of batches.slice(0, 20)) {
-      expect(batch).toHaveLength(4);
-      for (const file of ['log.db', 'state.db']) {
-        expect(batch.indexOf(`append ${file}`)).toBeGreaterThanOrEqual(0);
-        expect(batch.indexOf(`append ${file}`)).toBeLessThan(batch.indexOf(`fsync ${file}`));
+    const resolves = labels.flatMap((l, i) => (l === 'resolve' ? [i] : []));
+    expect(resolves).toHaveLength(21);
+    let previous = 0;
+    for (const [k, at] of resolves.entries()) {
+      const before = labels.slice(0, at);
+      // Every log append issued before the resolve has its fsync after it, and before the resolve.
+      const appends = before.flatMap((l, i) => (l === 'append log.db' ? [i] : []));
+      const fsyncs = before.flatMap((l, i) => (l === 'fsync log.db' ? [i] : []));
+      expect(fsyncs.length, `log.db before resolve ${k}`).toBe(appends.length);
+      if (appends.length > 0) expect(fsyncs.at(-1)!).toBeGreaterThan(appends.at(-1)!);
+      if (k === 0 || k === 20) {
+        // A new term: its state.db write (the last one issued) is fsynced before the resolve.
+        const stateAppend = before.lastIndexOf('append state.db');
+        expect(stateAppend, `state.db before resolve ${k}`).toBeGreaterThan(k === 0 ? -1 : resolves[k - 1]);
+        expect(before.lastIndexOf('fsync state.db')).toBeGreaterThan(stateAppend);
       }
+      previous = at;
     }
-    expect(batches[20]).toEqual(['append state.db', 'fsync state.db']);
+    // The first nineteen batches write their entries; the first also the new term (beside
+    // the log), the last the new one alone.
+    expect(labels.slice(0, resolves[0]).filter((l) => l === 'append state.db')).toHaveLength(1);
+    expect(labels.slice(resolves[19] + 1, resolves[20]).filter((l) => l === 'append state.db').length).toBeGreaterThanOrEqual(1);
+    expect(labels.slice(resolves[19] + 1, resolves[20])).not.toContain('append log.db');
+    expect(previous).toBe(resolves[20]);
   });
 
   it('writes a commitIndex only after the entries it covers are fsynced', async () => {
+    const dir = await tempDir();
     const { labels, onEvent } = eventLog();
-    const store = await RaftStorage.open(await tempDir(), { onEvent });
+    const store = await RaftStorage.open(dir, { onEvent });
     labels.length = 0;
+    const linesBefore = await lineCount(join(dir, 'state.db'));
     await store.save({ term: 1, votedFor: null, commitIndex: 2 }, entries(1, 3, 1));
     await store.close();
-    expect(labels).toEqual(['append log.db', 'fsync log.db', 'append state.db', 'fsync state.db', 'resolve']);
+    const written = (await readFile(join(dir, 'state.db'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .slice(linesBefore)
+      .map((l) => JSON.parse(l) as { term: number; commitIndex: number; stableIndex: number });
+    const appends = labels.flatMap((l, i) => (l === 'append state.db' ? [i] : []));
+    expect(appends).toHaveLength(written.length);
+    const logFsync = labels.indexOf('fsync log.db');
+    // The new term goes beside the log, its commitIndex held to what was durable (0);
+    // commitIndex 2 and the watermark 3 only after the log's fsync.
+    expect(written.map((w) => [w.term, w.commitIndex, w.stableIndex])).toEqual([
+      [1, 0, 0],
+      [1, 2, 3],
+    ]);
+    expect(appends[1]).toBeGreaterThan(logFsync);
+    expect(labels.indexOf('resolve')).toBeGreaterThan(logFsync);
   });
 
-  it('a truncating save lowers the watermark first, fsyncs the deletions and the new entries together, raises it, then resolves', async () => {
+  it('a truncating save lowers the watermark first, fsyncs the deletions and the new entries together, resolves, then raises it', async () => {
     const { labels, onEvent } = eventLog();
     const store = await RaftStorage.open(await tempDir(), { onEvent });
     await store.save(null, entries(1, 5, 1));
+    await store.idle();
     labels.length = 0;
     await store.save(null, [entry(3, 2)]);
     await store.close();
-    expect(labels).toEqual(['append state.db', 'fsync state.db', 'append log.db', 'append log.db', 'fsync log.db', 'append state.db', 'fsync state.db', 'resolve']);
+    expect(labels).toEqual(['append state.db', 'fsync state.db', 'append log.db', 'append log.db', 'fsync log.db', 'resolve', 'append state.db', 'fsync state.db']);
   });
 
-  it('writes the watermark after the log and resolves after both, for every batch with entries', async () => {
+  it('resolves once the log is fsynced, then writes the watermark after it (off the acknowledgement path)', async () => {
     const { labels, onEvent } = eventLog();
     const store = await RaftStorage.open(await tempDir(), { onEvent });
     labels.length = 0;
     await store.save(null, entries(1, 3, 1));
+    await store.idle();
+    expect(labels).toEqual(['append log.db', 'fsync log.db', 'resolve', 'append state.db', 'fsync state.db']);
     await store.close();
-    expect(labels).toEqual(['append log.db', 'fsync log.db', 'append state.db', 'fsync state.db', 'resolve']);
+  });
+});
+
+describe('a crash at each step of a run of saves', () => {
+  it('loads every time, with every acknowledged entry and vote, and a watermark that never outruns the log', async () => {
+    const dir = await tempDir();
+    const recorder = crashRecorder(dir, await tempDir());
+    const store = await RaftStorage.open(dir, { onEvent: recorder.onEvent });
+    recorder.recording = true;
+    // What each save leaves acknowledged once it resolves: the log and the term and vote.
+    const acknowledged: { log: ReturnType<typeof entries>; term: number; votedFor: string | null }[] = [];
+    const steps: [{ term: number; votedFor: string | null; commitIndex: number } | null, ReturnType<typeof entries>][] = [
+      [{ term: 1, votedFor: 'n1', commitIndex: 0 }, entries(1, 4, 1)],
+      [null, entries(5, 6, 1)],
+      [{ term: 1, votedFor: 'n1', commitIndex: 5 }, [entry(7, 1)]],
+      [{ term: 2, votedFor: 'n2', commitIndex: 5 }, []],
+      // A new leader's log replaces 7 (uncommitted) with its own.
+      [{ term: 2, votedFor: 'n2', commitIndex: 6 }, entries(7, 8, 2)],
+      [null, [entry(9, 2)]],
+    ];
+    let log: ReturnType<typeof entries> = [];
+    let vote = { term: 0, votedFor: null as string | null };
+    for (const [hardState, added] of steps) {
+      await store.save(hardState, added);
+      if (added.length > 0) log = [...log.slice(0, added[0].index - 1), ...added];
+      if (hardState) vote = { term: hardState.term, votedFor: hardState.votedFor };
+      acknowledged.push({ log, ...vote });
+    }
+    recorder.recording = false;
+    await store.close();
+
+    // Each copy is the disk at one event; from a save's own 'resolve' on, it was acknowledged.
+    let acked = -1;
+    for (const copy of recorder.copies) {
+      if (copy.label === 'resolve') acked++;
+      const reopened = await RaftStorage.open(copy.dir);
+      const { entries: got, hardState } = reopened.initialState();
+      await reopened.close();
+      if (acked >= 0) {
+        const want = acknowledged[acked];
+        const at = `${copy.dir} after save ${acked}`;
+        // The save under way may already have replaced a suffix, or written a newer term.
+        const kept = Math.min(want.log.length, (steps[acked + 1]?.[1][0]?.index ?? Infinity) - 1);
+        expect(got.length, at).toBeGreaterThanOrEqual(want.log.length);
+        expect(got.slice(0, kept), at).toEqual(want.log.slice(0, kept));
+        expect(hardState.term, at).toBeGreaterThanOrEqual(want.term);
+        if (hardState.term === want.term) expect(hardState.votedFor, at).toBe(want.votedFor);
+      }
+      expect(hardState.commitIndex, copy.dir).toBeLessThanOrEqual(got.at(-1)?.index ?? 0);
+    }
+    expect(acked).toBe(steps.length - 1);
   });
 });
 

@@ -66,6 +66,7 @@ describe('taking a snapshot and compacting the log', () => {
     const { labels, onEvent } = eventLog();
     const store = await RaftStorage.open(dir, { onEvent });
     await store.save({ term: 2, votedFor: null, commitIndex: 25 }, thirty);
+    await store.idle();
     labels.length = 0;
     // Not awaited: compactLog waits for the snapshot write issued before it.
     const taken = store.saveSnapshot(snap(20, 1));
@@ -190,6 +191,7 @@ describe('installing a snapshot from the leader: save(hardState, entries, snapsh
     const { labels, onEvent } = eventLog();
     const store = await RaftStorage.open(dir, { onEvent });
     await store.save({ term: 2, votedFor: 'n1', commitIndex: 15 }, thirty);
+    await store.idle();
     labels.length = 0;
     await store.save({ term: 3, votedFor: null, commitIndex: 25 }, entries(26, 28, 3), snap(25, 3));
     expect(labels).toEqual([
