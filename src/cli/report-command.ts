@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { LoadError } from '../../tracing/check/load.ts';
-import { writeReport } from '../../tracing/report/write-report.ts';
+import { ReportWriteError, writeReport } from '../../tracing/report/write-report.ts';
 import { scenarioOf } from './check-command.ts';
 
 interface ReportIo {
@@ -15,7 +15,8 @@ const consoleIo: ReportIo = { out: (t) => console.log(t), err: (t) => console.er
  * (tracing/report/write-report.ts; default beside its trace) and prints where. The rules
  * are `raftkv check`'s, with a demo scenario's own rules when meta.json names one. Returns
  * the exit code as check does: 0 written and every rule passed (or skipped), 1 written
- * and some rule failed, 2 trace.jsonl missing or unreadable (nothing written).
+ * and some rule failed, 2 no run directory, trace.jsonl missing or unreadable, or an
+ * output it may not or cannot write (nothing written; tracing/run-files.ts).
  */
 export function runReportCommand(dir: string, opts: { out?: string; maxEvents?: number } = {}, io: ReportIo = consoleIo): number {
   const scenario = scenarioOf(dir);
@@ -29,7 +30,7 @@ export function runReportCommand(dir: string, opts: { out?: string; maxEvents?: 
     );
     return r.ok ? 0 : 1;
   } catch (err) {
-    if (err instanceof LoadError) {
+    if (err instanceof LoadError || err instanceof ReportWriteError) {
       io.err(`raftkv report: ${err.message}`);
       return 2;
     }
