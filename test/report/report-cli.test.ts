@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runReportCommand } from '../../src/cli/report-command.ts';
+import { REPORT_USAGE, reportMain } from '../../src/cli/report-command.ts';
 import { traceMain } from '../../src/cli/trace-command.ts';
+import { USAGE } from '../../src/cli/usage.ts';
 import { RunWriter } from '../../tracing/run-writer.ts';
-import { killCliChildren } from '../integration/helpers.ts';
+import { killCliChildren, runRaftkv } from '../integration/helpers.ts';
 import { randomExecution } from '../tracing/slice-execution.ts';
 
 /**
@@ -48,8 +49,7 @@ function files(dir: string, under = ''): string[] {
 function report(...args: string[]): { code: number; out: string; err: string } {
   let out = '';
   let err = '';
-  const o = args.indexOf('-o');
-  const code = runReportCommand(args[0], o > 0 ? { out: args[o + 1] } : {}, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
+  const code = reportMain(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
   return { code, out, err };
 }
 
@@ -113,5 +113,48 @@ describe('the output guard of report and trace slice', () => {
     expect(readdirSync(outDir)).toEqual([]);
     expect(readdirSync(root).sort()).toEqual(['out-dir', 'run']);
     expectRunUntouched('-o a directory');
+  });
+});
+
+describe('raftkv report arguments', () => {
+  it('a bad argument prints the error and the report\'s own usage, exit 2', () => {
+    const cases: [string[], RegExp][] = [
+      [[runDir, '--max-events', '0'], /--max-events must be a positive integer \(got "0"\)/],
+      [[runDir, '--max-events', '1e3'], /--max-events must be a positive integer/],
+      [[runDir, '--bogus'], /Unknown option '--bogus'/],
+      [[], /expected a run directory/],
+      [[runDir, runDir], /expected one run directory/],
+    ];
+    for (const [args, message] of cases) {
+      const r = report(...args);
+      expect({ args, code: r.code, out: r.out }).toEqual({ args, code: 2, out: '' });
+      expect(r.err).toMatch(new RegExp(`^raftkv report: ${message.source}`));
+      expect(r.err.endsWith(`${REPORT_USAGE}\n`), r.err).toBe(true);
+      expect(r.err).not.toContain(USAGE);
+    }
+    expect(REPORT_USAGE.split('\n').length).toBeLessThan(20);
+  });
+
+  it('--help prints the report\'s own help; a missing run directory is "no run directory", exit 2', () => {
+    const help = report('--help');
+    expect(help).toEqual({ code: 0, out: `${REPORT_USAGE}\n`, err: '' });
+    const missing = report(path.join(root, 'nope'));
+    expect(missing.code).toBe(2);
+    expect(missing.err).toBe(`raftkv report: no run directory ${path.join(root, 'nope')}\n`);
+  });
+
+  it('runs as `raftkv report` from the command line', async () => {
+    const bad = await runRaftkv(['report', runDir, '--max-events', '0'], { timeoutMs: 60_000 });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(REPORT_USAGE);
+    expect(bad.stderr).not.toContain(USAGE);
+    const help = await runRaftkv(['report', '--help'], { timeoutMs: 60_000 });
+    expect(help.code).toBe(0);
+    expect(help.stdout.trim()).toBe(REPORT_USAGE);
+    const out = path.join(root, 'cli.html');
+    const ok = await runRaftkv(['report', runDir, '-o', out], { timeoutMs: 60_000 });
+    expect(ok.code, ok.stderr).toBeLessThan(2);
+    expect(ok.stdout).toMatch(/^wrote .*cli\.html/);
+    rmSync(out);
   });
 });
