@@ -64,7 +64,10 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
       body: body.length > BODY_CHARS ? `${body.slice(0, BODY_CHARS - 3)}...` : body,
     };
   });
-  const edges = layout.edges.filter((e) => drawnIds.has(e.from) && drawnIds.has(e.to));
+  const tagOf = new Map(drawnLaid.map((e) => [e.id, e.record.tag]));
+  const edges = layout.edges
+    .filter((e) => drawnIds.has(e.from) && drawnIds.has(e.to))
+    .map((e) => (unrecordedSend(tagOf.get(e.from)!, tagOf.get(e.to)!) ? { ...e, unrecorded: true as const } : e));
   const { terms, leaders } = termBand(drawnLaid, levels);
 
   const history = run.history ?? [];
@@ -107,6 +110,15 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
 }
 
 const SERVER_FIRST = new Set(['ServerStart', 'RaftStart', 'ServerListening']);
+
+/** Raft RPCs whose receive is `<send>Recv`; heartbeats and their replies may go out unrecorded (docs/TRACING.md "Heartbeats"). */
+const RPC_SENDS = new Set(['AppendEntries', 'AppendEntriesRes', 'RequestVote', 'RequestVoteRes', 'InstallSnapshot', 'InstallSnapshotRes', 'TimeoutNow']);
+
+/** A receive of a Raft RPC whose inferred sender is not that RPC's send: the message itself was not recorded. */
+function unrecordedSend(fromTag: string, toTag: string): boolean {
+  const sent = toTag.endsWith('Recv') ? toTag.slice(0, -'Recv'.length) : null;
+  return sent !== null && RPC_SENDS.has(sent) && fromTag !== sent;
+}
 
 function toRule(r: CheckReport['results'][number]): ReportRule {
   const offenders: ReportOffender[] = r.offenders.slice(0, MAX_OFFENDERS).map((o) => {

@@ -283,13 +283,24 @@ export function drawReport(model: ReportModel): void {
       .selectAll('line')
       .data(model.edges.filter((e) => byId.has(e.from) && byId.has(e.to)))
       .join('line')
-      .attr('class', 'edge')
+      .attr('class', (e) => `edge${e.unrecorded ? ' unrecorded' : ''}`)
       .attr('data-edge', (e) => `${e.from}>${e.to}`)
+      .attr('data-unrecorded', (e) => (e.unrecorded ? 'true' : null))
       .attr('x1', (e) => xOf(byId.get(e.from)!.level))
       .attr('y1', (e) => yOf(byId.get(e.from)!.host))
       .attr('x2', (e) => xOf(byId.get(e.to)!.level))
       .attr('y2', (e) => yOf(byId.get(e.to)!.host))
-      .attr('marker-end', 'url(#arrow)');
+      .attr('marker-end', 'url(#arrow)')
+      .selectAll('title')
+      .data((e) => [e])
+      .join('title')
+      .text((e) => {
+        const from = byId.get(e.from)!;
+        const to = byId.get(e.to)!;
+        return e.unrecorded
+          ? `an unrecorded ${to.tag.replace(/Recv$/, '')} (a heartbeat or its reply) carrying ${from.host}'s clock as of its ${from.tag} ${from.id} -> ${to.tag} ${to.id}`
+          : `${from.tag} ${from.id} -> ${to.tag} ${to.id}`;
+      });
     gEvents
       .selectAll('circle')
       .data(model.events)
