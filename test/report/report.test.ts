@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -171,6 +171,10 @@ describe('the report model of a real run', () => {
     expect(html.includes('d3js.org v7.9.2')).toBe(true);
     expect(runReportCommand(badDir, { out: path.join(root, 'bad-cli.html') }, io)).toBe(1);
     expect(runReportCommand(path.join(root, 'nothing-here'), {}, io)).toBe(2);
+    expect(out).toMatch(/raftkv report: no run directory .*nothing-here/);
+    const empty = path.join(root, 'empty-run');
+    mkdirSync(empty);
+    expect(runReportCommand(empty, {}, io)).toBe(2);
     expect(out).toMatch(/raftkv report: cannot read .*trace\.jsonl/);
   });
 
