@@ -29,7 +29,7 @@ if (!CHROMIUM) console.warn(NO_CHROMIUM);
 let root: string;
 let good: GoodRun;
 let goodModel: ReportModel;
-/** The copy whose first get of k1 by ann returns a value never written. */
+/** The copy whose first get of k1 by ben returns a value never written. */
 let badDir: string;
 let badGet: HistoryEntry;
 /** What that get returns instead: also markup, which must stay text in the page. */
@@ -40,12 +40,15 @@ beforeAll(async () => {
   good = await produceGoodRun(path.join(root, 'run'));
   goodModel = buildModel(good.dir);
   badDir = mutateRun(good.dir, (run) => {
-    const get = run.history.find((h) => h.clientId === 'ann' && h.op.type === 'get' && h.op.key === 'k1' && h.error === undefined);
-    if (!get) throw new Error('the good run has no answered get of k1 by ann');
+    // ben's, not ann's: ann put k1 before her get, so a wrong value there also breaks
+    // client-key-order (a read returns what its own client's latest earlier write left);
+    // ben never writes k1, so only linearizability can see this one.
+    const get = run.history.find((h) => h.clientId === 'ben' && h.op.type === 'get' && h.op.key === 'k1' && h.error === undefined);
+    if (!get) throw new Error('the good run has no answered get of k1 by ben');
     get.output = { value: BAD_VALUE };
     badGet = get;
     // The trace tells the same story, so only linearizability fails.
-    for (const r of run.records) if (r.tag === 'GetResultRecvd' && r.traceId === `ann:${get.opId}`) r.body.value = BAD_VALUE;
+    for (const r of run.records) if (r.tag === 'GetResultRecvd' && r.traceId === `ben:${get.opId}`) r.body.value = BAD_VALUE;
   });
 }, 180_000);
 
@@ -154,7 +157,7 @@ describe('the report model of a real run', () => {
     expect(model.counterexamples).toHaveLength(1);
     const [cx] = model.counterexamples;
     expect(cx.key).toBe('k1');
-    expect(cx.culprit).toBe(`ann:${badGet.opId}`);
+    expect(cx.culprit).toBe(`ben:${badGet.opId}`);
     expect(cx.ops).toContain(cx.culprit);
     expect(model.ops.find((o) => o.id === cx.culprit)?.output).toBe(JSON.stringify(BAD_VALUE));
   });
@@ -264,7 +267,7 @@ describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
   it('shows a failing history\'s counterexample, and its offender selects the culprit\'s Start in the lanes', async () => {
     const { file } = writeReport(badDir);
     const { page, errors } = await open(file);
-    const culpritId = `ann:${badGet.opId}`;
+    const culpritId = `ben:${badGet.opId}`;
     expect(await page.$eval('[data-verdict]', (e) => e.getAttribute('data-verdict'))).toBe('fail');
     expect(await page.$eval('#rules tr[data-rule="linearizability"]', (e) => e.getAttribute('data-status'))).toBe('FAIL');
     // The culprit's bar is marked, and the counterexample names it and its result.
