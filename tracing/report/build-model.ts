@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { loadRun } from '../check/load.ts';
 import { runChecks, type CheckReport, type ExtraRule } from '../check/report.ts';
+import { linearizabilityOptions } from '../check/rule-linearizability.ts';
+import { Trace } from '../check/trace.ts';
 import { eventId, layOut } from './layout.ts';
 import type { ReportEvent, ReportModel, ReportOffender, ReportRule } from './model.ts';
 import { counterexamples, historyOps } from './operations.ts';
@@ -73,7 +75,8 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
   const history = run.history ?? [];
   const rules = report.results.map(toRule);
   const linFailed = report.results.some((r) => r.rule === 'linearizability' && r.status === 'FAIL');
-  const cxs = linFailed ? counterexamples(history) : [];
+  // The rule's own options (keys an earlier run wrote, or set to expire), so the page's counterexample is check's.
+  const cxs = linFailed ? counterexamples(history, linearizabilityOptions(new Trace(run))) : [];
   const allOps = historyOps(history);
   const keep = new Set(cxs.flatMap((c) => c.ops));
   const ops = allOps.length > maxOps ? allOps.filter((o, i) => i < maxOps || keep.has(o.id)) : allOps;
