@@ -14,6 +14,7 @@ import type { ReportModel } from '../../tracing/report/model.ts';
 import { writeReport } from '../../tracing/report/write-report.ts';
 import { produceGoodRun, type GoodRun } from '../check/good-run.ts';
 import { mutateRun, readRun } from '../check/mutate.ts';
+import { leftOfCause } from './left-of-cause.ts';
 
 /**
  * `raftkv report` on a real traced run (3 server processes, two clients, the leader killed
@@ -68,6 +69,10 @@ describe('the report model of a real run', () => {
       const lane = goodModel.events.filter((e) => e.host === host).sort((a, b) => Number(a.id.split(':').pop()) - Number(b.id.split(':').pop()));
       for (let i = 1; i < lane.length; i++) expect(lane[i].level).toBeGreaterThan(lane[i - 1].level);
     }
+    // Every event is right of every event that happens before it (by clock), arrow or not.
+    const levelOf = new Map(goodModel.events.map((e) => [e.id, e.level]));
+    const records = readRun(good.dir).records;
+    expect(leftOfCause(records, (r) => levelOf.get(`${r.host}:${r.clock[r.host]}`)!)).toEqual([]);
     // Every AppendEntriesRecv gets exactly one arrow, from an event of the leader its body
     // names. A follower also records the receipt of a heartbeat the leader did not record
     // (when it learns a commit from it: docs/TRACING.md "Heartbeats"); that message carries
