@@ -7,6 +7,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import puppeteer from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReportCommand } from '../../src/cli/report-command.ts';
+import { traceMain } from '../../src/cli/trace-command.ts';
 import { runChecks } from '../../tracing/check/report.ts';
 import type { HistoryEntry } from '../../tracing/history.ts';
 import { buildModel } from '../../tracing/report/build-model.ts';
@@ -145,12 +146,29 @@ describe('the report model of a real run', () => {
     expect(goodModel.counterexamples).toEqual([]);
   });
 
-  it('caps the events it draws at a level, keeping every drawn event\'s causes, and says so', () => {
+  it('caps the events it draws at a level, keeping every drawn event\'s causes, and says so', async () => {
     const capped = buildModel(good.dir, { maxEvents: 100 });
     expect(capped.events.length).toBeLessThanOrEqual(100);
     expect(capped.events.length).toBeGreaterThan(50);
     expect(capped.totalEvents).toBe(goodModel.totalEvents);
-    expect(capped.notes.join('\n')).toMatch(/Drawing the first \d+ of [\d,]+ events.*raftkv trace slice/);
+    // The note gives a command to paste: the first event left out (by trace.jsonl line) as --from.
+    const note = capped.notes.find((n) => n.startsWith('Drawing the first'))!;
+    expect(note).not.toMatch(/[`<>]|logical time/);
+    const m = /the first left out is (\w+) (\S+) \(trace\.jsonl line (\d+)\)\. For the events from there as a ShiViz log: npx raftkv trace slice (.*) \(or raise --max-events\)\.$/.exec(note);
+    expect(m, note).not.toBeNull();
+    const [, tag, firstOut, line, args] = m!;
+    const drawnNow = new Set(capped.events.map((e) => e.id));
+    const undrawn = goodModel.events.filter((e) => !drawnNow.has(e.id));
+    expect(firstOut).toBe(undrawn.reduce((a, b) => (b.line < a.line ? b : a)).id);
+    expect(tag).toBe(undrawn.find((e) => e.id === firstOut)!.tag);
+    expect(Number(line)).toBe(undrawn.find((e) => e.id === firstOut)!.line);
+    // ...which trace slice takes as it is (the run's path has no characters a shell quotes).
+    const words = args.split(' ');
+    expect(words).toEqual([good.dir, '--from', firstOut, '--max-events', '5000']);
+    const sliceOut = path.join(root, 'from-note.log');
+    let said = '';
+    expect(await traceMain(['slice', ...words, '-o', sliceOut], { out: (t) => (said += t), err: (t) => (said += t) }), said).toBe(0);
+    expect(readFileSync(sliceOut, 'utf8').split('\n')[2]).toMatch(new RegExp(`^${firstOut.split(':')[0]} \\{`));
     const drawn = new Set(capped.events.map((e) => e.id));
     const maxLevel = Math.max(...capped.events.map((e) => e.level));
     for (const e of goodModel.events) if (e.level <= maxLevel) expect(drawn.has(e.id)).toBe(true);

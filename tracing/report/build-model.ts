@@ -47,9 +47,12 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
   if (layout.events.length > maxEvents) {
     const cutLevel = layout.events[maxEvents].level;
     drawnLaid = layout.events.filter((e) => e.level < cutLevel);
+    // Slice ranges are over trace.jsonl lines: start at the earliest line left out.
+    let first = layout.events[maxEvents];
+    for (const e of layout.events) if (e.level >= cutLevel && e.record.line < first.record.line) first = e;
     notes.push(
-      `Drawing the first ${drawnLaid.length.toLocaleString('en-US')} of ${layout.events.length.toLocaleString('en-US')} events (logical time up to ${cutLevel - 1}); ` +
-        `for a later stretch, \`raftkv trace slice ${runDir} --from <host:counter> --to <host:counter>\` writes those events as a ShiViz log, or raise --max-events.`,
+      `Drawing the first ${drawnLaid.length.toLocaleString('en-US')} of ${layout.events.length.toLocaleString('en-US')} events; the first left out is ${first.record.tag} ${first.id} (trace.jsonl line ${first.record.line}). ` +
+        `For the events from there as a ShiViz log: ${sliceCommand(runDir, first.id)} (or raise --max-events).`,
     );
   }
   const levels = drawnLaid.length ? drawnLaid[drawnLaid.length - 1].level + 1 : 0;
@@ -110,6 +113,19 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
     ok: report.ok,
     notes,
   };
+}
+
+/** Events the big-run note's slice command keeps: what ShiViz draws comfortably. */
+export const SLICE_EVENTS = 5_000;
+
+/** A `trace slice` command line to paste into a shell: the events from `from` (`host:counter`) on, into <runDir>/slice.log. */
+export function sliceCommand(runDir: string, from: string): string {
+  return `npx raftkv trace slice ${shellWord(runDir)} --from ${shellWord(from)} --max-events ${SLICE_EVENTS}`;
+}
+
+/** A word a POSIX shell reads back as is: plain when safe, else in single quotes. */
+function shellWord(text: string): string {
+  return /^[\w./:@%+,=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 const SERVER_FIRST = new Set(['ServerStart', 'RaftStart', 'ServerListening']);
