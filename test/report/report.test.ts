@@ -295,7 +295,10 @@ describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
     expect(await page.$eval('#rules tr[data-rule="linearizability"]', (e) => e.getAttribute('data-status'))).toBe('FAIL');
     // The culprit's bar is marked, and the counterexample names it and its result.
     expect(await page.$$eval('g[data-cx="culprit"]', (els) => els.map((e) => e.getAttribute('data-op')))).toEqual([culpritId]);
-    expect(await page.$eval('.counterexample[data-cx-key="k1"]', (e) => e.textContent)).toContain(`${culpritId} get(k1) -> ${JSON.stringify(BAD_VALUE)}`);
+    const cxText = await page.$eval('.counterexample[data-cx-key="k1"]', (e) => e.textContent);
+    expect(cxText).toContain(`${culpritId} get(k1) -> ${JSON.stringify(BAD_VALUE)}`);
+    const cxOps = buildModel(badDir).counterexamples[0].ops.length;
+    expect(cxText).toContain(cxOps === 1 ? 'no order of this operation, each' : `no order of these ${cxOps} operations, each`);
     expect(await page.$eval('li.cx-line.culprit', (e) => e.getAttribute('data-cx-op'))).toBe(culpritId);
     expect(await page.$eval('text.key-label.cx', (e) => e.getAttribute('data-key'))).toBe('k1');
     // In the lanes, the events of the counterexample's operations are ringed: the culprit's among them.
@@ -307,6 +310,12 @@ describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
 
     // The rule table's offender points at the culprit's GetStart; clicking it selects that event.
     const start = goodModel.events.find((e) => e.traceId === culpritId && e.tag === 'GetStart')!;
+    // Each offender's data-offender says where it is, as check prints it (host:counter line N).
+    const linRule = buildModel(badDir).rules.find((r) => r.rule === 'linearizability')!;
+    expect(await page.$$eval('#rules tr[data-rule="linearizability"] li[data-offender]', (els) => els.map((e) => e.getAttribute('data-offender')))).toEqual(
+      linRule.offenders.map((o) => `${o.event ?? o.host}${o.line !== null ? ` line ${o.line}` : ''}`),
+    );
+    expect(linRule.offenders[0].event).toBe(start.id);
     const offender = await page.$('#rules tr[data-rule="linearizability"] li[data-offender]');
     expect(await offender!.evaluate((e) => e.getAttribute('data-target'))).toBe(start.id);
     await offender!.click();
