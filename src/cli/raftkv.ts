@@ -17,6 +17,11 @@ async function main(argv: string[]): Promise<number | void> {
     const { traceMain } = await import('./trace-command.ts');
     return traceMain(argv.slice(1));
   }
+  // So does `report` (report-command.ts): its errors print its own usage.
+  if (argv[0] === 'report') {
+    const { reportMain } = await import('./report-command.ts');
+    return reportMain(argv.slice(1));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -37,8 +42,6 @@ async function main(argv: string[]): Promise<number | void> {
       'rejoin-empty': { type: 'boolean' },
       join: { type: 'string' },
       learner: { type: 'boolean' },
-      out: { type: 'string', short: 'o' },
-      'max-events': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -47,7 +50,6 @@ async function main(argv: string[]): Promise<number | void> {
     console.log(USAGE);
     return;
   }
-  if (command !== 'report' && (values.out !== undefined || values['max-events'] !== undefined)) throw new UsageError('-o/--out and --max-events go with report only');
   if (command === 'node') {
     if (!values.id) throw new UsageError('node needs --id <serverId>');
     const { runNode } = await import('./node-command.ts');
@@ -98,11 +100,6 @@ async function main(argv: string[]): Promise<number | void> {
     if (rest.length !== 1) throw new UsageError('check takes one run directory: raftkv check <runDir>');
     const { runCheckCommand } = await import('./check-command.ts');
     return runCheckCommand(rest[0]);
-  }
-  if (command === 'report') {
-    if (rest.length !== 1) throw new UsageError('report takes one run directory: raftkv report <runDir> [-o <file>]');
-    const { runReportCommand } = await import('./report-command.ts');
-    return runReportCommand(rest[0], { out: values.out, maxEvents: values['max-events'] === undefined ? undefined : positiveInt(values['max-events'], '--max-events') });
   }
   if (command === 'tui') {
     // ink and react stay out of every other command.

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -7,6 +7,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import puppeteer from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReportCommand } from '../../src/cli/report-command.ts';
+import { traceMain } from '../../src/cli/trace-command.ts';
 import { runChecks } from '../../tracing/check/report.ts';
 import type { HistoryEntry } from '../../tracing/history.ts';
 import { buildModel } from '../../tracing/report/build-model.ts';
@@ -14,6 +15,7 @@ import type { ReportModel } from '../../tracing/report/model.ts';
 import { writeReport } from '../../tracing/report/write-report.ts';
 import { produceGoodRun, type GoodRun } from '../check/good-run.ts';
 import { mutateRun, readRun } from '../check/mutate.ts';
+import { leftOfCause } from './left-of-cause.ts';
 
 /**
  * `raftkv report` on a real traced run (3 server processes, two clients, the leader killed
@@ -29,7 +31,7 @@ if (!CHROMIUM) console.warn(NO_CHROMIUM);
 let root: string;
 let good: GoodRun;
 let goodModel: ReportModel;
-/** The copy whose first get of k1 by ann returns a value never written. */
+/** The copy whose first get of k1 by ben returns a value never written. */
 let badDir: string;
 let badGet: HistoryEntry;
 /** What that get returns instead: also markup, which must stay text in the page. */
@@ -40,12 +42,15 @@ beforeAll(async () => {
   good = await produceGoodRun(path.join(root, 'run'));
   goodModel = buildModel(good.dir);
   badDir = mutateRun(good.dir, (run) => {
-    const get = run.history.find((h) => h.clientId === 'ann' && h.op.type === 'get' && h.op.key === 'k1' && h.error === undefined);
-    if (!get) throw new Error('the good run has no answered get of k1 by ann');
+    // ben's, not ann's: ann put k1 before her get, so a wrong value there also breaks
+    // client-key-order (a read returns what its own client's latest earlier write left);
+    // ben never writes k1, so only linearizability can see this one.
+    const get = run.history.find((h) => h.clientId === 'ben' && h.op.type === 'get' && h.op.key === 'k1' && h.error === undefined);
+    if (!get) throw new Error('the good run has no answered get of k1 by ben');
     get.output = { value: BAD_VALUE };
     badGet = get;
     // The trace tells the same story, so only linearizability fails.
-    for (const r of run.records) if (r.tag === 'GetResultRecvd' && r.traceId === `ann:${get.opId}`) r.body.value = BAD_VALUE;
+    for (const r of run.records) if (r.tag === 'GetResultRecvd' && r.traceId === `ben:${get.opId}`) r.body.value = BAD_VALUE;
   });
 }, 180_000);
 
@@ -65,19 +70,35 @@ describe('the report model of a real run', () => {
       const lane = goodModel.events.filter((e) => e.host === host).sort((a, b) => Number(a.id.split(':').pop()) - Number(b.id.split(':').pop()));
       for (let i = 1; i < lane.length; i++) expect(lane[i].level).toBeGreaterThan(lane[i - 1].level);
     }
-    // Every AppendEntriesRecv gets exactly one arrow, from an AppendEntries its leader sent to it (read from the bodies).
+    // Every event is right of every event that happens before it (by clock), arrow or not.
+    const levelOf = new Map(goodModel.events.map((e) => [e.id, e.level]));
+    const records = readRun(good.dir).records;
+    expect(leftOfCause(records, (r) => levelOf.get(`${r.host}:${r.clock[r.host]}`)!)).toEqual([]);
+    // Every AppendEntriesRecv gets exactly one arrow, from an event of the leader its body
+    // names. A follower also records the receipt of a heartbeat the leader did not record
+    // (when it learns a commit from it: docs/TRACING.md "Heartbeats"); that message carries
+    // the leader's clock as of its latest recorded action, any leader event, so the arrow
+    // starts there and is marked unrecorded. When it starts at an AppendEntries, that send
+    // is to this receiver (read from the bodies).
     const bodies = new Map(readRun(good.dir).records.map((r) => [`${r.host}:${r.clock[r.host]}`, r.body]));
     const bodyOf = (id: string) => bodies.get(id)!;
-    const into = (id: string) => goodModel.edges.filter((e) => e.to === id).map((e) => byId.get(e.from)!);
+    const edgesInto = (id: string) => goodModel.edges.filter((e) => e.to === id);
+    const into = (id: string) => edgesInto(id).map((e) => byId.get(e.from)!);
     const recvs = goodModel.events.filter((e) => e.tag === 'AppendEntriesRecv');
     expect(recvs.length).toBeGreaterThan(5);
     for (const r of recvs) {
       const body = bodyOf(r.id) as { leaderId: string };
-      const from = into(r.id);
-      expect(from.map((s) => s.tag), r.id).toEqual(['AppendEntries']);
-      expect(from[0].host).toBe(body.leaderId);
-      expect(bodyOf(from[0].id).to).toBe(r.host);
+      const [edge, ...more] = edgesInto(r.id);
+      expect(more, r.id).toEqual([]);
+      const from = byId.get(edge.from)!;
+      expect(from.host, r.id).toBe(body.leaderId);
+      if (from.tag === 'AppendEntries') {
+        expect(bodyOf(from.id).to, r.id).toBe(r.host);
+        expect(edge.unrecorded, r.id).toBeUndefined();
+      } else expect(edge.unrecorded, `${from.tag} ${from.id} -> ${r.id}`).toBe(true);
     }
+    // Most are of recorded sends (those that carry entries or a new commit index).
+    expect(recvs.filter((r) => into(r.id)[0].tag === 'AppendEntries').length).toBeGreaterThan(recvs.length / 2);
     // And every vote answer the candidate took comes from the voter it names.
     for (const r of goodModel.events.filter((e) => e.tag === 'RequestVoteResRecv')) {
       expect(into(r.id).map((s) => `${s.tag}@${s.host}`)).toEqual([`RequestVoteRes@${bodyOf(r.id).from as string}`]);
@@ -125,12 +146,29 @@ describe('the report model of a real run', () => {
     expect(goodModel.counterexamples).toEqual([]);
   });
 
-  it('caps the events it draws at a level, keeping every drawn event\'s causes, and says so', () => {
+  it('caps the events it draws at a level, keeping every drawn event\'s causes, and says so', async () => {
     const capped = buildModel(good.dir, { maxEvents: 100 });
     expect(capped.events.length).toBeLessThanOrEqual(100);
     expect(capped.events.length).toBeGreaterThan(50);
     expect(capped.totalEvents).toBe(goodModel.totalEvents);
-    expect(capped.notes.join('\n')).toMatch(/Drawing the first \d+ of [\d,]+ events.*raftkv trace slice/);
+    // The note gives a command to paste: the first event left out (by trace.jsonl line) as --from.
+    const note = capped.notes.find((n) => n.startsWith('Drawing the first'))!;
+    expect(note).not.toMatch(/[`<>]|logical time/);
+    const m = /the first left out is (\w+) (\S+) \(trace\.jsonl line (\d+)\)\. For the events from there as a ShiViz log: npx raftkv trace slice (.*) \(or raise --max-events\)\.$/.exec(note);
+    expect(m, note).not.toBeNull();
+    const [, tag, firstOut, line, args] = m!;
+    const drawnNow = new Set(capped.events.map((e) => e.id));
+    const undrawn = goodModel.events.filter((e) => !drawnNow.has(e.id));
+    expect(firstOut).toBe(undrawn.reduce((a, b) => (b.line < a.line ? b : a)).id);
+    expect(tag).toBe(undrawn.find((e) => e.id === firstOut)!.tag);
+    expect(Number(line)).toBe(undrawn.find((e) => e.id === firstOut)!.line);
+    // ...which trace slice takes as it is (the run's path has no characters a shell quotes).
+    const words = args.split(' ');
+    expect(words).toEqual([good.dir, '--from', firstOut, '--max-events', '5000']);
+    const sliceOut = path.join(root, 'from-note.log');
+    let said = '';
+    expect(await traceMain(['slice', ...words, '-o', sliceOut], { out: (t) => (said += t), err: (t) => (said += t) }), said).toBe(0);
+    expect(readFileSync(sliceOut, 'utf8').split('\n')[2]).toMatch(new RegExp(`^${firstOut.split(':')[0]} \\{`));
     const drawn = new Set(capped.events.map((e) => e.id));
     const maxLevel = Math.max(...capped.events.map((e) => e.level));
     for (const e of goodModel.events) if (e.level <= maxLevel) expect(drawn.has(e.id)).toBe(true);
@@ -142,7 +180,7 @@ describe('the report model of a real run', () => {
     expect(model.counterexamples).toHaveLength(1);
     const [cx] = model.counterexamples;
     expect(cx.key).toBe('k1');
-    expect(cx.culprit).toBe(`ann:${badGet.opId}`);
+    expect(cx.culprit).toBe(`ben:${badGet.opId}`);
     expect(cx.ops).toContain(cx.culprit);
     expect(model.ops.find((o) => o.id === cx.culprit)?.output).toBe(JSON.stringify(BAD_VALUE));
   });
@@ -159,6 +197,10 @@ describe('the report model of a real run', () => {
     expect(html.includes('d3js.org v7.9.2')).toBe(true);
     expect(runReportCommand(badDir, { out: path.join(root, 'bad-cli.html') }, io)).toBe(1);
     expect(runReportCommand(path.join(root, 'nothing-here'), {}, io)).toBe(2);
+    expect(out).toMatch(/raftkv report: no run directory .*nothing-here/);
+    const empty = path.join(root, 'empty-run');
+    mkdirSync(empty);
+    expect(runReportCommand(empty, {}, io)).toBe(2);
     expect(out).toMatch(/raftkv report: cannot read .*trace\.jsonl/);
   });
 
@@ -214,6 +256,14 @@ describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
     expect(await page.$$eval('[data-lane]', (els) => els.map((e) => e.getAttribute('data-lane')))).toEqual(goodModel.hosts.map((h) => h.name));
     expect(await count(page, 'circle[data-event]')).toBe(goodModel.events.length);
     expect(await count(page, 'line[data-edge]')).toBe(goodModel.edges.length);
+    // An arrow out of an unrecorded message is dashed and says what it is.
+    expect(await count(page, 'line.edge.unrecorded[data-unrecorded="true"]')).toBe(goodModel.edges.filter((e) => e.unrecorded).length);
+    const titles = await page.$$eval('line[data-edge]', (els) => els.map((e) => [e.getAttribute('data-edge'), e.querySelector('title')?.textContent ?? '']));
+    const edgeTitle = new Map(titles as [string, string][]);
+    for (const e of goodModel.edges) {
+      const [from, to] = [goodModel.events.find((x) => x.id === e.from)!, goodModel.events.find((x) => x.id === e.to)!];
+      expect(edgeTitle.get(`${e.from}>${e.to}`)).toMatch(e.unrecorded ? new RegExp(`^an unrecorded .* carrying ${from.host}'s clock as of its ${from.tag} ${e.from} -> ${to.tag} ${e.to}$`) : new RegExp(`^${from.tag} ${e.from} -> ${to.tag} ${e.to}$`));
+    }
     expect(goodModel.edges.length).toBeGreaterThan(20);
     expect(await page.$$eval('g[data-term]', (els) => els.map((e) => Number(e.getAttribute('data-term'))))).toEqual(goodModel.terms.map((t) => t.term));
     expect(await count(page, `[data-leader-elected^="${good.firstLeader}:"]`)).toBeGreaterThanOrEqual(1);
@@ -240,12 +290,15 @@ describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
   it('shows a failing history\'s counterexample, and its offender selects the culprit\'s Start in the lanes', async () => {
     const { file } = writeReport(badDir);
     const { page, errors } = await open(file);
-    const culpritId = `ann:${badGet.opId}`;
+    const culpritId = `ben:${badGet.opId}`;
     expect(await page.$eval('[data-verdict]', (e) => e.getAttribute('data-verdict'))).toBe('fail');
     expect(await page.$eval('#rules tr[data-rule="linearizability"]', (e) => e.getAttribute('data-status'))).toBe('FAIL');
     // The culprit's bar is marked, and the counterexample names it and its result.
     expect(await page.$$eval('g[data-cx="culprit"]', (els) => els.map((e) => e.getAttribute('data-op')))).toEqual([culpritId]);
-    expect(await page.$eval('.counterexample[data-cx-key="k1"]', (e) => e.textContent)).toContain(`${culpritId} get(k1) -> ${JSON.stringify(BAD_VALUE)}`);
+    const cxText = await page.$eval('.counterexample[data-cx-key="k1"]', (e) => e.textContent);
+    expect(cxText).toContain(`${culpritId} get(k1) -> ${JSON.stringify(BAD_VALUE)}`);
+    const cxOps = buildModel(badDir).counterexamples[0].ops.length;
+    expect(cxText).toContain(cxOps === 1 ? 'no order of this operation, each' : `no order of these ${cxOps} operations, each`);
     expect(await page.$eval('li.cx-line.culprit', (e) => e.getAttribute('data-cx-op'))).toBe(culpritId);
     expect(await page.$eval('text.key-label.cx', (e) => e.getAttribute('data-key'))).toBe('k1');
     // In the lanes, the events of the counterexample's operations are ringed: the culprit's among them.
@@ -257,6 +310,12 @@ describe.skipIf(!CHROMIUM)('the report page in chromium', () => {
 
     // The rule table's offender points at the culprit's GetStart; clicking it selects that event.
     const start = goodModel.events.find((e) => e.traceId === culpritId && e.tag === 'GetStart')!;
+    // Each offender's data-offender says where it is, as check prints it (host:counter line N).
+    const linRule = buildModel(badDir).rules.find((r) => r.rule === 'linearizability')!;
+    expect(await page.$$eval('#rules tr[data-rule="linearizability"] li[data-offender]', (els) => els.map((e) => e.getAttribute('data-offender')))).toEqual(
+      linRule.offenders.map((o) => `${o.event ?? o.host}${o.line !== null ? ` line ${o.line}` : ''}`),
+    );
+    expect(linRule.offenders[0].event).toBe(start.id);
     const offender = await page.$('#rules tr[data-rule="linearizability"] li[data-offender]');
     expect(await offender!.evaluate((e) => e.getAttribute('data-target'))).toBe(start.id);
     await offender!.click();

@@ -1,6 +1,6 @@
 import type { HistoryEntry } from '../history.ts';
 import { initialState } from './initial-state.ts';
-import { checkHistory, formatOp, type CheckOptions } from './linearizability.ts';
+import { checkHistory, formatOp, type CheckOptions, type HistoryOptions } from './linearizability.ts';
 import { at, nowhere, result, skip, type Offender, type Rule, type RuleResult, type Trace } from './trace.ts';
 
 /**
@@ -14,8 +14,8 @@ export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): Rule
   const history = trace.history;
   if (history === null) return result('linearizability', [nowhere('history.json', 'history.json is missing or unreadable')]);
   if (history.length === 0) return skip('linearizability', 'history.json is empty');
-  const initial = initialState(trace);
-  const { keys, partition } = checkHistory(history, { budget: opts.budget, unknownInitial: initial.unknown, skipKeys: initial.skip });
+  const { reasons, ...historyOpts } = linearizabilityOptions(trace, opts);
+  const { keys, partition } = checkHistory(history, historyOpts);
   const offenders: Offender[] = [];
   const t0 = Math.min(...history.map((h) => h.call));
   const startOf = (h: HistoryEntry | undefined) => (h ? trace.events({ traceId: `${h.clientId}:${h.opId}`, where: (e) => e.tag.endsWith('Start') })[0] : undefined);
@@ -36,7 +36,7 @@ export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): Rule
     const start = startOf(cx.culprit.entry);
     offenders.push(start ? at(start, message, details) : nowhere(cx.culprit.entry?.clientId ?? 'history.json', message, details));
   }
-  const notes = [`${keys.length} keys, ${history.length} operations`, ...initial.reasons];
+  const notes = [`${keys.length} keys, ${history.length} operations`, ...reasons];
   if (partition.skippedKeys.length) notes.push(`skipped keys touched by expire: ${partition.skippedKeys.join(', ')}`);
   if (partition.droppedFailed) notes.push(`${partition.droppedFailed} failed ops dropped`);
   if (partition.droppedReads) notes.push(`${partition.droppedReads} reads with errors dropped`);
@@ -44,6 +44,17 @@ export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): Rule
   if (unknown.length) notes.push(`UNDECIDED within the search budget: ${unknown.join(', ')}`);
   const status = unknown.length > 0 ? 'SKIP' : 'PASS';
   return result('linearizability', offenders, { note: notes.join('; '), status });
+}
+
+/**
+ * What checkHistory takes for this run's history: `opts`' budget, and the keys whose
+ * initial value is unknown or that are not checked (initial-state.ts), with the reasons
+ * for the rule's note. The rule and the report (tracing/report/) both use it, so the
+ * page's counterexample is the one `raftkv check` prints.
+ */
+export function linearizabilityOptions(trace: Trace, opts: CheckOptions = {}): HistoryOptions & { reasons: string[] } {
+  const initial = initialState(trace);
+  return { budget: opts.budget, unknownInitial: initial.unknown, skipKeys: initial.skip, reasons: initial.reasons };
 }
 
 /** The rule with a different search budget (tests, huge histories). */

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { loadRun } from '../check/load.ts';
 import { runChecks, type CheckReport, type ExtraRule } from '../check/report.ts';
+import { linearizabilityOptions } from '../check/rule-linearizability.ts';
+import { Trace } from '../check/trace.ts';
 import { eventId, layOut } from './layout.ts';
 import type { ReportEvent, ReportModel, ReportOffender, ReportRule } from './model.ts';
 import { counterexamples, historyOps } from './operations.ts';
@@ -45,9 +47,12 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
   if (layout.events.length > maxEvents) {
     const cutLevel = layout.events[maxEvents].level;
     drawnLaid = layout.events.filter((e) => e.level < cutLevel);
+    // Slice ranges are over trace.jsonl lines: start at the earliest line left out.
+    let first = layout.events[maxEvents];
+    for (const e of layout.events) if (e.level >= cutLevel && e.record.line < first.record.line) first = e;
     notes.push(
-      `Drawing the first ${drawnLaid.length.toLocaleString('en-US')} of ${layout.events.length.toLocaleString('en-US')} events (logical time up to ${cutLevel - 1}); ` +
-        `for a later stretch, \`raftkv trace slice ${runDir} --from <host:counter> --to <host:counter>\` writes those events as a ShiViz log, or raise --max-events.`,
+      `Drawing the first ${drawnLaid.length.toLocaleString('en-US')} of ${layout.events.length.toLocaleString('en-US')} events; the first left out is ${first.record.tag} ${first.id} (trace.jsonl line ${first.record.line}). ` +
+        `For the events from there as a ShiViz log: ${sliceCommand(runDir, first.id)} (or raise --max-events).`,
     );
   }
   const levels = drawnLaid.length ? drawnLaid[drawnLaid.length - 1].level + 1 : 0;
@@ -64,13 +69,17 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
       body: body.length > BODY_CHARS ? `${body.slice(0, BODY_CHARS - 3)}...` : body,
     };
   });
-  const edges = layout.edges.filter((e) => drawnIds.has(e.from) && drawnIds.has(e.to));
+  const tagOf = new Map(drawnLaid.map((e) => [e.id, e.record.tag]));
+  const edges = layout.edges
+    .filter((e) => drawnIds.has(e.from) && drawnIds.has(e.to))
+    .map((e) => (unrecordedSend(tagOf.get(e.from)!, tagOf.get(e.to)!) ? { ...e, unrecorded: true as const } : e));
   const { terms, leaders } = termBand(drawnLaid, levels);
 
   const history = run.history ?? [];
   const rules = report.results.map(toRule);
   const linFailed = report.results.some((r) => r.rule === 'linearizability' && r.status === 'FAIL');
-  const cxs = linFailed ? counterexamples(history) : [];
+  // The rule's own options (keys an earlier run wrote, or set to expire), so the page's counterexample is check's.
+  const cxs = linFailed ? counterexamples(history, linearizabilityOptions(new Trace(run))) : [];
   const allOps = historyOps(history);
   const keep = new Set(cxs.flatMap((c) => c.ops));
   const ops = allOps.length > maxOps ? allOps.filter((o, i) => i < maxOps || keep.has(o.id)) : allOps;
@@ -106,7 +115,29 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
   };
 }
 
+/** Events the big-run note's slice command keeps: what ShiViz draws comfortably. */
+export const SLICE_EVENTS = 5_000;
+
+/** A `trace slice` command line to paste into a shell: the events from `from` (`host:counter`) on, into <runDir>/slice.log. */
+export function sliceCommand(runDir: string, from: string): string {
+  return `npx raftkv trace slice ${shellWord(runDir)} --from ${shellWord(from)} --max-events ${SLICE_EVENTS}`;
+}
+
+/** A word a POSIX shell reads back as is: plain when safe, else in single quotes. */
+function shellWord(text: string): string {
+  return /^[\w./:@%+,=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
 const SERVER_FIRST = new Set(['ServerStart', 'RaftStart', 'ServerListening']);
+
+/** Raft RPCs whose receive is `<send>Recv`; heartbeats and their replies may go out unrecorded (docs/TRACING.md "Heartbeats"). */
+const RPC_SENDS = new Set(['AppendEntries', 'AppendEntriesRes', 'RequestVote', 'RequestVoteRes', 'InstallSnapshot', 'InstallSnapshotRes', 'TimeoutNow']);
+
+/** A receive of a Raft RPC whose inferred sender is not that RPC's send: the message itself was not recorded. */
+function unrecordedSend(fromTag: string, toTag: string): boolean {
+  const sent = toTag.endsWith('Recv') ? toTag.slice(0, -'Recv'.length) : null;
+  return sent !== null && RPC_SENDS.has(sent) && fromTag !== sent;
+}
 
 function toRule(r: CheckReport['results'][number]): ReportRule {
   const offenders: ReportOffender[] = r.offenders.slice(0, MAX_OFFENDERS).map((o) => {

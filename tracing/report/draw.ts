@@ -106,7 +106,7 @@ export function drawReport(model: ReportModel): void {
     .data((r) => r.offenders)
     .join('li')
     .attr('class', (o) => `offender${o.event && byId.has(o.event) ? ' linked' : ''}`)
-    .attr('data-offender', '')
+    .attr('data-offender', (o) => `${o.event ?? o.host}${o.line !== null ? ` line ${o.line}` : ''}`)
     .attr('data-target', (o) => o.event ?? '')
     .attr('title', (o) => (o.event ? (byId.has(o.event) ? 'show this event in the lanes' : 'this event is not drawn (past the cap)') : 'no single event (history.json or a file)'));
   offs.append('span').attr('class', 'where').text((o) => `${o.event ?? o.host}${o.line !== null ? ` line ${o.line}` : ''}: `);
@@ -133,7 +133,7 @@ export function drawReport(model: ReportModel): void {
       div
         .append('p')
         .text(
-          `Key ${JSON.stringify(cx.key)}: no order of these ${cx.ops.length} operations, each taking effect between its call and return, explains ` +
+          `Key ${JSON.stringify(cx.key)}: no order of ${cx.ops.length === 1 ? 'this operation' : `these ${cx.ops.length} operations`}, each taking effect between its call and return, explains ` +
             `${culprit ? `${culprit.traceId} ${culprit.input} -> ${culprit.output}` : cx.culprit}${cx.minimal ? '' : ' (not minimized)'}. Times are ms after the first call; * marks the unexplained result.`,
         );
       div
@@ -283,13 +283,24 @@ export function drawReport(model: ReportModel): void {
       .selectAll('line')
       .data(model.edges.filter((e) => byId.has(e.from) && byId.has(e.to)))
       .join('line')
-      .attr('class', 'edge')
+      .attr('class', (e) => `edge${e.unrecorded ? ' unrecorded' : ''}`)
       .attr('data-edge', (e) => `${e.from}>${e.to}`)
+      .attr('data-unrecorded', (e) => (e.unrecorded ? 'true' : null))
       .attr('x1', (e) => xOf(byId.get(e.from)!.level))
       .attr('y1', (e) => yOf(byId.get(e.from)!.host))
       .attr('x2', (e) => xOf(byId.get(e.to)!.level))
       .attr('y2', (e) => yOf(byId.get(e.to)!.host))
-      .attr('marker-end', 'url(#arrow)');
+      .attr('marker-end', 'url(#arrow)')
+      .selectAll('title')
+      .data((e) => [e])
+      .join('title')
+      .text((e) => {
+        const from = byId.get(e.from)!;
+        const to = byId.get(e.to)!;
+        return e.unrecorded
+          ? `an unrecorded ${to.tag.replace(/Recv$/, '')} (a heartbeat or its reply) carrying ${from.host}'s clock as of its ${from.tag} ${from.id} -> ${to.tag} ${to.id}`
+          : `${from.tag} ${from.id} -> ${to.tag} ${to.id}`;
+      });
     gEvents
       .selectAll('circle')
       .data(model.events)

@@ -25,6 +25,13 @@ export interface ReportEvent {
 export interface ReportEdge {
   from: EventId;
   to: EventId;
+  /**
+   * The receive is of a Raft RPC whose send was not recorded (an untraced heartbeat or its
+   * reply: docs/TRACING.md "Heartbeats"), so `from` is the sender's latest recorded event,
+   * whose clock the message carried, not the send itself (e.g. an AppendEntriesResRecv
+   * into an AppendEntriesRecv). Drawn dashed, and its tooltip says so.
+   */
+  unrecorded?: true;
 }
 
 /** A term on the cluster-wide band, in levels of logical time. */

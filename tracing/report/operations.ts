@@ -1,4 +1,4 @@
-import { checkHistory, formatOp, type LinOp } from '../check/linearizability.ts';
+import { checkHistory, formatOp, type HistoryOptions, type LinOp } from '../check/linearizability.ts';
 import type { HistoryEntry } from '../history.ts';
 import type { ReportCounterexample, ReportOp } from './model.ts';
 
@@ -45,12 +45,15 @@ export function opId(h: HistoryEntry, key: string): string {
 /**
  * Counterexamples of every key that is not linearizable: the operations (bar ids) no
  * order explains, and the culprit whose result is unexplained. Runs the checker's search
- * again (only called when the linearizability rule failed).
+ * again (only called when the linearizability rule failed), with the options the rule
+ * used (`linearizabilityOptions` in tracing/check/rule-linearizability.ts: keys an earlier
+ * run wrote start unknown, keys it set to expire are skipped), so the page and `raftkv
+ * check` name the same operations.
  */
-export function counterexamples(history: readonly HistoryEntry[]): ReportCounterexample[] {
+export function counterexamples(history: readonly HistoryEntry[], opts: HistoryOptions = {}): ReportCounterexample[] {
   const t0 = firstCall(history);
   const out: ReportCounterexample[] = [];
-  for (const k of checkHistory(history).keys) {
+  for (const k of checkHistory(history, opts).keys) {
     const cx = k.counterexample;
     if (k.verdict !== false || !cx) continue;
     const idOf = (o: LinOp) => (o.entry ? opId(o.entry, o.key) : `?:${o.key}`);

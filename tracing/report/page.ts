@@ -69,7 +69,7 @@ li.cx-line.culprit { color: #c53030; font-weight: 600; }
 .lane-label { font-family: ui-monospace, monospace; font-size: 12px; } .lane-label.client { fill: #1e6b35; } .band-label { font-size: 11px; fill: #666; }
 .lane-scroll { overflow-x: auto; flex: 1; }
 line.lane { stroke: #c8c8c8; } line.lane.client { stroke-dasharray: 4 3; }
-line.edge { stroke: #9a9a9a; stroke-width: 1; opacity: 0.7; }
+line.edge { stroke: #9a9a9a; stroke-width: 1; opacity: 0.7; } line.edge.unrecorded { stroke-dasharray: 3 3; }
 circle.event { stroke: #fff; stroke-width: 1; cursor: pointer; }
 circle.event.start { stroke: #333; stroke-width: 1.5; }
 circle.event.cx { stroke: #c53030; stroke-width: 2; }

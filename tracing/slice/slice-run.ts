@@ -1,6 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { VectorClock } from '../clock.ts';
+import { outputProblem } from '../run-files.ts';
 import { ClockError, recomputeClocks } from './recompute-clocks.ts';
 import { parseRecord, readLines } from './read-trace.ts';
 import { formatBound, Selector, type Selection } from './selection.ts';
@@ -60,14 +61,9 @@ export async function sliceRun(dir: string, selection: Selection, out: string): 
   }
   if (!isDir) throw new SliceError(`${dir} is not a run directory (expected a directory holding trace.jsonl)`, 'input');
   const jsonlPath = path.join(dir, 'trace.jsonl');
-  const resolvedOut = path.resolve(out);
-  for (const own of ['trace.jsonl', 'shiviz.log', 'history.json', 'meta.json']) {
-    if (resolvedOut === path.resolve(dir, own)) throw new SliceError(`-o ${out} would overwrite the run's own ${own}; choose another file`, 'input');
-  }
-
-  // Found out now, not after reading a 100 MB trace.
-  const outDir = path.dirname(resolvedOut);
-  if (!existsSync(outDir)) throw new SliceError(`cannot write ${out}: no directory ${outDir}`, 'input');
+  // Found out now, not after reading a 100 MB trace: the run's own files, a directory, a missing folder.
+  const refused = outputProblem(dir, out, 'slice');
+  if (refused) throw new SliceError(refused, 'input');
 
   const selector = new Selector(selection);
   const max = selection.maxEvents ?? Infinity;

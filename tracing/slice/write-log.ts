@@ -46,10 +46,17 @@ export async function writeSliceLog(jsonlPath: string, kept: readonly KeptLine[]
     }
     if (next < kept.length) throw new Error(`trace.jsonl got shorter while it was being sliced (line ${kept[next].line} is gone)`);
     writeSync(fd, pending);
+    closeSync(fd);
+    renameSync(tmp, out);
     ok = true;
   } finally {
-    closeSync(fd);
-    if (!ok) rmSync(tmp, { force: true });
+    if (!ok) {
+      try {
+        closeSync(fd);
+      } catch {
+        // closed before the rename failed
+      }
+      rmSync(tmp, { force: true });
+    }
   }
-  renameSync(tmp, out);
 }
