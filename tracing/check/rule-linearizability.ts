@@ -37,7 +37,9 @@ export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): Rule
     offenders.push(start ? at(start, message, details) : nowhere(cx.culprit.entry?.clientId ?? 'history.json', message, details));
   }
   const notes = [`${keys.length} keys, ${history.length} operations`, ...initial.reasons];
-  if (partition.skippedKeys.length) notes.push(`skipped keys touched by expire: ${partition.skippedKeys.join(', ')}`);
+  // Keys initial-state.ts skipped are named in its reason already: name each skipped key once.
+  const touched = partition.skippedKeys.filter((k) => !initial.skip.has(k));
+  if (touched.length) notes.push(`skipped keys touched by expire: ${touched.join(', ')}`);
   if (partition.droppedFailed) notes.push(`${partition.droppedFailed} failed ops dropped`);
   if (partition.droppedReads) notes.push(`${partition.droppedReads} reads with errors dropped`);
   if (partition.pendingWrites) notes.push(`${partition.pendingWrites} writes with errors pending`);
