@@ -45,10 +45,11 @@ function checkRun(run: LoadedRun, extraRules: readonly ExtraRule[] = []): CheckR
 /**
  * The report people read: one line per rule, then its offenders as `host:counter line N:
  * message`. Printing shortens long values, lists and lines (see shorten.ts); the
- * CheckReport keeps every offender whole.
+ * CheckReport keeps every offender whole. `preamble` lines go right below the
+ * `raftkv check <dir>` header (e.g. the scenario whose rules were added).
  */
-export function formatReport(report: CheckReport): string {
-  const lines: string[] = [`raftkv check ${report.dir}`];
+export function formatReport(report: CheckReport, preamble: readonly string[] = []): string {
+  const lines: string[] = [`raftkv check ${report.dir}`, ...preamble];
   const width = Math.max(...report.results.map((r) => label(r).length));
   for (const r of report.results) {
     lines.push(capLine(`${r.status.padEnd(4)}  ${label(r).padEnd(width)}${r.note ? `  (${shortenText(r.note)})` : ''}`.trimEnd()));
