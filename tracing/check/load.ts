@@ -41,7 +41,24 @@ export interface LoadedRun {
   meta: RunMeta | null;
   /** What is missing or malformed, one line each. */
   problems: string[];
+  /** Set when the run was still being written: what was loaded of it (see loadRun). */
+  live?: LiveCut;
 }
+
+/** The consistent cut of a run still being written that the checker grades. */
+export interface LiveCut {
+  /** The last line of trace.jsonl graded (both files held every line up to it). */
+  line: number;
+  /** Records graded: those up to `line` whose causes (by vector clock) are all there too. */
+  events: number;
+  /** Complete lines trace.jsonl held when read. */
+  total: number;
+  /** Operations started in the cut but not answered in it, or not yet in history.json: not judged. */
+  inFlight: number;
+  /** Writes in flight whose command the cut shows: linearizability takes them as pending. */
+  pending: HistoryEntry[];
+}
+
 
 /** trace.jsonl is missing or unreadable: nothing can be checked (the CLI exits 2). */
 export class LoadError extends Error {
