@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultConfig, writeConfig } from '../../src/server/config.ts';
+import { KvClient } from '../../src/client/kv-client.ts';
+import { defaultConfig, writeConfig, type ClusterConfig } from '../../src/server/config.ts';
+import { WRITING_MARKER } from '../../tracing/run-writer.ts';
 import { formatReport, runChecks } from '../../tracing/check/report.ts';
 import { failingRules } from '../check/mutate.ts';
 import { freePorts, killCliChildren, runRaftkv } from './helpers.ts';
@@ -83,4 +85,48 @@ describe('raftkv check on a run where one --client-id serves several CLI command
     const r = await runRaftkv(['check', up.runDir], { timeoutMs: 60_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
   }, 180_000);
+});
+
+describe('raftkv check on a run still being written', () => {
+  it('grades a consistent cut while a client writes in a loop (exit 0, says so); the finished run passes strictly', async () => {
+    const { file, conf } = await setUp('raftkv-check-live-');
+    const up = await clusterUp(file);
+    const config = JSON.parse(readFileSync(conf, 'utf8')) as ClusterConfig;
+    expect(config.traceServer).toBeTruthy();
+    const client = await KvClient.start({ clientId: 'looper', servers: config.servers, traceServer: config.traceServer! });
+    let writing = true;
+    let written = 0;
+    const loop = (async () => {
+      // Bounded: at most 2000 rounds, paced (a load, not a benchmark), and the test stops it.
+      for (let i = 0; writing && i < 2000; i++) {
+        await Promise.all([client.put(`k${i % 5}`, String(i)), client.incr(`n${i % 3}`), client.get(`k${(i + 1) % 5}`)]);
+        written++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      expect(existsSync(path.join(up.runDir, WRITING_MARKER))).toBe(true);
+      for (let round = 0; round < 2; round++) {
+        const before = written;
+        while (written < before + 5) await new Promise((r) => setTimeout(r, 50));
+        const t0 = Date.now();
+        const r = await runRaftkv(['check', up.runDir], { timeoutMs: 120_000 });
+        console.log(`live check ${round + 1}: ${Date.now() - t0} ms after ${written} rounds; ${r.stdout.split('\n')[1]}`);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(r.stdout.split('\n')[1]).toMatch(/^run still being written: graded up to line \d+ \(\d+ events.*\); operations in flight \(\d+\) and clients not yet stopped are not judged$/);
+      }
+    } finally {
+      writing = false;
+      await loop;
+      await client.stop();
+    }
+    expect(await up.stop()).toMatch(/stopped 3 servers/);
+    expect(existsSync(path.join(up.runDir, WRITING_MARKER))).toBe(false);
+    const report = runChecks(up.runDir);
+    expect(report.live).toBeUndefined();
+    expect(failingRules(report), formatReport(report)).toEqual([]);
+    const r = await runRaftkv(['check', up.runDir], { timeoutMs: 120_000 });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/still being written/);
+  }, 300_000);
 });

@@ -5,6 +5,7 @@ import { at, describe, nowhere, result, skip, type Offender, type RuleResult, ty
  * history.json and the trace tell the same story: every operation started in the trace has
  * one history entry and vice versa, with the same key(s) and the same value or error as its
  * ResultRecvd. (Linearizability is checked on history.json; this ties it to the trace.)
+ * On a run still being written, operations in flight (no entry yet) are not judged.
  */
 export function historyMatchesTraceRule(trace: Trace): RuleResult {
   const history = trace.history;
@@ -21,7 +22,8 @@ export function historyMatchesTraceRule(trace: Trace): RuleResult {
     started.add(s.traceId);
     const h = entries.get(s.traceId);
     if (!h) {
-      offenders.push(at(s, `${s.traceId} is not in history.json`));
+      // A run still being written: its history.json lags, and load.ts kept only the entries answered in the cut.
+      if (!trace.live) offenders.push(at(s, `${s.traceId} is not in history.json`));
       continue;
     }
     const family = h.op.type === 'get' || h.op.type === 'mget' ? 'Get' : 'Put';
@@ -38,5 +40,5 @@ export function historyMatchesTraceRule(trace: Trace): RuleResult {
     }
   }
   for (const [id, h] of entries) if (!started.has(id)) offenders.push(nowhere(h.clientId, `history.json holds ${id} (${h.op.type}), which has no Start in the trace`));
-  return result('history-trace', offenders);
+  return result('history-trace', offenders, { note: trace.live && trace.live.inFlight > 0 ? `${trace.live.inFlight} operations in flight, not judged (run still being written)` : undefined });
 }
