@@ -166,6 +166,17 @@ export class Trace {
     return lives;
   }
 
+  /**
+   * Whether `later` is in a later life of its client than `earlier` (same host, a
+   * KvslibStart between them): how `raftkv retry --client-id` repeats an operation whose
+   * outcome was unknown, with its OpId, in a new process.
+   */
+  laterLife(earlier: TraceEvent, later: TraceEvent): boolean {
+    if (earlier.host !== later.host) return false;
+    const [a, b] = [this.counter(earlier), this.counter(later)];
+    return this.hostEvents(earlier.host).some((e) => e.tag === 'KvslibStart' && this.counter(e) > a && this.counter(e) <= b);
+  }
+
   /** Servers with a ServerStart that happened before `e` (or is `e`'s own host's current life). */
   serversStartedBefore(e: TraceEvent): string[] {
     const out = new Set<string>();
