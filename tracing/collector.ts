@@ -166,7 +166,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
         });
       });
       sweep(true);
-      writer.flush(true);
+      writer.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TraceRecord } from './record.ts';
 import { formatJsonlLine, formatShiVizEvent, SHIVIZ_REGEX, type SerializedParts } from './shiviz.ts';
@@ -7,8 +7,15 @@ import { formatJsonlLine, formatShiVizEvent, SHIVIZ_REGEX, type SerializedParts 
  * The files of one traced run: shiviz.log and trace.jsonl grow as records arrive (ShiViz
  * orders events by clock, not by line). history.json is sorted by call time, so it is
  * rewritten whole: at most every `historyEveryMs` on routine flushes (a long run's
- * history is large), and always on a forced one (Flush RPC, stop).
+ * history is large), and always on a forced one (Flush RPC, stop), through a temporary
+ * file renamed over it, so a reader never sees half of it.
+ *
+ * While the run is open, `writing.json` (WRITING_MARKER: `{pid, since}`) in the directory
+ * says so: `raftkv check` then grades a consistent cut of a run still growing. close()
+ * removes it; a writer killed outright leaves it naming a pid that is gone.
  */
+export const WRITING_MARKER = 'writing.json';
+
 export class RunWriter {
   readonly shivizPath: string;
   readonly jsonlPath: string;
@@ -30,7 +37,14 @@ export class RunWriter {
     this.historyPath = path.join(dir, 'history.json');
     writeFileSync(this.shivizPath, `${SHIVIZ_REGEX}\n\n`);
     writeFileSync(this.jsonlPath, '');
+    writeFileSync(path.join(dir, WRITING_MARKER), JSON.stringify({ pid: process.pid, since: new Date().toISOString() }) + '\n');
     this.flush(true);
+  }
+
+  /** Writes what is pending and marks the run closed (removes WRITING_MARKER). */
+  close(): void {
+    this.flush(true);
+    rmSync(path.join(this.dir, WRITING_MARKER), { force: true });
   }
 
   /** `sent`: the record's body and clock already serialized, if at hand (see formatShiVizEvent). */
@@ -56,7 +70,8 @@ export class RunWriter {
     if (this.historyDirty && (force || performance.now() - this.historyWrittenAt >= this.historyEveryMs)) {
       this.historyWrittenAt = performance.now();
       const sorted = [...this.history].sort((a, b) => (a.call as number) - (b.call as number));
-      writeFileSync(this.historyPath, JSON.stringify(sorted, null, 1) + '\n');
+      writeFileSync(`${this.historyPath}.tmp`, JSON.stringify(sorted, null, 1) + '\n');
+      renameSync(`${this.historyPath}.tmp`, this.historyPath);
       this.historyDirty = false;
     }
   }

@@ -46,6 +46,11 @@ async function main(argv: string[]): Promise<number | void> {
     },
   });
   const [command, ...rest] = positionals;
+  if (values.help && command === 'check') {
+    const { CHECK_HELP } = await import('./check-command.ts');
+    console.log(CHECK_HELP);
+    return;
+  }
   if (values.help || command === undefined || command === 'help') {
     console.log(USAGE);
     return;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialState } from '../../tracing/check/initial-state.ts';
+import { linearizabilityRule } from '../../tracing/check/rule-linearizability.ts';
 import type { LoadedRun, RunMeta } from '../../tracing/check/load.ts';
 import { Trace } from '../../tracing/check/trace.ts';
 import type { HistoryEntry } from '../../tracing/history.ts';
@@ -65,5 +66,25 @@ describe('initial state of a run', () => {
     expect(fresh.reasons[0]).toMatch(/meta\.json says the run began with empty data, so keys start absent$/);
     // meta.json's existingData: true alone changes nothing: the trace says what the old data touched.
     expect(initialState(traceOf([apply(1, 'noop')], { meta: { existingData: true } })).unknown).toEqual(new Set());
+  });
+});
+
+describe('the linearizability note names each skipped key once', () => {
+  it('a key both an outside operation and a history operation set to expire is named once; one only history expires is named as touched by expire', () => {
+    const expireOf = (opId: number, key: string): HistoryEntry => ({ clientId: 'ann', opId, op: { type: 'expire', key, ttlSeconds: 5 }, call: 0, return: 1, output: { value: '1' } });
+    const t = traceOf(
+      [
+        apply(1, command('old', 1, { type: 'expire', key: 'k2', deadlineMs: 5 })),
+        apply(2, command('ann', 1, { type: 'expire', key: 'k2', deadlineMs: 5 })),
+        apply(3, command('ann', 2, { type: 'expire', key: 'k3', deadlineMs: 5 })),
+        apply(4, command('ann', 3, { type: 'put', key: 'k', value: 'x' })),
+      ],
+      { history: [expireOf(1, 'k2'), expireOf(2, 'k3'), ownPut(3, 'k')] },
+    );
+    const note = linearizabilityRule(t).note ?? '';
+    const skipped = note.split('; ').filter((part) => part.startsWith('skipped keys')).join('; ');
+    for (const key of ['k2', 'k3']) expect(skipped.split(new RegExp(`\\b${key}\\b`)).length - 1, note).toBe(1);
+    expect(note).toMatch(/skipped keys an operation outside the history set to expire: k2/);
+    expect(note).toMatch(/skipped keys touched by expire: k3/);
   });
 });

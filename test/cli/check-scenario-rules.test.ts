@@ -29,7 +29,7 @@ describe('raftkv check grades a scenario run with its own rules too', () => {
     expect(checkAs(undefined).code).toBe(0);
     // ...but not scenario 6's: its client0 never failed over (there is no client0 at all).
     const as6 = checkAs('06-mid-request-failure');
-    expect(as6.out).toContain('with the rules of scenario 06-mid-request-failure: clientFailedOver');
+    expect(as6.out).toContain('with the rules of scenario 06-mid-request-failure: client-failed-over');
     expect(as6.out).toMatch(/client-failed-over/);
     expect(as6.code).toBe(1);
     // An unknown scenario name adds nothing.

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HistoryEntry } from '../history.ts';
+import { WRITING_MARKER } from '../run-writer.ts';
 import { parseJsonl, type JsonlRecord, type ParseError } from '../shiviz.ts';
+import { liveCut } from './live-cut.ts';
 
 /**
  * A run directory as the checker reads it: trace.jsonl (required), shiviz.log,
@@ -41,6 +43,22 @@ export interface LoadedRun {
   meta: RunMeta | null;
   /** What is missing or malformed, one line each. */
   problems: string[];
+  /** Set when the run was still being written: what was loaded of it (see loadRun). */
+  live?: LiveCut;
+}
+
+/** The consistent cut of a run still being written that the checker grades. */
+export interface LiveCut {
+  /** The last line of trace.jsonl graded (both files held every line up to it). */
+  line: number;
+  /** Records graded: those up to `line` whose causes (by vector clock) are all there too. */
+  events: number;
+  /** Complete lines trace.jsonl held when read. */
+  total: number;
+  /** Operations started in the cut but not answered in it, or not yet in history.json: not judged. */
+  inFlight: number;
+  /** Writes in flight whose command the cut shows: linearizability takes them as pending. */
+  pending: HistoryEntry[];
 }
 
 /** trace.jsonl is missing or unreadable: nothing can be checked (the CLI exits 2). */
@@ -48,8 +66,17 @@ export class LoadError extends Error {
   override name = 'LoadError';
 }
 
+/**
+ * Reads a run directory. A run still being written (its tracing server's WRITING_MARKER
+ * names a live process) is read as a consistent cut (liveCut): history.json first, then
+ * trace.jsonl and shiviz.log up to the last line both hold whole, then only the records
+ * whose causes are all in that prefix; `live` says what was cut.
+ */
 export function loadRun(dir: string): LoadedRun {
   const problems: string[] = [];
+  const writing = writerAlive(dir);
+  // history.json before the trace: every entry read then is of an operation whose records were written earlier.
+  const historyText = readOptional(path.join(dir, 'history.json'));
   const jsonlPath = path.join(dir, 'trace.jsonl');
   let jsonl: string;
   try {
@@ -57,14 +84,25 @@ export function loadRun(dir: string): LoadedRun {
   } catch (err) {
     throw new LoadError(`cannot read ${jsonlPath}: ${(err as Error).message}`);
   }
-  const { records, errors } = parseJsonl(jsonl);
+  let shiviz = readOptional(path.join(dir, 'shiviz.log'));
+  if (writing) {
+    // Appended shiviz.log first, then trace.jsonl, record by record: keep the whole lines both hold.
+    jsonl = jsonl.slice(0, jsonl.lastIndexOf('\n') + 1);
+    if (shiviz !== null) {
+      const lines = shiviz.split('\n');
+      const whole = Math.min(jsonl.split('\n').length - 1, Math.max(0, Math.floor((lines.length - 1 - 2) / 2)));
+      jsonl = jsonl.split('\n').slice(0, whole).map((l) => `${l}\n`).join('');
+      shiviz = lines.slice(0, 2 + 2 * whole).join('\n') + '\n';
+    }
+  }
+  const parsed = parseJsonl(jsonl);
+  let records = parsed.records;
+  const errors = parsed.errors;
   for (const e of errors) problems.push(`trace.jsonl line ${e.line}: ${e.message}`);
 
-  const shiviz = readOptional(path.join(dir, 'shiviz.log'));
   if (shiviz === null) problems.push('shiviz.log is missing');
 
   let history: HistoryEntry[] | null = null;
-  const historyText = readOptional(path.join(dir, 'history.json'));
   if (historyText === null) problems.push('history.json is missing');
   else {
     try {
@@ -83,7 +121,33 @@ export function loadRun(dir: string): LoadedRun {
       problems.push(`meta.json: ${(err as Error).message}`);
     }
   }
-  return { dir, records, jsonlErrors: errors, shiviz, history, meta, problems };
+  if (!writing) return { dir, records, jsonlErrors: errors, shiviz, history, meta, problems };
+  const cut = liveCut(records, shiviz, history);
+  records = cut.records;
+  return { dir, records, jsonlErrors: errors, shiviz: cut.shiviz, history: cut.history, meta, problems, live: cut.live };
+}
+
+/**
+ * Whether the run's tracing server is still writing it: WRITING_MARKER is there and names
+ * a process that is alive. A marker left by a writer that died is ignored (the run is as
+ * complete as it will get, and is graded strictly).
+ */
+function writerAlive(dir: string): boolean {
+  const text = readOptional(path.join(dir, WRITING_MARKER));
+  if (text === null) return false;
+  let pid: unknown;
+  try {
+    pid = (JSON.parse(text) as { pid?: unknown }).pid;
+  } catch {
+    return false;
+  }
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function readOptional(file: string): string | null {

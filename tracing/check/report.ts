@@ -1,4 +1,4 @@
-import { loadRun, type LoadedRun } from './load.ts';
+import { loadRun, type LiveCut, type LoadedRun } from './load.ts';
 import { GENERAL_RULES, RULE_REFS } from './rules.ts';
 import { capLine, shortenLine, shortenText } from './shorten.ts';
 import { Trace, type NamedRule, type Offender, type Rule, type RuleResult } from './trace.ts';
@@ -12,6 +12,8 @@ export interface CheckReport {
   results: RuleResult[];
   /** Every rule passed or was skipped. */
   ok: boolean;
+  /** Set when the run was still being written: the cut graded (load.ts). */
+  live?: LiveCut;
 }
 
 /** A scenario's rule: a function (its result names it) or a NamedRule. */
@@ -39,16 +41,19 @@ function checkRun(run: LoadedRun, extraRules: readonly ExtraRule[] = []): CheckR
       return { rule: name, status: 'FAIL' as const, offenders: [{ host: '-', clock: null, line: null, message: `the rule threw: ${e.stack ?? e.message}` }], count: 1 };
     }
   });
-  return { dir: run.dir, results, ok: results.every((r) => r.status !== 'FAIL') };
+  return { dir: run.dir, results, ok: results.every((r) => r.status !== 'FAIL'), ...(run.live ? { live: run.live } : {}) };
 }
 
 /**
  * The report people read: one line per rule, then its offenders as `host:counter line N:
  * message`. Printing shortens long values, lists and lines (see shorten.ts); the
- * CheckReport keeps every offender whole.
+ * CheckReport keeps every offender whole. `preamble` lines go right below the
+ * `raftkv check <dir>` header (e.g. the scenario whose rules were added).
  */
-export function formatReport(report: CheckReport): string {
+export function formatReport(report: CheckReport, preamble: readonly string[] = []): string {
   const lines: string[] = [`raftkv check ${report.dir}`];
+  if (report.live) lines.push(liveLine(report.live));
+  lines.push(...preamble);
   const width = Math.max(...report.results.map((r) => label(r).length));
   for (const r of report.results) {
     lines.push(capLine(`${r.status.padEnd(4)}  ${label(r).padEnd(width)}${r.note ? `  (${shortenText(r.note)})` : ''}`.trimEnd()));
@@ -76,6 +81,12 @@ export function formatOffender(o: Offender): string {
   const own = o.clock ? o.clock[o.host] : undefined;
   const where = [own !== undefined ? `${o.host}:${own}` : o.host, o.line !== null ? `line ${o.line}` : null].filter((x) => x !== null).join(' ');
   return shortenLine(`${where}: ${o.message}`);
+}
+
+/** The line that says a run was graded while still being written, and how much of it. */
+export function liveLine(live: LiveCut): string {
+  const left = live.total - live.events;
+  return `run still being written: graded up to line ${live.line} (${live.events} events${left > 0 ? `; ${left} whose causes had not arrived yet left out` : ''}); operations in flight (${live.inFlight}) and clients not yet stopped are not judged`;
 }
 
 function label(r: RuleResult): string {

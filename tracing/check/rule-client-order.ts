@@ -4,7 +4,8 @@ import { at, describe, nowhere, result, type Offender, type RuleResult, type Tra
  * docs/TRACING.md rule 4: per client, OpIds strictly increase in the order of its Start events
  * (its own clock), each Start's trace id is "<client>:<opId>", and every ResultRecvd carries
  * the OpId (and client) of its trace id's Start. From history.json: per client, a larger
- * OpId was never called earlier.
+ * OpId was never called earlier. An OpId repeated in a later life of the client is a retry
+ * (`raftkv retry --client-id`), as is a history entry repeated after an error.
  */
 export function clientOrderRule(trace: Trace): RuleResult {
   const offenders: Offender[] = [];
@@ -17,7 +18,9 @@ export function clientOrderRule(trace: Trace): RuleResult {
       if (typeof opId !== 'number' || !Number.isInteger(opId)) offenders.push(at(e, `${e.tag} without an integer opId`));
       if (e.body.clientId !== host) offenders.push(at(e, `${e.tag} on ${host} names client ${String(e.body.clientId)}`));
       if (e.traceId !== `${host}:${String(opId)}`) offenders.push(at(e, `${e.tag} of opId ${String(opId)} has trace id "${e.traceId}"`));
-      if (last && !((last.body.opId as number) < (opId as number))) {
+      // The same OpId again in a later life is `raftkv retry --client-id` (operation-order checks the attempts).
+      const retry = last !== null && last.body.opId === opId && trace.laterLife(last, e);
+      if (last && !retry && !((last.body.opId as number) < (opId as number))) {
         offenders.push(at(e, `opId ${String(opId)} started after opId ${String(last.body.opId)} (${describe(last)})`));
       }
       last = e;
@@ -34,9 +37,12 @@ export function clientOrderRule(trace: Trace): RuleResult {
   const byClient = new Map<string, NonNullable<Trace['history']>>();
   for (const h of trace.history ?? []) byClient.set(h.clientId, [...(byClient.get(h.clientId) ?? []), h]);
   for (const [client, list] of byClient) {
-    const sorted = [...list].sort((a, b) => a.opId - b.opId);
+    const sorted = [...list].sort((a, b) => a.opId - b.opId || a.call - b.call);
     for (let i = 1; i < sorted.length; i++) {
-      if (sorted[i].opId === sorted[i - 1].opId) offenders.push(nowhere(client, `history.json holds opId ${sorted[i].opId} of ${client} twice`));
+      if (sorted[i].opId === sorted[i - 1].opId) {
+        // A retry (raftkv retry): the earlier attempt ended with an error.
+        if (sorted[i - 1].error === undefined && sorted[i].error === undefined) offenders.push(nowhere(client, `history.json holds opId ${sorted[i].opId} of ${client} twice`));
+      }
       else if (sorted[i].call < sorted[i - 1].call) {
         offenders.push(nowhere(client, `history.json: ${client} called opId ${sorted[i].opId} (at ${sorted[i].call}) before opId ${sorted[i - 1].opId} (at ${sorted[i - 1].call})`));
       }

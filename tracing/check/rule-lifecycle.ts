@@ -3,12 +3,15 @@ import { at, describe, nowhere, result, type Offender, type RuleResult, type Tra
 /**
  * Servers: each process life opens with ServerStart (a second ServerStart of a host starts
  * a new life) and records ServerListening once, before it receives anything.
- * Clients: KvslibStart exactly once, before all of the client's actions; KvslibStop
- * exactly once, after all of them, with nothing after it.
+ * Clients: each life (one process using the client id; a CLI command with --client-id is
+ * one) opens with KvslibStart and ends with exactly one KvslibStop, nothing of that life
+ * after it; the next life opens with KvslibStart again. On a run still being written
+ * (trace.live), the last life of a client may not have stopped yet.
  */
 export function lifecycleRule(trace: Trace): RuleResult {
   const offenders: Offender[] = [];
   const notes: string[] = [];
+  let inFlight = 0;
 
   for (const host of trace.serverHosts()) {
     const lives = trace.lives(host);
@@ -35,23 +38,28 @@ export function lifecycleRule(trace: Trace): RuleResult {
   }
 
   for (const host of trace.clientHosts()) {
-    const events = trace.hostEvents(host);
-    const starts = events.filter((e) => e.tag === 'KvslibStart');
-    const stops = events.filter((e) => e.tag === 'KvslibStop');
-    if (starts.length === 0) offenders.push(at(events[0], `client ${host} never recorded KvslibStart`));
-    for (const extra of starts.slice(1)) offenders.push(at(extra, `client ${host} records KvslibStart again`));
-    if (starts.length > 0) {
-      for (const e of events) {
-        if (trace.counter(e) < trace.counter(starts[0])) offenders.push(at(e, `${e.tag} recorded before ${describe(starts[0])}`));
-      }
+    const lives = trace.clientLives(host);
+    if (lives[0][0].tag !== 'KvslibStart') {
+      for (const e of lives[0]) offenders.push(at(e, `${e.tag} recorded before ${host}'s first KvslibStart`));
+      if (lives.length === 1) offenders.push(at(lives[0][0], `client ${host} never recorded KvslibStart`));
+      lives.shift();
     }
-    if (stops.length === 0) offenders.push(nowhere(host, `client ${host} never recorded KvslibStop (last event: ${describe(events[events.length - 1])})`));
-    for (const extra of stops.slice(1)) offenders.push(at(extra, `client ${host} records KvslibStop again`));
-    if (stops.length > 0) {
-      for (const e of events) {
-        if (e.tag !== 'KvslibStop' && trace.counter(e) > trace.counter(stops[0])) offenders.push(at(e, `${e.tag} recorded after ${describe(stops[0])}`));
+    lives.forEach((life, i) => {
+      const start = life[0];
+      const stops = life.filter((e) => e.tag === 'KvslibStop');
+      for (const extra of stops.slice(1)) offenders.push(at(extra, `client ${host} records KvslibStop again in the life begun by ${describe(start)}`));
+      if (stops.length > 0) {
+        for (const e of life) {
+          if (e.tag !== 'KvslibStop' && trace.counter(e) > trace.counter(stops[0])) offenders.push(at(e, `${e.tag} recorded after ${describe(stops[0])} (a new life begins with KvslibStart)`));
+        }
+        return;
       }
-    }
+      const last = life[life.length - 1];
+      if (i < lives.length - 1) offenders.push(at(lives[i + 1][0], `client ${host} starts again (${describe(lives[i + 1][0])}) without a KvslibStop in the life begun by ${describe(start)} (last event: ${describe(last)})`));
+      else if (trace.live) inFlight++;
+      else offenders.push(nowhere(host, `client ${host} never recorded KvslibStop (last event: ${describe(last)})`));
+    });
   }
+  if (inFlight > 0) notes.push(`${inFlight} clients not yet stopped (run still being written)`);
   return result('lifecycle', offenders, { note: notes.join('; ') || undefined });
 }

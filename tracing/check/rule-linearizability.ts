@@ -11,7 +11,9 @@ import { at, nowhere, result, skip, type Offender, type Rule, type RuleResult, t
  * operations that cannot be linearized.
  */
 export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): RuleResult {
-  const history = trace.history;
+  // A run still being written: writes in flight whose command the cut shows are pending (live-cut.ts).
+  const pending = trace.live?.pending ?? [];
+  const history = trace.history === null ? null : [...trace.history, ...pending];
   if (history === null) return result('linearizability', [nowhere('history.json', 'history.json is missing or unreadable')]);
   if (history.length === 0) return skip('linearizability', 'history.json is empty');
   const { reasons, ...historyOpts } = linearizabilityOptions(trace, opts);
@@ -36,8 +38,11 @@ export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): Rule
     const start = startOf(cx.culprit.entry);
     offenders.push(start ? at(start, message, details) : nowhere(cx.culprit.entry?.clientId ?? 'history.json', message, details));
   }
-  const notes = [`${keys.length} keys, ${history.length} operations`, ...reasons];
-  if (partition.skippedKeys.length) notes.push(`skipped keys touched by expire: ${partition.skippedKeys.join(', ')}`);
+  const notes = [`${keys.length} keys, ${history.length} operations${pending.length > 0 ? ` (${pending.length} writes in flight taken as pending)` : ''}`, ...reasons];
+  // Keys initial-state.ts skipped are named in its reason already: name each skipped key once.
+  const initialSkip = new Set(historyOpts.skipKeys ?? []);
+  const touched = partition.skippedKeys.filter((k) => !initialSkip.has(k));
+  if (touched.length) notes.push(`skipped keys touched by expire: ${touched.join(', ')}`);
   if (partition.droppedFailed) notes.push(`${partition.droppedFailed} failed ops dropped`);
   if (partition.droppedReads) notes.push(`${partition.droppedReads} reads with errors dropped`);
   if (partition.pendingWrites) notes.push(`${partition.pendingWrites} writes with errors pending`);

@@ -1,6 +1,6 @@
 import { happensBefore, type VectorClock } from '../clock.ts';
 import type { JsonlRecord } from '../shiviz.ts';
-import type { LoadedRun } from './load.ts';
+import type { LiveCut, LoadedRun } from './load.ts';
 
 /**
  * What every rule gets: the loaded run plus indexes and the questions rules ask of a
@@ -81,6 +81,14 @@ export class Trace {
     return this.run.meta;
   }
 
+  /**
+   * Set when the run is still being written (load.ts): the rules then judge only what is
+   * finished (operations answered, clients stopped) in the consistent cut loaded.
+   */
+  get live(): LiveCut | null {
+    return this.run.live ?? null;
+  }
+
   /** Events matching every given field, in the order of trace.jsonl (or the host's order when `host` is given). */
   events(filter: { tag?: string | readonly string[]; host?: string; traceId?: string; where?: (e: TraceEvent) => boolean } = {}): TraceEvent[] {
     let list: readonly TraceEvent[];
@@ -141,6 +149,32 @@ export class Trace {
       lives[lives.length - 1].push(e);
     }
     return lives;
+  }
+
+  /**
+   * A client host's lives: its events split before each KvslibStart (events before the
+   * first form their own life). One CLI command with `--client-id` is one life; the next
+   * command of that client id is the next, its clock and OpIds carrying on (client state
+   * dir), as a restarted server's lives do.
+   */
+  clientLives(host: string): TraceEvent[][] {
+    const lives: TraceEvent[][] = [];
+    for (const e of this.hostEvents(host)) {
+      if (e.tag === 'KvslibStart' || lives.length === 0) lives.push([]);
+      lives[lives.length - 1].push(e);
+    }
+    return lives;
+  }
+
+  /**
+   * Whether `later` is in a later life of its client than `earlier` (same host, a
+   * KvslibStart between them): how `raftkv retry --client-id` repeats an operation whose
+   * outcome was unknown, with its OpId, in a new process.
+   */
+  laterLife(earlier: TraceEvent, later: TraceEvent): boolean {
+    if (earlier.host !== later.host) return false;
+    const [a, b] = [this.counter(earlier), this.counter(later)];
+    return this.hostEvents(earlier.host).some((e) => e.tag === 'KvslibStart' && this.counter(e) > a && this.counter(e) <= b);
   }
 
   /** Servers with a ServerStart that happened before `e` (or is `e`'s own host's current life). */
