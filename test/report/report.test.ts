@@ -92,13 +92,12 @@ describe('the report model of a real run', () => {
       expect(more, r.id).toEqual([]);
       const from = byId.get(edge.from)!;
       expect(from.host, r.id).toBe(body.leaderId);
-      if (from.tag === 'AppendEntries') {
-        expect(bodyOf(from.id).to, r.id).toBe(r.host);
-        expect(edge.unrecorded, r.id).toBeUndefined();
-      } else expect(edge.unrecorded, `${from.tag} ${from.id} -> ${r.id}`).toBe(true);
+      // An unrecorded heartbeat's clock may be that of an AppendEntries the leader sent to another peer.
+      if (from.tag === 'AppendEntries' && bodyOf(from.id).to === r.host) expect(edge.unrecorded, r.id).toBeUndefined();
+      else expect(edge.unrecorded, `${from.tag} ${from.id} -> ${r.id}`).toBe(true);
     }
     // Most are of recorded sends (those that carry entries or a new commit index).
-    expect(recvs.filter((r) => into(r.id)[0].tag === 'AppendEntries').length).toBeGreaterThan(recvs.length / 2);
+    expect(recvs.filter((r) => !edgesInto(r.id)[0].unrecorded).length).toBeGreaterThan(recvs.length / 2);
     // And every vote answer the candidate took comes from the voter it names.
     for (const r of goodModel.events.filter((e) => e.tag === 'RequestVoteResRecv')) {
       expect(into(r.id).map((s) => `${s.tag}@${s.host}`)).toEqual([`RequestVoteRes@${bodyOf(r.id).from as string}`]);

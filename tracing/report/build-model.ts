@@ -69,10 +69,10 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
       body: body.length > BODY_CHARS ? `${body.slice(0, BODY_CHARS - 3)}...` : body,
     };
   });
-  const tagOf = new Map(drawnLaid.map((e) => [e.id, e.record.tag]));
+  const recordOf = new Map(drawnLaid.map((e) => [e.id, e.record]));
   const edges = layout.edges
     .filter((e) => drawnIds.has(e.from) && drawnIds.has(e.to))
-    .map((e) => (unrecordedSend(tagOf.get(e.from)!, tagOf.get(e.to)!) ? { ...e, unrecorded: true as const } : e));
+    .map((e) => (unrecordedSend(recordOf.get(e.from)!, recordOf.get(e.to)!) ? { ...e, unrecorded: true as const } : e));
   const { terms, leaders } = termBand(drawnLaid, levels);
 
   const history = run.history ?? [];
@@ -133,10 +133,15 @@ const SERVER_FIRST = new Set(['ServerStart', 'RaftStart', 'ServerListening']);
 /** Raft RPCs whose receive is `<send>Recv`; heartbeats and their replies may go out unrecorded (docs/TRACING.md "Heartbeats"). */
 const RPC_SENDS = new Set(['AppendEntries', 'AppendEntriesRes', 'RequestVote', 'RequestVoteRes', 'InstallSnapshot', 'InstallSnapshotRes', 'TimeoutNow']);
 
-/** A receive of a Raft RPC whose inferred sender is not that RPC's send: the message itself was not recorded. */
-function unrecordedSend(fromTag: string, toTag: string): boolean {
-  const sent = toTag.endsWith('Recv') ? toTag.slice(0, -'Recv'.length) : null;
-  return sent !== null && RPC_SENDS.has(sent) && fromTag !== sent;
+/**
+ * A receive of a Raft RPC whose inferred sender is not that RPC's send to this receiver: the
+ * message itself was not recorded. Its clock is the sender's as of its latest recorded
+ * action, which may be any event, even the same RPC sent to another peer.
+ */
+function unrecordedSend(from: { tag: string; body: Record<string, unknown> }, to: { tag: string; host: string }): boolean {
+  const sent = to.tag.endsWith('Recv') ? to.tag.slice(0, -'Recv'.length) : null;
+  if (sent === null || !RPC_SENDS.has(sent)) return false;
+  return from.tag !== sent || (typeof from.body.to === 'string' && from.body.to !== to.host);
 }
 
 function toRule(r: CheckReport['results'][number]): ReportRule {
