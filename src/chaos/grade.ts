@@ -60,7 +60,7 @@ export function gradeRun(input: GradeInput): Grade {
   checks.push({ rule: 'final reads', status: missing.length === 0 ? 'PASS' : 'FAIL', offenders: missing.length ? [`no final value for ${missing.join(', ')}`] : [] });
   checks.push({ rule: 'no server crashed by itself', status: input.crashes.length === 0 ? 'PASS' : 'FAIL', offenders: input.crashes.slice(0, SHOWN) });
   checks.push({ rule: 'not stuck', status: input.stuck === null ? 'PASS' : 'FAIL', offenders: input.stuck ? [input.stuck] : [] });
-  const violations = checks.filter((c) => c.status === 'FAIL').map((c) => `${c.rule}: ${c.offenders[0] ?? 'failed'}`);
+  const violations = checks.filter((c) => c.status === 'FAIL').map((c) => `${c.rule}: ${cap(c.offenders[0] ?? 'failed', 240)}`);
   return { ok: violations.length === 0, checks, lost, violations };
 }
 
@@ -87,4 +87,9 @@ function historyCheck(history: readonly HistoryEntry[]): CheckLine {
   const undecided = keys.filter((k) => k.verdict === 'unknown').map((k) => k.key);
   const note = `${keys.length} keys, ${history.length} operations, ${partition.pendingWrites} writes of unknown outcome${undecided.length ? `; UNDECIDED within the search budget: ${undecided.join(', ')}` : ''}`;
   return { rule: 'linearizability', status: offenders.length > 0 ? 'FAIL' : undecided.length > 0 ? 'SKIP' : 'PASS', note, offenders: offenders.slice(0, SHOWN) };
+}
+
+/** A long line cut to `max` characters, saying how long it was. */
+export function cap(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 20)}... (${text.length} chars)`;
 }

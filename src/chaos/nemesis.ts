@@ -67,6 +67,7 @@ export class Nemesis {
     const startedAt = wallNow();
     const record: AppliedFault = { planned: f, servers: [], detail: '', startedAt, endedAt: startedAt };
     let undo: () => Promise<void> = async () => undefined;
+    let midway: (() => Promise<void>) | null = null;
     try {
       const leader = await this.leader();
       const ids = [...this.cluster.ids].sort();
@@ -114,8 +115,12 @@ export class Nemesis {
         }
         case 'clock': {
           record.servers = [target];
-          await this.cluster.adminOf(target).injectFault({ clockSkewMs: f.amount ?? 0, fsyncDelayMs: 0 });
-          record.detail = `${target}'s wall clock ${(f.amount ?? 0) > 0 ? '+' : ''}${f.amount} ms${leaderNote}`;
+          const skew = f.amount ?? 0;
+          await this.cluster.adminOf(target).injectFault({ clockSkewMs: skew, fsyncDelayMs: 0 });
+          record.detail = `${target}'s wall clock ${skew > 0 ? '+' : ''}${skew} ms, jumping to ${-skew > 0 ? '+' : ''}${-skew} ms halfway${leaderNote}`;
+          // Halfway the clock jumps the other way (an NTP step): deadlines computed before the
+          // jump are then measured on a clock that moved by twice the skew.
+          midway = () => this.cluster.adminOf(target).injectFault({ clockSkewMs: -skew, fsyncDelayMs: 0 }).then(() => undefined);
           undo = () => this.clearFaults([target]);
           break;
         }
@@ -132,6 +137,10 @@ export class Nemesis {
     } catch (err) {
       record.error = (err as Error).message;
       this.log(`fault #${f.n} ${describeFault(f)}: could not inject: ${record.error}`);
+    }
+    if (midway) {
+      await sleep(Math.max(0, startedAt + f.durationMs / 2 - wallNow()), signal);
+      await midway().catch((err: Error) => this.log(`fault #${f.n}: halfway step failed: ${err.message}`));
     }
     await sleep(Math.max(0, startedAt + f.durationMs - wallNow()), signal);
     try {

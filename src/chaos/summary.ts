@@ -1,3 +1,4 @@
+import { cap } from './grade.ts';
 import { describeFault, FAULT_KINDS } from './schedule.ts';
 import { spread } from './recovery.ts';
 import type { ChaosResult } from './run.ts';
@@ -30,7 +31,7 @@ export function formatSummary(r: ChaosResult, runDir: string): string {
   lines.push('checks:');
   for (const c of r.grade.checks) {
     lines.push(`  ${c.status.padEnd(4)}  ${c.rule}${c.note ? `  (${c.note})` : ''}`);
-    for (const o of c.offenders) lines.push(`        ${o}`);
+    for (const o of c.offenders) lines.push(`        ${cap(o, 600)}`);
   }
   lines.push(`run directory: ${runDir} (chaos.json, history.json${r.options.trace ? ', trace.jsonl, shiviz.log' : ''}, logs/)`);
   lines.push(
