@@ -32,7 +32,12 @@ export class ChaosClients {
   /** Starts one client process per entry of `starts`. */
   start(starts: Omit<WorkerStart, 'type'>[]): void {
     for (const s of starts) {
-      const child = spawn(process.execPath, [BIN, 'chaos-client'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = spawn(process.execPath, [BIN, 'chaos-client'], {
+        cwd: REPO,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        // A process group of its own: Ctrl-C reaches the parent only, which stops the clients in order.
+        detached: true,
+      });
       this.children.push(child);
       this.exited.push(new Promise((resolve) => child.once('exit', () => resolve())));
       child.on('message', (m: FromWorker) => {

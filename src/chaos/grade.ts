@@ -35,6 +35,8 @@ export interface GradeInput {
   stuck: string | null;
   /** Servers that died without being killed. */
   crashes: readonly string[];
+  /** A step of the run that failed (a server that did not start again...), or null. */
+  runError: string | null;
 }
 
 const SHOWN = 3;
@@ -59,6 +61,7 @@ export function gradeRun(input: GradeInput): Grade {
   const missing = input.keys.filter((k) => !input.finals.has(k));
   checks.push({ rule: 'final reads', status: missing.length === 0 ? 'PASS' : 'FAIL', offenders: missing.length ? [`no final value for ${missing.join(', ')}`] : [] });
   checks.push({ rule: 'no server crashed by itself', status: input.crashes.length === 0 ? 'PASS' : 'FAIL', offenders: input.crashes.slice(0, SHOWN) });
+  checks.push({ rule: 'every step of the run completed', status: input.runError === null ? 'PASS' : 'FAIL', offenders: input.runError ? [input.runError] : [] });
   checks.push({ rule: 'not stuck', status: input.stuck === null ? 'PASS' : 'FAIL', offenders: input.stuck ? [input.stuck] : [] });
   const violations = checks.filter((c) => c.status === 'FAIL').map((c) => `${c.rule}: ${cap(c.offenders[0] ?? 'failed', 240)}`);
   return { ok: violations.length === 0, checks, lost, violations };

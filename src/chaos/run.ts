@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KvClient } from '../client/kv-client.ts';
@@ -105,6 +105,7 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
   const counts: OpCounts = { ok: 0, failed: 0, unknown: 0 };
   let applied: AppliedFault[] = [];
   let stuck: string | null = null;
+  let runError: string | null = null;
   const finals = new Map<string, string>();
   const keys = Array.from({ length: opts.keys }, (_, i) => `k${i}`);
   try {
@@ -133,69 +134,75 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
     const firstLeader = await c.waitForLeader(20_000);
     log(`${ids.length} servers up (${config.servers.map((s) => s.addr).join(' ')}), leader ${firstLeader}`);
 
-    // Clients.
-    let lastAckedWrite = 0;
-    const onOp = (r: ClientOpReport) => {
-      history.push(r.entry);
-      if (r.entry.error === undefined) counts.ok++;
-      else if (r.errorKind === 'unknown') counts.unknown++;
-      else counts.failed++;
-      if (r.entry.error === undefined && isWrite(r.entry.op)) lastAckedWrite = Math.max(lastAckedWrite, r.entry.call);
-    };
-    clients = new ChaosClients(onOp, (line) => log(`  ${line}`));
-    clients.start(
-      Array.from({ length: opts.clients }, (_, i) => ({
-        clientId: `c${i + 1}`,
-        index: i,
-        servers: config.servers,
-        serverId: ids[i % ids.length],
-        traceServer: collector?.addr ?? null,
-        seed: (opts.seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0,
-        keys: opts.keys,
-        thinkMs: opts.thinkMs ?? 20,
-        attemptTimeoutMs: 1000,
-        opTimeoutMs: OP_TIMEOUT_MS,
-      })),
-    );
-    const t0 = wallNow();
-    const nemesis = new Nemesis(c, net, (line) => log(`+${((wallNow() - t0) / 1000).toFixed(1)}s ${line}`));
-    const progress = setInterval(() => {
-      log(`+${((wallNow() - t0) / 1000).toFixed(1)}s ops ok ${counts.ok} failed ${counts.failed} unknown ${counts.unknown}; servers ${ids.map((id) => `${id}:${c.state(id)}`).join(' ')}`);
-    }, opts.progressMs ?? 3000);
     try {
-      applied = await nemesis.run(schedule, t0, signal);
-      await sleep(t0 + opts.durationMs - wallNow(), signal);
-    } finally {
-      clearInterval(progress);
-    }
-
-    // Heal, then wait for the cluster to take writes again.
-    const problems = await nemesis.healAll();
-    for (const p of problems) log(`heal: ${p}`);
-    const healedAt = wallNow();
-    log(`+${((healedAt - t0) / 1000).toFixed(1)}s healed: all links restored, faults cleared, every server running`);
-    while (!signal.aborted && lastAckedWrite < healedAt && wallNow() - healedAt < RECOVERY_WAIT_MS) await sleep(100, signal);
-    if (lastAckedWrite < healedAt && !signal.aborted) stuck = `no write was acknowledged within ${RECOVERY_WAIT_MS / 1000} s after the final heal`;
-    else if (!signal.aborted) log(`writes acknowledged again ${((lastAckedWrite - healedAt) / 1000).toFixed(1)} s after the heal (first called after it)`);
-    await clients.stop(OP_TIMEOUT_MS + 3000);
-    log(`clients stopped: ops ok ${counts.ok} failed ${counts.failed} unknown ${counts.unknown}`);
-
-    if (!signal.aborted) {
-      // Restart everything: every server crashes at once and comes back from its disk.
-      log('restarting every server (kill -9, start)');
-      await Promise.all(ids.map((id) => c.kill(id)));
-      await Promise.all(ids.map((id) => c.start(id)));
-      let leader: string | null = null;
+      // Clients.
+      let lastAckedWrite = 0;
+      const onOp = (r: ClientOpReport) => {
+        history.push(r.entry);
+        if (r.entry.error === undefined) counts.ok++;
+        else if (r.errorKind === 'unknown') counts.unknown++;
+        else counts.failed++;
+        if (r.entry.error === undefined && isWrite(r.entry.op)) lastAckedWrite = Math.max(lastAckedWrite, r.entry.call);
+      };
+      clients = new ChaosClients(onOp, (line) => log(`  ${line}`));
+      clients.start(
+        Array.from({ length: opts.clients }, (_, i) => ({
+          clientId: `c${i + 1}`,
+          index: i,
+          servers: config.servers,
+          serverId: ids[i % ids.length],
+          traceServer: collector?.addr ?? null,
+          seed: (opts.seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0,
+          keys: opts.keys,
+          thinkMs: opts.thinkMs ?? 20,
+          attemptTimeoutMs: 1000,
+          opTimeoutMs: OP_TIMEOUT_MS,
+        })),
+      );
+      const t0 = wallNow();
+      const nemesis = new Nemesis(c, net, (line) => log(`+${((wallNow() - t0) / 1000).toFixed(1)}s ${line}`));
+      const progress = setInterval(() => {
+        log(`+${((wallNow() - t0) / 1000).toFixed(1)}s ops ok ${counts.ok} failed ${counts.failed} unknown ${counts.unknown}; servers ${ids.map((id) => `${id}:${c.state(id)}`).join(' ')}`);
+      }, opts.progressMs ?? 3000);
       try {
-        leader = await c.waitForLeader(20_000);
-      } catch (err) {
-        stuck = [stuck, `after the restart: ${(err as Error).message}`].filter(Boolean).join('; ');
+        applied = await nemesis.run(schedule, t0, signal);
+        await sleep(t0 + opts.durationMs - wallNow(), signal);
+      } finally {
+        clearInterval(progress);
       }
-      if (leader) {
-        log(`leader ${leader} after the restart; reading every key`);
-        const readError = await finalReads(config, collector?.addr ?? null, keys, finals, history);
-        if (readError) stuck = [stuck, readError].filter(Boolean).join('; ');
+
+      // Heal, then wait for the cluster to take writes again.
+      const problems = await nemesis.healAll();
+      for (const p of problems) log(`heal: ${p}`);
+      const healedAt = wallNow();
+      log(`+${((healedAt - t0) / 1000).toFixed(1)}s ${problems.length ? 'healed, with the problems above' : 'healed: all links restored, faults cleared, every server running'}`);
+      while (!signal.aborted && lastAckedWrite < healedAt && wallNow() - healedAt < RECOVERY_WAIT_MS) await sleep(100, signal);
+      if (lastAckedWrite < healedAt && !signal.aborted) stuck = `no write was acknowledged within ${RECOVERY_WAIT_MS / 1000} s after the final heal`;
+      else if (!signal.aborted) log(`writes acknowledged again ${((lastAckedWrite - healedAt) / 1000).toFixed(1)} s after the heal (first called after it)`);
+      await clients.stop(OP_TIMEOUT_MS + 3000);
+      log(`clients stopped: ops ok ${counts.ok} failed ${counts.failed} unknown ${counts.unknown}`);
+
+      if (!signal.aborted) {
+        // Restart everything: every server crashes at once and comes back from its disk.
+        log('restarting every server (kill -9, start)');
+        await Promise.all(ids.map((id) => c.kill(id)));
+        await Promise.all(ids.map((id) => c.start(id)));
+        let leader: string | null = null;
+        try {
+          leader = await c.waitForLeader(20_000);
+        } catch (err) {
+          stuck = [stuck, `after the restart: ${(err as Error).message}`].filter(Boolean).join('; ');
+        }
+        if (leader) {
+          log(`leader ${leader} after the restart; reading every key`);
+          const readError = await finalReads(config, collector?.addr ?? null, keys, finals, history);
+          if (readError) stuck = [stuck, readError].filter(Boolean).join('; ');
+        }
       }
+    } catch (err) {
+      // A step of the run itself failed (a server that would not start again...): graded as a failure, with the seed.
+      runError = (err as Error).message;
+      log(`run step failed: ${runError}`);
     }
   } finally {
     clients?.killAll();
@@ -208,10 +215,11 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
 
   if (!opts.trace) writeFileSync(path.join(runDir, 'history.json'), JSON.stringify([...history].sort((a, b) => a.call - b.call), null, 0) + '\n');
   // Grade what the checker reads: with a trace, the tracing server's history.json.
-  const graded = opts.trace ? (JSON.parse(readFileSync(path.join(runDir, 'history.json'), 'utf8')) as HistoryEntry[]) : history;
+  const historyFile = path.join(runDir, 'history.json');
+  const graded = opts.trace && existsSync(historyFile) ? (JSON.parse(readFileSync(historyFile, 'utf8')) as HistoryEntry[]) : history;
   const grade = signal.aborted
     ? { ok: false, checks: [], lost: [], violations: ['interrupted before the end: not graded'] }
-    : gradeRun({ runDir, history: graded, finals, keys, traced: opts.trace, stuck, crashes });
+    : gradeRun({ runDir, history: graded, finals, keys, traced: opts.trace, stuck, crashes, runError });
   const result: ChaosResult = {
     options: opts,
     net: { mode: net ? 'namespaces' : 'links', ...(netNote ? { note: netNote } : {}) },
