@@ -115,6 +115,9 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
     const config: ClusterConfig = {
       ...base,
       servers: ids.map((id, i) => ({ id, addr: `${net ? net.addressOf(id) : '127.0.0.1'}:${ports[i]}` })),
+      // Snapshots every few seconds under this load, and a server down for a fault falls
+      // further behind than the log keeps: compaction and InstallSnapshot meet the faults too.
+      compaction: { snapshotCount: 300, catchUpEntries: 50 },
       traceServer: collector?.addr ?? null,
     };
     const configFile = writeConfig(path.join(dataDir, 'cluster.json'), config);
