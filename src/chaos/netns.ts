@@ -1,6 +1,8 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -8,6 +10,12 @@ const run = promisify(execFile);
 /** Rule preference of our drop rules: before the local table, which is moved to LOCAL_PREF. */
 const DROP_PREF = 10;
 const LOCAL_PREF = 100;
+/**
+ * One file per run that made namespaces, named by its run id, holding the pid that made
+ * them and how many: a run killed with SIGKILL cannot clean up, so the next run removes
+ * what a dead process left behind.
+ */
+const OWNERS_DIR = path.join(os.tmpdir(), 'raftkv-chaos-netns');
 
 /**
  * One network namespace per server, made by a chaos run (`--net namespaces`) and removed
@@ -52,8 +60,11 @@ export class NetNamespaces {
    * whatever it made, when a step fails.
    */
   static async create(ids: readonly string[]): Promise<NetNamespaces> {
+    removeLeftovers();
     const runId = `rk${randomBytes(2).toString('hex')}`;
     const net = new NetNamespaces(runId, await freeSubnet(), ids);
+    mkdirSync(OWNERS_DIR, { recursive: true });
+    writeFileSync(path.join(OWNERS_DIR, runId), JSON.stringify({ pid: process.pid, servers: ids.length }));
     try {
       await net.build();
     } catch (err) {
@@ -106,8 +117,7 @@ export class NetNamespaces {
   teardownSync(): void {
     if (this.tornDown) return;
     this.tornDown = true;
-    for (const id of this.ids) quietSync('ip', 'netns', 'del', this.namespaceOf(id));
-    quietSync('ip', 'link', 'del', this.bridge);
+    removeNamespaces(this.runId, this.ids.length);
   }
 
   private index(id: string): number {
@@ -134,6 +144,40 @@ export class NetNamespaces {
       await ip('-n', ns, 'rule', 'add', 'pref', String(LOCAL_PREF), 'lookup', 'local');
       await ip('-n', ns, 'rule', 'del', 'pref', '0');
     }
+  }
+}
+
+function removeNamespaces(runId: string, servers: number): void {
+  for (let i = 0; i < servers; i++) quietSync('ip', 'netns', 'del', `${runId}-s${i}`);
+  quietSync('ip', 'link', 'del', `${runId}br`);
+  rmSync(path.join(OWNERS_DIR, runId), { force: true });
+}
+
+/** Removes the namespaces and bridges of runs whose process is gone (killed with SIGKILL). */
+function removeLeftovers(): void {
+  let files: string[];
+  try {
+    files = readdirSync(OWNERS_DIR);
+  } catch {
+    return;
+  }
+  for (const runId of files.filter((f) => /^rk[0-9a-f]{4}$/.test(f))) {
+    try {
+      const { pid, servers } = JSON.parse(readFileSync(path.join(OWNERS_DIR, runId), 'utf8')) as { pid: number; servers: number };
+      if (alive(pid)) continue;
+      removeNamespaces(runId, servers);
+    } catch {
+      rmSync(path.join(OWNERS_DIR, runId), { force: true });
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

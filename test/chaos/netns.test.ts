@@ -1,4 +1,7 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NetNamespaces } from '../../src/chaos/netns.ts';
 
@@ -44,5 +47,17 @@ describe.skipIf(why !== null)(`network namespaces${why ? ` (skipped: ${why})` : 
     net.teardownSync();
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(runId);
     expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(bridge);
+  }, 30_000);
+
+  it('removes what a run killed with SIGKILL left behind, at the next start', async () => {
+    const orphan = await NetNamespaces.create(['a', 'b', 'c']);
+    // Its owner is now a process that has exited.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    writeFileSync(path.join(os.tmpdir(), 'raftkv-chaos-netns', orphan.runId), JSON.stringify({ pid: dead, servers: 3 }));
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(orphan.runId);
+    net = await NetNamespaces.create(['a']);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(orphan.runId);
+    expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(orphan.bridge);
+    net.teardownSync();
   }, 30_000);
 });
