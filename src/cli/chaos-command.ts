@@ -5,6 +5,13 @@ import { FAULT_KINDS, parseFaultKinds } from '../chaos/schedule.ts';
 import type { ChaosOptions, ChaosResult } from '../chaos/run.ts';
 import { UsageError } from './usage.ts';
 
+const CHAOS_USAGE = `raftkv chaos [--servers 5] [--duration 30s] [--seed S] [--faults ${FAULT_KINDS.join(',')}]
+             [--clients 6] [--keys 5] [--trace] [--net links|namespaces] [--out <dir>]
+Breaks a fresh cluster at random under client load, then heals, restarts every server,
+reads every key and grades the history (with --trace, every trace rule). Exit 0: no
+violation; 1: a violation (the seed is printed); 2: bad arguments; 130: interrupted.
+Details: docs/CHAOS.md`;
+
 /** Exit code of an interrupted run (128 + SIGINT), as shells report Ctrl-C. */
 const INTERRUPTED = 130;
 
@@ -76,6 +83,10 @@ export function parseDuration(text: string): number {
  * Ctrl-C stops the run and removes everything it made.
  */
 export async function runChaosCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(CHAOS_USAGE);
+    return 0;
+  }
   const opts = parseChaosArgs(argv);
   const { runChaos } = await import('../chaos/run.ts');
   const { formatSummary } = await import('../chaos/summary.ts');
