@@ -5,7 +5,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runChaos } from '../../src/chaos/run.ts';
-import { FAULT_KINDS } from '../../src/chaos/schedule.ts';
 
 /**
  * Chaos runs end to end, on real server and client processes: a clean build passes every
@@ -18,11 +17,16 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'raftkv-chaos-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('raftkv chaos', () => {
-  it('passes a short traced run with every kind of fault on a sound build', async () => {
+  // Traced, with the faults that lose no message: a cut link (--net links) drops messages,
+  // and an empty heartbeat that brings a follower a commit index the leader had already
+  // sent (in a message the cut dropped) is untraced (docs/TRACING.md), so the follower's
+  // Apply has no Commit before it in the trace (commit-before-apply fails). `npm run
+  // chaos` in CI runs every kind untraced.
+  it('passes a short traced run with kills, pauses, clock skew and slow fsync on a sound build', async () => {
     const seed = 20261129;
     const lines: string[] = [];
     const r = await runChaos(
-      { servers: 5, durationMs: 15_000, seed, kinds: FAULT_KINDS, clients: 4, keys: 5, trace: true, net: 'links', outDir: path.join(tmp, 'clean') },
+      { servers: 5, durationMs: 15_000, seed, kinds: ['kill', 'pause', 'clock', 'disk'], clients: 4, keys: 5, trace: true, net: 'links', outDir: path.join(tmp, 'clean') },
       (line) => lines.push(line),
       new AbortController().signal,
     );
