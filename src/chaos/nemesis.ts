@@ -27,6 +27,9 @@ type Cuts = [string, string][];
  * (SetBlockedPeers) otherwise; one-way cuts are always message drops (netns.ts says why).
  */
 export class Nemesis {
+  /** The fault in force, for progress lines: `#3 netsplit(ring, any#2)`, or null between faults. */
+  current: string | null = null;
+
   constructor(
     private readonly cluster: ProcessCluster,
     private readonly net: NetNamespaces | null,
@@ -66,6 +69,7 @@ export class Nemesis {
     const rng = seededRng(f.seed);
     const startedAt = wallNow();
     const record: AppliedFault = { planned: f, servers: [], detail: '', startedAt, endedAt: startedAt };
+    this.current = `#${f.n} ${describeFault(f)}`;
     let undo: () => Promise<void> = async () => undefined;
     let midway: (() => Promise<void>) | null = null;
     try {
@@ -150,6 +154,7 @@ export class Nemesis {
       this.log(`fault #${f.n}: could not undo: ${(err as Error).message}`);
     }
     record.endedAt = wallNow();
+    this.current = null;
     return record;
   }
 

@@ -165,7 +165,7 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
       const t0 = wallNow();
       const nemesis = new Nemesis(c, net, (line) => log(`+${((wallNow() - t0) / 1000).toFixed(1)}s ${line}`));
       const progress = setInterval(() => {
-        log(`+${((wallNow() - t0) / 1000).toFixed(1)}s ops ok ${counts.ok} failed ${counts.failed} unknown ${counts.unknown}; servers ${ids.map((id) => `${id}:${c.state(id)}`).join(' ')}`);
+        log(`+${((wallNow() - t0) / 1000).toFixed(1)}s ops ok ${counts.ok} failed ${counts.failed} unknown ${counts.unknown}; servers ${ids.map((id) => `${id}:${c.state(id)}`).join(' ')}; fault ${nemesis.current ?? 'none'}`);
       }, opts.progressMs ?? 3000);
       try {
         applied = await nemesis.run(schedule, t0, signal);
