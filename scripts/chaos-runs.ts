@@ -90,7 +90,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(`\n=== run ${k + 1}/${runs}: seed ${seed} ===`);
     const r = await runChaos({ ...base, seed, outDir }, (line) => console.log(`[seed ${seed}] ${line}`), abort.signal);
     console.log(formatSummary(r, outDir));
-    results.push(r);
+    // A run cut short by Ctrl-C was not graded: the table holds the finished ones.
+    if (!r.interrupted) results.push(r);
   }
   const seconds = results.reduce((s, r) => s + r.seconds, 0);
   const allRec = spread(results.flatMap((r) => r.recoveries.map((x) => x.fromStartMs).filter((x): x is number => x !== null)));
@@ -104,7 +105,10 @@ async function main(argv: string[]): Promise<number> {
       `stuck ${results.filter((r) => r.grade.checks.some((c) => c.rule === 'not stuck' && c.status === 'FAIL')).length}; ` +
       `recovery ${allRec ? `min ${secs(allRec.min)} s, median ${secs(allRec.median)} s, max ${secs(allRec.max)} s` : '-'}`,
   );
-  if (abort.signal.aborted) return 130;
+  if (abort.signal.aborted) {
+    console.log('interrupted: the run in progress was stopped and left out of the table');
+    return 130;
+  }
   const failed = results.filter((r) => !r.grade.ok);
   for (const r of failed) console.log(`FAIL seed ${r.options.seed}: ${r.grade.violations.join('; ')} (replay: raftkv chaos --seed ${r.options.seed} ${replayArgs(rest)})`);
   return failed.length === 0 ? 0 : 1;
