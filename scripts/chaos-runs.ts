@@ -103,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
       `faults ${Object.entries(totals).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}; ` +
       `violations ${results.reduce((s, r) => s + r.grade.violations.length, 0)}, lost acked writes ${results.reduce((s, r) => s + r.grade.lost.length, 0)}, ` +
       `stuck ${results.filter((r) => r.grade.checks.some((c) => c.rule === 'not stuck' && c.status === 'FAIL')).length}; ` +
+      (base.trace ? `runs with an incomplete trace ${results.filter((r) => r.traceGaps.length > 0).length}; ` : '') +
       `recovery ${allRec ? `min ${secs(allRec.min)} s, median ${secs(allRec.median)} s, max ${secs(allRec.max)} s` : '-'}`,
   );
   if (abort.signal.aborted) {

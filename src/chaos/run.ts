@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KvClient } from '../client/kv-client.ts';
@@ -53,6 +53,11 @@ export interface ChaosResult {
   counts: OpCounts;
   recoveries: Recovery[];
   grade: Grade;
+  /**
+   * Servers that said their trace is incomplete (the tracing server was unreachable for
+   * a while, e.g. at a restart under load), one line each; empty without --trace.
+   */
+  traceGaps: string[];
   /** The run was cut short (Ctrl-C). */
   interrupted: boolean;
   seconds: number;
@@ -220,6 +225,8 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
   // Grade what the checker reads: with a trace, the tracing server's history.json.
   const historyFile = path.join(runDir, 'history.json');
   const graded = opts.trace && existsSync(historyFile) ? (JSON.parse(readFileSync(historyFile, 'utf8')) as HistoryEntry[]) : history;
+  const traceGaps = opts.trace ? incompleteTraces(path.join(runDir, 'logs')) : [];
+  for (const g of traceGaps) log(`warning: ${g}: trace rules may report what the missing records would have explained`);
   const grade = signal.aborted
     ? { ok: false, checks: [], lost: [], violations: ['interrupted before the end: not graded'] }
     : gradeRun({ runDir, history: graded, finals, keys, traced: opts.trace, stuck, crashes, runError });
@@ -231,6 +238,7 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
     counts,
     recoveries: recoveries(applied, graded),
     grade,
+    traceGaps,
     interrupted: signal.aborted,
     seconds: (wallNow() - started) / 1000,
   };
@@ -261,4 +269,19 @@ async function finalReads(config: ClusterConfig, traceServer: string | null, key
   } finally {
     await client.stop();
   }
+}
+
+/** The lines of the servers' logs where their tracing sink gave up on the tracing server for a while. */
+function incompleteTraces(logDir: string): string[] {
+  const gaps: string[] = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(logDir).filter((f) => f.endsWith('.log')).sort();
+  } catch {
+    return gaps;
+  }
+  for (const f of files) {
+    for (const line of readFileSync(path.join(logDir, f), 'utf8').split('\n')) if (/its trace is incomplete/.test(line)) gaps.push(line.trim());
+  }
+  return gaps;
 }

@@ -28,6 +28,7 @@ export function formatSummary(r: ChaosResult, runDir: string): string {
   lines.push(`operations: ok ${r.counts.ok}, failed ${r.counts.failed}, unknown ${r.counts.unknown}`);
   lines.push(`recovery (fault to next acknowledged write): ${rec ? `min ${seconds(rec.min)}, median ${seconds(rec.median)}, max ${seconds(rec.max)}` : 'n/a'}`);
   lines.push(`network: ${r.net.mode}${r.net.note ? ` (${r.net.note})` : ''}`);
+  for (const g of r.traceGaps) lines.push(`trace incomplete: ${g} (a trace rule may fail for want of the missing records)`);
   lines.push('checks:');
   for (const c of r.grade.checks) {
     lines.push(`  ${c.status.padEnd(4)}  ${c.rule}${c.note ? `  (${c.note})` : ''}`);
