@@ -81,8 +81,14 @@ class EtcdTarget implements Target {
   }
 }
 
-/** A 3- (or n-) member etcd cluster as a BenchSystem. */
-export async function startEtcd(bin: string, n: number, root: string): Promise<BenchSystem> {
+/** An etcd cluster as the harness drives it; connect() gives this file's Node client. */
+export interface EtcdSystem extends BenchSystem {
+  /** host:port a gRPC client (e.g. the Go load generator) dials for `member`. */
+  clientAddr(member: string): string;
+}
+
+/** An n-member etcd cluster as a BenchSystem. */
+export async function startEtcd(bin: string, n: number, root: string): Promise<EtcdSystem> {
   const cluster = await EtcdCluster.start(bin, n, root);
   const addrs = cluster.names.map((name) => ({ name, addr: cluster.clientAddr(name) }));
   const targets = new Set<EtcdTarget>();
@@ -90,6 +96,7 @@ export async function startEtcd(bin: string, n: number, root: string): Promise<B
     name: `etcd-${n}`,
     kind: 'etcd',
     members: cluster.names,
+    clientAddr: (member) => cluster.clientAddr(member),
     async connect(c: ConnectOptions): Promise<Target> {
       const t = new EtcdTarget(addrs, c.memberId, c.attemptTimeoutMs, c.opTimeoutMs);
       targets.add(t);

@@ -62,11 +62,14 @@ export async function startRaftkv(o: RaftkvClusterOptions): Promise<BenchSystem>
     const base = defaultConfig(o.servers, 0, path.join(dir, 'data'));
     const config = { ...base, servers: base.servers.map((s, i) => ({ ...s, addr: `127.0.0.1:${ports[i]}` })), traceServer: trace ? trace.addr : null };
     const file = writeConfig(path.join(dir, 'cluster.json'), config);
-    const pc = new ProcessCluster(config, file, o.env ? { env: o.env } : {});
+    // Every server starts at once: 7 of them (under tsx, when dist/ is not built) take well
+    // over ProcessCluster's default 15 s to answer on 2 busy cores.
+    const readyTimeoutMs = 15_000 + 5_000 * o.servers;
+    const pc = new ProcessCluster(config, file, { readyTimeoutMs, ...(o.env ? { env: o.env } : {}) });
     cluster = pc;
     guard.track(() => pc.ids.map((id) => pc.pid(id)).filter((p): p is number => p !== undefined));
     await Promise.all(config.servers.map((s) => pc.start(s.id)));
-    await pc.waitForLeader(15_000);
+    await pc.waitForLeader(readyTimeoutMs);
     const clientTraceServer = trace && trace.clientTraces !== false ? trace.addr : undefined;
     return {
       name: `raftkv-${o.servers}${trace ? '+trace' : ''}`,

@@ -1,11 +1,13 @@
 /**
  * RaftKV benchmark: closed-loop put/get rows against real clusters on 127.0.0.1 (durable
- * writes, tracing off), the same rows against etcd when it is installed, the cost of
- * tracing when a trace server can be started, and leader failover under load. With
+ * writes, tracing off) of each size, the same rows against an etcd of the same size when it
+ * is installed (driven by etcd's own Go client in a separate process when Go and etcd's
+ * client source are installed, and - at the first size - by a Node client in this process),
+ * the cost of tracing when a trace server can be started, and leader failover under load. With
  * --growth, the growth benchmark instead (bench/growth.ts): memory, disk, throughput and
  * restart time as the log grows.
  *
- *   npm run bench -- --quick          # ~1 minute smoke run
+ *   npm run bench -- --quick          # 1-2 minute smoke run
  *   npm run bench                     # full run
  *   npm run bench -- --growth         # growth benchmark (10k / 100k / 1M puts)
  *   npm run bench -- --help
@@ -19,7 +21,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { installCleanupHandlers, wasInterrupted } from './cleanup.ts';
 import { ETCD_INSTALL_HINT, findEtcd } from './etcd/cluster.ts';
-import { startEtcd } from './etcd-target.ts';
+import { buildLoadgen, GO_LOADGEN_INSTALL_HINT, type GoLoadgen } from './etcd/loadgen-build.ts';
+import { latencyOf, runGoLoad } from './etcd/loadgen-run.ts';
+import { startEtcd, type EtcdSystem } from './etcd-target.ts';
 import { runFailover, type FailoverResult } from './failover.ts';
 import { GROWTH_ARG_SPECS, GROWTH_USAGE, growthOptions, growthResultName, printGrowthReport, runGrowth, type GrowthOptions } from './growth.ts';
 import { startRaftkv } from './raftkv-target.ts';
@@ -33,9 +37,15 @@ import { now, preload, runClosedLoop, type OpKind, type Target } from './workloa
 
 const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
 
+/** Which client programs drive etcd rows (RowResult.driver). */
+type EtcdDriver = 'go' | 'node';
+
 interface BenchOptions {
   quick: boolean;
-  /** RaftKV cluster sizes; the first is the one compared with etcd and failed over. */
+  /**
+   * Cluster sizes. Each gets RaftKV rows and etcd rows driven by the Go client; the first
+   * also etcd rows driven by the Node client, the traced rows and failover.
+   */
   servers: number[];
   ops: OpKind[];
   concurrency: number[];
@@ -49,6 +59,8 @@ interface BenchOptions {
   opTimeoutMs: number;
   preload: boolean;
   etcd: boolean;
+  /** Which etcd clients drive etcd rows ("go": every size; "node": the first size). */
+  etcdClients: EtcdDriver[];
   failoverRepeats: number;
   failoverConcurrency: number;
   failoverAttemptTimeoutMs: number;
@@ -68,9 +80,16 @@ interface BenchReport {
   elapsedSec: number;
   host: { cpus: number; cpuModel: string; memGiB: number; node: string; platform: string; dataRoot: string; dataFs: string; busyCoresBeforeStart: number };
   settings: Omit<BenchOptions, 'traceServer' | 'log'> & { traceServer: boolean };
-  etcd: { version: string | null; note: string };
+  etcd: {
+    version: string | null;
+    note: string;
+    /** The Go load generator driving the "go" etcd rows, or null (goNote says why). */
+    goClient: { goVersion: string; clientVersion: string; bin: string; buildMs: number; cached: boolean } | null;
+    goNote: string;
+  };
   tracing: { enabled: boolean; note: string };
   rows: RowResult[];
+  /** RaftKV vs etcd per size, op and concurrency; driver "go" is the main comparison. */
   comparisons: Comparison[];
   traceCost: TraceCost[];
   failover: FailoverResult[];
@@ -79,15 +98,21 @@ interface BenchReport {
 
 const USAGE = `npm run bench -- [options]
 
-  --quick                  short rows (~1 minute in all); CI smoke mode
-  --servers 3,5            RaftKV cluster sizes (the first is compared with etcd and failed over)
+  --quick                  short rows (1-2 minutes in all); CI smoke mode
+  --servers 3,5,7          cluster sizes (default 3,5,7, quick 3,5): RaftKV and etcd (Go
+                           client) rows at each; the first also gets the etcd rows driven by
+                           the Node client, the traced rows and failover
   --rows put,get           which operations to run
   --conc 1,16,64,256       closed-loop concurrency levels
-  --duration S             measured seconds per row (default 10, quick 1)
-  --warmup S               unmeasured seconds before each row (default 2, quick 0.3)
+  --duration S             measured seconds per row (default 5, quick 1)
+  --warmup S               unmeasured seconds before each row (default 1, quick 0.3)
   --keys N                 key space (default 10000)       --value-bytes N (default 64)
   --no-preload             do not write every key before the rows (quick skips it)
   --no-etcd                run without etcd even if installed (also: BENCH_NO_ETCD=1)
+  --etcd-clients go,node   which clients drive the etcd rows: go = etcd's own Go client
+                           (bench/etcd/loadgen, built on first use; BENCH_NO_GO=1 pretends
+                           Go is absent), node = this process's gRPC client (first size only)
+                           Go client needs: ${GO_LOADGEN_INSTALL_HINT.split('   ')[0]}
   --failover-repeats N     leader kills per system (default 5, quick 1; 0 = skip)
   --trace-cmd 'CMD'        start the trace server for the traced put rows with CMD ({port},
                            {addr}, {dir} substituted); default: raftkv trace-server, if the CLI has it
@@ -100,7 +125,7 @@ const USAGE = `npm run bench -- [options]
 ${GROWTH_USAGE}`;
 
 /** Flags of the rows mode that mean nothing to --growth (it has its own --growth-*). */
-const ROWS_ONLY = ['rows', 'conc', 'duration', 'warmup', 'keys', 'value-bytes', 'no-preload', 'failover-repeats', 'trace-cmd', 'cpu-prof'] as const;
+const ROWS_ONLY = ['rows', 'conc', 'duration', 'warmup', 'keys', 'value-bytes', 'no-preload', 'etcd-clients', 'failover-repeats', 'trace-cmd', 'cpu-prof'] as const;
 
 type ParsedOptions = { mode: 'rows'; o: BenchOptions } | { mode: 'growth'; o: GrowthOptions };
 
@@ -119,6 +144,7 @@ function parseOptions(argv: string[]): ParsedOptions | null {
       'value-bytes': { type: 'string' },
       'no-preload': { type: 'boolean', default: false },
       'no-etcd': { type: 'boolean', default: false },
+      'etcd-clients': { type: 'string' },
       'failover-repeats': { type: 'string' },
       'trace-cmd': { type: 'string' },
       'no-trace': { type: 'boolean', default: false },
@@ -146,7 +172,7 @@ function parseOptions(argv: string[]): ParsedOptions | null {
 
 function rowsOptions(values: {
   quick: boolean; servers?: string; rows?: string; conc?: string; duration?: string; warmup?: string; keys?: string; 'value-bytes'?: string;
-  'no-preload': boolean; 'no-etcd': boolean; 'failover-repeats'?: string; 'trace-cmd'?: string; 'no-trace': boolean; 'cpu-prof'?: string; 'data-root'?: string; out?: string;
+  'no-preload': boolean; 'no-etcd': boolean; 'etcd-clients'?: string; 'failover-repeats'?: string; 'trace-cmd'?: string; 'no-trace': boolean; 'cpu-prof'?: string; 'data-root'?: string; out?: string;
 }): BenchOptions {
   const quick = values.quick;
   const ints = (s: string | undefined, d: number[], what: string) => (s === undefined ? d : [...new Set(s.split(',').map((x) => posInt(x, what)))]);
@@ -154,14 +180,18 @@ function rowsOptions(values: {
     if (x !== 'put' && x !== 'get') throw new Error(`--rows takes put and/or get (got "${x}")`);
     return x as OpKind;
   });
+  const etcdClients = [...new Set((values['etcd-clients'] ?? 'go,node').split(','))].map((x) => {
+    if (x !== 'go' && x !== 'node') throw new Error(`--etcd-clients takes go and/or node (got "${x}")`);
+    return x as EtcdDriver;
+  });
   const dflt = defaultTraceServer();
   return {
     quick,
-    servers: ints(values.servers, [3, 5], '--servers'),
+    servers: ints(values.servers, quick ? [3, 5] : [3, 5, 7], '--servers'),
     ops,
     concurrency: ints(values.conc, [1, 16, 64, 256], '--conc'),
-    warmupMs: seconds(values.warmup, quick ? 0.3 : 2, '--warmup') * 1000,
-    durationMs: seconds(values.duration, quick ? 1 : 10, '--duration') * 1000,
+    warmupMs: seconds(values.warmup, quick ? 0.3 : 1, '--warmup') * 1000,
+    durationMs: seconds(values.duration, quick ? 1 : 5, '--duration') * 1000,
     keys: posInt(values.keys ?? '10000', '--keys'),
     valueBytes: posInt(values['value-bytes'] ?? '64', '--value-bytes'),
     workersPerClient: 16,
@@ -169,6 +199,7 @@ function rowsOptions(values: {
     opTimeoutMs: 10_000,
     preload: !quick && !values['no-preload'],
     etcd: !values['no-etcd'],
+    etcdClients,
     failoverRepeats: values['failover-repeats'] === undefined ? (quick ? 1 : 5) : nonNegInt(values['failover-repeats'], '--failover-repeats'),
     failoverConcurrency: 16,
     failoverAttemptTimeoutMs: 500,
@@ -215,15 +246,66 @@ function fsTypeOf(dir: string): string {
 let rowSeq = 0;
 const SYSTEM_WARMUP_MS = 2000;
 
-async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: BenchOptions): Promise<RowResult> {
-  const seq = rowSeq++;
+/**
+ * One client per `workersPerClient` workers, client i talking first to member
+ * spreadOrder[i % n] (a follower first); `label` is the clients column ("1F", "3F+1L").
+ */
+async function clientSpread(sys: BenchSystem, concurrency: number, o: BenchOptions): Promise<{ members: string[]; label: string }> {
   const leader = await sys.leader();
   const order = spreadOrder(sys.members, leader);
   const nClients = Math.ceil(concurrency / o.workersPerClient);
   const members = Array.from({ length: nClients }, (_, i) => order[i % order.length]);
+  const f = members.filter((m) => m !== leader).length;
+  const l = members.length - f;
+  return { members, label: [f ? `${f}F` : '', l ? `${l}L` : ''].filter(Boolean).join('+') };
+}
+
+/**
+ * CPU over a row's measured window, in cores: the cluster's processes (from /proc), the
+ * client process, and everything else on the machine (other clusters idling, other users,
+ * the kernel). `clientCpu` samples the client process's CPU seconds when it is this
+ * process; for a separate client process pass null and give its window CPU to finish().
+ */
+class CpuWindow {
+  private srv = 0;
+  private client = 0;
+  private all = 0;
+  private t = 0;
+  private secs = NaN;
+  private srvCores = NaN;
+  private clientCores = NaN;
+  private allCores = NaN;
+
+  constructor(private readonly pids: () => number[], private readonly clientCpu: (() => number) | null) {}
+
+  readonly onWindow = (edge: 'open' | 'close'): void => {
+    if (edge === 'open') {
+      this.srv = cpuSecondsOf(this.pids());
+      this.client = this.clientCpu ? this.clientCpu() : 0;
+      this.all = machineBusySeconds();
+      this.t = now();
+    } else if (this.t > 0 && !Number.isFinite(this.secs)) {
+      this.secs = (now() - this.t) / 1000;
+      this.srvCores = (cpuSecondsOf(this.pids()) - this.srv) / this.secs;
+      if (this.clientCpu) this.clientCores = (this.clientCpu() - this.client) / this.secs;
+      this.allCores = (machineBusySeconds() - this.all) / this.secs;
+    }
+  };
+
+  /** The three figures; `clientCpuSec`: a separate client process's CPU seconds over the window. */
+  finish(clientCpuSec?: number): { serverCores: number; clientCores: number; otherCores: number } {
+    const clientCores = clientCpuSec === undefined ? this.clientCores : clientCpuSec / this.secs;
+    return { serverCores: this.srvCores, clientCores, otherCores: Math.max(0, this.allCores - this.srvCores - clientCores) };
+  }
+}
+
+/** A row driven from this process: kvslib clients for RaftKV, bench/etcd-target.ts's for etcd. */
+async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: BenchOptions): Promise<RowResult> {
+  const seq = rowSeq++;
+  const spread = await clientSpread(sys, concurrency, o);
   const targets: Target[] = [];
   try {
-    const opened = await Promise.allSettled(members.map((m, i) => sys.connect({
+    const opened = await Promise.allSettled(spread.members.map((m, i) => sys.connect({
       clientId: `bench${process.pid}-${seq}-${i}`,
       memberId: m,
       attemptTimeoutMs: o.attemptTimeoutMs,
@@ -232,45 +314,77 @@ async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: Benc
     for (const r of opened) if (r.status === 'fulfilled') targets.push(r.value);
     const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    // CPU over the measured window: the cluster's processes, and this process (the clients).
-    const cpu = { srv: 0, bench: 0, all: 0, t: 0, srvCores: NaN, benchCores: NaN, otherCores: NaN };
-    const benchCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
-    const onWindow = (edge: 'open' | 'close') => {
-      if (edge === 'open') Object.assign(cpu, { srv: cpuSecondsOf(sys.pids()), bench: benchCpu(), all: machineBusySeconds(), t: now() });
-      else if (cpu.t > 0) {
-        const secs = (now() - cpu.t) / 1000;
-        cpu.srvCores = (cpuSecondsOf(sys.pids()) - cpu.srv) / secs;
-        cpu.benchCores = (benchCpu() - cpu.bench) / secs;
-        // Everything else on the machine (other clusters idling, other users, the kernel).
-        cpu.otherCores = Math.max(0, (machineBusySeconds() - cpu.all) / secs - cpu.srvCores - cpu.benchCores);
-      }
-    };
-    const res = await runClosedLoop({ op, targets, concurrency, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, seed: seq + 1, onWindow });
+    const cpu = new CpuWindow(() => sys.pids(), () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; });
+    const res = await runClosedLoop({ op, targets, concurrency, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, seed: seq + 1, onWindow: cpu.onWindow });
     const traceBacklogMs = sys.settle ? await sys.settle() : undefined;
-    const f = members.filter((m) => m !== leader).length;
-    const l = members.length - f;
     return {
-      system: sys.name,
+      system: sys.kind === 'etcd' ? `${sys.name}/node` : sys.name,
       kind: sys.kind,
+      driver: 'node',
       servers: sys.members.length,
       traced: sys.name.includes('+trace'),
       op,
       concurrency,
-      clients: [f ? `${f}F` : '', l ? `${l}L` : ''].filter(Boolean).join('+'),
+      clients: spread.label,
       ops: res.ops,
       errors: res.errors,
       ...(res.firstError ? { firstError: res.firstError } : {}),
       windowMs: res.windowMs,
       opsPerSec: res.opsPerSec,
       ...res.latency,
-      serverCores: cpu.srvCores,
-      benchCores: cpu.benchCores,
-      otherCores: cpu.otherCores,
+      ...cpu.finish(),
       ...(traceBacklogMs === undefined ? {} : { traceBacklogMs }),
     };
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));
   }
+}
+
+/**
+ * A row on etcd driven by etcd's own Go client: the load generator `bin`, a process of its
+ * own, with the same clients (one per `workersPerClient` workers, spread as runRow's), keys,
+ * values and window; its CPU is its own getrusage over the window.
+ */
+async function runGoRow(sys: EtcdSystem, bin: string, op: OpKind, concurrency: number, o: BenchOptions): Promise<RowResult> {
+  const seq = rowSeq++;
+  const spread = await clientSpread(sys, concurrency, o);
+  // The load generator pins client i to endpoints[i % n]: pass the members in client order.
+  const endpoints = spread.members.map((m) => sys.clientAddr(m));
+  const cpu = new CpuWindow(() => sys.pids(), null);
+  const res = await runGoLoad(bin, {
+    endpoints,
+    clients: spread.members.length,
+    concurrency,
+    op,
+    warmupMs: o.warmupMs,
+    durationMs: o.durationMs,
+    keys: o.keys,
+    valueBytes: o.valueBytes,
+    seed: seq + 1,
+    opTimeoutMs: o.opTimeoutMs,
+    dialTimeoutMs: o.attemptTimeoutMs * 5,
+  }, cpu.onWindow);
+  return {
+    system: `${sys.name}/go`,
+    kind: 'etcd',
+    driver: 'go',
+    servers: sys.members.length,
+    traced: false,
+    op,
+    concurrency,
+    clients: spread.label,
+    ops: res.ops,
+    errors: res.errors,
+    ...(res.firstError ? { firstError: res.firstError } : {}),
+    windowMs: res.windowMs,
+    opsPerSec: res.opsPerSec,
+    p50: latencyOf(res.p50),
+    p90: latencyOf(res.p90),
+    p99: latencyOf(res.p99),
+    max: latencyOf(res.max),
+    mean: latencyOf(res.mean),
+    ...cpu.finish(res.cpuSec),
+  };
 }
 
 /**
@@ -338,10 +452,32 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     etcdNote = `etcd ${found.version} (${found.bin})`;
   }
   log(`etcd: ${etcdNote}`);
+  // The Go load generator: built (or found in its cache) before any cluster starts.
+  let loadgen: GoLoadgen | null = null;
+  let goNote: string;
+  if (!etcdBin) goNote = 'etcd rows driven by the Go client skipped: no etcd';
+  else if (!o.etcdClients.includes('go')) goNote = 'etcd rows driven by the Go client skipped (--etcd-clients)';
+  else {
+    const b = await buildLoadgen(o.dataRoot, log);
+    if (b.bin === null) goNote = `etcd rows driven by the Go client skipped: ${b.reason}. To get them: ${GO_LOADGEN_INSTALL_HINT}`;
+    else {
+      loadgen = b;
+      goNote = `etcd's Go client (clientv3 ${b.clientVersion}, ${b.goVersion}) in a separate process: ${b.built ? `built in ${(b.buildMs / 1000).toFixed(1)} s` : 'cached build'}, ${b.bin}`;
+    }
+  }
+  if (loadgen) log(`etcd go client: ${goNote}`);
+  else if (etcdBin && o.etcdClients.includes('go')) note(goNote);
+  else log(`etcd go client: ${goNote}`);
+  const nodeEtcd = etcdBin !== null && o.etcdClients.includes('node');
   log(`tracing row: ${o.traceServer ? 'on' : 'skipped'} - ${o.traceNote}`);
-  log(`settings: ${o.quick ? 'QUICK, ' : ''}${o.durationMs / 1000}s rows after ${o.warmupMs / 1000}s warmup, ${o.keys} keys, ${o.valueBytes}-byte values, concurrency ${o.concurrency.join('/')}, ${o.workersPerClient} workers per client, data on ${dataFs} (${o.dataRoot}), ${os.cpus().length} cpus`);
+  log(`settings: ${o.quick ? 'QUICK, ' : ''}${o.durationMs / 1000}s rows after ${o.warmupMs / 1000}s warmup, ${o.keys} keys, ${o.valueBytes}-byte values, concurrency ${o.concurrency.join('/')}, ${o.workersPerClient} workers per client, sizes ${o.servers.join('/')}, data on ${dataFs} (${o.dataRoot}), ${os.cpus().length} cpus`);
+  const rowsPerSize = (first: boolean) => o.ops.length * o.concurrency.length * (1 + (loadgen ? 1 : 0) + (first && nodeEtcd ? 1 : 0)) + (first && o.traceServer && o.ops.includes('put') ? o.concurrency.length : 0);
+  const nRows = o.servers.reduce((sum, _, i) => sum + rowsPerSize(i === 0), 0);
+  const rowsSec = (nRows * (o.warmupMs + o.durationMs)) / 1000;
+  log(`rows: ${nRows} of ${(o.warmupMs + o.durationMs) / 1000} s each (${rowsSec < 120 ? `${rowsSec.toFixed(0)} s` : `${(rowsSec / 60).toFixed(1)} min`}), plus cluster starts, ${o.preload ? 'preloads' : 'warm-ups'}${o.failoverRepeats > 0 ? ' and failover' : ''}`);
+  log(`systems: raftkv-N = RaftKV (kvslib clients in this process); etcd-N/go = etcd driven by etcd's own Go client (bench/etcd/loadgen, a process of its own); etcd-N/node = etcd driven from this process (a unary gRPC call per op; first size only)`);
   log(`clients column: how a row's clients were spread (F = talks to a follower, which forwards to the leader; L = talks to the leader)`);
-  log(`cpu columns: cores busy during the row: the cluster's processes / this bench process (the clients) / everything else; the machine has ${os.cpus().length}`);
+  log(`cpu columns: cores busy during the row: the cluster's processes / the client process (this bench process, or the Go load generator) / everything else; the machine has ${os.cpus().length}`);
 
   const serverEnv = (label: string): NodeJS.ProcessEnv | undefined => {
     if (!o.cpuProfDir) return undefined;
@@ -367,111 +503,105 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   };
 
   try {
-    // ---------------------------------------------------------------- phase 1
-    // RaftKV (first size) and etcd side by side, rows alternating so noise hits both.
-    const [firstSize, ...otherSizes] = o.servers;
-    const tStart = now();
-    const raftkv = await started(startRaftkv({ servers: firstSize, root: o.dataRoot, env: serverEnv(`raftkv-${firstSize}`) }));
-    log(`started ${raftkv.name} in ${((now() - tStart) / 1000).toFixed(1)} s (leader ${await raftkv.leader()})`);
-    let etcd: BenchSystem | null = null;
-    if (etcdBin) {
-      const te = now();
-      etcd = await started(startEtcd(etcdBin, 3, o.dataRoot));
-      log(`started ${etcd.name} in ${((now() - te) / 1000).toFixed(1)} s (leader ${await etcd.leader()})`);
-    }
-    let traced: BenchSystem | null = null;
-    if (o.traceServer) {
-      try {
-        traced = await started(startRaftkv({ servers: firstSize, root: o.dataRoot, traceServer: o.traceServer, env: serverEnv(`raftkv-${firstSize}-trace`) }));
-        log(`started ${traced.name}`);
-      } catch (err) {
-        note(`traced row skipped: ${(err as Error).message}`);
-      }
-    } else {
-      note(`traced put row skipped: ${o.traceNote}`);
-    }
-    if (o.preload) {
-      for (const s of [raftkv, etcd, traced]) if (s) log(await preloadSystem(s, o));
-    } else {
-      for (const s of [raftkv, etcd, traced]) if (s) log(await warmUpSystem(s, o, SYSTEM_WARMUP_MS));
-      if (o.ops.includes('get')) note('no preload: get rows read keys that the warm-up and earlier put rows may or may not have written');
-    }
-
-    log('');
-    log(header(ROW_COLUMNS));
-    let pair = 0;
-    for (const op of o.ops) {
-      for (const c of o.concurrency) {
-        const group = [raftkv, etcd, op === 'put' ? traced : null].filter((s): s is BenchSystem => s !== null);
-        // Rotate who goes first, so neither system always runs right after the other.
-        const k = pair++ % group.length;
-        for (const s of [...group.slice(k), ...group.slice(0, k)]) {
-          if (wasInterrupted()) throw new Error('interrupted');
-          const r = await runRow(s, op, c, o);
-          rows.push(r);
-          printRow(r);
-        }
-      }
-    }
-
-    // ---------------------------------------------------------------- failover
-    if (o.failoverRepeats > 0) {
-      log('');
-      log(`failover: kill -9 the leader under ${o.failoverConcurrency} closed-loop put workers (one client per server, attemptTimeoutMs ${o.failoverAttemptTimeoutMs}), ${o.failoverRepeats}x per system`);
-      for (const s of [raftkv, etcd]) {
-        if (!s) continue;
-        failover.push(await runFailover(s, {
-          repeats: o.failoverRepeats,
-          concurrency: o.failoverConcurrency,
-          keys: o.keys,
-          valueBytes: o.valueBytes,
-          attemptTimeoutMs: o.failoverAttemptTimeoutMs,
-          opTimeoutMs: o.opTimeoutMs,
-          beforeKillMs: o.quick ? 700 : 1500,
-          minAfterKillMs: o.quick ? 1500 : 3000,
-          maxAfterKillMs: 20_000,
-          clientPrefix: `bench${process.pid}-fo-${s.name}`,
-          log,
-        }));
-      }
-    }
-    for (const s of [traced, etcd, raftkv]) if (s) await stopSystem(s);
-
-    // ---------------------------------------------------------------- other sizes
-    for (const n of otherSizes) {
+    // One size at a time: RaftKV and etcd of that size side by side, rows alternating so
+    // noise hits both. The first size also gets the Node-driven etcd rows, the traced
+    // rows and failover.
+    for (const [i, n] of o.servers.entries()) {
       if (wasInterrupted()) throw new Error('interrupted');
+      const first = i === 0;
       const ts = now();
-      const sys = await started(startRaftkv({ servers: n, root: o.dataRoot, env: serverEnv(`raftkv-${n}`) }));
+      const raftkv = await started(startRaftkv({ servers: n, root: o.dataRoot, env: serverEnv(`raftkv-${n}`) }));
+      if (!first) log('');
+      log(`started ${raftkv.name} in ${((now() - ts) / 1000).toFixed(1)} s (leader ${await raftkv.leader()})`);
+      let etcd: EtcdSystem | null = null;
+      if (etcdBin && (loadgen || (first && nodeEtcd))) {
+        const te = now();
+        etcd = await started(startEtcd(etcdBin, n, o.dataRoot));
+        log(`started ${etcd.name} in ${((now() - te) / 1000).toFixed(1)} s (leader ${await etcd.leader()})`);
+      }
+      let traced: BenchSystem | null = null;
+      if (first && o.traceServer) {
+        try {
+          traced = await started(startRaftkv({ servers: n, root: o.dataRoot, traceServer: o.traceServer, env: serverEnv(`raftkv-${n}-trace`) }));
+          log(`started ${traced.name}`);
+        } catch (err) {
+          note(`traced row skipped: ${(err as Error).message}`);
+        }
+      } else if (first) {
+        note(`traced put row skipped: ${o.traceNote}`);
+      }
+      if (o.preload) {
+        for (const s of [raftkv, etcd, traced]) if (s) log(await preloadSystem(s, o));
+      } else {
+        for (const s of [raftkv, etcd, traced]) if (s) log(await warmUpSystem(s, o, SYSTEM_WARMUP_MS));
+        if (first && o.ops.includes('get')) note('no preload: get rows read keys that the warm-up and earlier put rows may or may not have written');
+      }
+
       log('');
-      log(`started ${sys.name} in ${((now() - ts) / 1000).toFixed(1)} s (leader ${await sys.leader()})`);
-      log(o.preload ? await preloadSystem(sys, o) : await warmUpSystem(sys, o, SYSTEM_WARMUP_MS));
       log(header(ROW_COLUMNS));
+      let pair = 0;
       for (const op of o.ops) {
         for (const c of o.concurrency) {
-          if (wasInterrupted()) throw new Error('interrupted');
-          const r = await runRow(sys, op, c, o);
-          rows.push(r);
-          printRow(r);
+          const group: (() => Promise<RowResult>)[] = [() => runRow(raftkv, op, c, o)];
+          if (etcd && loadgen) group.push(() => runGoRow(etcd, loadgen.bin, op, c, o));
+          if (etcd && first && nodeEtcd) group.push(() => runRow(etcd, op, c, o));
+          if (traced && op === 'put') group.push(() => runRow(traced, op, c, o));
+          // Rotate who goes first, so no system always runs right after another.
+          const k = pair++ % group.length;
+          for (const run of [...group.slice(k), ...group.slice(0, k)]) {
+            if (wasInterrupted()) throw new Error('interrupted');
+            const r = await run();
+            rows.push(r);
+            printRow(r);
+          }
         }
       }
-      await stopSystem(sys);
+
+      if (first && o.failoverRepeats > 0) {
+        log('');
+        log(`failover: kill -9 the leader under ${o.failoverConcurrency} closed-loop put workers (one client per server in this process, attemptTimeoutMs ${o.failoverAttemptTimeoutMs}), ${o.failoverRepeats}x per system`);
+        for (const s of [raftkv, etcd]) {
+          if (!s) continue;
+          failover.push(await runFailover(s, {
+            repeats: o.failoverRepeats,
+            concurrency: o.failoverConcurrency,
+            keys: o.keys,
+            valueBytes: o.valueBytes,
+            attemptTimeoutMs: o.failoverAttemptTimeoutMs,
+            opTimeoutMs: o.opTimeoutMs,
+            beforeKillMs: o.quick ? 700 : 1500,
+            minAfterKillMs: o.quick ? 1500 : 3000,
+            maxAfterKillMs: 20_000,
+            clientPrefix: `bench${process.pid}-fo-${s.name}`,
+            log,
+          }));
+        }
+      }
+      for (const s of [traced, etcd, raftkv]) if (s) await stopSystem(s);
     }
   } finally {
     for (const s of [...systems].reverse()) await s.stop().catch((err: Error) => log(`error stopping ${s.name}: ${err.message}`));
   }
 
-  const first = o.servers[0];
   const comparisons: Comparison[] = [];
   const traceCost: TraceCost[] = [];
-  for (const op of o.ops) {
-    for (const c of o.concurrency) {
-      const find = (pred: (r: RowResult) => boolean) => rows.find((r) => r.op === op && r.concurrency === c && pred(r));
-      const rk = find((r) => r.kind === 'raftkv' && r.servers === first && !r.traced);
-      const et = find((r) => r.kind === 'etcd');
-      const tr = find((r) => r.traced);
-      if (rk && et) comparisons.push({ op, concurrency: c, raftkv: rk, etcd: et });
-      if (rk && tr) traceCost.push({ concurrency: c, off: rk, on: tr });
+  for (const driver of ['go', 'node'] as const) {
+    for (const n of o.servers) {
+      for (const op of o.ops) {
+        for (const c of o.concurrency) {
+          const find = (pred: (r: RowResult) => boolean) => rows.find((r) => r.servers === n && r.op === op && r.concurrency === c && pred(r));
+          const rk = find((r) => r.kind === 'raftkv' && !r.traced);
+          const et = find((r) => r.kind === 'etcd' && r.driver === driver);
+          if (rk && et) comparisons.push({ servers: n, op, concurrency: c, driver, raftkv: rk, etcd: et });
+        }
+      }
     }
+  }
+  for (const c of o.concurrency) {
+    const find = (pred: (r: RowResult) => boolean) => rows.find((r) => r.servers === o.servers[0] && r.op === 'put' && r.concurrency === c && r.kind === 'raftkv' && pred(r));
+    const off = find((r) => !r.traced);
+    const on = find((r) => r.traced);
+    if (off && on) traceCost.push({ concurrency: c, off, on });
   }
   const finishedAt = new Date().toISOString();
   return {
@@ -480,7 +610,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     elapsedSec: (now() - t0) / 1000,
     host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}`, dataRoot: o.dataRoot, dataFs, busyCoresBeforeStart: busyStart },
     settings: { ...o, traceServer: o.traceServer !== null, log: undefined } as BenchReport['settings'],
-    etcd: { version: etcdVersion, note: etcdNote },
+    etcd: {
+      version: etcdVersion,
+      note: etcdNote,
+      goClient: loadgen ? { goVersion: loadgen.goVersion, clientVersion: loadgen.clientVersion, bin: loadgen.bin, buildMs: loadgen.buildMs, cached: !loadgen.built } : null,
+      goNote,
+    },
     tracing: { enabled: traceCost.length > 0, note: o.traceNote },
     rows,
     comparisons,
@@ -495,13 +630,19 @@ function printReport(r: BenchReport, log: (l: string) => void): void {
   log(`==== RaftKV benchmark (${r.settings.quick ? 'quick' : 'full'}; ${r.host.cpus} cpus, ${r.host.node}, data on ${r.host.dataFs}; ${r.elapsedSec.toFixed(0)} s; ${r.host.busyCoresBeforeStart.toFixed(2)} cores busy before start) ====`);
   log('');
   log(table(ROW_COLUMNS, r.rows));
-  if (r.comparisons.length) {
-    log('');
-    log(`RaftKV-${r.settings.servers[0]} vs ${r.etcd.note} (ratio > 1: RaftKV has more throughput / higher latency)`);
-    log(table(COMPARISON_COLUMNS, r.comparisons));
+  const go = r.comparisons.filter((c) => c.driver === 'go');
+  const node = r.comparisons.filter((c) => c.driver === 'node');
+  log('');
+  if (go.length) {
+    log(`RaftKV vs ${r.etcd.note} driven by etcd's own Go client in a process of its own - the main comparison (ratio > 1: RaftKV has more throughput / higher latency)`);
+    log(table(COMPARISON_COLUMNS, go));
   } else {
+    log(`etcd comparison (Go client): ${r.etcd.version ? r.etcd.goNote : r.etcd.note}`);
+  }
+  if (node.length) {
     log('');
-    log(`etcd comparison: ${r.etcd.note}`);
+    log(`Second figure: the same RaftKV rows vs etcd driven from this Node process (one unary gRPC call per op; the client shares the cores with etcd, which flatters RaftKV)`);
+    log(table(COMPARISON_COLUMNS, node));
   }
   log('');
   if (r.traceCost.length) {

@@ -2,8 +2,15 @@ import type { FailoverResult } from './failover.ts';
 import type { OpKind } from './workload.ts';
 
 export interface RowResult {
+  /** e.g. "raftkv-3", "raftkv-3+trace", "etcd-3/go", "etcd-3/node". */
   system: string;
   kind: 'raftkv' | 'etcd';
+  /**
+   * The client program that drove the row: "node" = this bench process (kvslib for RaftKV,
+   * bench/etcd-target.ts's unary gRPC client for etcd); "go" = etcd's own Go client
+   * (clientv3) in the separate load generator process bench/etcd/loadgen.
+   */
+  driver: 'node' | 'go';
   servers: number;
   traced: boolean;
   op: OpKind;
@@ -22,8 +29,8 @@ export interface RowResult {
   mean: number;
   /** CPU used in the measured window, in cores (1.0 = one core busy): the cluster's processes. */
   serverCores: number;
-  /** ...and this bench process (the clients). The machine's total is os.cpus().length. */
-  benchCores: number;
+  /** ...and the process running the clients (this bench process, or the Go load generator). The machine's total is os.cpus().length. */
+  clientCores: number;
   /** ...and everything else on the machine (noise: other processes, idle clusters, kernel). */
   otherCores: number;
   /** Traced rows: how long the tracing server took, after the load stopped, to take in the rest. */
@@ -80,21 +87,26 @@ export const ROW_COLUMNS: Column<RowResult>[] = [
   { title: 'p99 ms', width: 7, get: (r) => fmtMs(r.p99) },
   { title: 'max ms', width: 7, get: (r) => fmtMs(r.max) },
   { title: 'errors', width: 6, get: (r) => String(r.errors) },
-  { title: 'cpu srv/bench/other', width: 19, get: (r) => `${fmtCores(r.serverCores)}/${fmtCores(r.benchCores)}/${fmtCores(r.otherCores)}` },
+  { title: 'cpu srv/clnt/other', width: 18, get: (r) => `${fmtCores(r.serverCores)}/${fmtCores(r.clientCores)}/${fmtCores(r.otherCores)}` },
 ];
 
 function fmtCores(c: number): string {
   return Number.isFinite(c) ? c.toFixed(2) : '-';
 }
 
+/** A RaftKV row and the etcd row of the same size, op and concurrency, driven by `driver`. */
 export interface Comparison {
+  servers: number;
   op: OpKind;
   concurrency: number;
+  /** Which etcd client drove the etcd row (see RowResult.driver); RaftKV's is always kvslib. */
+  driver: 'node' | 'go';
   raftkv: RowResult;
   etcd: RowResult;
 }
 
 export const COMPARISON_COLUMNS: Column<Comparison>[] = [
+  { title: 'srv', width: 3, get: (c) => String(c.servers) },
   { title: 'op', width: 3, align: 'left', get: (c) => c.op },
   { title: 'conc', width: 4, get: (c) => String(c.concurrency) },
   { title: 'raftkv ops/s', width: 12, get: (c) => fmtRate(c.raftkv.opsPerSec) },
@@ -103,6 +115,9 @@ export const COMPARISON_COLUMNS: Column<Comparison>[] = [
   { title: 'raftkv p50', width: 10, get: (c) => fmtMs(c.raftkv.p50) },
   { title: 'etcd p50', width: 8, get: (c) => fmtMs(c.etcd.p50) },
   { title: 'p50 raftkv/etcd', width: 15, get: (c) => fmtRatio(c.raftkv.p50 / c.etcd.p50) },
+  { title: 'raftkv p99', width: 10, get: (c) => fmtMs(c.raftkv.p99) },
+  { title: 'etcd p99', width: 8, get: (c) => fmtMs(c.etcd.p99) },
+  { title: 'client cpu raftkv/etcd', width: 22, get: (c) => `${fmtCores(c.raftkv.clientCores)}/${fmtCores(c.etcd.clientCores)}` },
 ];
 
 export interface TraceCost {

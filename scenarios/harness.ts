@@ -130,7 +130,7 @@ interface ScenarioRun {
 
 /**
  * Runs a scenario script against real processes: a tracing server writing
- * traces/<name>/, `size` configured servers on free loopback ports with data in a temp
+ * traces/<name>/ (or `tracesDir`/<name>/), `size` configured servers on free loopback ports with data in a temp
  * dir, and whatever clients the script starts. Every process is stopped at the end, also
  * when a step throws.
  */
@@ -140,9 +140,10 @@ export async function runScenarioScript(
   script: (ctx: ScenarioContext) => Promise<void>,
   progress: (line: string) => void,
   overrides: Partial<Pick<ClusterConfig, 'compaction'>> = {},
+  tracesDir = TRACES_DIR,
 ): Promise<ScenarioRun> {
   const started = Date.now();
-  const runDir = path.join(TRACES_DIR, name);
+  const runDir = path.join(tracesDir, name);
   rmSync(runDir, { recursive: true, force: true });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `raftkv-${name}-`));
   const collector = await startCollector({ dir: runDir });

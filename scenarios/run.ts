@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatOffender, runChecks } from '../tracing/check/report.ts';
+import { writeReport } from '../tracing/report/write-report.ts';
 import { runScenarioScript } from './harness.ts';
 import { SCENARIOS } from './index.ts';
 import type { ScenarioDef } from './scenario.ts';
@@ -12,6 +13,7 @@ interface Row {
   events: number;
   seconds: number;
   ok: boolean;
+  runDir: string;
 }
 
 /** Runs one scenario: its script, then every check; prints PASS/FAIL per rule and a summary line. */
@@ -30,12 +32,19 @@ async function runOne(def: ScenarioDef): Promise<Row> {
       const detail = r.status === 'FAIL' ? r.offenders.slice(0, 3).map(formatOffender).join('; ') : r.note ?? 'ok';
       results.push({ rule: `trace: ${r.rule}`, pass: r.status !== 'FAIL', detail });
     }
+    try {
+      // The page's rule table shows the scenario's own expectations first, as printed here.
+      const own = results.filter((r) => r.rule.startsWith('scenario: ')).map((r) => ({ rule: r.rule, status: r.pass ? ('PASS' as const) : ('FAIL' as const), offenders: [], count: 0, note: r.detail }));
+      writeReport(run.runDir, { report: { ...report, results: [...own, ...report.results], ok: report.ok && own.every((r) => r.status === 'PASS') } });
+    } catch (err) {
+      log(`report.html not written: ${(err as Error).message}`);
+    }
   } catch (err) {
     results.push({ rule: 'trace: readable', pass: false, detail: (err as Error).message });
   }
   for (const r of results) log(`  ${r.pass ? 'PASS' : 'FAIL'}  ${r.rule} (${r.detail})`);
   const passed = results.filter((r) => r.pass).length;
-  const row = { name: def.name, passed, total: results.length, events, seconds: run.seconds, ok: passed === results.length };
+  const row = { name: def.name, passed, total: results.length, events, seconds: run.seconds, ok: passed === results.length, runDir: run.runDir };
   log(`${row.ok ? 'PASS' : 'FAIL'} ${def.name}: ${passed}/${results.length} rules, ${row.events} events, ${row.seconds.toFixed(1)} s, trace in ${path.relative(process.cwd(), run.runDir)}/`);
   return row;
 }
@@ -66,6 +75,8 @@ async function main(args: string[]): Promise<number> {
   if (selected.length > 1) printTable(rows);
   const failed = rows.filter((r) => !r.ok).length;
   console.log(`\n${rows.length - failed} passed, ${failed} failed`);
+  const report = path.relative(process.cwd(), path.join(rows.length === 1 ? rows[0].runDir : path.join(path.dirname(rows[0].runDir), '<scenario>'), 'report.html'));
+  console.log(`reports: ${report} (one HTML page per run, to open in a browser; raftkv report <runDir> writes one for any run)`);
   return failed === 0 ? 0 : 1;
 }
 

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import path from 'node:path';
 import { parseClock, serializeClock, type VectorClock } from './clock.ts';
 import type { HistoryEntry } from './history.ts';
 import { TRACE_BATCH_BYTES, TRACE_MESSAGE_BYTES, TRACE_RECORD_BYTES, TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
@@ -13,6 +14,12 @@ interface CollectorSinkOptions {
   host: string;
   /** Where this process keeps its spool (servers: their data dir); none for short-lived clients. */
   spoolFile?: string;
+  /**
+   * How long open() keeps asking a tracing server that does not answer, ms (default
+   * 10,000 with a spool, 1,500 without): a loaded machine can take seconds to answer the
+   * first call, and a server that gives up too soon traces without a spool.
+   */
+  connectMs?: number;
   warn?: (message: string) => void;
 }
 
@@ -40,12 +47,20 @@ export class CollectorSink implements TraceSink {
   private warned = false;
   private reconnecting: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The stream's buffer is over its mark (the tracing server lags): the spool must not rotate. */
+  private congested = false;
+  /**
+   * False for a process that wanted a spool but could not open one (no tracing server
+   * at start): its records may never reach the log, so its tracer hands out no tokens.
+   */
+  readonly sendsTokens: boolean;
 
   private constructor(
     private readonly opts: CollectorSinkOptions,
     private readonly spool: Spool | null,
     client?: grpc.Client,
   ) {
+    this.sendsTokens = spool !== null || opts.spoolFile === undefined;
     this.client =
       client ??
       new TraceCollectorService(opts.addr, grpc.credentials.createInsecure(), {
@@ -62,10 +77,13 @@ export class CollectorSink implements TraceSink {
    * same run, so a restarted server can tell where its traced applies stopped.
    */
   static async open(opts: CollectorSinkOptions): Promise<{ sink: CollectorSink; initialClock: VectorClock; spooled: TraceRecord[] }> {
+    // Absolute: the tracing server reads it from its own working directory.
+    if (opts.spoolFile) opts = { ...opts, spoolFile: path.resolve(opts.spoolFile) };
     const probe = new CollectorSink(opts, null);
-    const reply = await probe.lastClock();
+    const reply = await probe.firstLastClock(opts.connectMs ?? (opts.spoolFile ? 10_000 : 1_500));
     if (!reply) {
-      probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete`);
+      const tokens = probe.sendsTokens ? '' : ' (and names none of its events to others, which cannot count on them reaching the log)';
+      probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete${tokens}`);
       probe.unregister = onBeforeSend(() => probe.pending.flush());
       return { sink: probe, initialClock: {}, spooled: [] };
     }
@@ -73,8 +91,8 @@ export class CollectorSink implements TraceSink {
     // The probe's connection is up: the sink streams over it rather than dialling again.
     const sink = new CollectorSink(opts, spool, probe.client);
     sink.unregister = onBeforeSend(() => sink.pending.flush());
-    const spooled = spool?.load() ?? [];
     const known = reply.clock[opts.host] ?? 0;
+    const spooled = spool?.load((r) => (r.clock[opts.host] ?? 0) > known) ?? [];
     const missing = spooled.filter((r) => (r.clock[opts.host] ?? 0) > known);
     for (const r of missing) sink.resend(r);
     const lastSpooled = spooled.at(-1)?.clock;
@@ -125,7 +143,13 @@ export class CollectorSink implements TraceSink {
 
   private flush(items: { env: WireEnvelope; spoolLine?: string }[]): void {
     const lines = items.flatMap((i) => (i.spoolLine === undefined ? [] : [i.spoolLine]));
-    if (lines.length > 0) this.spool?.appendLines(lines);
+    // The spool, not the stream, is what makes the send barrier hold: what call.write()
+    // takes waits in this process (gRPC buffers, HTTP/2 flow control: a loaded tracing
+    // server reads late) and dies with it, while the message carrying the token may leave
+    // on another connection first. Once this process is gone the tracing server reads
+    // the spool (tracing/collector.ts), so the spool must hold every record the server
+    // may lack: it rotates only while the stream keeps up.
+    if (lines.length > 0) this.spool?.appendLines(lines, !this.congested && !this.reconnecting);
     // Reconnecting: `recent` holds the records, resent once the server is back.
     if (this.reconnecting || this.closed) return;
     // Records of big values (a 64 KiB value is up to 384 KiB of JSON) add up fast: one
@@ -140,13 +164,19 @@ export class CollectorSink implements TraceSink {
       if (sent === null) continue;
       if (sent !== env) size = envelopeBytes(sent);
       if (bytes > 0 && bytes + size > TRACE_BATCH_BYTES) {
-        call.write({ items: batch });
+        this.writeBatch(call, batch);
         [batch, bytes] = [[], 0];
       }
       batch.push(sent);
       bytes += size;
     }
-    if (batch.length > 0) call.write({ items: batch });
+    if (batch.length > 0) this.writeBatch(call, batch);
+  }
+
+  private writeBatch(call: grpc.ClientWritableStream<WireEnvelopeBatch>, items: WireEnvelope[]): void {
+    if (call.write({ items }) || this.congested) return;
+    this.congested = true;
+    call.once('drain', () => (this.congested = false));
   }
 
   private open(): grpc.ClientWritableStream<WireEnvelopeBatch> {
@@ -158,6 +188,7 @@ export class CollectorSink implements TraceSink {
       if (err && !this.closed) this.broken(err.details || err.message);
     });
     call.on('error', () => undefined);
+    call.on('close', () => (this.congested = false));
     this.call = call;
     return call;
   }
@@ -176,10 +207,26 @@ export class CollectorSink implements TraceSink {
     this.reconnecting.unref();
   }
 
-  private lastClock(): Promise<{ clock: VectorClock; run: string } | null> {
+  /** LastClock, asked again (each call with a deadline of 1.5 s) until `budgetMs` passed. */
+  private async firstLastClock(budgetMs: number): Promise<{ clock: VectorClock; run: string } | null> {
+    const until = Date.now() + budgetMs;
+    for (;;) {
+      const reply = await this.lastClock(Math.min(1500, Math.max(100, until - Date.now())));
+      if (reply || Date.now() + 200 >= until) return reply;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /**
+   * Where this host's clock stands at the tracing server. Also tells the server this
+   * process's spool and pid, before any token of it can leave: once the pid is gone, the
+   * server takes from the spool what the stream did not deliver.
+   */
+  private lastClock(deadlineMs = 1500): Promise<{ clock: VectorClock; run: string } | null> {
     return new Promise((resolve) => {
       const fn = (this.client as unknown as Record<string, Function>).LastClock;
-      fn.call(this.client, { host: this.opts.host }, { deadline: Date.now() + 1500 }, (err: grpc.ServiceError | null, res: { clock: string; run: string }) => {
+      const req = { host: this.opts.host, spool: this.opts.spoolFile ?? '', pid: process.pid };
+      fn.call(this.client, req, { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: { clock: string; run: string }) => {
         if (err) resolve(null);
         else resolve({ clock: parseClock(res.clock || '{}'), run: res.run });
       });

@@ -4,6 +4,7 @@ import { isCanonicalClock, parseClock, type VectorClock } from './clock.ts';
 import { TRACE_MESSAGE_BYTES, TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
 import type { TraceRecord } from './record.ts';
 import { RunWriter } from './run-writer.ts';
+import { readSpool } from './spool.ts';
 
 interface CollectorOptions {
   /** The run's directory: shiviz.log, trace.jsonl and history.json go here. */
@@ -22,6 +23,16 @@ export interface Collector {
   lastClock(host: string): VectorClock;
   flush(): void;
   stop(): Promise<void>;
+}
+
+/** Whether process `pid` still runs (signal 0 only checks; EPERM: it runs as someone else). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Parsed JSON (so valid) that can go into a line as sent: one line, ending in its brace. */
@@ -55,6 +66,30 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     writer.add(rec, sent);
   };
 
+  /**
+   * The spools processes named when they asked LastClock (before any token of theirs
+   * could leave), by host: the latest life's. A process writes each record to its spool
+   * before a token naming it leaves, but what it streams here may still sit in its own
+   * buffers when it is killed, and a process that is not restarted never resends. So once
+   * its pid is gone (checked on every timer tick, and at once when a stream breaks) the
+   * records of that host its spool holds beyond what arrived are taken from there.
+   */
+  const spools = new Map<string, { file: string; pid: number; done: boolean }>();
+  const recover = (host: string, file: string) => {
+    for (const rec of readSpool(file, run)) {
+      if (rec.host !== host || !rec.clock || typeof rec.clock !== 'object' || !rec.body || typeof rec.body !== 'object') continue;
+      accept({ host, traceId: rec.traceId ?? '', tag: rec.tag, body: rec.body, clock: rec.clock }, { body: JSON.stringify(rec.body) });
+    }
+  };
+  /** `all`: alive ones too (their spools are ahead of their streams, so nothing is taken twice). */
+  const sweep = (all = false) => {
+    for (const [host, s] of spools) {
+      if (s.done || (!all && isAlive(s.pid))) continue;
+      s.done = !all || !isAlive(s.pid);
+      recover(host, s.file);
+    }
+  };
+
   const server = new grpc.Server({ 'grpc.max_receive_message_length': TRACE_MESSAGE_BYTES });
   server.addService(TraceCollectorService.service, {
     Stream(call: grpc.ServerReadableStream<WireEnvelopeBatch, object>, callback: grpc.sendUnaryData<object>) {
@@ -83,12 +118,17 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
         for (const env of batch.items) take(env);
       });
       call.on('end', () => callback(null, { received }));
-      call.on('error', () => undefined); // the sender died mid-stream: keep what arrived
+      // The sender died mid-stream: keep what arrived, and take the rest from its spool.
+      call.on('error', () => sweep());
+      call.on('cancelled', () => sweep());
     },
-    LastClock(call: grpc.ServerUnaryCall<{ host: string }, object>, callback: grpc.sendUnaryData<object>) {
-      callback(null, { clock: JSON.stringify(last.get(call.request.host) ?? {}), run });
+    LastClock(call: grpc.ServerUnaryCall<{ host: string; spool?: string; pid?: number }, object>, callback: grpc.sendUnaryData<object>) {
+      const { host, spool, pid } = call.request;
+      if (host && spool && path.isAbsolute(spool) && pid) spools.set(host, { file: spool, pid, done: false });
+      callback(null, { clock: JSON.stringify(last.get(host) ?? {}), run });
     },
     Flush(_call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) {
+      sweep(true);
       writer.flush(true);
       callback(null, { dir: opts.dir, events: writer.events });
     },
@@ -97,7 +137,10 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     server.bindAsync(opts.addr ?? '127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   const host = (opts.addr ?? '127.0.0.1:0').replace(/:\d+$/, '');
-  const timer = setInterval(() => writer.flush(), opts.flushMs ?? 200);
+  const timer = setInterval(() => {
+    sweep();
+    writer.flush();
+  }, opts.flushMs ?? 200);
   timer.unref();
   return {
     addr: `${host}:${port}`,
@@ -105,7 +148,10 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     run,
     writer,
     lastClock: (h) => ({ ...(last.get(h) ?? {}) }),
-    flush: () => writer.flush(true),
+    flush: () => {
+      sweep(true);
+      writer.flush(true);
+    },
     async stop() {
       clearInterval(timer);
       // Processes still streaming would hold a graceful shutdown open forever.
@@ -119,6 +165,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
           resolve();
         });
       });
+      sweep(true);
       writer.flush(true);
     },
   };

@@ -10,6 +10,21 @@ import type { Tracer } from './tracer.ts';
  * the state machine: Apply, SnapshotTaken and SnapshotRestored.
  */
 export class RaftTrace implements TraceLogger {
+  // What this life's trace shows this host knows, so that a message whose send was not
+  // recorded is recorded on receipt when it teaches more (see "Heartbeats" in
+  // docs/TRACING.md). Per life on purpose: a restarted process may have lost what it knew,
+  // and a new RaftTrace (one per RaftNode) starts from nothing, so it records again.
+
+  /** Highest commit index of an AppendEntries received and recorded here, or of a Commit recorded here. */
+  private knownCommit = 0;
+  /** Highest term of an AppendEntries received and recorded here (a new leader is news). */
+  private knownLeaderTerm = 0;
+  /** The AppendEntries whose receipt was recorded last, until its reply is: that reply is recorded too. */
+  private recordedRecv: AppendEntries | null = null;
+  /** Per follower, at the leader: the match the latest recorded successful reply showed. */
+  private readonly knownMatch = new Map<string, { term: number; incarnation: number; matchIndex: number }>();
+  private lastAfter: AfterToken | null = null;
+
   constructor(
     private readonly tracer: Tracer,
     /** Also trace heartbeats that carry nothing new (off by default: logs stay small). */
@@ -41,27 +56,69 @@ export class RaftTrace implements TraceLogger {
     this.tracer.record('LeaderElected', { serverId, term });
   }
 
-  /** Empty heartbeats that bring no new commit index stay out of the log unless asked. */
-  appendEntries(m: AppendEntries, carriesNews: boolean): Token | undefined {
-    if (!carriesNews && !this.traceHeartbeats) return undefined;
+  /**
+   * Empty heartbeats that bring no new commit index (as far as the leader knows) are not
+   * recorded unless asked, but still carry the leader's clock (an AfterToken): the leader
+   * cannot know what the follower got, so the follower decides, in appendEntriesRecv.
+   */
+  appendEntries(m: AppendEntries, carriesNews: boolean): Token | AfterToken | undefined {
+    if (!carriesNews && !this.traceHeartbeats) return this.afterToken();
     return this.tracer.send('AppendEntries', appendBody(m), traceIdOf(m.entries));
   }
 
-  appendEntriesRecv(m: AppendEntries): void {
-    this.tracer.receive(tokenOf(m), 'AppendEntriesRecv', appendBody(m), traceIdOf(m.entries));
+  /**
+   * Recorded when its send was, when it is `stale` (refused: the reply says so), and when
+   * its send was not but it teaches this host more than this life's trace shows it knows:
+   * a higher commit index or a newer leader. Why the receiver decides and not the sender:
+   * the sender's memory of what it told a peer ("commit N was sent") says nothing of what
+   * the peer got: the message may have been dropped (a partition, a full stream), the peer
+   * may have died before reading it or restarted since with less on its disk. Any of those
+   * let an unrecorded heartbeat teach a follower a commit, and its Apply then followed no
+   * Commit in the log (commit-before-apply). The follower alone knows what it learns, so
+   * every heartbeat carries the leader's clock, and the follower records the receipt, after
+   * that clock (which is after the leader's Commit of every index up to leaderCommit), the
+   * first time it learns that commit in this life; idle heartbeats stay out of the log.
+   */
+  appendEntriesRecv(m: AppendEntries, stale = false): void {
+    const sent = sentToken(m.token);
+    const after = afterOf(m.token);
+    const news = m.leaderCommit > this.knownCommit || m.term > this.knownLeaderTerm;
+    if (!sent && !stale && !(after && news)) return;
+    this.knownCommit = Math.max(this.knownCommit, m.leaderCommit);
+    this.knownLeaderTerm = Math.max(this.knownLeaderTerm, m.term);
+    this.recordedRecv = m;
+    this.tracer.receive(sent ?? after, 'AppendEntriesRecv', appendBody(m), traceIdOf(m.entries));
   }
 
-  appendEntriesRes(res: AppendEntriesRes, req: AppendEntries): Token | undefined {
+  /** Recorded when the request's receipt was; otherwise it carries the follower's clock, for the leader to decide. */
+  appendEntriesRes(res: AppendEntriesRes, req: AppendEntries): Token | AfterToken | undefined {
+    if (req !== this.recordedRecv) return this.afterToken();
+    this.recordedRecv = null;
     res.traceId = traceIdOf(req.entries);
     return this.tracer.send('AppendEntriesRes', resBody(res), res.traceId);
   }
 
-  /** Not in the catalogue: the leader's receive, so Commit follows the replicas' replies. */
+  /**
+   * Not in the catalogue: the leader's receive, so Commit follows the replicas' replies.
+   * Recorded when its send was, and when it was not but it shows the follower holding
+   * more than this life's trace shows (a success past the match of the last recorded
+   * reply of that follower's term and life): an unrecorded reply can move the leader's
+   * matchIndex, and so its Commit, when the recorded one before it was lost.
+   */
   appendEntriesResRecv(m: AppendEntriesRes): void {
-    this.tracer.receive(tokenOf(m), 'AppendEntriesResRecv', resBody(m), m.traceId ?? '');
+    const sent = sentToken(m.token);
+    const after = afterOf(m.token);
+    const incarnation = m.incarnation ?? 0;
+    const known = this.knownMatch.get(m.from);
+    const fresh = !known || m.term !== known.term || incarnation > known.incarnation;
+    const news = m.success && (fresh || (incarnation === known.incarnation && m.matchIndex > known.matchIndex));
+    if (!sent && !(after && news)) return;
+    if (news) this.knownMatch.set(m.from, { term: m.term, incarnation, matchIndex: m.matchIndex });
+    this.tracer.receive(sent ?? after, 'AppendEntriesResRecv', resBody(m), m.traceId ?? '');
   }
 
   commit(e: Entry): void {
+    this.knownCommit = Math.max(this.knownCommit, e.index);
     this.tracer.record('Commit', { term: e.term, index: e.index, operation: operationOf(e) }, e.traceId ?? '');
   }
 
@@ -156,11 +213,42 @@ export class RaftTrace implements TraceLogger {
   snapshotRestored(snapshot: { index: number; term: number }): void {
     this.tracer.record('SnapshotRestored', { serverId: this.tracer.host, index: snapshot.index, term: snapshot.term });
   }
+
+  /** One AfterToken per recorded action, shared (and encoded once: codec.ts) by the messages until the next. */
+  private afterToken(): AfterToken | undefined {
+    const after = this.tracer.latestToken();
+    if (!after) return undefined;
+    if (this.lastAfter?.after !== after) this.lastAfter = Object.freeze({ after });
+    return this.lastAfter;
+  }
 }
 
-/** The core carries tokens unread; the ones on its messages are the clocks this class handed out. */
+/**
+ * The token of a message whose send was not recorded: the sender's clock at the moment it
+ * made the message (Tracer.latestToken), i.e. its latest recorded action, which the send
+ * barrier flushes before the message leaves like any other. A receiver that records the
+ * receipt merges it, so the receipt follows everything the sender knew; one that does not
+ * leaves its clock alone. Told apart from a send's token (a clock: numbers only) by its
+ * one key holding an object; host names cannot collide, a clock's values are numbers.
+ */
+export interface AfterToken {
+  after: Token;
+}
+
+/** The core carries tokens unread; the ones on its messages are the tokens this class handed out. */
 function tokenOf(m: { token?: unknown }): Token | undefined {
-  return m.token as Token | undefined;
+  return sentToken(m.token) ?? afterOf(m.token);
+}
+
+/** A recorded send's token (a clock), or undefined for none or an AfterToken. */
+function sentToken(token: unknown): Token | undefined {
+  if (!token || typeof token !== 'object' || afterOf(token)) return undefined;
+  return token as Token;
+}
+
+function afterOf(token: unknown): Token | undefined {
+  const after = (token as Partial<AfterToken> | undefined)?.after;
+  return after && typeof after === 'object' ? after : undefined;
 }
 
 function operationOf(e: Entry): string {

@@ -16,6 +16,12 @@ export type Token = VectorClock;
 /** Where a tracer's records go: memory in tests, the tracing server in processes. */
 export interface TraceSink {
   write(record: TraceRecord): void;
+  /**
+   * False when the records may never reach the log though tokens naming them would leave
+   * (tracing off; a server that could not open its spool): the tracer then hands out no
+   * tokens, so no other host's clock names them. Absent: true.
+   */
+  readonly sendsTokens?: boolean;
 }
 
 export class MemorySink implements TraceSink {
@@ -27,5 +33,6 @@ export class MemorySink implements TraceSink {
 
 /** Tracing off: the clock still ticks so tokens stay valid, records go nowhere. */
 export class NullSink implements TraceSink {
+  readonly sendsTokens = false;
   write(): void {}
 }

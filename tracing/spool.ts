@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import type { TraceRecord } from './record.ts';
 
 /**
@@ -22,15 +22,17 @@ export class Spool {
     private readonly keep = 10_000,
   ) {}
 
-  /** Records of this run that survived the last life, oldest first; the rest is discarded. */
-  load(): TraceRecord[] {
-    const older = this.readSegment(`${this.file}.1`);
-    const current = this.readSegment(this.file);
-    // A torn line ends a segment's good part; the older segment can only be whole.
-    const records = [...older, ...current];
+  /**
+   * Records of this run that survived the last life, oldest first; the rest is discarded.
+   * `unsent`: the records the tracing server lacks, which are carried over however many.
+   */
+  load(unsent: (r: TraceRecord) => boolean = () => false): TraceRecord[] {
+    const records = readSpool(this.file, this.run);
     // The latest carry over into a fresh segment, so a second restart before any new
-    // record still finds them; written aside and renamed in, so a crash here loses nothing.
-    const carried = records.slice(-this.keep);
+    // record still finds them, and so do all the tracing server lacks: this life resends
+    // them on a stream that may die with it, and the server then reads them from here.
+    // Written aside and renamed in, so a crash here loses nothing.
+    const carried = records.filter((r, i) => i >= records.length - this.keep || unsent(r));
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, [this.header(), ...carried.map((r) => JSON.stringify(r))].join('\n') + '\n');
     renameSync(tmp, this.file);
@@ -39,14 +41,21 @@ export class Spool {
     return records;
   }
 
-  /** Appends records already serialized as JSON lines (no newline), in one write. */
-  appendLines(lines: string[]): void {
+  /**
+   * Appends records already serialized as JSON lines (no newline), in one write.
+   * `mayRotate` false (the tracing server lags behind this process's stream): the segment
+   * keeps growing rather than rotating away records the server may not have yet, up to
+   * 10 x `keep` lines (beyond that the server has been away too long to wait for).
+   */
+  appendLines(lines: string[], mayRotate = true): void {
     if (lines.length === 0) return;
-    if (this.lines >= this.keep) this.rotate();
+    if (this.lines >= this.keep && (mayRotate || this.lines >= 10 * this.keep)) this.rotate();
     this.fd ??= openSync(this.file, 'a');
     // Synchronous on purpose: the token that follows must not leave before these lines
-    // are in the page cache, where a kill -9 of this process cannot take them.
-    writeSync(this.fd, `${lines.join('\n')}\n`);
+    // are in the page cache, where a kill -9 of this process cannot take them. A write
+    // may take fewer bytes than asked: it is repeated until all are in.
+    const data = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+    for (let off = 0; off < data.length; ) off += writeSync(this.fd, data, off, data.length - off);
     this.lines += lines.length;
   }
 
@@ -70,26 +79,45 @@ export class Spool {
   private header(): string {
     return JSON.stringify({ run: this.run });
   }
+}
 
-  private readSegment(file: string): TraceRecord[] {
-    if (!existsSync(file)) return [];
-    const [header, ...rest] = readFileSync(file, 'utf8').split('\n');
-    let run: unknown;
-    try {
-      run = (JSON.parse(header) as { run?: unknown }).run;
-    } catch {
-      run = undefined;
-    }
-    if (run !== this.run) return [];
-    const records: TraceRecord[] = [];
-    for (const line of rest) {
-      if (!line) continue;
-      try {
-        records.push(JSON.parse(line) as TraceRecord);
-      } catch {
-        break; // a torn last line: the process died mid-write, before the token left
-      }
-    }
-    return records;
+/**
+ * The records of `run` in the spool at `file` (both segments), oldest first: what a
+ * restarted process resends, and what the tracing server reads once a process died
+ * (tracing/collector.ts), since a spool is written before the tokens naming its records
+ * leave. A segment of another run counts as empty; a torn line (the process died
+ * mid-write, before any token named it) ends its segment.
+ */
+export function readSpool(file: string, run: string): TraceRecord[] {
+  // The older segment first; it can only be whole.
+  return [...readSegment(`${file}.1`, run), ...readSegment(file, run)];
+}
+
+function readSegment(file: string, run: string): TraceRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return []; // none (yet), or removed with its data dir
   }
+  const [header, ...rest] = text.split('\n');
+  let named: unknown;
+  try {
+    named = (JSON.parse(header) as { run?: unknown }).run;
+  } catch {
+    named = undefined;
+  }
+  if (named !== run) return [];
+  const records: TraceRecord[] = [];
+  // The last piece has no newline after it: a whole line only if the write is done, so
+  // a reader racing a writer takes only lines that end.
+  for (const line of rest.slice(0, -1)) {
+    if (!line) continue;
+    try {
+      records.push(JSON.parse(line) as TraceRecord);
+    } catch {
+      break; // a torn line
+    }
+  }
+  return records;
 }

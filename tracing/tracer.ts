@@ -1,5 +1,5 @@
 import { merge, tick, type VectorClock } from './clock.ts';
-import { NullSink, type Token, type TraceRecord, type TraceSink } from './record.ts';
+import type { Token, TraceRecord, TraceSink } from './record.ts';
 
 /**
  * One host's tracer. Every recorded action ticks the host's own counter by one and
@@ -9,6 +9,8 @@ export class Tracer {
   private clock: VectorClock;
   /** A host whose records go nowhere sends no tokens: others must not name it in clocks. */
   private readonly sendsTokens: boolean;
+  /** latestToken()'s copy of `clock`, until the next action. */
+  private latest: Token | undefined;
 
   constructor(
     readonly host: string,
@@ -18,12 +20,13 @@ export class Tracer {
   ) {
     if (!host || /\s/.test(host)) throw new Error(`trace host must be non-empty without whitespace: "${host}"`);
     this.clock = { ...initialClock };
-    this.sendsTokens = !(sink instanceof NullSink);
+    this.sendsTokens = sink.sendsTokens !== false;
   }
 
   /** Records a local action (or a send: its clock is the token to carry). */
   record(tag: string, body: Record<string, unknown>, traceId = ''): TraceRecord {
     this.clock = tick(this.clock, this.host);
+    this.latest = undefined;
     const rec: TraceRecord = { host: this.host, traceId, tag, body, clock: { ...this.clock } };
     this.sink.write(rec);
     return rec;
@@ -49,5 +52,20 @@ export class Tracer {
 
   currentClock(): VectorClock {
     return { ...this.clock };
+  }
+
+  /**
+   * The clock of this host's latest recorded action, to travel on a message whose send is
+   * not recorded (tracing/raft-trace.ts: idle heartbeats), so that a receiver that learns
+   * something from it can still record the receipt after what the sender knew. Names only
+   * recorded actions, so the send barrier covers it as it covers a send's token; undefined
+   * when this host sends no tokens, or has recorded nothing yet.
+   */
+  latestToken(): Token | undefined {
+    if (!this.sendsTokens) return undefined;
+    // One copy per recorded action, shared by every message until the next: a leader's
+    // heartbeats to all its peers (and ReadIndex rounds) cost one copy, not one each.
+    this.latest ??= Object.keys(this.clock).length === 0 ? undefined : Object.freeze({ ...this.clock });
+    return this.latest;
   }
 }

@@ -1,6 +1,6 @@
 import type { HistoryEntry } from '../../tracing/history.ts';
 import { checkHistory, formatOp } from '../../tracing/check/linearizability.ts';
-import { formatOffender, runChecks } from '../../tracing/check/report.ts';
+import { formatOffender, runChecks, type CheckReport } from '../../tracing/check/report.ts';
 import { lostWrites, type LostWrite } from './lost-writes.ts';
 
 /** One check of the run, as the verdict lists it. */
@@ -19,6 +19,8 @@ export interface Grade {
   lost: LostWrite[];
   /** One line per failed check, for the summary. */
   violations: string[];
+  /** The checker's own results on a traced run (the report reuses them). */
+  traceReport?: CheckReport;
 }
 
 export interface GradeInput {
@@ -50,7 +52,8 @@ const SHOWN = 3;
  * a SKIP, reported but not a violation.
  */
 export function gradeRun(input: GradeInput): Grade {
-  const checks: CheckLine[] = input.traced ? traceChecks(input.runDir) : [historyCheck(input.history)];
+  const traceReport = input.traced ? runChecks(input.runDir) : undefined;
+  const checks: CheckLine[] = traceReport ? traceChecks(traceReport) : [historyCheck(input.history)];
   const lost = lostWrites(input.history, input.finals);
   checks.push({
     rule: 'no lost acknowledged write',
@@ -64,11 +67,10 @@ export function gradeRun(input: GradeInput): Grade {
   checks.push({ rule: 'every step of the run completed', status: input.runError === null ? 'PASS' : 'FAIL', offenders: input.runError ? [input.runError] : [] });
   checks.push({ rule: 'not stuck', status: input.stuck === null ? 'PASS' : 'FAIL', offenders: input.stuck ? [input.stuck] : [] });
   const violations = checks.filter((c) => c.status === 'FAIL').map((c) => `${c.rule}: ${cap(c.offenders[0] ?? 'failed', 240)}`);
-  return { ok: violations.length === 0, checks, lost, violations };
+  return { ok: violations.length === 0, checks, lost, violations, ...(traceReport ? { traceReport } : {}) };
 }
 
-function traceChecks(runDir: string): CheckLine[] {
-  const report = runChecks(runDir);
+function traceChecks(report: CheckReport): CheckLine[] {
   return report.results.map((r) => ({
     rule: r.rule,
     status: r.status,

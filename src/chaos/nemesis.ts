@@ -4,7 +4,7 @@ import type { NetNamespaces } from './netns.ts';
 import { describeFault, type PlannedFault } from './schedule.ts';
 import { sleep, wallNow } from './time.ts';
 
-/** A fault as it was injected: the servers it hit and when (epoch ms, comparable with history.json times). */
+/** A fault as it was injected: the servers it hit and when (ms on the clock of history.json's times, see time.ts). */
 export interface AppliedFault {
   planned: PlannedFault;
   /** The servers it hit, resolved at injection (the leader then, ...). */

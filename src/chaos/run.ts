@@ -242,8 +242,10 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
     interrupted: signal.aborted,
     seconds: (wallNow() - started) / 1000,
   };
-  writeFileSync(path.join(runDir, 'chaos.json'), JSON.stringify(result, null, 1) + '\n');
-  await writeRunReport(runDir, log);
+  const { traceReport, ...gradeForFile } = grade;
+  writeFileSync(path.join(runDir, 'chaos.json'), JSON.stringify({ ...result, grade: gradeForFile }, null, 1) + '\n');
+  if (!signal.aborted) await writeRunReport(runDir, log, traceReport);
+  result.grade = gradeForFile;
   return result;
 }
 

@@ -1,12 +1,10 @@
-import { performance } from 'node:perf_hooks';
-
 /**
- * Now, in ms since the epoch, on the clock history.json uses (performance.timeOrigin +
- * performance.now(): monotonic within a process, comparable across processes), so fault
- * times and operation times can be subtracted.
+ * Now, in ms, on the clock history.json uses (kvslib: the machine's monotonic clock,
+ * process.hrtime, shared by every process on it), so fault times and operation times can
+ * be subtracted.
  */
 export function wallNow(): number {
-  return performance.timeOrigin + performance.now();
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects). */

@@ -54,7 +54,7 @@ export function checkMain(argv: readonly string[], io: CheckIo = consoleIo): num
  * harness), so `raftkv check` grades its own rules too, with the verdict the scenario run
  * gave; null for other runs (a cluster's, a bench's) or an unknown name.
  */
-function scenarioOf(dir: string): ScenarioDef | null {
+export function scenarioOf(dir: string): ScenarioDef | null {
   try {
     const meta = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { scenario?: unknown };
     return SCENARIOS.find((s) => s.name === meta.scenario) ?? null;

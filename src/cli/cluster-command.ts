@@ -1,7 +1,8 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runName, type Collector } from '../../tracing/collector.ts';
 import { CLUSTER_FILE } from '../cluster/cluster-file.ts';
+import { SNAPSHOT_FILE } from '../storage/snapshot-file.ts';
 import { clusterDown, controlRequest, findSupervisor } from '../cluster/supervisor-client.ts';
 import { describeManaged, readSupervisorFile, show } from '../cluster/supervisor-file.ts';
 import { membershipProblem } from '../cluster/stored-membership.ts';
@@ -61,8 +62,10 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
   if (opts.trace) {
     collector = await startTraceServer({ dir: 'traces', run: runName('cluster-'), addr: '127.0.0.1:0' });
     // The configured servers (the founding voters), so `raftkv check` counts majorities
-    // against them, as a scenario's meta.json lets it.
-    writeFileSync(path.join(collector.dir, 'meta.json'), JSON.stringify({ cluster: show(file), servers: base.servers.map((s) => s.id) }, null, 1) + '\n');
+    // against them, as a scenario's meta.json lets it; and whether the servers start over
+    // an earlier run's log, so it does not take every key to start absent.
+    const existingData = base.servers.some((s) => holdsData(path.join(dataDir, s.id)));
+    writeFileSync(path.join(collector.dir, 'meta.json'), JSON.stringify({ cluster: show(file), servers: base.servers.map((s) => s.id), existingData }, null, 1) + '\n');
   }
   const config: ClusterConfig = { ...base, dataDir, traceServer: collector?.addr ?? base.traceServer };
   writeConfig(file, config);
@@ -95,7 +98,10 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
     }
     const leader = await sup.cluster.waitForLeader();
     console.log(`leader: ${leader}. Logs: ${show(path.join(dataDir, 'logs'))}. Try: npx raftkv put k1 v1${flag}`);
-    if (collector) console.log(`tracing to ${collector.dir} (open shiviz.log at https://bestchai.bitbucket.io/shiviz/)`);
+    if (collector) {
+      console.log(`tracing to ${collector.dir} (open shiviz.log at https://bestchai.bitbucket.io/shiviz/)`);
+      console.log(`  too many events for ShiViz? slice: npx raftkv trace slice ${collector.dir} --trace-id <clientId>:<opId> (raftkv trace --help)`);
+    }
     console.log(
       `supervising (pid ${process.pid}): a server that dies is reported here. Ctrl-C or \`npx raftkv cluster down${flag}\` stops all; ` +
         `\`npx raftkv cluster restart|kill <id>${flag}\` acts on one.`,
@@ -105,6 +111,12 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
     exitCode = 1;
     void sup.stopAll('start-up failed');
   }
+}
+
+/** Whether a server directory holds a Raft log with entries, or a snapshot, from an earlier run. */
+function holdsData(serverDir: string): boolean {
+  const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
+  return size(path.join(serverDir, 'log.db')) > 0 || existsSync(path.join(serverDir, SNAPSHOT_FILE));
 }
 
 /** `raftkv cluster down`: stops the cluster of this data directory, from any terminal. */

@@ -21,6 +21,11 @@ async function main(argv: string[]): Promise<number | void> {
     const { runChaosClientWorker } = await import('../chaos/client-worker.ts');
     return runChaosClientWorker();
   }
+  // `trace` has options of its own (trace-command.ts), so it parses its own command line.
+  if (argv[0] === 'trace') {
+    const { traceMain } = await import('./trace-command.ts');
+    return traceMain(argv.slice(1));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -41,6 +46,8 @@ async function main(argv: string[]): Promise<number | void> {
       'rejoin-empty': { type: 'boolean' },
       join: { type: 'string' },
       learner: { type: 'boolean' },
+      out: { type: 'string', short: 'o' },
+      'max-events': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,6 +56,7 @@ async function main(argv: string[]): Promise<number | void> {
     console.log(USAGE);
     return;
   }
+  if (command !== 'report' && (values.out !== undefined || values['max-events'] !== undefined)) throw new UsageError('-o/--out and --max-events go with report only');
   if (command === 'node') {
     if (!values.id) throw new UsageError('node needs --id <serverId>');
     const { runNode } = await import('./node-command.ts');
@@ -99,6 +107,11 @@ async function main(argv: string[]): Promise<number | void> {
     if (rest.length !== 1) throw new UsageError('check takes one run directory: raftkv check <runDir>');
     const { runCheckCommand } = await import('./check-command.ts');
     return runCheckCommand(rest[0]);
+  }
+  if (command === 'report') {
+    if (rest.length !== 1) throw new UsageError('report takes one run directory: raftkv report <runDir> [-o <file>]');
+    const { runReportCommand } = await import('./report-command.ts');
+    return runReportCommand(rest[0], { out: values.out, maxEvents: values['max-events'] === undefined ? undefined : positiveInt(values['max-events'], '--max-events') });
   }
   if (command === 'tui') {
     // ink and react stay out of every other command.

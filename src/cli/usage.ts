@@ -67,6 +67,17 @@ Traces:
   raftkv check <runDir>                             grade a traced run (trace.jsonl, shiviz.log,
                                                     history.json, meta.json): PASS/FAIL per rule;
                                                     exit 0 all pass, 1 a rule failed, 2 unreadable trace
+  raftkv report <runDir> [-o|--out <file>] [--max-events N]
+                                                    write one self-contained HTML page (default
+                                                    <runDir>/report.html): a lane per process with
+                                                    its messages, terms, client operations per key,
+                                                    a linearizability counterexample, the rules
+                                                    (exit codes as check; draws the first N events,
+                                                    default 12000)
+  raftkv trace slice <runDir> [--trace-id ID]... [--hosts h1,h2] [--tags T1,T2] [--from F] [--to T]
+         [--max-events N] [-o <file>]               a ShiViz log of just the selected events, valid on
+                                                    its own (default <runDir>/slice.log); "raftkv
+                                                    trace --help" says more
 
 Chaos (docs/CHAOS.md):
   raftkv chaos [--servers 5] [--duration 30s] [--seed S] [--faults kill,pause,partition,oneway,netsplit,clock,disk]

@@ -35,7 +35,7 @@ export class Progress {
   recentActive = false;
   /** Highest read round this follower has acknowledged (ReadIndex). */
   ackedReadSeq = 0;
-  /** Commit index last sent, so heartbeats that carry nothing new stay untraced. */
+  /** Commit index last sent, so the sends of heartbeats that carry nothing new go unrecorded (tracing/raft-trace.ts). */
   sentCommit = 0;
 
   /**

@@ -593,7 +593,7 @@ export class Raft {
   /** A message from an older term: tell its sender the current term so it steps down. */
   private stepStale(m: Message): void {
     if (m.type === 'AppendEntries') {
-      this.trace.appendEntriesRecv(m);
+      this.trace.appendEntriesRecv(m, true);
       this.reply({ type: 'AppendEntriesRes', from: this.id, to: m.from, term: this.term, success: false, matchIndex: 0, prevLogIndex: m.prevLogIndex, conflictIndex: 0, conflictTerm: 0, readSeq: m.readSeq, incarnation: this.cfg.incarnation }, m);
     } else if (m.type === 'RequestVote') {
       this.trace.requestVoteRecv(m);
@@ -989,7 +989,7 @@ export class Raft {
   }
 
   private reply(res: AppendEntriesRes, req: AppendEntries): void {
-    // An untraced request (an idle heartbeat) gets an untraced reply: nothing to pair it with.
+    // A request without a token (tracing off at its sender) gets a reply without one.
     if (req.token) withToken(res, this.trace.appendEntriesRes(res, req));
     this.msgsAfterPersist.push(res);
   }

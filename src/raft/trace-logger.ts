@@ -23,17 +23,27 @@ export interface TraceLogger {
   leaderElected(id: string, term: number): void;
   /**
    * `carriesNews` is false for an empty heartbeat whose commit index this follower was
-   * already sent: a logger may leave those out, so an idle cluster's trace stays small.
+   * already sent: a logger may leave its send out, so an idle cluster's trace stays small.
+   * Being sent is not being received, though (the message or the follower may be lost),
+   * so a logger that leaves sends out must still hand out a token that lets the receiver
+   * record the receipt when it learns something from it (tracing/raft-trace.ts).
    */
   appendEntries(m: AppendEntries, carriesNews: boolean): TraceToken | undefined;
-  /** For messages with a token, and for every stale one (it is answered with a rejection). */
-  appendEntriesRecv(m: AppendEntries): void;
   /**
-   * Only for requests that carried a token. May set `res.traceId` (from req's entries)
-   * so the leader's receive joins that trace.
+   * For messages with a token, and for every `stale` one (of an older term: it is answered
+   * with a rejection). The logger decides whether a receipt is worth recording; it must
+   * record every one that changes what the receiver knows (a commit index, a leader).
+   */
+  appendEntriesRecv(m: AppendEntries, stale?: boolean): void;
+  /**
+   * Only for requests that carried a token (right after their appendEntriesRecv). May set
+   * `res.traceId` (from req's entries) so the leader's receive joins that trace.
    */
   appendEntriesRes(res: AppendEntriesRes, req: AppendEntries): TraceToken | undefined;
-  /** At the leader, for replies with a token, so Commit follows the replies that made it. */
+  /**
+   * At the leader, for replies with a token, so Commit follows the replies that made it:
+   * the logger records every one that moves what the leader knows of the follower's log.
+   */
   appendEntriesResRecv(m: AppendEntriesRes): void;
   /** The leader saw `e` committed (§5.3, §5.4.2); followers learn it without a record. */
   commit(e: Entry): void;

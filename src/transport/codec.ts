@@ -4,10 +4,20 @@ import type { ConfState, Entry, InstallSnapshot, Message } from '../raft/types.t
 import type { WireConfState, WireEntry, WireRaftMessage, WireSnapshotHeader } from './wire.ts';
 import { MAX_SNAPSHOT_BYTES } from './wire-size.ts';
 
-/** Any token, the Raft core's opaque ones included: it is JSON on the wire. */
+/**
+ * Any token, the Raft core's opaque ones included: it is JSON on the wire. A frozen token
+ * is one object shared by many messages (tracing/raft-trace.ts: the AfterToken of every
+ * heartbeat between two recorded actions), so its JSON is kept and written once.
+ */
 export function encodeToken(token: unknown): string {
-  return token ? JSON.stringify(token) : '';
+  if (!token) return '';
+  if (typeof token !== 'object' || !Object.isFrozen(token)) return JSON.stringify(token);
+  let json = encoded.get(token);
+  if (json === undefined) encoded.set(token, (json = JSON.stringify(token)));
+  return json;
 }
+
+const encoded = new WeakMap<object, string>();
 
 /** A malformed token is dropped rather than trusted: tracing must never break Raft. */
 export function decodeToken(text: string): Token | undefined {

@@ -153,4 +153,47 @@ describe('linearizability (Wing & Gong with memoization, per key)', () => {
     expect(checkOps(ops, { budget: 10_000 })).toBe('unknown');
     expect(checkOps(ops.slice(0, 3).concat(ops.slice(30, 33)))).toBe(true);
   });
+
+  describe('from an unknown initial value (a run over existing data)', () => {
+    const incr = { type: 'incr', key: 'n' } as const;
+    const del = { type: 'delete', key: 'n' } as const;
+    const unknown = (history: HistoryEntry[], keys: 'all' | Set<string> = 'all') =>
+      Object.fromEntries(checkHistory(history, { unknownInitial: keys }).keys.map((k) => [k.key, k.verdict]));
+
+    it('a first read may see any value no write of the run produced: one initial value per key', () => {
+      const first = [h('b', get('z'), 0, 5, '1')];
+      expect(verdicts(first)).toEqual({ z: false });
+      expect(unknown(first)).toEqual({ z: true });
+      // The same value twice, or the old value then what the run wrote, is fine.
+      expect(unknown([h('b', get('z'), 0, 5, '1'), h('c', get('z'), 10, 15, '1'), h('a', put('z', '2'), 20, 25, '2'), h('b', get('z'), 30, 35, '2')])).toEqual({ z: true });
+      // Only the keys named start unknown.
+      expect(unknown([h('b', get('z'), 0, 5, '1'), h('b', get('y'), 0, 5, '1')], new Set(['z']))).toEqual({ y: false, z: true });
+    });
+
+    it('two reads of a never-written key that disagree, with no write between, still fail', () => {
+      const history = [h('b', get('z'), 0, 5, '1'), h('c', get('z'), 10, 15, '2')];
+      const [k] = checkHistory(history, { unknownInitial: 'all' }).keys;
+      expect(k).toMatchObject({ key: 'z', verdict: false, initial: 'unknown' });
+      expect(k.counterexample!.ops.map((o) => o.entry)).toEqual(history);
+      // Overlapping reads cannot disagree either: one value, and nothing writes it.
+      expect(unknown([h('b', get('z'), 0, 20, '1'), h('c', get('z'), 5, 15, '2')])).toEqual({ z: false });
+      // Nor may the old value come back after the run overwrote it.
+      expect(unknown([h('b', get('z'), 0, 5, '1'), h('a', put('z', '2'), 10, 15, '2'), h('b', get('z'), 20, 25, '1')])).toEqual({ z: false });
+    });
+
+    it('delete, incr and a read of "" reveal the initial value too, consistently', () => {
+      // delete returns the old value; the next read sees the key gone.
+      expect(unknown([h('a', del, 0, 5, 'old'), h('b', get('n'), 10, 15, '')])).toEqual({ n: true });
+      expect(unknown([h('b', get('n'), 0, 5, 'x'), h('a', del, 10, 15, 'y')])).toEqual({ n: false });
+      // incr counts up from the old integer...
+      expect(unknown([h('a', incr, 0, 5, '8'), h('b', get('n'), 10, 15, '8')])).toEqual({ n: true });
+      expect(unknown([h('b', get('n'), 0, 5, '7'), h('a', incr, 10, 15, '8')])).toEqual({ n: true });
+      expect(unknown([h('b', get('n'), 0, 5, '7'), h('a', incr, 10, 15, '9')])).toEqual({ n: false });
+      // ...or from absent: a read of "" then incr -> 1, but not 5.
+      expect(unknown([h('b', get('n'), 0, 5, ''), h('a', incr, 10, 15, '1')])).toEqual({ n: true });
+      expect(unknown([h('b', get('n'), 0, 5, ''), h('a', incr, 10, 15, '5')])).toEqual({ n: false });
+      // An incr result that no integer counts up to.
+      expect(unknown([h('a', incr, 0, 5, '007')])).toEqual({ n: false });
+    });
+  });
 });

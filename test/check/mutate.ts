@@ -66,3 +66,52 @@ export function swapContent(a: TraceRecord, b: TraceRecord): void {
 export function failingRules(report: CheckReport): string[] {
   return report.results.filter((r) => r.status === 'FAIL').map((r) => r.rule).sort();
 }
+
+/** A client command in an Apply or Commit record, parsed (null for noops and config entries). */
+function commandOf(r: TraceRecord): { clientId: string; opId: number; op: { type: string; key?: string; pairs?: { key: string }[] } } | null {
+  const text = r.tag === 'Apply' ? r.body.command : r.tag === 'Commit' ? r.body.operation : undefined;
+  if (typeof text !== 'string' || !text.startsWith('{')) return null;
+  const c = JSON.parse(text) as { clientId?: unknown; opId?: unknown; op?: unknown };
+  return typeof c.clientId === 'string' && typeof c.opId === 'number' ? (c as ReturnType<typeof commandOf>) : null;
+}
+
+/** Two writes of one client on one key, both executed (a non-duplicate Apply): lower OpId first, with their encoded commands. */
+export function sameKeyWrites(records: TraceRecord[]): { client: string; key: string; first: { opId: number; command: string }; second: { opId: number; command: string } } {
+  const executed = new Map<string, { opId: number; command: string; keys: string[] }>();
+  for (const r of records) {
+    const c = r.tag === 'Apply' && r.body.duplicate !== true ? commandOf(r) : null;
+    if (!c) continue;
+    const keys = c.op.type === 'mput' ? (c.op.pairs ?? []).map((p) => p.key) : [c.op.key ?? ''];
+    executed.set(`${c.clientId}:${c.opId}`, { opId: c.opId, command: r.body.command as string, keys });
+  }
+  const byClientKey = new Map<string, { opId: number; command: string }[]>();
+  for (const [id, w] of executed) {
+    for (const key of w.keys) {
+      const k = `${id.slice(0, id.lastIndexOf(':'))}\u0000${key}`;
+      byClientKey.set(k, [...(byClientKey.get(k) ?? []), w]);
+    }
+  }
+  for (const [k, list] of byClientKey) {
+    if (list.length < 2) continue;
+    const [first, second] = list.sort((a, b) => a.opId - b.opId);
+    const [client, key] = k.split('\u0000');
+    return { client, key, first: { opId: first.opId, command: first.command }, second: { opId: second.opId, command: second.command } };
+  }
+  throw new Error('no client wrote one key twice in this run');
+}
+
+/**
+ * Rewrites an encoded command wherever the log shows it (every Apply's `command`, every
+ * Commit's `operation`), so all servers keep agreeing on the entry at its index.
+ */
+export function rewriteCommand(records: TraceRecord[], command: string, change: (c: Record<string, unknown>) => void): void {
+  const c = JSON.parse(command) as Record<string, unknown>;
+  change(c);
+  const next = JSON.stringify(c);
+  for (const r of records) {
+    if (r.tag === 'Apply' && r.body.command === command) {
+      r.body.command = next;
+      if (typeof c.opId === 'number') r.body.opId = c.opId;
+    } else if (r.tag === 'Commit' && r.body.operation === command) r.body.operation = next;
+  }
+}

@@ -15,7 +15,7 @@ import { result, Trace } from '../../tracing/check/trace.ts';
 import type { TraceRecord } from '../../tracing/record.ts';
 import { formatShiViz } from '../../tracing/shiviz.ts';
 import { produceGoodRun, type GoodRun } from './good-run.ts';
-import { hostRecords, failingRules as failing, mutateRun, readRun, swapContent, type RunFiles } from './mutate.ts';
+import { hostRecords, failingRules as failing, mutateRun, readRun, rewriteCommand, sameKeyWrites, swapContent, type RunFiles } from './mutate.ts';
 
 const execFileP = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -311,6 +311,34 @@ describe('raftkv check on a real traced run (3 servers, two clients, a forwarded
     });
   });
 
+  describe('commit before apply, on a run over existing data', () => {
+    /** The follower applies index 1 as it starts, before hearing from anyone (its RaftStart becomes that Apply). */
+    function applyAtStart(run: RunFiles): void {
+      const own = hostRecords(run.records, good.follower);
+      const apply = own.find((r) => r.tag === 'Apply' && r.body.index === 1)!;
+      const early = own.find((r) => r.tag === 'RaftStart')!;
+      expect(Object.keys(early.clock)).toEqual([good.follower]);
+      Object.assign(early, { tag: 'Apply', traceId: apply.traceId, body: { ...apply.body } });
+      apply.tag = 'Dropped';
+    }
+
+    it("an Apply at a server's start, before it heard from anyone, is an entry committed before the trace: noted, not failed", () => {
+      const dir = mutate(applyAtStart);
+      const report = runChecks(dir);
+      expect(failing(report), formatReport(report)).toEqual([]);
+      expect(ruleOf(report, 'commit-before-apply').note).toContain("1 Applies at a server's start, before it heard from anyone");
+    });
+
+    it('... unless meta.json says the run began with empty data: then it fails commit-before-apply only', () => {
+      const dir = mutate((run) => {
+        applyAtStart(run);
+        run.meta = { ...run.meta, existingData: false };
+      });
+      const report = expectFails(dir, ['commit-before-apply']);
+      expect(ruleOf(report, 'commit-before-apply').offenders[0]).toMatchObject({ host: good.follower, message: expect.stringMatching(/^Apply of index 1 on server\d does not happen after any Commit of index 1/) });
+    });
+  });
+
   describe('rule 4: client order', () => {
     it("a client's OpIds out of call order fails client-order only", () => {
       const dir = mutate((run) => {
@@ -328,6 +356,35 @@ describe('raftkv check on a real traced run (3 servers, two clients, a forwarded
       });
       const report = expectFails(dir, ['client-order']);
       expect(ruleOf(report, 'client-order').offenders[0].message).toContain('carries ben:7, its Start ben:2');
+    });
+  });
+
+  describe("client key order: one client's operations on one key take effect in OpId order", () => {
+    it('two writes of a client on one key that the log holds in the other OpId order fail client-key-order only', () => {
+      let w!: ReturnType<typeof sameKeyWrites>;
+      const dir = mutate((run) => {
+        w = sameKeyWrites(run.records);
+        // The log says the lower OpId came second: swap the OpIds the two commands carry.
+        rewriteCommand(run.records, w.first.command, (c) => (c.opId = w.second.opId));
+        rewriteCommand(run.records, w.second.command, (c) => (c.opId = w.first.opId));
+      });
+      const report = expectFails(dir, ['client-key-order']);
+      const messages = ruleOf(report, 'client-key-order').offenders.map((o) => o.message);
+      const key = w.key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      expect(messages.join('\n')).toMatch(new RegExp(`^${w.client}:${w.second.opId} \\w+\\(${key}\\) took effect at index \\d+, before ${w.client}:${w.first.opId} \\w+\\(${key}\\), an earlier OpId, at index \\d+`, 'm'));
+      expect(ruleOf(report, 'client-key-order').offenders.every((o) => o.line !== null)).toBe(true);
+    });
+
+    it("a read answered from a state machine holding the client's later write, not its earlier one, fails client-key-order", () => {
+      // ann: put(k1, v1), then get(k1) -> v1. Say in the log that put came from a later OpId.
+      const dir = mutate((run) => {
+        const put = run.history.find((h) => h.clientId === 'ann' && h.op.type === 'put' && h.op.key === 'k1' && h.output?.value === 'v1')!;
+        const apply = run.records.find((r) => r.tag === 'Apply' && r.traceId === `ann:${put.opId}`)!;
+        rewriteCommand(run.records, apply.body.command as string, (c) => (c.opId = 1000));
+      });
+      const report = expectFails(dir, ['client-key-order']);
+      const messages = ruleOf(report, 'client-key-order').offenders.map((o) => o.message).join('\n');
+      expect(messages).toMatch(/^ann:\d+ read k1 on server\d holding index \d+, but its later ann:1000 put\(k1\) had already taken effect at index \d+/m);
     });
   });
 

@@ -61,7 +61,7 @@ export function listFiles(rootDir: string, dir: string): string[] {
 export function unitOf(file: string): string {
   const parts = file.split('/');
   if (parts[0] === 'src') return `src/${parts[1]}`;
-  if (parts[0] === 'tracing' && parts[1] === 'check' && parts.length > 2) return 'tracing/check';
+  if (parts[0] === 'tracing' && (parts[1] === 'check' || parts[1] === 'report') && parts.length > 2) return `tracing/${parts[1]}`;
   return parts[0];
 }
 

@@ -10,7 +10,7 @@ import { folderCycles, importEdges, listFiles, unitOf, type ImportEdge } from '.
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['src/cli', 'src/tui', 'src/chaos', 'scenarios', 'bench'],
-  ['src/server', 'src/client', 'src/cluster'],
+  ['src/server', 'src/client', 'src/cluster', 'tracing/report'],
   ['src/transport'],
   ['src/kv', 'src/storage', 'tracing', 'tracing/check'],
   ['src/raft'],

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TraceRecord } from '../../tracing/record.ts';
-import { Spool } from '../../tracing/spool.ts';
+import { readSpool, Spool } from '../../tracing/spool.ts';
 
 let dir: string;
 let file: string;
@@ -70,5 +70,36 @@ describe('Spool', () => {
     expect(loaded.at(-1)).toBe(6);
     expect(existsSync(`${file}.1`)).toBe(false);
     expect(counters(new Spool(file, 'run-a', keep).load())).toEqual(loaded.slice(-keep));
+  });
+  it('does not rotate away records while the stream lags (mayRotate false), up to 10 x keep lines', () => {
+    const spool = new Spool(file, 'run-a', 2);
+    spool.load();
+    for (let n = 1; n <= 6; n++) spool.appendLines([line(n)], false);
+    expect(counters(readSpool(file, 'run-a'))).toEqual([1, 2, 3, 4, 5, 6]);
+    for (let n = 7; n <= 21; n++) spool.appendLines([line(n)], false);
+    // Past 10 x keep it rotates anyway; the segments still hold the latest records in order.
+    const kept = counters(readSpool(file, 'run-a'));
+    expect(kept.at(-1)).toBe(21);
+    expect(kept).toEqual([...kept].sort((a, b) => a - b));
+    spool.close();
+  });
+
+  it('a restart carries over every record the tracing server lacks, not only the latest keep', () => {
+    const first = new Spool(file, 'run-a', 2);
+    first.load();
+    for (let n = 1; n <= 5; n++) first.appendLines([line(n)], false);
+    first.close();
+    expect(counters(new Spool(file, 'run-a', 2).load((r) => r.clock.server0 > 1))).toEqual([1, 2, 3, 4, 5]);
+    // What the next life (or the tracing server) finds: 2 to 5, unsent, though keep is 2.
+    expect(counters(readSpool(file, 'run-a'))).toEqual([2, 3, 4, 5]);
+  });
+
+  it('a reader racing the writer takes only whole lines', () => {
+    const spool = new Spool(file, 'run-a');
+    spool.load();
+    spool.appendLines([line(1), line(2)]);
+    appendFileSync(file, line(3).slice(0, 10)); // a write under way
+    expect(counters(readSpool(file, 'run-a'))).toEqual([1, 2]);
+    spool.close();
   });
 });

@@ -15,9 +15,19 @@ import type { HistoryEntry } from '../history.ts';
  * one with another error may or may not have taken effect: a read is dropped, a write is
  * pending (it may take effect any time after its call, or never: its return is infinite).
  * Keys ever touched by expire are skipped (their values change with time).
+ *
+ * The value before the history is "absent" for a run that started from empty data. For a
+ * run that started over existing data (initial-state.ts) it may be `unknown`: any one value,
+ * which the search fixes when it places the first operation that observes it (a read, a
+ * delete's old value, an incr's result), so two reads with nothing written between must
+ * still agree. A read of "" takes the key as absent, which explains everything a present
+ * empty value would (an incr on "" fails, on an absent key it counts from 0).
  */
 
-type KvState = string | null;
+/** The key's value before the history, when not known: any one value (see above). */
+const UNKNOWN: unique symbol = Symbol('unknown initial value');
+
+type KvState = string | null | typeof UNKNOWN;
 
 type LinKind = 'read' | 'write' | 'delete' | 'incr';
 
@@ -39,6 +49,7 @@ const INTEGER = /^-?\d+$/;
 
 /** The model's transition: the next state, or undefined when `op` cannot happen in `state`. */
 function stepKv(state: KvState, op: LinOp): KvState | undefined {
+  if (state === UNKNOWN) return stepUnknown(op);
   switch (op.kind) {
     case 'read':
       return op.output === undefined || op.output === (state ?? '') ? state : undefined;
@@ -59,11 +70,36 @@ function stepKv(state: KvState, op: LinOp): KvState | undefined {
   }
 }
 
+/**
+ * The transition from the unknown initial value: the first operation that observes it fixes
+ * it (to what that operation saw), a write replaces it unseen. An incr whose outcome is
+ * unknown leaves it unknown (it may have counted up from an unknown integer, or failed on
+ * text): a little looser than exact, for an operation that tells nothing itself.
+ */
+function stepUnknown(op: LinOp): KvState | undefined {
+  switch (op.kind) {
+    case 'read':
+      return op.output === undefined ? UNKNOWN : op.output === '' ? null : op.output;
+    case 'write':
+      return op.output === undefined || op.output === op.value ? (op.value ?? '') : undefined;
+    case 'delete':
+      return null; // whatever it returned was the value before
+    case 'incr': {
+      if (op.output === undefined) return UNKNOWN;
+      // The result of counting up from some safe integer (or from absent, for "1").
+      const n = Number(op.output);
+      return INTEGER.test(op.output) && String(n) === op.output && Number.isSafeInteger(n - 1) ? op.output : undefined;
+    }
+  }
+}
+
 type Verdict = true | false | 'unknown';
 
 export interface CheckOptions {
   /** Search steps before giving up with 'unknown'. */
   budget?: number;
+  /** The key's value before the history: absent (`'empty'`, the default) or any one value (`'unknown'`). */
+  initial?: 'empty' | 'unknown';
 }
 
 interface Node {
@@ -75,7 +111,7 @@ interface Node {
   next: Node | null;
 }
 
-/** Is this one key's history linearizable (from an absent key)? */
+/** Is this one key's history linearizable (from an absent key, or any one value with `initial: 'unknown'`)? */
 export function checkOps(ops: readonly LinOp[], opts: CheckOptions = {}): Verdict {
   const n = ops.length;
   if (n === 0) return true;
@@ -101,9 +137,9 @@ export function checkOps(ops: readonly LinOp[], opts: CheckOptions = {}): Verdic
   const words = new Uint32Array(Math.ceil(n / 32));
   const bitsKey = () => words.join(',');
   const seen = new Map<string, Set<string>>();
-  const stateKey = (s: KvState) => (s === null ? '\u0000' : `=${s}`);
+  const stateKey = (s: KvState) => (s === null ? '\u0000' : s === UNKNOWN ? '\u0001' : `=${s}`);
   const stack: { entry: Node; state: KvState }[] = [];
-  let state: KvState = null;
+  let state: KvState = opts.initial === 'unknown' ? UNKNOWN : null;
   let entry = head.next;
   let steps = 0;
 
@@ -171,8 +207,9 @@ interface Partition {
   malformed: HistoryEntry[];
 }
 
-export function partitionHistory(history: readonly HistoryEntry[]): Partition {
-  const skipped = new Set<string>();
+/** Splits a history into per-key operations; `skipKeys` are left out too (noted like expire's). */
+export function partitionHistory(history: readonly HistoryEntry[], skipKeys: Iterable<string> = []): Partition {
+  const skipped = new Set<string>(skipKeys);
   for (const h of history) if (h.op.type === 'expire') skipped.add(h.op.key);
   const byKey = new Map<string, LinOp[]>();
   const out: Partition = { byKey, skippedKeys: [...skipped].sort(), droppedFailed: 0, droppedReads: 0, pendingWrites: 0, malformed: [] };
@@ -331,6 +368,8 @@ interface KeyVerdict {
   key: string;
   verdict: Verdict;
   ops: number;
+  /** The value the key was checked from: absent, or any one value. */
+  initial: 'empty' | 'unknown';
   counterexample?: Counterexample;
 }
 
@@ -339,13 +378,24 @@ interface HistoryVerdict {
   partition: Partition;
 }
 
-export function checkHistory(history: readonly HistoryEntry[], opts: CheckOptions = {}): HistoryVerdict {
-  const partition = partitionHistory(history);
+/** What checkHistory needs beyond CheckOptions: what is known of the keys before the history. */
+export interface HistoryOptions extends CheckOptions {
+  /** Keys whose value before the history is unknown (`'all'`: every key); the others start as `initial` says (absent by default). */
+  unknownInitial?: 'all' | ReadonlySet<string>;
+  /** Keys not to check, besides those the history touches with expire (e.g. one an earlier run set to expire). */
+  skipKeys?: Iterable<string>;
+}
+
+export function checkHistory(history: readonly HistoryEntry[], opts: HistoryOptions = {}): HistoryVerdict {
+  const partition = partitionHistory(history, opts.skipKeys);
   const keys: KeyVerdict[] = [];
+  const unknown = opts.unknownInitial;
   for (const [key, ops] of [...partition.byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const verdict = checkOps(ops, opts);
-    const kv: KeyVerdict = { key, verdict, ops: ops.length };
-    if (verdict === false) kv.counterexample = explain(ops, opts) ?? undefined;
+    const initial = unknown === 'all' || unknown?.has(key) ? 'unknown' : (opts.initial ?? 'empty');
+    const keyOpts: CheckOptions = { budget: opts.budget, initial };
+    const verdict = checkOps(ops, keyOpts);
+    const kv: KeyVerdict = { key, verdict, ops: ops.length, initial };
+    if (verdict === false) kv.counterexample = explain(ops, keyOpts) ?? undefined;
     keys.push(kv);
   }
   return { keys, partition };

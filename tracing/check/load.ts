@@ -20,6 +20,12 @@ export interface RunMeta {
    */
   voters?: string[];
   scenario?: string;
+  /**
+   * Whether some server's data directory already held a Raft log or snapshot when the run
+   * began (`raftkv cluster up` over an earlier run's data). The linearizability check then
+   * does not assume that every key starts absent (initial-state.ts).
+   */
+  existingData?: boolean;
 }
 
 export interface LoadedRun {
@@ -103,6 +109,10 @@ function parseMeta(value: unknown): RunMeta {
       throw new Error('"voters" must be an array of server ids');
     }
     meta.voters = value.voters as string[];
+  }
+  if (value.existingData !== undefined) {
+    if (typeof value.existingData !== 'boolean') throw new Error('"existingData" must be true or false');
+    meta.existingData = value.existingData;
   }
   if (value.scenario !== undefined) {
     if (typeof value.scenario !== 'string') throw new Error('"scenario" must be a string');

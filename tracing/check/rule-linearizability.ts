@@ -1,17 +1,21 @@
 import type { HistoryEntry } from '../history.ts';
+import { initialState } from './initial-state.ts';
 import { checkHistory, formatOp, type CheckOptions } from './linearizability.ts';
 import { at, nowhere, result, skip, type Offender, type Rule, type RuleResult, type Trace } from './trace.ts';
 
 /**
  * docs/TRACING.md rule 5: history.json is linearizable per key (see linearizability.ts for the
- * model). A failing key is reported at the Start of the operation whose result cannot be
- * explained, with a small set of operations that cannot be linearized.
+ * model). Keys start absent, unless the run started over existing data (initial-state.ts):
+ * then the keys that data may hold start with an unknown value. A failing key is reported at
+ * the Start of the operation whose result cannot be explained, with a small set of
+ * operations that cannot be linearized.
  */
 export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): RuleResult {
   const history = trace.history;
   if (history === null) return result('linearizability', [nowhere('history.json', 'history.json is missing or unreadable')]);
   if (history.length === 0) return skip('linearizability', 'history.json is empty');
-  const { keys, partition } = checkHistory(history, opts);
+  const initial = initialState(trace);
+  const { keys, partition } = checkHistory(history, { budget: opts.budget, unknownInitial: initial.unknown, skipKeys: initial.skip });
   const offenders: Offender[] = [];
   const t0 = Math.min(...history.map((h) => h.call));
   const startOf = (h: HistoryEntry | undefined) => (h ? trace.events({ traceId: `${h.clientId}:${h.opId}`, where: (e) => e.tag.endsWith('Start') })[0] : undefined);
@@ -25,13 +29,14 @@ export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): Rule
       offenders.push(nowhere('history.json', `key ${JSON.stringify(k.key)}: its ${k.ops} operations cannot be linearized`));
       continue;
     }
-    const alone = cx.ops.length === 1 ? ' (no operation that could produce that value had been called before it returned)' : '';
-    const message = `key ${JSON.stringify(k.key)}: not linearizable; no order of ${cx.ops.length === 1 ? 'this operation' : `these ${cx.ops.length} operations`}${cx.minimal ? '' : ' (not minimized)'}, each taking effect between its call and return, explains ${formatOp(cx.culprit, t0).split(' [')[0]}${alone}`;
+    const alone = cx.ops.length === 1 && k.initial === 'empty' ? ' (no operation that could produce that value had been called before it returned)' : '';
+    const from = k.initial === 'unknown' ? ' (from an unknown initial value)' : '';
+    const message = `key ${JSON.stringify(k.key)}: not linearizable; no order of ${cx.ops.length === 1 ? 'this operation' : `these ${cx.ops.length} operations`}${cx.minimal ? '' : ' (not minimized)'}, each taking effect between its call and return, explains ${formatOp(cx.culprit, t0).split(' [')[0]}${from}${alone}`;
     const details = [`times are ms after the first call in history.json; the unexplained result is marked *`, ...cx.ops.map((o) => `${o === cx.culprit ? '*' : ' '} ${formatOp(o, t0)}`)];
     const start = startOf(cx.culprit.entry);
     offenders.push(start ? at(start, message, details) : nowhere(cx.culprit.entry?.clientId ?? 'history.json', message, details));
   }
-  const notes = [`${keys.length} keys, ${history.length} operations`];
+  const notes = [`${keys.length} keys, ${history.length} operations`, ...initial.reasons];
   if (partition.skippedKeys.length) notes.push(`skipped keys touched by expire: ${partition.skippedKeys.join(', ')}`);
   if (partition.droppedFailed) notes.push(`${partition.droppedFailed} failed ops dropped`);
   if (partition.droppedReads) notes.push(`${partition.droppedReads} reads with errors dropped`);

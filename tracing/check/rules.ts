@@ -1,4 +1,5 @@
 import { commitBeforeApplyRule } from './rule-commit-apply.ts';
+import { clientKeyOrderRule } from './rule-client-key-order.ts';
 import { clientOrderRule } from './rule-client-order.ts';
 import { confChangeRule } from './rule-conf-change.ts';
 import { electionSafetyRule } from './rule-election.ts';
@@ -29,6 +30,7 @@ export const GENERAL_RULES: readonly NamedRule[] = [
   { name: 'snapshot-safety', check: snapshotSafetyRule },
   { name: 'install-snapshot', check: installSnapshotRule },
   { name: 'client-order', check: clientOrderRule }, // rule 4
+  { name: 'client-key-order', check: clientKeyOrderRule },
   { name: 'linearizability', check: (t) => linearizabilityRule(t) }, // rule 5
   { name: 'history-trace', check: historyMatchesTraceRule },
   { name: 'exactly-once', check: exactlyOnceRule }, // rule 6
