@@ -18,10 +18,8 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'raftkv-chaos-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('raftkv chaos', () => {
-  // Untraced: traced runs fail commit-before-apply now and then, through no fault of the
-  // cluster: an empty heartbeat that brings a follower a commit index the leader had sent
-  // before, in a message that was lost (a cut, a kill, a full stream), is not traced, so
-  // the follower's Apply has no Commit before it in the trace (docs/CHAOS.md, "Found so far").
+  // Untraced, so that it grades the cluster and nothing else: the traced path (every rule
+  // of the checker on the run directory) is exercised by the stale-read run below.
   it('passes a short run with every kind of fault on a sound build', async () => {
     const seed = 20261129;
     const lines: string[] = [];
