@@ -10,7 +10,7 @@ export interface HistoryEntry {
   clientId: string;
   opId: number;
   op: ClientOp;
-  /** performance.timeOrigin + now(), in ms: monotonic within a run and comparable across processes. */
+  /** The machine's monotonic clock (process.hrtime, CLOCK_MONOTONIC) in ms: comparable across the processes of one machine. */
   call: number;
   return: number;
   output?: { value: string; values?: string[] };

@@ -12,6 +12,15 @@ import { USAGE, UsageError } from './usage.ts';
 // not pay for the server, storage or tracing-server code, nor `--help` for any of it.
 
 async function main(argv: string[]): Promise<number | void> {
+  // chaos parses its own options (chaos-command.ts); chaos-client is its client process.
+  if (argv[0] === 'chaos') {
+    const { runChaosCommand } = await import('./chaos-command.ts');
+    return runChaosCommand(argv.slice(1));
+  }
+  if (argv[0] === 'chaos-client') {
+    const { runChaosClientWorker } = await import('../chaos/client-worker.ts');
+    return runChaosClientWorker();
+  }
   // `trace` has options of its own (trace-command.ts), so it parses its own command line.
   if (argv[0] === 'trace') {
     const { traceMain } = await import('./trace-command.ts');

@@ -79,6 +79,19 @@ Traces:
                                                     its own (default <runDir>/slice.log); "raftkv
                                                     trace --help" says more
 
+Chaos (docs/CHAOS.md):
+  raftkv chaos [--servers 5] [--duration 30s] [--seed S] [--faults kill,pause,partition,oneway,netsplit,clock,disk]
+               [--clients 6] [--keys 5] [--trace] [--net links|namespaces] [--out <dir>]
+                                                    break a fresh cluster of real processes at
+                                                    random (a seeded schedule: kill -9, SIGSTOP,
+                                                    partitions, one-way cuts, clock skew, slow
+                                                    fsync) under client load, then heal, restart
+                                                    all, read every key and grade the history (and
+                                                    with --trace every trace rule). --net namespaces
+                                                    (root): each server in its own network
+                                                    namespace, cuts drop packets. Exit 0 no
+                                                    violation, 1 a violation (seed printed), 130 Ctrl-C
+
 Client (any server; followers forward to the leader), and what each prints:
   raftkv get <key>                the value (an empty line if the key is absent)
   raftkv put <key> <value>        OK

@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { CollectorSink } from '../../tracing/collector-sink.ts';
 import { NullSink, type TraceSink } from '../../tracing/record.ts';
 import { Tracer } from '../../tracing/tracer.ts';
@@ -417,8 +416,15 @@ function finalKind(code: string, write: boolean): ErrorKind {
   return write ? 'unknown' : 'unavailable';
 }
 
+/**
+ * The machine's monotonic clock (CLOCK_MONOTONIC, one clock for every process on the
+ * machine), in ms: history.json's call and return times are compared across client
+ * processes. performance.timeOrigin + performance.now() is not comparable across
+ * processes: timeOrigin is read at start-up and was measured off by up to 20 ms under
+ * load, enough for a read to seem to return before the write it saw was called.
+ */
 function now(): number {
-  return performance.timeOrigin + performance.now();
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 function sleep(ms: number): Promise<void> {

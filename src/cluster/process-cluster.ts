@@ -43,8 +43,11 @@ export interface ServerExit {
 export class ProcessCluster {
   private readonly members = new Map<string, Member>();
   private readonly admins = new Map<string, AdminClient>();
-  /** The partition in force, so a server that was paused or down when it changed gets it too. */
-  private groups: string[][] | null = null;
+  /**
+   * The cut links in force, as `from>to` (messages from `from` to `to` are dropped), so a
+   * server that was paused or down when they changed gets them too.
+   */
+  private cuts = new Set<string>();
 
   constructor(
     readonly config: ClusterConfig,
@@ -63,6 +66,12 @@ export class ProcessCluster {
       ownProcessGroup?: boolean;
       /** Called when a server process exits, whatever the reason, before anyone waiting on it resumes. */
       onExit?: (id: string, exit: ServerExit) => void;
+      /**
+       * A command the server's node command runs under, e.g. ['ip', 'netns', 'exec', ns] to
+       * start it in a network namespace (chaos --net namespaces). It must exec the command
+       * (keep the pid), so that signals reach the server itself.
+       */
+      spawnPrefix?: (id: string) => string[];
     } = {},
   ) {
     for (const s of config.servers) {
@@ -119,7 +128,10 @@ export class ProcessCluster {
     // Young-generation semi-spaces of 8 MiB instead of V8's 16: 20-40 MiB less resident
     // memory per server under load, at no throughput cost measured (bench --growth).
     const semi = ['--max-semi-space-size=8'];
-    const child = spawn(process.execPath, [heap, ...semi, ...(preload.length > 0 ? ['--import', 'tsx', ...preload] : []), BIN, 'node', '--id', id, '--config', this.configPath, ...(opts.args ?? [])], {
+    const nodeArgs = [heap, ...semi, ...(preload.length > 0 ? ['--import', 'tsx', ...preload] : []), BIN, 'node', '--id', id, '--config', this.configPath, ...(opts.args ?? [])];
+    const prefix = this.opts.spawnPrefix?.(id) ?? [];
+    const [command, ...args] = [...prefix, process.execPath, ...nodeArgs];
+    const child = spawn(command, args, {
       cwd: REPO,
       stdio: ['ignore', log, log],
       detached: this.opts.ownProcessGroup ?? false,
@@ -140,7 +152,7 @@ export class ProcessCluster {
       resolve();
     }));
     await this.waitFor(id, () => true, this.opts.readyTimeoutMs ?? 15_000, `${id} to answer Status (log: ${logFile})`);
-    if (this.groups) await this.admin(id).setBlockedPeers(this.blockedFor(id));
+    if (this.cuts.size > 0) await this.applyCuts(id);
   }
 
   /** Sends `signal` (SIGKILL by default: a crash) and waits for the process to exit. */
@@ -171,9 +183,7 @@ export class ProcessCluster {
     m.child.kill('SIGCONT');
     m.state = 'up';
     // A partition changed while it was frozen could not reach it: bring it up to date.
-    this.admin(id)
-      .setBlockedPeers(this.blockedFor(id))
-      .catch(() => undefined);
+    this.applyCuts(id).catch(() => undefined);
   }
 
   async restart(id: string): Promise<void> {
@@ -181,25 +191,49 @@ export class ProcessCluster {
     await this.start(id);
   }
 
-  /** Cuts every link between the groups (servers drop each other's messages). */
+  /** Cuts every link between the groups (servers drop each other's messages); replaces the cuts in force. */
   async partition(groups: string[][]): Promise<void> {
-    this.groups = groups;
-    await this.applyGroups();
+    const cuts: [string, string][] = [];
+    for (const from of this.ids) {
+      const mine = groups.find((g) => g.includes(from));
+      for (const to of this.ids) if (to !== from && !mine?.includes(to)) cuts.push([from, to]);
+    }
+    await this.cutLinks(cuts);
+  }
+
+  /**
+   * Replaces the cuts in force with `cuts`, each `[from, to]`: messages from `from` to `to`
+   * are dropped (by both servers: `from` does not send them, `to` does not take them), so
+   * a pair listed one way only is a one-way cut: `to` no longer hears `from`, `from` still
+   * hears `to`.
+   */
+  async cutLinks(cuts: Iterable<readonly [string, string]>): Promise<void> {
+    this.cuts = new Set([...cuts].map(([from, to]) => `${from}>${to}`));
+    await Promise.all(this.ids.filter((id) => this.state(id) === 'up').map((id) => this.applyCuts(id)));
+  }
+
+  /** The cut links in force, as [from, to] pairs. */
+  cutsInForce(): [string, string][] {
+    return [...this.cuts].map((c) => c.split('>') as [string, string]);
   }
 
   async heal(): Promise<void> {
-    this.groups = null;
-    await this.applyGroups();
+    await this.cutLinks([]);
   }
 
-  private async applyGroups(): Promise<void> {
-    await Promise.all(this.ids.filter((id) => this.state(id) === 'up').map((id) => this.admin(id).setBlockedPeers(this.blockedFor(id))));
-  }
-
-  private blockedFor(id: string): string[] {
-    if (!this.groups) return [];
-    const mine = this.groups.find((g) => g.includes(id));
-    return this.ids.filter((p) => p !== id && !mine?.includes(p));
+  private applyCuts(id: string): Promise<WireStatus> {
+    const both: string[] = [];
+    const inbound: string[] = [];
+    const outbound: string[] = [];
+    for (const p of this.ids) {
+      if (p === id) continue;
+      const hearCut = this.cuts.has(`${p}>${id}`);
+      const sendCut = this.cuts.has(`${id}>${p}`);
+      if (hearCut && sendCut) both.push(p);
+      else if (hearCut) inbound.push(p);
+      else if (sendCut) outbound.push(p);
+    }
+    return this.admin(id).setBlockedPeers(both, 1000, { inbound, outbound });
   }
 
   status(id: string, deadlineMs = 1000): Promise<WireStatus> {

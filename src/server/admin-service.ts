@@ -6,6 +6,7 @@ import type { WireAdminResult, WireMemberList, WireStatus } from '../transport/w
 import { isHostPort, serverIdProblem } from './config.ts';
 import { ConfChangeRefusedError, NotLeaderError } from './errors.ts';
 import type { LoopMonitor } from './loop-monitor.ts';
+import { setFaults } from './fault-injection.ts';
 import { encodeMemberContext, PROMOTE_MARGIN_ENTRIES, type Membership } from './membership.ts';
 import type { RaftNode } from './raft-node.ts';
 
@@ -146,16 +147,26 @@ export function adminHandlers(ctx: AdminContext): grpc.UntypedServiceImplementat
     Status(_call: grpc.ServerUnaryCall<object, WireStatus>, callback: grpc.sendUnaryData<WireStatus>) {
       callback(null, status(ctx));
     },
-    SetBlockedPeers(call: grpc.ServerUnaryCall<{ peers: string[] }, WireStatus>, callback: grpc.sendUnaryData<WireStatus>) {
+    SetBlockedPeers(call: grpc.ServerUnaryCall<{ peers: string[]; inboundOnly: string[]; outboundOnly: string[] }, WireStatus>, callback: grpc.sendUnaryData<WireStatus>) {
       // Any server this one knows of, removed ones included (a harness may still list them).
       const known = new Set([...ctx.peerIds(), ...ctx.membership.knownIds()]);
-      const unknown = call.request.peers.filter((p) => (!known.has(p) && ctx.membership.removedIndex(p) === undefined) || p === ctx.id);
+      const { peers, inboundOnly, outboundOnly } = call.request;
+      const unknown = [...peers, ...inboundOnly, ...outboundOnly].filter((p) => (!known.has(p) && ctx.membership.removedIndex(p) === undefined) || p === ctx.id);
       if (unknown.length > 0) {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: `not a peer of ${ctx.id}: ${unknown.join(', ')}` });
         return;
       }
-      ctx.transport.setBlocked(call.request.peers);
+      ctx.transport.setBlocked(peers, { inbound: inboundOnly, outbound: outboundOnly });
       callback(null, status(ctx));
+    },
+    InjectFault(call: grpc.ServerUnaryCall<{ clockSkewMs: number; fsyncDelayMs: number }, WireStatus>, callback: grpc.sendUnaryData<WireStatus>) {
+      setFaults({ clockSkewMs: call.request.clockSkewMs, fsyncDelayMs: call.request.fsyncDelayMs }).then(
+        () => {
+          console.log(`${ctx.id}: fault injection: clock skew ${call.request.clockSkewMs} ms, fsync delay ${call.request.fsyncDelayMs} ms`);
+          callback(null, status(ctx));
+        },
+        (err: Error) => callback({ code: grpc.status.INVALID_ARGUMENT, details: err.message }),
+      );
     },
     MemberList(_call: grpc.ServerUnaryCall<object, WireMemberList>, callback: grpc.sendUnaryData<WireMemberList>) {
       callback(null, memberList(ctx));

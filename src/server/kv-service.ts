@@ -11,7 +11,10 @@ import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
 import { EntryTooLargeError, NotLeaderError } from './errors.ts';
 import type { Forwarder } from './forwarder.ts';
+import { injectedBug } from './injected-bug.ts';
 import type { RaftNode } from './raft-node.ts';
+
+const BUG = injectedBug();
 
 interface KvServiceContext {
   id: string;
@@ -134,6 +137,7 @@ async function execute(ctx: KvServiceContext, req: WireClientRequest, deadline: 
   if (invalid !== null) return failure(ctx, 'INVALID', invalid);
   const clientOp = op as ClientOp;
 
+  if (BUG === 'stale-read' && isReadOp(clientOp) && !ctx.node.isLeader) return staleRead(ctx, req, clientOp as ReadOp, family, body);
   if (!ctx.node.isLeader) {
     if (req.forwarded) return failure(ctx, 'NOT_LEADER', `${ctx.id} is not the leader`);
     const leader = await waitForLeader(ctx, Math.min(ctx.noLeaderWaitMs, deadline - Date.now()));
@@ -221,6 +225,14 @@ async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp
     token: encodeToken(token),
     callId: 0,
   };
+}
+
+/** RAFTKV_INJECT_BUG=stale-read (injected-bug.ts): the follower's own state, no ReadIndex. Wrong on purpose. */
+function staleRead(ctx: KvServiceContext, req: WireClientRequest, op: ReadOp, family: string, body: Record<string, unknown>): WireClientReply {
+  const result = ctx.node.kv.read(op, ctx.node.logNow());
+  const value = result.ok ? result.value : '';
+  const token = ctx.tracer.send(`${family}Result`, { ...body, value, ...(result.ok ? {} : { error: result.error }) }, req.traceId);
+  return { ok: result.ok, value, values: result.ok ? result.values ?? [] : [], error: result.ok ? '' : result.error, code: result.ok ? '' : 'FAILED', leaderId: ctx.node.leaderId ?? '', servedBy: ctx.id, token: encodeToken(token), callId: 0 };
 }
 
 function requestError(req: WireClientRequest): string | null {

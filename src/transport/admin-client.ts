@@ -15,8 +15,14 @@ export class AdminClient {
     return unary(this.client, 'Status', {}, deadlineMs);
   }
 
-  setBlockedPeers(peers: string[], deadlineMs = 1000): Promise<WireStatus> {
-    return unary(this.client, 'SetBlockedPeers', { peers }, deadlineMs);
+  /** Cuts links to `peers` (both ways) and, one way only, from `oneWay.inbound` / to `oneWay.outbound`; replaces every cut. */
+  setBlockedPeers(peers: string[], deadlineMs = 1000, oneWay: { inbound?: string[]; outbound?: string[] } = {}): Promise<WireStatus> {
+    return unary(this.client, 'SetBlockedPeers', { peers, inboundOnly: oneWay.inbound ?? [], outboundOnly: oneWay.outbound ?? [] }, deadlineMs);
+  }
+
+  /** Chaos fault injection (src/server/fault-injection.ts): replaces the faults in force; zeros clear them. */
+  injectFault(faults: { clockSkewMs: number; fsyncDelayMs: number }, deadlineMs = 1000): Promise<WireStatus> {
+    return unary(this.client, 'InjectFault', faults, deadlineMs);
   }
 
   /** The configuration in force on this server (members, learners, joint or not). */

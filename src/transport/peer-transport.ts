@@ -85,7 +85,10 @@ const snapshotChannelOptions: grpc.ChannelOptions = { ...channelOptions, 'grpc.u
  */
 export class PeerTransport {
   private readonly links = new Map<string, PeerLink>();
-  private blocked = new Set<string>();
+  /** Peers whose messages to them are dropped here (a cut link, or a one-way cut outbound). */
+  private blockedOut = new Set<string>();
+  /** Peers whose messages to this server are dropped on arrival (a cut link, or a one-way cut inbound). */
+  private blockedIn = new Set<string>();
   private closed = false;
   private readonly onSnapshotReport: (peer: string, ok: boolean) => void;
   private readonly snapshotDeadlineMs: (bytes: number) => number;
@@ -160,7 +163,7 @@ export class PeerTransport {
         this.sendSnapshot(m);
         continue;
       }
-      if (this.blocked.has(m.to)) continue;
+      if (this.blockedOut.has(m.to)) continue;
       const wire = messageToWire(m);
       const size = wireMessageSize(wire, m.type === 'AppendEntries' ? m.entries : []);
       const batches = byPeer.get(m.to) ?? [[]];
@@ -210,7 +213,7 @@ export class PeerTransport {
   private sendSnapshot(m: InstallSnapshot): void {
     const link = this.links.get(m.to);
     const bytes = m.snapshot.data.byteLength;
-    if (this.closed || !link || this.blocked.has(m.to) || link.snapshot) {
+    if (this.closed || !link || this.blockedOut.has(m.to) || link.snapshot) {
       this.report(m.to, false);
       return;
     }
@@ -273,16 +276,26 @@ export class PeerTransport {
   }
 
   /**
-   * Cuts (or restores) links: messages to and from these peers are dropped here, and a
-   * snapshot on its way to one of them is cancelled and reported failed.
+   * Cuts (or restores) links: messages to and from `peers` are dropped here, and a
+   * snapshot on its way to one of them is cancelled and reported failed. `oneWay` cuts a
+   * single direction (chaos runs): `inbound` peers are not heard but still sent to,
+   * `outbound` peers are heard but not sent to. Each call replaces every cut.
    */
-  setBlocked(peers: Iterable<string>): void {
-    this.blocked = new Set(peers);
-    for (const link of this.links.values()) if (this.blocked.has(link.id)) this.cancelSnapshot(link);
+  setBlocked(peers: Iterable<string>, oneWay: { inbound?: Iterable<string>; outbound?: Iterable<string> } = {}): void {
+    const both = [...peers];
+    this.blockedOut = new Set([...both, ...(oneWay.outbound ?? [])]);
+    this.blockedIn = new Set([...both, ...(oneWay.inbound ?? [])]);
+    for (const link of this.links.values()) if (this.blockedOut.has(link.id)) this.cancelSnapshot(link);
   }
 
+  /** Some direction of the link with `peer` is cut. */
   isBlocked(peer: string): boolean {
-    return this.blocked.has(peer);
+    return this.blockedOut.has(peer) || this.blockedIn.has(peer);
+  }
+
+  /** Messages from `peer` are dropped on arrival. */
+  isBlockedInbound(peer: string): boolean {
+    return this.blockedIn.has(peer);
   }
 
   /** Ends the peer streams and cancels snapshots on their way (each reported failed). */
@@ -334,7 +347,7 @@ export function raftPeerHandlers(
     return messages;
   };
   const accept = (messages: Message[]) => {
-    const accepted = messages.filter((m) => m.to === selfId && !transport.isBlocked(m.from));
+    const accepted = messages.filter((m) => m.to === selfId && !transport.isBlockedInbound(m.from));
     try {
       if (accepted.length > 0) onMessages(accepted);
     } catch (err) {
@@ -389,7 +402,7 @@ export function raftPeerHandlers(
         finish(err instanceof RefusedSender && err.denied ? refusal(err) : { code: grpc.status.INVALID_ARGUMENT, details: `malformed snapshot: ${(err as Error).message}` });
       const blocked = (): boolean => {
         const from = snapshot.current?.from;
-        if (from === undefined || !transport.isBlocked(from)) return false;
+        if (from === undefined || !transport.isBlockedInbound(from)) return false;
         finish({ code: grpc.status.UNAVAILABLE, details: `the link from ${from} to ${selfId} is blocked` });
         return true;
       };

@@ -9,7 +9,7 @@ import { folderCycles, importEdges, listFiles, unitOf, type ImportEdge } from '.
  * each other in a circle. Top to bottom:
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['src/cli', 'src/tui', 'scenarios', 'bench'],
+  ['src/cli', 'src/tui', 'src/chaos', 'scenarios', 'bench'],
   ['src/server', 'src/client', 'src/cluster', 'tracing/report'],
   ['src/transport'],
   ['src/kv', 'src/storage', 'tracing', 'tracing/check'],

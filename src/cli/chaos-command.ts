@@ -1,0 +1,111 @@
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { FAULT_KINDS, parseFaultKinds } from '../chaos/schedule.ts';
+import type { ChaosOptions, ChaosResult } from '../chaos/run.ts';
+import { UsageError } from './usage.ts';
+
+const CHAOS_USAGE = `raftkv chaos [--servers 5] [--duration 30s] [--seed S] [--faults ${FAULT_KINDS.join(',')}]
+             [--clients 6] [--keys 5] [--trace] [--net links|namespaces] [--out <dir>]
+Breaks a fresh cluster at random under client load, then heals, restarts every server,
+reads every key and grades the history (with --trace, every trace rule). Exit 0: no
+violation; 1: a violation (the seed is printed); 2: bad arguments; 130: interrupted.
+Details: docs/CHAOS.md`;
+
+/** Exit code of an interrupted run (128 + SIGINT), as shells report Ctrl-C. */
+const INTERRUPTED = 130;
+
+/**
+ * `raftkv chaos [...]`: parses the options (node:util parseArgs, as the rest of the CLI),
+ * throwing UsageError on bad input. Defaults: 5 servers, 30 s, a random seed, every fault
+ * kind, 6 clients, 5 keys, no trace, links, traces/chaos/<time>-seed<seed>.
+ */
+export function parseChaosArgs(argv: string[]): ChaosOptions {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      servers: { type: 'string' },
+      duration: { type: 'string' },
+      seed: { type: 'string' },
+      faults: { type: 'string' },
+      clients: { type: 'string' },
+      keys: { type: 'string' },
+      trace: { type: 'boolean' },
+      net: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError(`chaos takes only options (got "${positionals.join(' ')}")`);
+  const int = (text: string | undefined, flag: string, dflt: number, min: number, max: number) => {
+    if (text === undefined) return dflt;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max} (got "${text}")`, true);
+    return n;
+  };
+  const servers = int(values.servers, '--servers', 5, 3, 9);
+  const seed = int(values.seed, '--seed', randomInt(1, 2 ** 31), 0, 2 ** 32 - 1);
+  const net = values.net ?? 'links';
+  if (net !== 'links' && net !== 'namespaces') throw new UsageError(`--net takes "links" or "namespaces" (got "${net}")`, true);
+  let kinds;
+  try {
+    kinds = parseFaultKinds(values.faults ?? FAULT_KINDS.join(','));
+  } catch (err) {
+    throw new UsageError((err as Error).message, true);
+  }
+  const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, '-');
+  return {
+    servers,
+    durationMs: parseDuration(values.duration ?? '30s'),
+    seed,
+    kinds,
+    clients: int(values.clients, '--clients', 6, 1, 32),
+    keys: int(values.keys, '--keys', 5, 1, 100),
+    trace: values.trace ?? false,
+    net,
+    outDir: values.out ?? path.join('traces', 'chaos', `${stamp}-seed${seed}`),
+  };
+}
+
+/** `30s`, `2m`, `1500ms` or a bare number of seconds, as ms; UsageError otherwise or outside 5 s - 1 h. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`--duration takes a time like 30s, 2m or 1500ms (got "${text}")`, true);
+  const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  if (ms < 5000 || ms > 3_600_000) throw new UsageError(`--duration must be from 5s to 60m (got "${text}")`, true);
+  return Math.round(ms);
+}
+
+/**
+ * Runs `raftkv chaos`: prints the schedule, progress, and the summary; returns 0 when every
+ * check passed, 1 on a violation (the seed printed to replay it), 130 when interrupted.
+ * Ctrl-C stops the run and removes everything it made.
+ */
+export async function runChaosCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(CHAOS_USAGE);
+    return 0;
+  }
+  const opts = parseChaosArgs(argv);
+  const { runChaos } = await import('../chaos/run.ts');
+  const { formatSummary } = await import('../chaos/summary.ts');
+  const abort = new AbortController();
+  const onSignal = () => {
+    if (!abort.signal.aborted) console.log('\ninterrupted: healing, stopping every process and removing namespaces (Ctrl-C again to force)');
+    else process.exit(INTERRUPTED);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let result: ChaosResult;
+  try {
+    result = await runChaos(opts, (line) => console.log(`[chaos] ${line}`), abort.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  console.log(formatSummary(result, path.relative(process.cwd(), path.resolve(opts.outDir)) || '.'));
+  if (result.interrupted) return INTERRUPTED;
+  return result.grade.ok ? 0 : 1;
+}
