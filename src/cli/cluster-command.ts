@@ -60,7 +60,7 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
 
   let collector: Collector | null = null;
   if (opts.trace) {
-    collector = await startTraceServer({ dir: 'traces', run: runName('cluster-'), addr: '127.0.0.1:0' });
+    collector = await startTraceServer({ dir: 'traces', run: runName('cluster-'), addr: '127.0.0.1:0', unique: true });
     // The configured servers (the founding voters), so `raftkv check` counts majorities
     // against them, as a scenario's meta.json lets it; and whether the servers start over
     // an earlier run's log, so it does not take every key to start absent.

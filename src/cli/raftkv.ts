@@ -108,7 +108,7 @@ async function main(argv: string[]): Promise<number | void> {
     const { runTraceServer } = await import('./trace-server-command.ts');
     const { runName } = await import('../../tracing/collector.ts');
     // An IPv6 address goes in brackets: [::1]:7200.
-    return runTraceServer({ dir: values.data ?? 'traces', run: values.run ?? runName(), addr: `${host.includes(':') ? `[${host}]` : host}:${port}` });
+    return runTraceServer({ dir: values.data ?? 'traces', run: values.run ?? runName(), unique: values.run === undefined, addr: `${host.includes(':') ? `[${host}]` : host}:${port}` });
   }
   if (command === 'check') {
     if (rest.length !== 1) throw new UsageError('check takes one run directory: raftkv check <runDir>');

@@ -1,12 +1,37 @@
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 
-export async function startTraceServer(opts: { dir: string; run: string; addr: string }): Promise<Collector> {
-  return startCollector({ dir: path.join(opts.dir, opts.run), addr: opts.addr });
+/** Run directories tried per name before giving up (name, name-2, ... name-100). */
+const MAX_SUFFIX = 100;
+
+/**
+ * Starts a tracing server writing `<dir>/<run>`. With `unique`, the run directory is
+ * claimed with an exclusive mkdir and, if taken (two runs started in the same second:
+ * run names have 1 s resolution), `<run>-2`, `<run>-3`, ... so two tracing servers never
+ * write one run's files. Throws when no name is free or the directory cannot be made.
+ */
+export async function startTraceServer(opts: { dir: string; run: string; addr: string; unique?: boolean }): Promise<Collector> {
+  const dir = opts.unique ? claimRunDir(opts.dir, opts.run) : path.join(opts.dir, opts.run);
+  return startCollector({ dir, addr: opts.addr });
+}
+
+function claimRunDir(parent: string, run: string): string {
+  mkdirSync(parent, { recursive: true });
+  for (let n = 1; n <= MAX_SUFFIX; n++) {
+    const dir = path.join(parent, n === 1 ? run : `${run}-${n}`);
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  throw new Error(`no free run directory for ${path.join(parent, run)} (tried ${MAX_SUFFIX} names)`);
 }
 
 /** `raftkv trace-server`: collects until SIGINT/SIGTERM, then flushes its files. */
-export async function runTraceServer(opts: { dir: string; run: string; addr: string }): Promise<void> {
+export async function runTraceServer(opts: { dir: string; run: string; addr: string; unique?: boolean }): Promise<void> {
   const collector = await startTraceServer(opts);
   console.log(`tracing server on ${collector.addr}, writing ${collector.dir}/{shiviz.log,trace.jsonl,history.json}`);
   console.log(`point servers at it with "traceServer": "${collector.addr}" in the cluster config`);

@@ -1,14 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KvClient } from '../../src/client/kv-client.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../../src/server/config.ts';
 import { WRITING_MARKER } from '../../tracing/run-writer.ts';
 import { formatReport, runChecks } from '../../tracing/check/report.ts';
 import { failingRules } from '../check/mutate.ts';
+import { clusterUp } from './cluster-up.ts';
 import { freePorts, killCliChildren, runRaftkv } from './helpers.ts';
 
 /**
@@ -17,7 +17,6 @@ import { freePorts, killCliChildren, runRaftkv } from './helpers.ts';
  * and tracing server, and one process per CLI command.
  */
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const temps: string[] = [];
 const ups: ChildProcess[] = [];
 
@@ -26,33 +25,6 @@ afterAll(() => {
   killCliChildren();
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
-
-/** `raftkv cluster up --config file` until it supervises; `stop()` is Ctrl-C. Returns the trace's run directory. */
-async function clusterUp(file: string): Promise<{ runDir: string; stop(): Promise<string> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/raftkv.ts', 'cluster', 'up', '--config', file], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  ups.push(child);
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 60_000;
-  while (!/supervising \(pid \d+\)/.test(out)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`cluster up did not come up:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const m = /tracing to (\S+) \(open shiviz.log/.exec(out);
-  if (!m) throw new Error(`cluster up names no trace directory:\n${out}`);
-  const runDir = path.resolve(REPO, m[1]);
-  temps.push(runDir);
-  return {
-    runDir,
-    async stop() {
-      process.kill(child.pid!, 'SIGINT');
-      await exited;
-      return out;
-    },
-  };
-}
 
 /** A 3-server config on free ports in a fresh temp dir; the client commands' state dir beside it. */
 async function setUp(prefix: string): Promise<{ file: string; conf: string; env: NodeJS.ProcessEnv }> {
@@ -72,7 +44,7 @@ describe('raftkv check on a run where one --client-id serves several CLI command
       expect(r.code, r.stdout + r.stderr).toBe(0);
       return r.stdout.trim();
     };
-    const up = await clusterUp(file);
+    const up = await clusterUp(file, { ups, temps });
     expect(await cli('put', 'x', '1', '--client-id', 'alice')).toBe('OK');
     expect(await cli('put', 'x', '2', '--client-id', 'alice')).toBe('OK');
     expect(await cli('get', 'x', '--client-id', 'alice')).toBe('2');
@@ -90,7 +62,7 @@ describe('raftkv check on a run where one --client-id serves several CLI command
 describe('raftkv check on a run still being written', () => {
   it('grades a consistent cut while a client writes in a loop (exit 0, says so); the finished run passes strictly', async () => {
     const { file, conf } = await setUp('raftkv-check-live-');
-    const up = await clusterUp(file);
+    const up = await clusterUp(file, { ups, temps });
     const config = JSON.parse(readFileSync(conf, 'utf8')) as ClusterConfig;
     expect(config.traceServer).toBeTruthy();
     const client = await KvClient.start({ clientId: 'looper', servers: config.servers, traceServer: config.traceServer! });

@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatReport, runChecks } from '../../tracing/check/report.ts';
 import { defaultConfig, writeConfig } from '../../src/server/config.ts';
 import { failingRules, mutateRun } from '../check/mutate.ts';
+import { clusterUp } from './cluster-up.ts';
 import { freePorts, killCliChildren, runRaftkv } from './helpers.ts';
 
 /**
@@ -16,7 +16,6 @@ import { freePorts, killCliChildren, runRaftkv } from './helpers.ts';
  * supervisors, their servers and tracing servers, and CLI clients.
  */
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const temps: string[] = [];
 const ups: ChildProcess[] = [];
 
@@ -25,33 +24,6 @@ afterAll(() => {
   killCliChildren();
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
-
-/** Runs `raftkv cluster up --config file` until its cluster has a leader; `stop()` is Ctrl-C. Returns the trace's run directory. */
-async function clusterUp(file: string): Promise<{ runDir: string; stop(): Promise<string> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/raftkv.ts', 'cluster', 'up', '--config', file], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  ups.push(child);
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 60_000;
-  while (!/supervising \(pid \d+\)/.test(out)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`cluster up did not come up:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const m = /tracing to (\S+) \(open shiviz.log/.exec(out);
-  if (!m) throw new Error(`cluster up names no trace directory:\n${out}`);
-  const runDir = path.resolve(REPO, m[1]);
-  temps.push(runDir);
-  return {
-    runDir,
-    async stop() {
-      process.kill(child.pid!, 'SIGINT');
-      await exited;
-      return out;
-    },
-  };
-}
 
 /** Runs a client command on the cluster of `conf`, expects exit 0; its output, trimmed. */
 function cliOn(conf: string): (...args: string[]) => Promise<string> {
@@ -71,11 +43,11 @@ describe('raftkv check on a cluster up run that starts over an earlier run\'s da
     const file = writeConfig(path.join(dir, 'cluster-in.json'), { ...base, servers: base.servers.map((s, i) => ({ ...s, addr: `127.0.0.1:${ports[i]}` })) });
     const cli = cliOn(path.join(dir, 'data', 'cluster.json'));
 
-    const first = await clusterUp(file);
+    const first = await clusterUp(file, { ups, temps });
     expect(await cli('put', 'z', '1')).toBe('OK');
     expect(await first.stop()).toMatch(/stopped 3 servers/);
 
-    const second = await clusterUp(file);
+    const second = await clusterUp(file, { ups, temps });
     expect(await cli('get', 'z')).toBe('1');
     expect(await cli('get', 'z')).toBe('1');
     expect(await cli('get', 'fresh')).toBe('');
@@ -121,12 +93,12 @@ describe('raftkv check on a cluster up run that starts over an earlier run\'s da
     const file = writeConfig(path.join(dir, 'cluster-in.json'), config);
     const cli = cliOn(path.join(dir, 'data', 'cluster.json'));
 
-    const first = await clusterUp(file);
+    const first = await clusterUp(file, { ups, temps });
     for (const [k, v] of [['a', '1'], ['b', '2'], ['c', '3'], ['d', '4']]) expect(await cli('put', k, v)).toBe('OK');
     expect(await cli('incr', 'n')).toBe('1');
     await first.stop();
 
-    const second = await clusterUp(file);
+    const second = await clusterUp(file, { ups, temps });
     expect(await cli('get', 'a')).toBe('1');
     expect(await cli('incr', 'n')).toBe('2');
     expect(await cli('get', 'd')).toBe('4');

@@ -1,0 +1,28 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import type { Collector } from '../../tracing/collector.ts';
+import { startTraceServer } from '../../src/cli/trace-server-command.ts';
+
+const started: Collector[] = [];
+let root: string | null = null;
+afterEach(async () => {
+  for (const c of started.splice(0)) await c.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+  root = null;
+});
+
+it('two tracing servers started with one run name in one second write different run directories', async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'raftkv-rundir-'));
+  // cluster up names its run by the second: two started together (parallel tests, two
+  // terminals) once wrote one run's files from two tracing servers.
+  for (let i = 0; i < 3; i++) started.push(await startTraceServer({ dir: root, run: 'cluster-x', addr: '127.0.0.1:0', unique: true }));
+  expect(started.map((c) => path.basename(c.dir))).toEqual(['cluster-x', 'cluster-x-2', 'cluster-x-3']);
+});
+
+it('an explicit run name (trace-server --run) is used as given', async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'raftkv-rundir-'));
+  started.push(await startTraceServer({ dir: root, run: 'mine', addr: '127.0.0.1:0' }));
+  expect(started[0].dir).toBe(path.join(root, 'mine'));
+});
