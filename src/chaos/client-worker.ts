@@ -64,6 +64,10 @@ async function work(opts: WorkerStart, send: (m: FromWorker) => void, stopping: 
         clientId: opts.clientId,
         servers: opts.servers,
         serverId: opts.serverId,
+        // Stay on the server this worker was given (the workers are spread over the cluster)
+        // rather than move to the leader a reply names: followers then forward writes and
+        // serve reads through ReadIndex under the faults, which is what there is to break.
+        followLeader: false,
         ...(opts.traceServer ? { traceServer: opts.traceServer } : {}),
         attemptTimeoutMs: opts.attemptTimeoutMs,
         opTimeoutMs: opts.opTimeoutMs,
