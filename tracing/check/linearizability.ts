@@ -416,7 +416,8 @@ export function formatOp(o: LinOp, t0 = 0): string {
   return `${who} ${input} [call ${ms(o.call)}, return ${ms(ret)}] -> ${output}`;
 }
 
-function describeInput(h: HistoryEntry): string {
+/** An operation as a call, e.g. `put(k1, "v")`, `mget(a, b)`, `expire(k, 30s)`. */
+export function describeInput(h: HistoryEntry): string {
   const op = h.op;
   switch (op.type) {
     case 'get':

@@ -1,4 +1,4 @@
-import { checkHistory, formatOp, type HistoryOptions, type LinOp } from '../check/linearizability.ts';
+import { checkHistory, describeInput, formatOp, type HistoryOptions, type LinOp } from '../check/linearizability.ts';
 import type { HistoryEntry } from '../history.ts';
 import type { ReportCounterexample, ReportOp } from './model.ts';
 
@@ -82,23 +82,6 @@ function keysOf(h: HistoryEntry): string[] {
   return [op.key];
 }
 
-function describeInput(h: HistoryEntry): string {
-  const op = h.op;
-  switch (op.type) {
-    case 'get':
-    case 'delete':
-    case 'incr':
-      return `${op.type}(${op.key})`;
-    case 'put':
-      return `put(${op.key}, ${JSON.stringify(op.value)})`;
-    case 'expire':
-      return `expire(${op.key}, ${op.ttlSeconds}s)`;
-    case 'mget':
-      return `mget(${op.keys.join(', ')})`;
-    case 'mput':
-      return `mput(${op.pairs.map((p) => `${p.key}=${JSON.stringify(p.value)}`).join(', ')})`;
-  }
-}
 
 function cut(text: string): string {
   return text.length > CUT ? `${text.slice(0, CUT - 3)}...` : text;
