@@ -5,6 +5,7 @@ import { TRACE_MESSAGE_BYTES, TraceCollectorService, type WireEnvelope, type Wir
 import type { TraceRecord } from './record.ts';
 import { RunWriter } from './run-writer.ts';
 import { readSpool } from './spool.ts';
+import { processExists } from '../src/os/process-exists.ts';
 
 interface CollectorOptions {
   /** The run's directory: shiviz.log, trace.jsonl and history.json go here. */
@@ -25,15 +26,6 @@ export interface Collector {
   stop(): Promise<void>;
 }
 
-/** Whether process `pid` still runs (signal 0 only checks; EPERM: it runs as someone else). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Parsed JSON (so valid) that can go into a line as sent: one line, ending in its brace. */
 function asSent(json: string): boolean {
@@ -84,8 +76,8 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   /** `all`: alive ones too (their spools are ahead of their streams, so nothing is taken twice). */
   const sweep = (all = false) => {
     for (const [host, s] of spools) {
-      if (s.done || (!all && isAlive(s.pid))) continue;
-      s.done = !all || !isAlive(s.pid);
+      if (s.done || (!all && processExists(s.pid))) continue;
+      s.done = !all || !processExists(s.pid);
       recover(host, s.file);
     }
   };

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ClientOp } from '../kv/command.ts';
 import { UsageError } from './usage.ts';
+import { processExists } from '../os/process-exists.ts';
 
 /**
  * A CLI client identity that outlives one process (`--client-id c1`), so that a retry is
@@ -160,7 +161,7 @@ function takeLock(lock: string, clientId: string): void {
     }
     const pid = Number(readFileSync(lock, 'utf8').trim());
     // Empty: its owner is between creating and writing it.
-    if (!Number.isInteger(pid) || pid <= 0 || alive(pid)) {
+    if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) {
       throw new UsageError(`client ${clientId} is in use by another raftkv (pid ${pid}); one identity runs one command at a time (lock: ${lock})`, true);
     }
     rmSync(lock, { force: true });
@@ -168,11 +169,3 @@ function takeLock(lock: string, clientId: string): void {
   throw new UsageError(`cannot lock client ${clientId} (${lock})`, true);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

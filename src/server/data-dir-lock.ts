@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { processExists } from '../os/process-exists.ts';
 
 /**
  * An exclusive lock on a data directory, held for the life of the process that opened it.
@@ -123,12 +124,7 @@ function readOwner(dir: string): DirOwner | null {
 
 /** Whether the process is running and is the one that wrote the record (not a reuse of its pid). */
 export function isAlive(owner: DirOwner): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch (err) {
-    // EPERM: it exists, under another user.
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processExists(owner.pid)) return false;
   if (!HAS_PROC) return true;
   const stat = procStat(owner.pid);
   if (stat === null) return false;

@@ -13,7 +13,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/server', 'src/client', 'src/cluster', 'tracing/report'],
   ['src/transport'],
   ['src/kv', 'src/storage', 'tracing', 'tracing/check'],
-  ['src/raft'],
+  ['src/raft', 'src/os'],
 ];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

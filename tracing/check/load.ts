@@ -4,6 +4,7 @@ import type { HistoryEntry } from '../history.ts';
 import { WRITING_MARKER } from '../run-writer.ts';
 import { parseJsonl, type JsonlRecord, type ParseError } from '../shiviz.ts';
 import { liveCut } from './live-cut.ts';
+import { processExists } from '../../src/os/process-exists.ts';
 
 /**
  * A run directory as the checker reads it: trace.jsonl (required), shiviz.log,
@@ -142,12 +143,7 @@ function writerAlive(dir: string): boolean {
     return false;
   }
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processExists(pid);
 }
 
 function readOptional(file: string): string | null {
