@@ -152,6 +152,11 @@ export class CollectorSink implements TraceSink {
     if (lines.length > 0) this.spool?.appendLines(lines, !this.congested && !this.reconnecting);
     // Reconnecting: `recent` holds the records, resent once the server is back.
     if (this.reconnecting || this.closed) return;
+    // A server that found no tracing server at start did not learn where its clock goes on
+    // (nor which applies its last life traced): its counters restarted, and streamed once
+    // the tracing server is back they would be a second life under numbers the log already
+    // holds. Its trace stays incomplete, as it warned, rather than wrong.
+    if (!this.sendsTokens) return;
     // Records of big values (a 64 KiB value is up to 384 KiB of JSON) add up fast: one
     // stream message per TRACE_BATCH_BYTES, or a message over the limit would break the
     // stream, and the resend after it would break it again, for good.

@@ -95,4 +95,33 @@ describe('a server that cannot open its spool', () => {
       await sink.close(0);
     }
   });
+
+  it('streams nothing when the tracing server comes up later: its restarted counters would be a second life', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-barrier-'));
+    const [port] = await freePorts(1);
+    const { sink } = await CollectorSink.open({ addr: `127.0.0.1:${port}`, host: 'server0', spoolFile: path.join(dir, 'spool0.jsonl'), connectMs: 300, warn: () => undefined });
+    expect(sink.sendsTokens).toBe(false);
+    const collector = await startCollector({ dir: path.join(dir, 'run'), addr: `127.0.0.1:${port}` });
+    // A server that did reach it, as a witness that records get through meanwhile.
+    const witness = await CollectorSink.open({ addr: collector.addr, host: 'server1', spoolFile: path.join(dir, 'spool1.jsonl') });
+    try {
+      const lost = new Tracer('server0', sink);
+      const seen = new Tracer('server1', witness.sink, witness.initialClock);
+      const t0 = Date.now();
+      // Past the sink's longest reconnect backoff (1 s), and until the witness's records are in.
+      for (let i = 0; i < 60 && (Date.now() - t0 < 2500 || collector.writer.events < 3); i++) {
+        lost.record('Apply', { index: i });
+        seen.record('Apply', { index: i });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      collector.flush();
+      const { records } = parseJsonl(readFileSync(path.join(collector.dir, 'trace.jsonl'), 'utf8'));
+      expect(records.filter((r) => r.host === 'server1').length).toBeGreaterThan(0);
+      expect(records.filter((r) => r.host === 'server0')).toEqual([]);
+    } finally {
+      await sink.close(0);
+      await witness.sink.close(0);
+      await collector.stop();
+    }
+  });
 });
