@@ -5,6 +5,7 @@ import { KvClient } from '../client/kv-client.ts';
 import { freePorts } from '../cluster/free-ports.ts';
 import { ProcessCluster } from '../cluster/process-cluster.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../server/config.ts';
+import { injectedBug } from '../server/injected-bug.ts';
 import type { HistoryEntry } from '../../tracing/history.ts';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import { ChaosClients, type ClientOpReport } from './clients.ts';
@@ -58,6 +59,8 @@ export interface ChaosResult {
    * a while, e.g. at a restart under load), one line each; empty without --trace.
    */
   traceGaps: string[];
+  /** The known bug the servers ran with on purpose (RAFTKV_INJECT_BUG), or null. */
+  injectedBug: string | null;
   /** The run was cut short (Ctrl-C). */
   interrupted: boolean;
   seconds: number;
@@ -79,6 +82,8 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
   const runDir = path.resolve(opts.outDir);
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
+  const bug = injectedBug({ ...process.env, ...opts.serverEnv });
+  if (bug) log(`RAFTKV_INJECT_BUG=${bug}: the servers run with a known bug, on purpose`);
   const schedule = planSchedule({ seed: opts.seed, durationMs: opts.durationMs, kinds: opts.kinds });
   log(`seed ${opts.seed}: ${schedule.length} faults planned over ${(opts.durationMs / 1000).toFixed(0)} s (replay with --seed ${opts.seed}):\n${formatSchedule(schedule)}`);
 
@@ -239,6 +244,7 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
     recoveries: recoveries(applied, graded),
     grade,
     traceGaps,
+    injectedBug: bug,
     interrupted: signal.aborted,
     seconds: (wallNow() - started) / 1000,
   };

@@ -27,6 +27,7 @@ export function formatSummary(r: ChaosResult, runDir: string): string {
   lines.push(`faults by kind: ${kinds}`);
   lines.push(`operations: ok ${r.counts.ok}, failed ${r.counts.failed}, unknown ${r.counts.unknown}`);
   lines.push(`recovery (fault to next acknowledged write): ${rec ? `min ${seconds(rec.min)}, median ${seconds(rec.median)}, max ${seconds(rec.max)}` : 'n/a'}`);
+  if (r.injectedBug) lines.push(`RAFTKV_INJECT_BUG=${r.injectedBug}: the servers ran with a known bug, on purpose`);
   lines.push(`network: ${r.net.mode}${r.net.note ? ` (${r.net.note})` : ''}`);
   for (const g of r.traceGaps) lines.push(`trace incomplete: ${g} (a trace rule may fail for want of the missing records)`);
   lines.push('checks:');

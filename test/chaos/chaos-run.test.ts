@@ -31,6 +31,7 @@ describe('raftkv chaos', () => {
     const failed = r.grade.checks.filter((c) => c.status === 'FAIL');
     expect(failed, `seed ${seed}:\n${failed.map((c) => `${c.rule}: ${c.offenders.join('\n')}`).join('\n')}\n${lines.join('\n')}`).toEqual([]);
     expect(r.grade.ok).toBe(true);
+    expect(r.injectedBug).toBeNull();
     expect(r.applied.length).toBeGreaterThan(0);
     expect(r.applied.every((a) => a.error === undefined), JSON.stringify(r.applied.map((a) => a.error))).toBe(true);
     expect(r.counts.ok).toBeGreaterThan(100);
@@ -52,6 +53,8 @@ describe('raftkv chaos', () => {
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     expect(code, output).toBe(1);
+    expect(output).toContain('RAFTKV_INJECT_BUG=stale-read: the servers run with a known bug, on purpose');
+    expect(JSON.parse(readFileSync(path.join(out, 'chaos.json'), 'utf8'))).toMatchObject({ injectedBug: 'stale-read' });
     expect(output).toMatch(/FAIL +linearizability/);
     expect(output).toContain(`FAIL seed ${seed}:`);
     expect(output).toContain(`raftkv chaos --seed ${seed}`);
