@@ -30,12 +30,17 @@ export function formatSummary(r: ChaosResult, runDir: string): string {
   if (r.injectedBug) lines.push(`RAFTKV_INJECT_BUG=${r.injectedBug}: the servers ran with a known bug, on purpose`);
   lines.push(`network: ${r.net.mode}${r.net.note ? ` (${r.net.note})` : ''}`);
   for (const g of r.traceGaps) lines.push(`trace incomplete: ${g} (a trace rule may fail for want of the missing records)`);
-  lines.push('checks:');
+  if (r.grade.checks.length > 0) lines.push('checks:');
   for (const c of r.grade.checks) {
     lines.push(`  ${c.status.padEnd(4)}  ${c.rule}${c.note ? `  (${c.note})` : ''}`);
     for (const o of c.offenders) lines.push(`        ${cap(o, 600)}`);
   }
   lines.push(`run directory: ${runDir} (chaos.json, history.json${r.options.trace ? ', trace.jsonl, shiviz.log' : ''}, logs/)`);
+  if (r.interrupted) {
+    // Not a verdict: "FAIL seed" marks violations only.
+    lines.push(`INTERRUPTED seed ${r.options.seed}: not graded (${r.applied.length} faults, ${r.counts.ok + r.counts.failed + r.counts.unknown} operations, ${r.seconds.toFixed(0)} s)`);
+    return lines.join('\n');
+  }
   lines.push(
     r.grade.ok
       ? `PASS seed ${r.options.seed}: ${r.applied.length} faults, ${r.counts.ok + r.counts.failed + r.counts.unknown} operations, no violation (${r.seconds.toFixed(0)} s)`
