@@ -9,11 +9,40 @@ const CHAOS_USAGE = `raftkv chaos [--servers 5] [--duration 30s] [--seed S] [--f
              [--clients 6] [--keys 5] [--trace] [--net links|namespaces] [--out <dir>]
 Breaks a fresh cluster at random under client load, then heals, restarts every server,
 reads every key and grades the history (with --trace, every trace rule). Exit 0: no
-violation; 1: a violation (the seed is printed); 2: bad arguments; 130: interrupted.
+violation; 1: a violation (the seed is printed); 2: bad arguments; 130: interrupted;
+141: stopped because its output was closed (e.g. piped into head).
 Details: docs/CHAOS.md`;
 
 /** Exit code of an interrupted run (128 + SIGINT), as shells report Ctrl-C. */
 const INTERRUPTED = 130;
+/** Exit code of a run stopped because its output was closed (128 + SIGPIPE, as shells report `| head`). */
+export const OUTPUT_CLOSED = 141;
+
+/**
+ * Stops the run cleanly, as Ctrl-C does, when stdout or stderr is closed under it (EPIPE:
+ * `raftkv chaos | head -2`), instead of dying on an unhandled write error with the
+ * violation's exit code and its processes and temp dir left behind. Returns whether it
+ * happened, and a function that removes the handlers.
+ */
+export function stopOnClosedOutput(abort: AbortController): { closed: () => boolean; off: () => void } {
+  let closed = false;
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    closed = true;
+    abort.abort();
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', onError);
+  return {
+    closed: () => closed,
+    off: () => {
+      // Left on while the process lives when the output closed: later writes fail the same way.
+      if (closed) return;
+      process.stdout.off('error', onError);
+      process.stderr.off('error', onError);
+    },
+  };
+}
 
 /**
  * `raftkv chaos [...]`: parses the options (node:util parseArgs, as the rest of the CLI),
@@ -79,8 +108,9 @@ export function parseDuration(text: string): number {
 
 /**
  * Runs `raftkv chaos`: prints the schedule, progress, and the summary; returns 0 when every
- * check passed, 1 on a violation (the seed printed to replay it), 130 when interrupted.
- * Ctrl-C stops the run and removes everything it made.
+ * check passed, 1 on a violation (the seed printed to replay it), 130 when interrupted,
+ * 141 when its output was closed. Ctrl-C and a closed output stop the run and remove
+ * everything it made.
  */
 export async function runChaosCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -98,13 +128,16 @@ export async function runChaosCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const output = stopOnClosedOutput(abort);
   let result: ChaosResult;
   try {
-    result = await runChaos(opts, (line) => console.log(`[chaos] ${line}`), abort.signal);
+    result = await runChaos(opts, (line) => output.closed() || console.log(`[chaos] ${line}`), abort.signal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    output.off();
   }
+  if (output.closed()) return OUTPUT_CLOSED;
   console.log(formatSummary(result, path.relative(process.cwd(), path.resolve(opts.outDir)) || '.'));
   if (result.interrupted) return INTERRUPTED;
   return result.grade.ok ? 0 : 1;
