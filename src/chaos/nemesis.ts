@@ -27,7 +27,7 @@ type Cuts = [string, string][];
  * (SetBlockedPeers) otherwise; one-way cuts are always message drops (netns.ts says why).
  */
 export class Nemesis {
-  /** The fault in force, for progress lines: `#3 netsplit(ring, any#2)`, or null between faults. */
+  /** The fault in force, for progress lines: `#3 kill(follower -> s2)`, or null between faults. */
   current: string | null = null;
 
   constructor(
@@ -137,7 +137,8 @@ export class Nemesis {
           break;
         }
       }
-      this.log(`fault #${f.n} ${describeFault(f)}: ${record.detail}`);
+      this.current = `#${f.n} ${describeFault(f, record.servers)}`;
+      this.log(`fault #${f.n} ${describeFault(f, record.servers)}: ${record.detail}`);
     } catch (err) {
       record.error = (err as Error).message;
       this.log(`fault #${f.n} ${describeFault(f)}: could not inject: ${record.error}`);

@@ -20,7 +20,7 @@ export function formatSummary(r: ChaosResult, runDir: string): string {
   const lines: string[] = ['', 'faults (recovery: first acknowledged write called after the fault / after its undo):'];
   for (const a of r.applied) {
     const rec = r.recoveries.find((x) => x.fault === a.planned.n);
-    lines.push(`  #${a.planned.n} ${describeFault(a.planned)}: ${a.error ? `ERROR ${a.error}` : a.detail}; ${((a.endedAt - a.startedAt) / 1000).toFixed(1)} s; recovery ${seconds(rec?.fromStartMs ?? null)} / ${seconds(rec?.fromHealMs ?? null)}`);
+    lines.push(`  #${a.planned.n} ${describeFault(a.planned, a.servers)}: ${a.error ? `ERROR ${a.error}` : a.detail}; ${((a.endedAt - a.startedAt) / 1000).toFixed(1)} s; recovery ${seconds(rec?.fromStartMs ?? null)} / ${seconds(rec?.fromHealMs ?? null)}`);
   }
   const rec = spread(r.recoveries.map((x) => x.fromStartMs).filter((x): x is number => x !== null));
   const kinds = Object.entries(faultsByKind(r)).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
