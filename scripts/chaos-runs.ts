@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     const seed = (firstSeed + k) >>> 0;
     const outDir = path.join(root, `seed-${seed}`);
     console.log(`\n=== run ${k + 1}/${runs}: seed ${seed} ===`);
-    const r = await runChaos({ ...base, seed, outDir }, (line) => output.closed() || console.log(`[seed ${seed}] ${line}`), abort.signal);
+    const r = await runChaos({ ...base, seed, outDir }, (line) => output.closed() || console.log(`[seed ${seed}] ${line.replace(`seed ${seed}: `, '')}`), abort.signal);
     if (output.closed()) return OUTPUT_CLOSED;
     console.log(formatSummary(r, outDir));
     // A run cut short by Ctrl-C was not graded: the table holds the finished ones.

@@ -37,8 +37,11 @@ describe('raftkv chaos', () => {
     expect(r.counts.ok).toBeGreaterThan(100);
     expect(r.grade.checks.map((c) => c.rule)).toEqual(['linearizability', 'no lost acknowledged write', 'final reads', 'no server crashed by itself', 'every step of the run completed', 'not stuck']);
     // The run directory holds what the checker graded.
-    const chaos = JSON.parse(readFileSync(path.join(tmp, 'clean', 'chaos.json'), 'utf8')) as { schedule: unknown[] };
+    const chaos = JSON.parse(readFileSync(path.join(tmp, 'clean', 'chaos.json'), 'utf8')) as { schedule: unknown[]; applied: { planned: { atMs: number }; startMs: number; endMs: number }[] };
     expect(chaos.schedule).toEqual(r.schedule);
+    // Fault times relative to the clients' start, as the schedule's: each starts at or after its planned time.
+    for (const a of chaos.applied) expect(a.startMs).toBeGreaterThanOrEqual(a.planned.atMs - 5);
+    for (const a of chaos.applied) expect(a.endMs).toBeGreaterThan(a.startMs);
   }, 150_000);
 
   it('reports a violation, exits 1 and prints the seed when followers serve stale reads', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChaosResult } from '../../src/chaos/run.ts';
 import { formatSummary } from '../../src/chaos/summary.ts';
+import { spread } from '../../src/chaos/recovery.ts';
 
 const base: ChaosResult = {
   options: { servers: 3, durationMs: 15_000, seed: 7, kinds: ['kill'], clients: 2, keys: 1, trace: false, net: 'links', outDir: 'x' },
@@ -22,5 +23,13 @@ describe('chaos summary', () => {
     expect(text).toMatch(/^INTERRUPTED seed 7: not graded/m);
     expect(text).not.toMatch(/FAIL/);
     expect(text).not.toMatch(/^checks:/m);
+  });
+});
+
+describe('chaos recovery spread', () => {
+  it('takes the usual median: the middle one, or the mean of the two middle ones', () => {
+    expect(spread([3, 1, 2])).toEqual({ min: 1, median: 2, max: 3 });
+    expect(spread([4, 1, 2, 3])).toEqual({ min: 1, median: 2.5, max: 4 });
+    expect(spread([])).toBeNull();
   });
 });
