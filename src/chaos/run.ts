@@ -262,7 +262,7 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
   };
   const { traceReport, ...gradeForFile } = grade;
   writeFileSync(path.join(runDir, 'chaos.json'), JSON.stringify({ ...result, grade: gradeForFile }, null, 1) + '\n');
-  if (!signal.aborted) await writeRunReport(runDir, log, traceReport);
+  if (!signal.aborted) await writeRunReport(runDir, log, traceReport, { checks: grade.checks, faults: applied });
   result.grade = gradeForFile;
   return result;
 }

@@ -63,5 +63,9 @@ describe('raftkv chaos', () => {
     expect(output).toContain(`raftkv chaos --seed ${seed}`);
     // Traced: every rule of the checker ran on the run directory, not only the history checks.
     for (const rule of ['election-safety', 'state-machine-safety', 'exactly-once', 'history-trace']) expect(output).toMatch(new RegExp(`(PASS|FAIL) +${rule}`));
+    // The page's rule table holds the chaos checks too, and the page lists the faults.
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    for (const rule of ['no lost acknowledged write', 'final reads', 'not stuck']) expect(html).toContain(rule);
+    expect(html).toContain('Faults (s after the clients started)');
   }, 150_000);
 });
