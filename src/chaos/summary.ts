@@ -44,7 +44,7 @@ export function formatSummary(r: ChaosResult, runDir: string): string {
   lines.push(
     r.grade.ok
       ? `PASS seed ${r.options.seed}: ${r.applied.length} faults, ${r.counts.ok + r.counts.failed + r.counts.unknown} operations, no violation (${r.seconds.toFixed(0)} s)`
-      : `FAIL seed ${r.options.seed}: ${r.grade.violations.join('; ')}\n  replay: raftkv chaos --seed ${r.options.seed} --servers ${r.options.servers} --duration ${r.options.durationMs / 1000}s --faults ${r.options.kinds.join(',')} --clients ${r.options.clients} --keys ${r.options.keys}${r.options.trace ? ' --trace' : ''} --net ${r.options.net}`,
+      : `FAIL seed ${r.options.seed}: ${r.grade.violations.join('; ')}\n  replay: ${r.injectedBug ? `RAFTKV_INJECT_BUG=${r.injectedBug} ` : ''}raftkv chaos --seed ${r.options.seed} --servers ${r.options.servers} --duration ${r.options.durationMs / 1000}s --faults ${r.options.kinds.join(',')} --clients ${r.options.clients} --keys ${r.options.keys}${r.options.trace ? ' --trace' : ''} --net ${r.options.net}`,
   );
   return lines.join('\n');
 }
