@@ -9,7 +9,7 @@ import { injectedBug } from '../server/injected-bug.ts';
 import type { HistoryEntry } from '../../tracing/history.ts';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import { ChaosClients, type ClientOpReport } from './clients.ts';
-import { gradeRun, type Grade } from './grade.ts';
+import { gradeRun, plural, type Grade } from './grade.ts';
 import { Nemesis, type AppliedFault } from './nemesis.ts';
 import { NetNamespaces } from './netns.ts';
 import { recoveries, type Recovery } from './recovery.ts';
@@ -87,7 +87,7 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
   const bug = injectedBug({ ...process.env, ...opts.serverEnv });
   if (bug) log(`RAFTKV_INJECT_BUG=${bug}: the servers run with a known bug, on purpose`);
   const schedule = planSchedule({ seed: opts.seed, durationMs: opts.durationMs, kinds: opts.kinds });
-  log(`seed ${opts.seed}: ${schedule.length} faults planned over ${(opts.durationMs / 1000).toFixed(0)} s (replay with --seed ${opts.seed}):\n${formatSchedule(schedule)}`);
+  log(`seed ${opts.seed}: ${plural(schedule.length, 'fault')} planned over ${(opts.durationMs / 1000).toFixed(0)} s (replay with --seed ${opts.seed}):\n${formatSchedule(schedule)}`);
 
   const ids = Array.from({ length: opts.servers }, (_, i) => `s${i + 1}`);
   // What this run makes, on disk while it runs: a run killed with SIGKILL is cleaned by the next.

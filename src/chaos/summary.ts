@@ -1,4 +1,4 @@
-import { cap } from './grade.ts';
+import { cap, plural } from './grade.ts';
 import { describeFault, FAULT_KINDS } from './schedule.ts';
 import { spread } from './recovery.ts';
 import type { ChaosResult } from './run.ts';
@@ -38,12 +38,12 @@ export function formatSummary(r: ChaosResult, runDir: string): string {
   lines.push(`run directory: ${runDir} (chaos.json, history.json${r.options.trace ? ', trace.jsonl, shiviz.log' : ''}, logs/)`);
   if (r.interrupted) {
     // Not a verdict: "FAIL seed" marks violations only.
-    lines.push(`INTERRUPTED seed ${r.options.seed}: not graded (${r.applied.length} faults, ${r.counts.ok + r.counts.failed + r.counts.unknown} operations, ${r.seconds.toFixed(0)} s)`);
+    lines.push(`INTERRUPTED seed ${r.options.seed}: not graded (${plural(r.applied.length, 'fault')}, ${plural(r.counts.ok + r.counts.failed + r.counts.unknown, 'operation')}, ${r.seconds.toFixed(0)} s)`);
     return lines.join('\n');
   }
   lines.push(
     r.grade.ok
-      ? `PASS seed ${r.options.seed}: ${r.applied.length} faults, ${r.counts.ok + r.counts.failed + r.counts.unknown} operations, no violation (${r.seconds.toFixed(0)} s)`
+      ? `PASS seed ${r.options.seed}: ${plural(r.applied.length, 'fault')}, ${plural(r.counts.ok + r.counts.failed + r.counts.unknown, 'operation')}, no violation (${r.seconds.toFixed(0)} s)`
       : `FAIL seed ${r.options.seed}: ${r.grade.violations.join('; ')}\n  replay: ${r.injectedBug ? `RAFTKV_INJECT_BUG=${r.injectedBug} ` : ''}raftkv chaos --seed ${r.options.seed} --servers ${r.options.servers} --duration ${r.options.durationMs / 1000}s --faults ${r.options.kinds.join(',')} --clients ${r.options.clients} --keys ${r.options.keys}${r.options.trace ? ' --trace' : ''} --net ${r.options.net}`,
   );
   return lines.join('\n');
