@@ -7,11 +7,12 @@
  *
  * Every other option is `raftkv chaos`'s. Runs go to traces/chaos/runs-<time>/seed-<seed>/.
  * Exit 0 when no run had a violation; 1 otherwise, with each failing seed and the
- * command that replays it; 2 on bad arguments; 130 on Ctrl-C.
+ * command that replays it; 2 on bad arguments; 130 on Ctrl-C; 141 when the output was
+ * closed (piped into head): the run in progress is stopped as on Ctrl-C.
  */
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
-import { parseChaosArgs } from '../src/cli/chaos-command.ts';
+import { OUTPUT_CLOSED, parseChaosArgs, stopOnClosedOutput } from '../src/cli/chaos-command.ts';
 import { UsageError } from '../src/cli/usage.ts';
 import { runChaos, type ChaosResult } from '../src/chaos/run.ts';
 import { spread } from '../src/chaos/recovery.ts';
@@ -83,12 +84,14 @@ async function main(argv: string[]): Promise<number> {
   const onSignal = () => (abort.signal.aborted ? process.exit(130) : abort.abort());
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const output = stopOnClosedOutput(abort);
   const results: ChaosResult[] = [];
   for (let k = 0; k < runs && !abort.signal.aborted; k++) {
     const seed = (firstSeed + k) >>> 0;
     const outDir = path.join(root, `seed-${seed}`);
     console.log(`\n=== run ${k + 1}/${runs}: seed ${seed} ===`);
-    const r = await runChaos({ ...base, seed, outDir }, (line) => console.log(`[seed ${seed}] ${line}`), abort.signal);
+    const r = await runChaos({ ...base, seed, outDir }, (line) => output.closed() || console.log(`[seed ${seed}] ${line.replace(`seed ${seed}: `, '')}`), abort.signal);
+    if (output.closed()) return OUTPUT_CLOSED;
     console.log(formatSummary(r, outDir));
     // A run cut short by Ctrl-C was not graded: the table holds the finished ones.
     if (!r.interrupted) results.push(r);

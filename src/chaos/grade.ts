@@ -58,7 +58,7 @@ export function gradeRun(input: GradeInput): Grade {
   checks.push({
     rule: 'no lost acknowledged write',
     status: lost.length === 0 ? 'PASS' : 'FAIL',
-    note: `${input.finals.size} keys read at the end`,
+    note: `${plural(input.finals.size, 'key')} read at the end`,
     offenders: lost.slice(0, SHOWN).map((l) => `${l.entry.clientId}:${l.entry.opId} ${l.entry.op.type} wrote ${l.key}=${l.wrote} (acknowledged, nothing could overwrite it), final value ${JSON.stringify(l.finalValue)}`),
   });
   const missing = input.keys.filter((k) => !input.finals.has(k));
@@ -90,8 +90,13 @@ function historyCheck(history: readonly HistoryEntry[]): CheckLine {
   }
   for (const h of partition.malformed) offenders.push(`history entry ${h.clientId}:${h.opId} has no output values for its keys`);
   const undecided = keys.filter((k) => k.verdict === 'unknown').map((k) => k.key);
-  const note = `${keys.length} keys, ${history.length} operations, ${partition.pendingWrites} writes of unknown outcome${undecided.length ? `; UNDECIDED within the search budget: ${undecided.join(', ')}` : ''}`;
+  const note = `${plural(keys.length, 'key')}, ${plural(history.length, 'operation')}, ${plural(partition.pendingWrites, 'write')} of unknown outcome${undecided.length ? `; UNDECIDED within the search budget: ${undecided.join(', ')}` : ''}`;
   return { rule: 'linearizability', status: offenders.length > 0 ? 'FAIL' : undecided.length > 0 ? 'SKIP' : 'PASS', note, offenders: offenders.slice(0, SHOWN) };
+}
+
+/** `1 key`, `3 keys`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** A long line cut to `max` characters, saying how long it was. */

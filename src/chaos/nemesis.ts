@@ -11,8 +11,12 @@ export interface AppliedFault {
   servers: string[];
   /** What was done, e.g. "cut s1,s2 | s3,s4,s5 (packets)". */
   detail: string;
+  /** Raw times on the monotonic clock of history.json (time.ts), ms: only differences mean anything. */
   startedAt: number;
   endedAt: number;
+  /** The same, in ms after the clients started (the run's t0, as the schedule's atMs and the progress lines' +s). */
+  startMs: number;
+  endMs: number;
   /** A step that failed (a server that did not restart...): the fault may not have been undone in full. */
   error?: string;
 }
@@ -27,8 +31,9 @@ type Cuts = [string, string][];
  * (SetBlockedPeers) otherwise; one-way cuts are always message drops (netns.ts says why).
  */
 export class Nemesis {
-  /** The fault in force, for progress lines: `#3 netsplit(ring, any#2)`, or null between faults. */
+  /** The fault in force, for progress lines: `#3 kill(follower -> s2)`, or null between faults. */
   current: string | null = null;
+  private t0 = 0;
 
   constructor(
     private readonly cluster: ProcessCluster,
@@ -43,6 +48,7 @@ export class Nemesis {
    */
   async run(schedule: readonly PlannedFault[], t0: number, signal: AbortSignal): Promise<AppliedFault[]> {
     const applied: AppliedFault[] = [];
+    this.t0 = t0;
     for (const f of schedule) {
       const wait = t0 + f.atMs - wallNow();
       if (wait > 0) await sleep(wait, signal);
@@ -68,7 +74,7 @@ export class Nemesis {
   private async apply(f: PlannedFault, signal: AbortSignal): Promise<AppliedFault> {
     const rng = seededRng(f.seed);
     const startedAt = wallNow();
-    const record: AppliedFault = { planned: f, servers: [], detail: '', startedAt, endedAt: startedAt };
+    const record: AppliedFault = { planned: f, servers: [], detail: '', startedAt, endedAt: startedAt, startMs: Math.round(startedAt - this.t0), endMs: Math.round(startedAt - this.t0) };
     this.current = `#${f.n} ${describeFault(f)}`;
     let undo: () => Promise<void> = async () => undefined;
     let midway: (() => Promise<void>) | null = null;
@@ -137,7 +143,8 @@ export class Nemesis {
           break;
         }
       }
-      this.log(`fault #${f.n} ${describeFault(f)}: ${record.detail}`);
+      this.current = `#${f.n} ${describeFault(f, record.servers)}`;
+      this.log(`fault #${f.n} ${describeFault(f, record.servers)}: ${record.detail}`);
     } catch (err) {
       record.error = (err as Error).message;
       this.log(`fault #${f.n} ${describeFault(f)}: could not inject: ${record.error}`);
@@ -154,6 +161,7 @@ export class Nemesis {
       this.log(`fault #${f.n}: could not undo: ${(err as Error).message}`);
     }
     record.endedAt = wallNow();
+    record.endMs = Math.round(record.endedAt - this.t0);
     this.current = null;
     return record;
   }

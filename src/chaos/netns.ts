@@ -1,8 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -11,20 +9,14 @@ const run = promisify(execFile);
 const DROP_PREF = 10;
 const LOCAL_PREF = 100;
 /**
- * One file per run that made namespaces, named by its run id, holding the pid that made
- * them and how many: a run killed with SIGKILL cannot clean up, so the next run removes
- * what a dead process left behind.
- */
-const OWNERS_DIR = path.join(os.tmpdir(), 'raftkv-chaos-netns');
-
-/**
  * One network namespace per server, made by a chaos run (`--net namespaces`) and removed
  * at its end: real partitions, as Jepsen makes them with iptables, so gRPC meets silent
  * loss and half-open connections instead of a message filter.
  *
  * Layout: a bridge `<runId>br` in the root namespace holds 10.213.X.1/24 (X chosen free
- * among the addresses in use); server i lives in namespace `<runId>-s<i>` behind a veth
- * pair (`<runId>v<i>` on the bridge, eth0 inside) with 10.213.X.(10+i). Clients, the
+ * among the addresses in use); the k-th server (1-based: s1 of s1..sN), id `<id>`, lives
+ * in namespace `<runId>-<id>` behind a veth pair (`<runId>v<k>` on the bridge, eth0
+ * inside) with 10.213.X.(10+k). Clients, the
  * admin calls and the tracing server stay in the root namespace and reach every server
  * through the bridge; only links between servers are ever cut.
  *
@@ -56,15 +48,15 @@ export class NetNamespaces {
   }
 
   /**
-   * Makes the bridge and a namespace per server (`ids`, in order). Throws, having removed
-   * whatever it made, when a step fails.
+   * Makes the bridge and a namespace per server (`ids`, in order). `beforeBuild` hears
+   * their names before any is made (a chaos run records them in its state file, so that
+   * the next run removes them if this one is killed: run-state.ts). Throws, having
+   * removed whatever it made, when a step fails.
    */
-  static async create(ids: readonly string[]): Promise<NetNamespaces> {
-    removeLeftovers();
+  static async create(ids: readonly string[], beforeBuild?: (net: NetNamespaces) => void): Promise<NetNamespaces> {
     const runId = `rk${randomBytes(2).toString('hex')}`;
     const net = new NetNamespaces(runId, await freeSubnet(), ids);
-    mkdirSync(OWNERS_DIR, { recursive: true });
-    writeFileSync(path.join(OWNERS_DIR, runId), JSON.stringify({ pid: process.pid, servers: ids.length }));
+    beforeBuild?.(net);
     try {
       await net.build();
     } catch (err) {
@@ -83,12 +75,20 @@ export class NetNamespaces {
     return `10.213.${this.subnet}.1`;
   }
 
+  /** The namespace of server `id`: `<runId>-<id>` (`rk1a2b-s1` for s1). */
   namespaceOf(id: string): string {
-    return `${this.runId}-s${this.index(id)}`;
+    this.index(id);
+    return `${this.runId}-${id}`;
   }
 
+  /** The address of the k-th server of `ids` (1-based, so s1 of s1..sN): 10.213.X.(10+k). */
   addressOf(id: string): string {
-    return `10.213.${this.subnet}.${10 + this.index(id)}`;
+    return `10.213.${this.subnet}.${11 + this.index(id)}`;
+  }
+
+  /** Every namespace of the run, in the order of `ids`. */
+  get namespaces(): string[] {
+    return this.ids.map((id) => this.namespaceOf(id));
   }
 
   /** The command prefix that runs a server's process inside its namespace (ip netns exec execs: the pid is the server's). */
@@ -117,7 +117,7 @@ export class NetNamespaces {
   teardownSync(): void {
     if (this.tornDown) return;
     this.tornDown = true;
-    removeNamespaces(this.runId, this.ids.length);
+    removeNetwork(this.namespaces, this.bridge);
   }
 
   private index(id: string): number {
@@ -132,7 +132,7 @@ export class NetNamespaces {
     await ip('link', 'set', this.bridge, 'up');
     for (const [i, id] of this.ids.entries()) {
       const ns = this.namespaceOf(id);
-      const hostSide = `${this.runId}v${i}`;
+      const hostSide = `${this.runId}v${i + 1}`;
       await ip('netns', 'add', ns);
       await ip('link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
       await ip('link', 'set', hostSide, 'master', this.bridge, 'up');
@@ -147,38 +147,10 @@ export class NetNamespaces {
   }
 }
 
-function removeNamespaces(runId: string, servers: number): void {
-  for (let i = 0; i < servers; i++) quietSync('ip', 'netns', 'del', `${runId}-s${i}`);
-  quietSync('ip', 'link', 'del', `${runId}br`);
-  rmSync(path.join(OWNERS_DIR, runId), { force: true });
-}
-
-/** Removes the namespaces and bridges of runs whose process is gone (killed with SIGKILL). */
-function removeLeftovers(): void {
-  let files: string[];
-  try {
-    files = readdirSync(OWNERS_DIR);
-  } catch {
-    return;
-  }
-  for (const runId of files.filter((f) => /^rk[0-9a-f]{4}$/.test(f))) {
-    try {
-      const { pid, servers } = JSON.parse(readFileSync(path.join(OWNERS_DIR, runId), 'utf8')) as { pid: number; servers: number };
-      if (alive(pid)) continue;
-      removeNamespaces(runId, servers);
-    } catch {
-      rmSync(path.join(OWNERS_DIR, runId), { force: true });
-    }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Removes namespaces (their veth pairs go with them) and a bridge, ignoring those already gone. */
+export function removeNetwork(namespaces: readonly string[], bridge: string | null): void {
+  for (const ns of namespaces) quietSync('ip', 'netns', 'del', ns);
+  if (bridge) quietSync('ip', 'link', 'del', bridge);
 }
 
 async function ip(...args: string[]): Promise<void> {

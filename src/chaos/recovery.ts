@@ -23,9 +23,10 @@ export function recoveries(faults: readonly AppliedFault[], history: readonly Hi
   });
 }
 
-/** min / median / max of the numbers, or null for none. */
+/** min / median / max of the numbers (the median of an even count is the mean of the two middle ones), or null for none. */
 export function spread(values: readonly number[]): { min: number; median: number; max: number } | null {
   if (values.length === 0) return null;
   const s = [...values].sort((a, b) => a - b);
-  return { min: s[0], median: s[Math.floor((s.length - 1) / 2)], max: s[s.length - 1] };
+  const mid = s.length >> 1;
+  return { min: s[0], median: s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2, max: s[s.length - 1] };
 }

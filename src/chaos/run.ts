@@ -5,13 +5,15 @@ import { KvClient } from '../client/kv-client.ts';
 import { freePorts } from '../cluster/free-ports.ts';
 import { ProcessCluster } from '../cluster/process-cluster.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../server/config.ts';
+import { injectedBug } from '../server/injected-bug.ts';
 import type { HistoryEntry } from '../../tracing/history.ts';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import { ChaosClients, type ClientOpReport } from './clients.ts';
-import { gradeRun, type Grade } from './grade.ts';
+import { gradeRun, plural, type Grade } from './grade.ts';
 import { Nemesis, type AppliedFault } from './nemesis.ts';
 import { NetNamespaces } from './netns.ts';
 import { recoveries, type Recovery } from './recovery.ts';
+import { cleanLeftovers, RunStateFile } from './run-state.ts';
 import { writeRunReport } from './report-hook.ts';
 import { planSchedule, formatSchedule, type FaultKind, type PlannedFault } from './schedule.ts';
 import { sleep, wallNow } from './time.ts';
@@ -58,6 +60,8 @@ export interface ChaosResult {
    * a while, e.g. at a restart under load), one line each; empty without --trace.
    */
   traceGaps: string[];
+  /** The known bug the servers ran with on purpose (RAFTKV_INJECT_BUG), or null. */
+  injectedBug: string | null;
   /** The run was cut short (Ctrl-C). */
   interrupted: boolean;
   seconds: number;
@@ -79,22 +83,27 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
   const runDir = path.resolve(opts.outDir);
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
+  for (const line of cleanLeftovers()) log(`cleaned up: ${line}`);
+  const bug = injectedBug({ ...process.env, ...opts.serverEnv });
+  if (bug) log(`RAFTKV_INJECT_BUG=${bug}: the servers run with a known bug, on purpose`);
   const schedule = planSchedule({ seed: opts.seed, durationMs: opts.durationMs, kinds: opts.kinds });
-  log(`seed ${opts.seed}: ${schedule.length} faults planned over ${(opts.durationMs / 1000).toFixed(0)} s (replay with --seed ${opts.seed}):\n${formatSchedule(schedule)}`);
+  log(`seed ${opts.seed}: ${plural(schedule.length, 'fault')} planned over ${(opts.durationMs / 1000).toFixed(0)} s (replay with --seed ${opts.seed}):\n${formatSchedule(schedule)}`);
 
   const ids = Array.from({ length: opts.servers }, (_, i) => `s${i + 1}`);
+  // What this run makes, on disk while it runs: a run killed with SIGKILL is cleaned by the next.
+  const state = new RunStateFile();
   let net: NetNamespaces | null = null;
   let netNote: string | undefined;
   if (opts.net === 'namespaces') {
     netNote = NetNamespaces.unavailable() ?? undefined;
     if (netNote === undefined) {
       try {
-        net = await NetNamespaces.create(ids);
+        net = await NetNamespaces.create(ids, (n) => state.update({ namespaces: n.namespaces, bridge: n.bridge }));
       } catch (err) {
         netNote = `could not make network namespaces: ${(err as Error).message}`;
       }
     }
-    if (net) log(`network namespaces ${net.runId}-s1..s${ids.length} on bridge ${net.bridge} (10.213.${net.subnet}.0/24): cuts drop packets`);
+    if (net) log(`network namespaces ${net.namespaceOf(ids[0])}..${net.namespaceOf(ids[ids.length - 1])} on bridge ${net.bridge} (10.213.${net.subnet}.0/24): cuts drop packets`);
     else log(`--net namespaces unavailable (${netNote}): cutting links in the servers instead`);
   }
   // Last resort on exit (an uncaught error, process.exit): nothing made here may outlive the run.
@@ -102,9 +111,15 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
   process.on('exit', onExit);
 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-chaos-'));
+  state.update({ tempDirs: [dataDir] });
   let collector: Collector | null = null;
   let cluster: ProcessCluster | null = null;
   let clients: ChaosClients | null = null;
+  // Faults are >= 500 ms apart, so a server (re)started is recorded before it can be paused.
+  const recordPids = setInterval(() => {
+    const pids = [...ids.map((id) => cluster?.pid(id)), ...(clients?.pids ?? [])].filter((p): p is number => p !== undefined);
+    state.update({ pids });
+  }, 100);
   const crashes: string[] = [];
   const history: HistoryEntry[] = [];
   const counts: OpCounts = { ok: 0, failed: 0, unknown: 0 };
@@ -216,9 +231,11 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
     clients?.killAll();
     await cluster?.stopAll().catch(() => undefined);
     await collector?.stop().catch(() => undefined);
+    clearInterval(recordPids);
     net?.teardownSync();
     process.off('exit', onExit);
     rmSync(dataDir, { recursive: true, force: true });
+    state.remove();
   }
 
   if (!opts.trace) writeFileSync(path.join(runDir, 'history.json'), JSON.stringify([...history].sort((a, b) => a.call - b.call), null, 0) + '\n');
@@ -239,12 +256,13 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
     recoveries: recoveries(applied, graded),
     grade,
     traceGaps,
+    injectedBug: bug,
     interrupted: signal.aborted,
     seconds: (wallNow() - started) / 1000,
   };
   const { traceReport, ...gradeForFile } = grade;
   writeFileSync(path.join(runDir, 'chaos.json'), JSON.stringify({ ...result, grade: gradeForFile }, null, 1) + '\n');
-  if (!signal.aborted) await writeRunReport(runDir, log, traceReport);
+  if (!signal.aborted) await writeRunReport(runDir, log, traceReport, { checks: grade.checks, faults: applied });
   result.grade = gradeForFile;
   return result;
 }

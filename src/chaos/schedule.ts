@@ -89,11 +89,30 @@ function pick<T>(rng: Rng, list: readonly T[]): T {
   return list[rng.int(0, list.length)];
 }
 
-/** `kill(leader)`, `netsplit(ring)`, `clock(skew -12000 ms, any#3)`: one fault, for lines and tables. */
-export function describeFault(f: PlannedFault): string {
-  const target = f.target.role === 'leader' ? 'leader' : `${f.target.role}#${f.target.index}`;
+/**
+ * Whom a fault hits, in words, as planned: `leader`, `a follower`, `leader+follower`,
+ * `any server`, ... (which follower or server is chosen at injection, from the fault's
+ * own seed); '' when the shape says it all (netsplit, slow-all).
+ */
+export function targetText(f: PlannedFault): string {
+  if (f.kind === 'kill') return { leader: 'leader', follower: 'a follower', two: 'leader+follower', 'two-followers': 'two followers', majority: 'leader+followers: a majority' }[f.variant] ?? f.variant;
+  if (f.kind === 'netsplit' || f.variant === 'slow-all') return '';
+  if (f.kind === 'oneway') return f.variant === 'follower-deaf' ? 'a follower' : 'leader';
+  return f.target.role === 'leader' ? 'leader' : f.target.role === 'follower' ? 'a follower' : 'any server';
+}
+
+/**
+ * One fault, for lines and tables: `kill(leader+follower)`, `netsplit(ring)`,
+ * `clock(skew -12000 ms, any server)`; with the servers it hit once injected,
+ * `kill(leader+follower -> s2,s4)`.
+ */
+export function describeFault(f: PlannedFault, servers: readonly string[] = []): string {
   const amount = f.amount === undefined ? '' : f.kind === 'clock' ? ` ${f.amount > 0 ? '+' : ''}${f.amount} ms` : ` ${f.amount} ms/fsync`;
-  return `${f.kind}(${f.variant}${amount}, ${target})`;
+  const hit = servers.length > 0 ? ` -> ${servers.join(',')}` : '';
+  const target = targetText(f);
+  // kill and pause are named by whom they hit, clock by whom too; the other shapes' names say it.
+  const shown = f.kind === 'kill' || f.kind === 'pause' ? target : f.kind === 'clock' ? `${f.variant}${amount}, ${target}` : `${f.variant}${amount}`;
+  return `${f.kind}(${shown}${hit})`;
 }
 
 /** The schedule as printed: one line per fault, `#n  +at s  for s  kind(variant, target)`. */

@@ -21,16 +21,36 @@ describe('raftkv chaos arguments', () => {
     expect(() => parseDuration('soon')).toThrow(/like 30s, 2m or 1500ms \(got "soon"\)/);
   });
 
+  it('takes numbers in plain decimal digits only, each option once, and a non-empty --out', () => {
+    for (const [args, reason] of [
+      [['--seed', '0x10'], /--seed must be an integer from 0 to 4294967295 in plain decimal digits \(got "0x10"\)/],
+      [['--seed', ' 5'], /got " 5"/],
+      [['--servers', '0x5'], /--servers must be an integer from 3 to 9/],
+      [['--servers', '3.0'], /got "3.0"/],
+      [['--seed', '-1'], /--seed takes a non-negative integer in plain decimal digits \(got "-1"\)/],
+      [['--seed', '1', '--seed', '2'], /--seed is given twice/],
+      [['--out', ''], /--out needs a directory/],
+      [['--duration', ' 15s'], /--duration takes a time like/],
+    ] as const) {
+      expect(() => parseChaosArgs([...args]), args.join(' ')).toThrow(reason);
+    }
+    expect(parseChaosArgs(['--seed', '0']).seed).toBe(0);
+  });
+
   it('refuses bad input with exit 2 and a reason, starting nothing', async () => {
     for (const [args, reason] of [
       [['--faults', 'kill,meteor'], /--faults takes a comma-separated list/],
-      [['--servers', '2'], /--servers must be an integer from 3 to 9 \(got "2"\)/],
+      [['--servers', '2'], /--servers must be an integer from 3 to 9 in plain decimal digits \(got "2"\)/],
       [['--net', 'wifi'], /--net takes "links" or "namespaces"/],
       [['--bogus'], /Unknown option '--bogus'/],
+      [['--seed', '-1'], /--seed takes a non-negative integer/],
     ] as const) {
       const r = await runRaftkv(['chaos', ...args]);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(reason);
+      // chaos's own usage, not the whole of raftkv's.
+      expect(r.stderr).toContain('raftkv chaos [--servers 5]');
+      expect(r.stderr).not.toContain('raftkv node --id');
     }
   });
 });

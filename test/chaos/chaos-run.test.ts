@@ -31,13 +31,17 @@ describe('raftkv chaos', () => {
     const failed = r.grade.checks.filter((c) => c.status === 'FAIL');
     expect(failed, `seed ${seed}:\n${failed.map((c) => `${c.rule}: ${c.offenders.join('\n')}`).join('\n')}\n${lines.join('\n')}`).toEqual([]);
     expect(r.grade.ok).toBe(true);
+    expect(r.injectedBug).toBeNull();
     expect(r.applied.length).toBeGreaterThan(0);
     expect(r.applied.every((a) => a.error === undefined), JSON.stringify(r.applied.map((a) => a.error))).toBe(true);
     expect(r.counts.ok).toBeGreaterThan(100);
     expect(r.grade.checks.map((c) => c.rule)).toEqual(['linearizability', 'no lost acknowledged write', 'final reads', 'no server crashed by itself', 'every step of the run completed', 'not stuck']);
     // The run directory holds what the checker graded.
-    const chaos = JSON.parse(readFileSync(path.join(tmp, 'clean', 'chaos.json'), 'utf8')) as { schedule: unknown[] };
+    const chaos = JSON.parse(readFileSync(path.join(tmp, 'clean', 'chaos.json'), 'utf8')) as { schedule: unknown[]; applied: { planned: { atMs: number }; startMs: number; endMs: number }[] };
     expect(chaos.schedule).toEqual(r.schedule);
+    // Fault times relative to the clients' start, as the schedule's: each starts at or after its planned time.
+    for (const a of chaos.applied) expect(a.startMs).toBeGreaterThanOrEqual(a.planned.atMs - 5);
+    for (const a of chaos.applied) expect(a.endMs).toBeGreaterThan(a.startMs);
   }, 150_000);
 
   it('reports a violation, exits 1 and prints the seed when followers serve stale reads', async () => {
@@ -52,10 +56,16 @@ describe('raftkv chaos', () => {
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     expect(code, output).toBe(1);
+    expect(output).toContain('RAFTKV_INJECT_BUG=stale-read: the servers run with a known bug, on purpose');
+    expect(JSON.parse(readFileSync(path.join(out, 'chaos.json'), 'utf8'))).toMatchObject({ injectedBug: 'stale-read' });
     expect(output).toMatch(/FAIL +linearizability/);
     expect(output).toContain(`FAIL seed ${seed}:`);
     expect(output).toContain(`raftkv chaos --seed ${seed}`);
     // Traced: every rule of the checker ran on the run directory, not only the history checks.
     for (const rule of ['election-safety', 'state-machine-safety', 'exactly-once', 'history-trace']) expect(output).toMatch(new RegExp(`(PASS|FAIL) +${rule}`));
+    // The page's rule table holds the chaos checks too, and the page lists the faults.
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    for (const rule of ['no lost acknowledged write', 'final reads', 'not stuck']) expect(html).toContain(rule);
+    expect(html).toContain('Faults (s after the clients started)');
   }, 150_000);
 });

@@ -1,9 +1,10 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NetNamespaces } from '../../src/chaos/netns.ts';
+import { cleanLeftovers } from '../../src/chaos/run-state.ts';
 
 /**
  * Real partitions for chaos runs (--net namespaces): a namespace per server behind a
@@ -50,14 +51,16 @@ describe.skipIf(why !== null)(`network namespaces${why ? ` (skipped: ${why})` : 
   }, 30_000);
 
   it('removes what a run killed with SIGKILL left behind, at the next start', async () => {
-    const orphan = await NetNamespaces.create(['a', 'b', 'c']);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-chaos-state-test-'));
+    const orphan = await NetNamespaces.create(['s1', 's2', 's3']);
+    expect(orphan.namespaces).toEqual([`${orphan.runId}-s1`, `${orphan.runId}-s2`, `${orphan.runId}-s3`]);
     // Its owner is now a process that has exited.
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
-    writeFileSync(path.join(os.tmpdir(), 'raftkv-chaos-netns', orphan.runId), JSON.stringify({ pid: dead, servers: 3 }));
-    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(orphan.runId);
-    net = await NetNamespaces.create(['a']);
+    writeFileSync(path.join(dir, 'x.json'), JSON.stringify({ owner: dead, pids: [], namespaces: orphan.namespaces, bridge: orphan.bridge, tempDirs: [] }));
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(`${orphan.runId}-s3`);
+    expect(cleanLeftovers(dir)[0]).toContain(`removed namespaces ${orphan.namespaces.join(', ')} and bridge ${orphan.bridge}`);
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(orphan.runId);
     expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(orphan.bridge);
-    net.teardownSync();
+    rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 });

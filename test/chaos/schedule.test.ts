@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FAULT_KINDS, formatSchedule, parseFaultKinds, planSchedule } from '../../src/chaos/schedule.ts';
+import { describeFault, FAULT_KINDS, formatSchedule, parseFaultKinds, planSchedule } from '../../src/chaos/schedule.ts';
 
 describe('chaos fault schedule', () => {
   it('is a function of the seed: the same seed plans the same faults, another seed others', () => {
@@ -36,6 +36,15 @@ describe('chaos fault schedule', () => {
     for (const shape of ['kill/leader', 'kill/two', 'kill/two-followers', 'kill/majority', 'pause/leader', 'partition/isolate-leader', 'netsplit/majority-minority', 'netsplit/bridge', 'netsplit/ring', 'oneway/leader-deaf', 'oneway/leader-mute', 'oneway/follower-deaf', 'clock/skew', 'disk/slow-all']) {
       expect(seen, shape).toContain(shape);
     }
+  });
+
+  it('names whom a fault hits in words, and the servers it hit once injected', () => {
+    const f = { n: 1, kind: 'kill', variant: 'two', target: { role: 'leader' }, atMs: 0, durationMs: 1000, seed: 1 } as const;
+    expect(describeFault(f)).toBe('kill(leader+follower)');
+    expect(describeFault(f, ['s2', 's4'])).toBe('kill(leader+follower -> s2,s4)');
+    expect(describeFault({ ...f, variant: 'follower', target: { role: 'follower', index: 913 } }, ['s3'])).toBe('kill(a follower -> s3)');
+    expect(describeFault({ ...f, kind: 'clock', variant: 'skew', amount: -1200, target: { role: 'any', index: 570 } })).toBe('clock(skew -1200 ms, any server)');
+    for (let seed = 1; seed <= 50; seed++) expect(formatSchedule(planSchedule({ seed, durationMs: 60_000, kinds: FAULT_KINDS }))).not.toMatch(/#\d+[,)]/);
   });
 
   it('refuses unknown fault kinds by name', () => {

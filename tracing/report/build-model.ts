@@ -4,7 +4,7 @@ import { runChecks, type CheckReport, type ExtraRule } from '../check/report.ts'
 import { linearizabilityOptions } from '../check/rule-linearizability.ts';
 import { Trace } from '../check/trace.ts';
 import { eventId, layOut } from './layout.ts';
-import type { ReportEvent, ReportModel, ReportOffender, ReportRule } from './model.ts';
+import type { ReportEvent, ReportModel, ReportOffender, ReportRule, ReportSection } from './model.ts';
 import { counterexamples, historyOps } from './operations.ts';
 import { laneTerms, termBand } from './terms.ts';
 
@@ -26,6 +26,8 @@ export interface ModelOptions {
   maxEvents?: number;
   /** Operation bars drawn at most (default MAX_OPS), besides a counterexample's. */
   maxOps?: number;
+  /** Titled lists of text rows to show below the notes (a chaos run's fault schedule). */
+  sections?: readonly ReportSection[];
 }
 
 /**
@@ -112,6 +114,7 @@ export function buildModel(runDir: string, opts: ModelOptions = {}): ReportModel
     rules,
     ok: report.ok,
     notes,
+    ...(opts.sections?.length ? { sections: opts.sections.map((s) => ({ title: s.title, rows: [...s.rows] })) } : {}),
   };
 }
 

@@ -67,6 +67,12 @@ export function drawReport(model: ReportModel): void {
   for (const n of model.notes) head.append('p').attr('class', 'note').attr('data-note', '').text(n);
   if (model.unmatchedReceives > 0) head.append('p').attr('class', 'note').text(`${model.unmatchedReceives} receives have no sender in the trace (lost with a killed process, or never sent to the tracing server): no arrow is drawn for them.`);
 
+  for (const s of model.sections ?? []) {
+    const sec = head.append('section').attr('class', 'extra').attr('data-section', s.title);
+    sec.append('h2').text(s.title);
+    sec.append('ol').attr('class', 'extra-rows').selectAll('li').data(s.rows).join('li').text((r) => r);
+  }
+
   // Page order: the picture first, then the counterexample, the operations, the rules.
   const lanesSec = root.append('section').attr('id', 'lanes');
   const cxSec = root.append('section').attr('id', 'counterexamples');

@@ -136,4 +136,12 @@ export interface ReportModel {
   ok: boolean;
   /** Notes shown at the top: caps applied, files missing. */
   notes: string[];
+  /** Sections a caller adds below the notes (a chaos run's faults), when given. */
+  sections?: ReportSection[];
+}
+
+/** A titled list of text rows, shown as given (ModelOptions.sections). */
+export interface ReportSection {
+  title: string;
+  rows: string[];
 }
