@@ -3,6 +3,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClusterConfig } from '../server/config.ts';
+import { lastLines } from './last-lines.ts';
 import { AdminClient } from '../transport/admin-client.ts';
 import type { WireStatus } from '../transport/wire.ts';
 
@@ -261,7 +262,10 @@ export class ProcessCluster {
   async waitFor(id: string, cond: (s: WireStatus) => boolean, timeoutMs: number, what: string): Promise<WireStatus> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.state(id) === 'down') throw new Error(`${id} exited while waiting for ${what}`);
+      if (this.state(id) === 'down') {
+        const tail = lastLines(this.logFile(id), 8);
+        throw new Error(`${id} exited while waiting for ${what}${tail.length > 0 ? `; last lines of its log:\n${tail.join('\n')}` : ''}`);
+      }
       const s = await this.status(id, 500).catch(() => null);
       if (s && cond(s)) return s;
       await sleep(50);

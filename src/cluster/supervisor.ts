@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import type { ClusterConfig } from '../server/config.ts';
 import { dirHolder, isAlive, processStart } from '../server/data-dir-lock.ts';
 import { readRemovedMarker } from '../server/removed-marker.ts';
 import { listenProblem } from './free-ports.ts';
+import { lastLines } from './last-lines.ts';
 import { ProcessCluster, type ServerExit } from './process-cluster.ts';
 import { removeSupervisorFile, show, writeSupervisorFile, type ManagedServer, type SupervisorRecord } from './supervisor-file.ts';
 
@@ -329,24 +329,6 @@ function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
   });
 }
 
-/** The last `n` non-empty lines of a file (from its last 16 KiB). */
-export function lastLines(file: string, n: number): string[] {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return [];
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const len = Math.min(size, 16_384);
-    const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    return buf.toString('utf8').split('\n').map((l) => l.trimEnd()).filter((l) => l !== '').slice(-n);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -78,12 +78,46 @@ function encodedSizeError(op: ClientOp): string | null {
   const texts = op.type === 'mget' ? op.keys : op.type === 'mput' ? op.pairs.flatMap((p) => [p.key, p.value]) : [op.key, op.type === 'put' ? op.value : ''];
   const bound = texts.reduce((n, t) => n + 6 * t.length + 8, COMMAND_ENVELOPE_BYTES);
   if (bound <= MAX_COMMAND_BYTES) return null;
-  const bytes = Buffer.byteLength(JSON.stringify(op), 'utf8') + COMMAND_ENVELOPE_BYTES;
+  const bytes = jsonBytes(op) + COMMAND_ENVELOPE_BYTES;
   if (bytes <= MAX_COMMAND_BYTES) return null;
   return (
     `${op.type} is ${bytes.toLocaleString('en-US')} bytes once JSON-encoded for the log (where a NUL or other control character takes 6 bytes); ` +
     `the limit is ${MAX_COMMAND_BYTES.toLocaleString('en-US')} bytes (1.5 MiB) per operation`
   );
+}
+
+/**
+ * Bytes of `JSON.stringify(value)` in UTF-8, counted without building it: an op within every
+ * per-value limit can be 96 MiB of JSON (256 values of 64 KiB of NULs), and building that
+ * string to measure it, in a server with a 256 MiB heap, is what ran one out of memory.
+ * Each string is measured by jsonStringBytes and stands in the skeleton as "".
+ */
+function jsonBytes(value: unknown): number {
+  let strings = 0;
+  const skeleton = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v !== 'string') return v;
+    strings += jsonStringBytes(v) - 2;
+    return '';
+  });
+  return Buffer.byteLength(skeleton, 'utf8') + strings;
+}
+
+/** UTF-8 bytes of a string as JSON.stringify writes it, quotes included (ES2019 well-formed escapes). */
+function jsonStringBytes(s: string): number {
+  let n = 2;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) n += 2; // \" \\
+    else if (c < 0x20) n += c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6; // \n or \u00XX
+    else if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff) {
+      n += 4; // a surrogate pair: one 4-byte character
+      i++;
+    } else if (c >= 0xd800 && c <= 0xdfff) n += 6; // a lone surrogate: \uDXXX
+    else n += 3;
+  }
+  return n;
 }
 
 /** What the leader proposes: the op checked, and its ttl turned into a deadline in log time. */

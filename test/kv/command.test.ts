@@ -12,6 +12,7 @@ import {
   type ClientOp,
   type Command,
 } from '../../src/kv/command.ts';
+import { seededRng } from '../../src/raft/rng.ts';
 
 const meta = { clientId: 'c1', opId: 7, firstUnacked: 5 };
 
@@ -118,6 +119,20 @@ describe('validateOp limits', () => {
     expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 3) })).toBeNull();
     expect(validateOp({ type: 'mput', pairs: nuls.slice(0, 4) })).toMatch(/the limit is 1,572,864 bytes/);
     expect(buildCommand(meta, { type: 'mput', pairs: nuls }, 1)).toEqual({ ok: false, error });
+  });
+
+  it('counts the JSON bytes of an op as JSON.stringify writes them, without building them (escapes, surrogates, any seed)', () => {
+    // Quotes, backslashes, short escapes, \u00XX controls, 2- and 3-byte characters, a
+    // surrogate pair, lone surrogates (escaped as \uDXXX), plain ASCII.
+    const alphabet = ['"', '\\', '\n', '\t', '\u0001', '\u001f', 'é', '€', '😀', '\ud800', '\udfff', 'a', 'z', ' '];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const rng = seededRng(seed);
+      const text = (n: number) => Array.from({ length: n }, () => alphabet[rng.int(0, alphabet.length)]).join('');
+      const op: ClientOp = { type: 'mput', pairs: Array.from({ length: 80 }, (_, i) => ({ key: `k${i}${text(5)}`, value: text(rng.int(9_000, 12_000)) })) };
+      const error = validateOp(op);
+      const counted = Number(/is ([\d,]+) bytes once JSON-encoded/.exec(error ?? '')?.[1].replace(/,/g, ''));
+      expect(counted, `seed ${seed}: ${error}`).toBe(Buffer.byteLength(JSON.stringify(op), 'utf8') + 1024);
+    }
   });
 
   it('refuses empty and non-string keys', () => {
