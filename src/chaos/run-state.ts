@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { processExists } from '../os/process-exists.ts';
 import { removeNetwork } from './netns.ts';
 
 /**
@@ -76,7 +77,7 @@ export function cleanLeftovers(dir = RUNS_DIR): string[] {
       rmSync(file, { force: true });
       continue;
     }
-    if (alive(st.owner)) continue;
+    if (processExists(st.owner)) continue;
     const killed = (st.pids ?? []).filter(ours);
     for (const pid of killed) {
       for (const sig of ['SIGCONT', 'SIGKILL'] as const) {
@@ -105,15 +106,6 @@ export function cleanLeftovers(dir = RUNS_DIR): string[] {
     lines.push(`a killed run (pid ${st.owner}) left ${what.length ? `things behind: ${what.join('; ')}` : 'nothing behind'}`);
   }
   return lines;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The process exists and is one of ours (a raftkv server or client), not a stranger that took a reused pid. */
