@@ -115,3 +115,22 @@ export function rewriteCommand(records: TraceRecord[], command: string, change: 
     } else if (r.tag === 'Commit' && r.body.operation === command) r.body.operation = next;
   }
 }
+
+/** The run's LeaderElected records, by term. */
+export function elections(records: TraceRecord[]): TraceRecord[] {
+  return records.filter((r) => r.tag === 'LeaderElected').sort((a, b) => Number(a.body.term) - Number(b.body.term));
+}
+
+/**
+ * Swaps the first leader's Commit and Apply of index 1 (what they say, not where they are):
+ * an Apply before its index's Commit. Returns the leader. Throws when the run lacks either.
+ */
+export function applyBeforeCommit(run: RunFiles): string {
+  const leader = elections(run.records)[0].host;
+  const own = hostRecords(run.records, leader);
+  const commit = own.find((r) => r.tag === 'Commit' && r.body.index === 1);
+  const apply = own.find((r) => r.tag === 'Apply' && r.body.index === 1);
+  if (!commit || !apply || !(commit.clock[leader] < apply.clock[leader])) throw new Error(`${leader} has no Commit of index 1 before its Apply`);
+  swapContent(commit, apply);
+  return leader;
+}

@@ -15,7 +15,7 @@ import { result, Trace } from '../../tracing/check/trace.ts';
 import type { TraceRecord } from '../../tracing/record.ts';
 import { formatShiViz } from '../../tracing/shiviz.ts';
 import { produceGoodRun, type GoodRun } from './good-run.ts';
-import { hostRecords, failingRules as failing, mutateRun, readRun, rewriteCommand, sameKeyWrites, swapContent, type RunFiles } from './mutate.ts';
+import { applyBeforeCommit, elections, hostRecords, failingRules as failing, mutateRun, readRun, rewriteCommand, sameKeyWrites, swapContent, type RunFiles } from './mutate.ts';
 
 const execFileP = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -65,10 +65,6 @@ function forwardedPut(records: TraceRecord[]): string {
   });
   if (!id) throw new Error('the good run has no cleanly forwarded put');
   return id;
-}
-
-function elections(records: TraceRecord[]): TraceRecord[] {
-  return tagOf(records, 'LeaderElected').sort((a, b) => Number(a.body.term) - Number(b.body.term));
 }
 
 describe('raftkv check on a real traced run (3 servers, two clients, a forwarded path, leader killed and restarted)', () => {
@@ -299,12 +295,7 @@ describe('raftkv check on a real traced run (3 servers, two clients, a forwarded
   describe('commit before apply', () => {
     it("an Apply before its index's Commit (on the leader) fails commit-before-apply only", () => {
       const dir = mutate((run) => {
-        const leader = elections(run.records)[0].host;
-        const own = hostRecords(run.records, leader);
-        const commit = own.find((r) => r.tag === 'Commit' && r.body.index === 1)!;
-        const apply = own.find((r) => r.tag === 'Apply' && r.body.index === 1)!;
-        expect(commit.clock[leader]).toBeLessThan(apply.clock[leader]);
-        swapContent(commit, apply);
+        applyBeforeCommit(run);
       });
       const report = expectFails(dir, ['commit-before-apply']);
       expect(ruleOf(report, 'commit-before-apply').offenders[0].message).toMatch(/Apply of index 1 on server\d does not happen after any Commit of index 1/);

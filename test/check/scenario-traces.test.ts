@@ -9,7 +9,7 @@ import { formatReport, runChecks, type CheckReport } from '../../tracing/check/r
 import { GENERAL_RULES } from '../../tracing/check/rules.ts';
 import type { HistoryEntry } from '../../tracing/history.ts';
 import type { TraceRecord } from '../../tracing/record.ts';
-import { failingRules, hostRecords, mutateRun, rewriteCommand, sameKeyWrites, swapContent, type RunFiles } from './mutate.ts';
+import { applyBeforeCommit, elections, failingRules, hostRecords, mutateRun, rewriteCommand, sameKeyWrites, type RunFiles } from './mutate.ts';
 
 /**
  * `raftkv check` on real scenario traces: every rule passes on the runs as they were
@@ -61,7 +61,6 @@ function check(name: string, dir = runs.get(name)!.dir): CheckReport {
 
 const tagged = (records: TraceRecord[], tag: string) => records.filter((r) => r.tag === tag);
 const isGrant = (r: TraceRecord) => r.tag === 'RequestVoteRes' && r.body.voteGranted === true && r.body.preVote !== true;
-const elections = (records: TraceRecord[]) => tagged(records, 'LeaderElected').sort((a, b) => Number(a.body.term) - Number(b.body.term));
 /** A host's records from its last ServerStart before `r` on. */
 function lifeOf(records: TraceRecord[], r: TraceRecord): TraceRecord[] {
   const own = hostRecords(records, r.host);
@@ -154,12 +153,7 @@ const MUTATIONS: Mutation[] = [
     fails: ['commit-before-apply'],
     on: ALL,
     change(run) {
-      const leader = elections(run.records)[0].host;
-      const own = hostRecords(run.records, leader);
-      const commit = own.find((r) => r.tag === 'Commit' && r.body.index === 1)!;
-      const apply = own.find((r) => r.tag === 'Apply' && r.body.index === 1)!;
-      expect(commit.clock[leader]).toBeLessThan(apply.clock[leader]);
-      swapContent(commit, apply);
+      applyBeforeCommit(run);
     },
   },
   {
