@@ -323,14 +323,7 @@ async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: Benc
       driver: 'node',
       servers: sys.members.length,
       traced: sys.name.includes('+trace'),
-      op,
-      concurrency,
-      clients: spread.label,
-      ops: res.ops,
-      errors: res.errors,
-      ...(res.firstError ? { firstError: res.firstError } : {}),
-      windowMs: res.windowMs,
-      opsPerSec: res.opsPerSec,
+      ...counts(op, concurrency, spread.label, res),
       ...res.latency,
       ...cpu.finish(),
       ...(traceBacklogMs === undefined ? {} : { traceBacklogMs }),
@@ -338,6 +331,20 @@ async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: Benc
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));
   }
+}
+
+/** The fields every row takes from its load, whichever client program drove it. */
+function counts(op: OpKind, concurrency: number, clients: string, res: { ops: number; errors: number; firstError?: string; windowMs: number; opsPerSec: number }) {
+  return {
+    op,
+    concurrency,
+    clients,
+    ops: res.ops,
+    errors: res.errors,
+    ...(res.firstError ? { firstError: res.firstError } : {}),
+    windowMs: res.windowMs,
+    opsPerSec: res.opsPerSec,
+  };
 }
 
 /**
@@ -370,14 +377,7 @@ async function runGoRow(sys: EtcdSystem, bin: string, op: OpKind, concurrency: n
     driver: 'go',
     servers: sys.members.length,
     traced: false,
-    op,
-    concurrency,
-    clients: spread.label,
-    ops: res.ops,
-    errors: res.errors,
-    ...(res.firstError ? { firstError: res.firstError } : {}),
-    windowMs: res.windowMs,
-    opsPerSec: res.opsPerSec,
+    ...counts(op, concurrency, spread.label, res),
     p50: latencyOf(res.p50),
     p90: latencyOf(res.p90),
     p99: latencyOf(res.p99),
