@@ -6,10 +6,6 @@ export type VectorClock = Record<string, number>;
 
 type Ordering = 'before' | 'after' | 'equal' | 'concurrent';
 
-export function tick(clock: VectorClock, host: string): VectorClock {
-  return { ...clock, [host]: (clock[host] ?? 0) + 1 };
-}
-
 /** Component-wise maximum: what a receiver knows after a message arrives. */
 export function merge(a: VectorClock, b: VectorClock): VectorClock {
   const out: VectorClock = { ...a };

@@ -2,11 +2,12 @@ import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
 import { parseClock, serializeClock, type VectorClock } from './clock.ts';
 import type { HistoryEntry } from './history.ts';
-import { TRACE_BATCH_BYTES, TRACE_MESSAGE_BYTES, TRACE_RECORD_BYTES, TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
+import { TRACE_BATCH_BYTES, TRACE_MESSAGE_BYTES, TRACE_RECORD_BYTES, TraceCollectorService, type WireBatch } from './proto.ts';
 import type { TraceRecord, TraceSink } from './record.ts';
 import { onBeforeSend } from './send-barrier.ts';
 import { Spool } from './spool.ts';
 import { TickBatch } from './tick-batch.ts';
+import { formatLine, parseLine } from './trace-line.ts';
 
 interface CollectorSinkOptions {
   /** host:port of the tracing server. */
@@ -24,6 +25,13 @@ interface CollectorSinkOptions {
 }
 
 const RECENT = 10_000;
+/** How long records wait to be streamed, ms, at most (they are in the spool already). */
+const STREAM_EVERY_MS = 5;
+/** Pending stream bytes that are sent at once rather than after STREAM_EVERY_MS. */
+const STREAM_NOW_BYTES = 1024 * 1024;
+
+/** A record as a trace line with its host's own counter, or a history entry's JSON. */
+type Item = { line: string; counter: number; spooled: boolean } | { history: string };
 
 /**
  * Streams one process's records to the tracing server. It never blocks or fails the
@@ -32,18 +40,27 @@ const RECENT = 10_000;
  */
 export class CollectorSink implements TraceSink {
   private readonly client: grpc.Client;
-  private call: grpc.ClientWritableStream<WireEnvelopeBatch> | null = null;
+  private call: grpc.ClientWritableStream<WireBatch> | null = null;
   /**
-   * What this turn of the event loop recorded: spooled in one write and sent as one
-   * stream message at its end, or sooner when a token is about to leave (send barrier).
+   * What this turn of the event loop recorded: spooled in one write when a token is about
+   * to leave (send barrier) or at the turn's end, and streamed at the turn's end.
    * Records not yet flushed when the process dies are lost from both places alike, and
    * no token named them, so the log stays consistent.
    */
-  private readonly pending = new TickBatch<{ env: WireEnvelope; spoolLine?: string }>((items) => this.flush(items));
+  private readonly pending = new TickBatch<Item>((items) => this.flush(items));
+  /** What flushes spooled since the last stream message, and its bytes. */
+  private outgoing: { lines: Buffer; history: string[] }[] = [];
+  private outgoingBytes = 0;
+  private streamTimer: NodeJS.Timeout | null = null;
   private unregister: () => void = () => undefined;
   private ended: Promise<void> | null = null;
-  /** The latest records, to send again after a broken stream. */
-  private recent: TraceRecord[] = [];
+  /**
+   * The latest records' lines, to send again after a broken stream, in a process without
+   * a spool; one with a spool resends from there instead. Held here, thousands of lines
+   * live long enough to be promoted, which made the garbage collector a traced leader's
+   * biggest cost.
+   */
+  private recent: { line: string; counter: number }[] = [];
   private warned = false;
   private reconnecting: NodeJS.Timeout | null = null;
   private closed = false;
@@ -100,20 +117,23 @@ export class CollectorSink implements TraceSink {
     return { sink, initialClock, spooled };
   }
 
-  write(record: TraceRecord): void {
+  /** `clock`: the record's clock as serializeClock writes it (the tracer has it at hand). */
+  write(record: TraceRecord, clock?: string): void {
     if (this.closed) return;
-    const wire = toWire(record);
-    this.remember(record);
-    this.pending.push({ env: { record: wire }, ...(this.spool ? { spoolLine: spoolLine(wire) } : {}) });
+    const line = formatLine(record.host, record.traceId, record.tag, JSON.stringify(record.body), clock ?? serializeClock(record.clock));
+    const item = { line, counter: record.clock[record.host] ?? 0, spooled: false };
+    this.remember(item);
+    this.pending.push(item);
   }
 
   writeHistory(entry: HistoryEntry): void {
-    if (!this.closed) this.pending.push({ env: { history: { json: JSON.stringify(entry) } } });
+    if (!this.closed) this.pending.push({ history: JSON.stringify(entry) });
   }
 
   /** Ends the stream and waits (at most `waitMs`) until the server has everything. */
   async close(waitMs = 2000): Promise<void> {
     this.pending.flush();
+    this.streamOut();
     this.unregister();
     this.closed = true;
     if (this.reconnecting) clearTimeout(this.reconnecting);
@@ -130,64 +150,124 @@ export class CollectorSink implements TraceSink {
     this.spool?.close();
   }
 
-  /** Resends a record the server lacks (from the spool or `recent`); it is spooled already. */
+  /** Resends a record of the spool the server lacks; it is spooled already. */
   private resend(record: TraceRecord): void {
-    this.remember(record);
-    this.pending.push({ env: { record: toWire(record) } });
+    const item = { line: formatLine(record.host, record.traceId ?? '', record.tag, JSON.stringify(record.body), serializeClock(record.clock)), counter: record.clock[record.host] ?? 0, spooled: true };
+    this.remember(item);
+    this.pending.push(item);
   }
 
-  private remember(record: TraceRecord): void {
-    this.recent.push(record);
+  private remember(item: { line: string; counter: number }): void {
+    if (this.spool) return;
+    this.recent.push(item);
     if (this.recent.length > 2 * RECENT) this.recent = this.recent.slice(-RECENT);
   }
 
-  private flush(items: { env: WireEnvelope; spoolLine?: string }[]): void {
-    const lines = items.flatMap((i) => (i.spoolLine === undefined ? [] : [i.spoolLine]));
+  private flush(items: Item[]): void {
+    // The turn's records as the one text the spool and the stream both take.
+    let text = '';
+    let count = 0;
+    let resent = false;
+    const history: string[] = [];
+    for (const item of items) {
+      if ('history' in item) history.push(item.history);
+      else {
+        text += `${item.line}\n`;
+        count++;
+        resent ||= item.spooled;
+      }
+    }
+    const lines = Buffer.from(text, 'utf8');
     // The spool, not the stream, is what makes the send barrier hold: what call.write()
     // takes waits in this process (gRPC buffers, HTTP/2 flow control: a loaded tracing
     // server reads late) and dies with it, while the message carrying the token may leave
     // on another connection first. Once this process is gone the tracing server reads
     // the spool (tracing/collector.ts), so the spool must hold every record the server
     // may lack: it rotates only while the stream keeps up.
-    if (lines.length > 0) this.spool?.appendLines(lines, !this.congested && !this.reconnecting);
-    // Reconnecting: `recent` holds the records, resent once the server is back.
+    if (this.spool && count > 0) {
+      const fresh = resent ? items.filter((i) => 'line' in i && !i.spooled) as { line: string }[] : null;
+      const data = fresh ? Buffer.from(fresh.map((i) => `${i.line}\n`).join(''), 'utf8') : lines;
+      this.spool.append(data, fresh ? fresh.length : count, !this.congested && !this.reconnecting);
+    }
+    // The stream, then, need not be written before the token leaves (a process without a
+    // spool loses what call.write() holds on a kill -9 either way): it takes what
+    // STREAM_EVERY_MS of turns recorded in one message, off the path of the messages the
+    // send barrier was flushed for. A stream message costs the sender and the tracing
+    // server tens of µs whatever it holds, once per turn that was most of what tracing
+    // cost a lightly loaded cluster.
+    this.outgoing.push({ lines, history });
+    this.outgoingBytes += lines.length;
+    if (this.outgoingBytes >= STREAM_NOW_BYTES) this.streamOut();
+    else this.streamTimer ??= setTimeout(() => this.streamOut(), STREAM_EVERY_MS);
+  }
+
+  /** Streams what the flushes since the last message spooled, as one message (or a few, for big values). */
+  private streamOut(): void {
+    if (this.streamTimer) clearTimeout(this.streamTimer);
+    this.streamTimer = null;
+    const parts = this.outgoing;
+    [this.outgoing, this.outgoingBytes] = [[], 0];
+    if (parts.length > 0) this.stream(parts);
+  }
+
+  private stream(parts: { lines: Buffer; history: string[] }[]): void {
+    // Reconnecting: the spool or `recent` holds the records, resent once the server is back.
     if (this.reconnecting || this.closed) return;
     // A server that found no tracing server at start did not learn where its clock goes on
     // (nor which applies its last life traced): its counters restarted, and streamed once
     // the tracing server is back they would be a second life under numbers the log already
     // holds. Its trace stays incomplete, as it warned, rather than wrong.
     if (!this.sendsTokens) return;
-    // Records of big values (a 64 KiB value is up to 384 KiB of JSON) add up fast: one
-    // stream message per TRACE_BATCH_BYTES, or a message over the limit would break the
-    // stream, and the resend after it would break it again, for good.
-    let batch: WireEnvelope[] = [];
-    let bytes = 0;
+    const lines = parts.length === 1 ? parts[0].lines : Buffer.concat(parts.map((p) => p.lines));
+    const history = parts.length === 1 ? parts[0].history : parts.flatMap((p) => p.history);
     const call = this.call ?? this.open();
-    for (const { env } of items) {
-      let size = envelopeBytes(env);
-      const sent = size > TRACE_RECORD_BYTES ? this.omitBody(env, size) : env;
-      if (sent === null) continue;
-      if (sent !== env) size = envelopeBytes(sent);
-      if (bytes > 0 && bytes + size > TRACE_BATCH_BYTES) {
-        this.writeBatch(call, batch);
-        [batch, bytes] = [[], 0];
-      }
-      batch.push(sent);
-      bytes += size;
-    }
-    if (batch.length > 0) this.writeBatch(call, batch);
+    const historyBytes = history.reduce((n, h) => n + h.length * 3, 0);
+    if (lines.length + historyBytes <= TRACE_BATCH_BYTES) this.writeBatch(call, { lines, history });
+    else this.writeInPieces(call, lines.toString('utf8'), history);
   }
 
-  private writeBatch(call: grpc.ClientWritableStream<WireEnvelopeBatch>, items: WireEnvelope[]): void {
-    if (call.write({ items }) || this.congested) return;
+  /**
+   * A turn's records of big values (a 64 KiB value is up to 384 KiB of JSON) add up fast:
+   * one stream message per TRACE_BATCH_BYTES, or a message over the limit would break the
+   * stream, and the resend after it would break it again, for good.
+   */
+  private writeInPieces(call: grpc.ClientWritableStream<WireBatch>, text: string, history: string[]): void {
+    let lines: string[] = [];
+    let bytes = 0;
+    const send = (more: string[] = []) => {
+      if (lines.length > 0 || more.length > 0) this.writeBatch(call, { lines: Buffer.from(lines.join(''), 'utf8'), history: more });
+      [lines, bytes] = [[], 0];
+    };
+    for (const raw of text.split('\n')) {
+      if (!raw) continue;
+      let line = `${raw}\n`;
+      let size = Buffer.byteLength(line, 'utf8');
+      if (size > TRACE_RECORD_BYTES) {
+        line = `${this.omitBody(raw, size)}\n`;
+        size = Buffer.byteLength(line, 'utf8');
+      }
+      if (bytes > 0 && bytes + size > TRACE_BATCH_BYTES) send();
+      lines.push(line);
+      bytes += size;
+    }
+    send();
+    for (const h of history) {
+      const size = Buffer.byteLength(h, 'utf8');
+      if (size > TRACE_RECORD_BYTES) this.warn(`${this.opts.host}: a history entry of ${size} bytes, over the ${TRACE_RECORD_BYTES} one trace message carries, was left out of the run's history.json`);
+      else send([h]);
+    }
+  }
+
+  private writeBatch(call: grpc.ClientWritableStream<WireBatch>, batch: WireBatch): void {
+    if (call.write(batch) || this.congested) return;
     this.congested = true;
     call.once('drain', () => (this.congested = false));
   }
 
-  private open(): grpc.ClientWritableStream<WireEnvelopeBatch> {
+  private open(): grpc.ClientWritableStream<WireBatch> {
     let done!: () => void;
     this.ended = new Promise((r) => (done = r));
-    const call = (this.client as unknown as { Stream: (cb: grpc.requestCallback<object>) => grpc.ClientWritableStream<WireEnvelopeBatch> }).Stream((err) => {
+    const call = (this.client as unknown as { Stream: (cb: grpc.requestCallback<object>) => grpc.ClientWritableStream<WireBatch> }).Stream((err) => {
       done();
       if (this.call === call) this.call = null;
       if (err && !this.closed) this.broken(err.details || err.message);
@@ -207,9 +287,22 @@ export class CollectorSink implements TraceSink {
       if (this.closed) return;
       if (!reply) return this.broken('still unreachable');
       const known = reply.clock[this.opts.host] ?? 0;
-      for (const r of this.recent) if ((r.clock[this.opts.host] ?? 0) > known) this.pending.push({ env: { record: toWire(r) } });
+      for (const r of this.spool ? this.spooledSince(known) : this.recent) if (r.counter > known) this.pending.push({ ...r, spooled: true });
     }, 1000);
     this.reconnecting.unref();
+  }
+
+  /**
+   * The spool's records of this host past `known`. The spool keeps them: it does not
+   * rotate while the stream is down (flush: mayRotate).
+   */
+  private spooledSince(known: number): { line: string; counter: number }[] {
+    const out: { line: string; counter: number }[] = [];
+    for (const line of this.spool!.records()) {
+      const p = parseLine(line);
+      if (p && p.host === this.opts.host && p.counter > known) out.push({ line: p.line, counter: p.counter });
+    }
+    return out;
   }
 
   /** LastClock, asked again (each call with a deadline of 1.5 s) until `budgetMs` passed. */
@@ -241,34 +334,21 @@ export class CollectorSink implements TraceSink {
   /**
    * What to send of a record no stream message can carry: its event, with the body
    * replaced by a note of its size (the clock stays, so the log stays valid; the spool
-   * keeps it whole); a history entry that big is left out, and said so.
+   * keeps it whole).
    */
-  private omitBody(env: WireEnvelope, bytes: number): WireEnvelope | null {
-    const note = `${bytes} bytes, over the ${TRACE_RECORD_BYTES} one trace message carries`;
-    if (env.record) return { record: { ...env.record, body: JSON.stringify({ bodyOmitted: note }) } };
-    (this.opts.warn ?? ((m: string) => console.error(m)))(`${this.opts.host}: a history entry of ${note} was left out of the run's history.json`);
-    return null;
+  private omitBody(line: string, bytes: number): string {
+    const p = parseLine(line);
+    const body = JSON.stringify({ bodyOmitted: `${bytes} bytes, over the ${TRACE_RECORD_BYTES} one trace message carries` });
+    return p ? formatLine(p.host, p.traceId, p.tag, body, p.clock) : '';
+  }
+
+  private warn(message: string): void {
+    (this.opts.warn ?? ((m: string) => console.error(m)))(message);
   }
 
   private warnOnce(message: string): void {
     if (this.warned) return;
     this.warned = true;
-    (this.opts.warn ?? ((m: string) => console.error(m)))(message);
+    this.warn(message);
   }
-}
-
-function envelopeBytes(env: WireEnvelope): number {
-  if (env.history) return 64 + Buffer.byteLength(env.history.json, 'utf8');
-  const r = env.record!;
-  return 64 + Buffer.byteLength(r.body, 'utf8') + r.clock.length + r.host.length + r.traceId.length + r.tag.length;
-}
-
-function toWire(r: TraceRecord): NonNullable<WireEnvelope['record']> {
-  // Canonical (sorted) here, so the tracing server can write the clock as received.
-  return { host: r.host, traceId: r.traceId, tag: r.tag, body: JSON.stringify(r.body), clock: serializeClock(r.clock) };
-}
-
-/** The record as one JSON line, reusing the body and clock already serialized for the wire. */
-function spoolLine(w: NonNullable<WireEnvelope['record']>): string {
-  return `{"host":${JSON.stringify(w.host)},"traceId":${JSON.stringify(w.traceId)},"tag":${JSON.stringify(w.tag)},"body":${w.body},"clock":${w.clock}}`;
 }

@@ -1,10 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
-import { isCanonicalClock, parseClock, type VectorClock } from './clock.ts';
-import { TRACE_MESSAGE_BYTES, TraceCollectorService, type WireEnvelope, type WireEnvelopeBatch } from './proto.ts';
-import type { TraceRecord } from './record.ts';
+import { statSync } from 'node:fs';
+import { parseClock, type VectorClock } from './clock.ts';
+import { TRACE_MESSAGE_BYTES, TraceCollectorService, type WireBatch } from './proto.ts';
 import { RunWriter } from './run-writer.ts';
-import { readSpool } from './spool.ts';
+import { readSpoolLines } from './spool.ts';
+import { parseLine, type LineParts } from './trace-line.ts';
 import { processExists } from '../src/os/process-exists.ts';
 
 interface CollectorOptions {
@@ -26,12 +27,6 @@ export interface Collector {
   stop(): Promise<void>;
 }
 
-
-/** Parsed JSON (so valid) that can go into a line as sent: one line, ending in its brace. */
-function asSent(json: string): boolean {
-  return json.endsWith('}') && !/[\n\r]/.test(json);
-}
-
 /**
  * A run directory's name that sorts by time: `${prefix}2026-11-23T09-40-12` (UTC, to the
  * second; colons become dashes so the name is a valid file name everywhere).
@@ -48,14 +43,30 @@ export function runName(prefix = ''): string {
 export async function startCollector(opts: CollectorOptions): Promise<Collector> {
   const writer = new RunWriter(opts.dir);
   const run = path.basename(path.resolve(opts.dir));
-  const last = new Map<string, VectorClock>();
+  /** Per host, its latest record's counter and clock (JSON): what LastClock answers. */
+  const last = new Map<string, { counter: number; clock: string }>();
 
-  const accept = (rec: TraceRecord, sent: { body: string; clock?: string }) => {
-    const own = rec.clock[rec.host] ?? 0;
-    const seen = last.get(rec.host)?.[rec.host] ?? 0;
-    if (own <= seen) return;
-    last.set(rec.host, rec.clock);
-    writer.add(rec, sent);
+  const accept = (p: LineParts) => {
+    if (p.counter <= (last.get(p.host)?.counter ?? 0)) return;
+    last.set(p.host, { counter: p.counter, clock: p.clock });
+    writer.addLine(p);
+  };
+
+  /** Every trace line of a chunk (lines end in a newline), read without copying it whole; how many. */
+  const acceptLines = (text: string): number => {
+    let lines = 0;
+    for (let start = 0; start < text.length; ) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = text.length;
+      if (end > start) {
+        // A malformed line is dropped; the sender's other records still count.
+        const p = parseLine(text.slice(start, end));
+        if (p) accept(p);
+        lines++;
+      }
+      start = end + 1;
+    }
+    return lines;
   };
 
   /**
@@ -66,11 +77,15 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
    * its pid is gone (checked on every timer tick, and at once when a stream breaks) the
    * records of that host its spool holds beyond what arrived are taken from there.
    */
-  const spools = new Map<string, { file: string; pid: number; done: boolean }>();
-  const recover = (host: string, file: string) => {
-    for (const rec of readSpool(file, run)) {
-      if (rec.host !== host || !rec.clock || typeof rec.clock !== 'object' || !rec.body || typeof rec.body !== 'object') continue;
-      accept({ host, traceId: rec.traceId ?? '', tag: rec.tag, body: rec.body, clock: rec.clock }, { body: JSON.stringify(rec.body) });
+  const spools = new Map<string, { file: string; pid: number; done: boolean; read: string }>();
+  const recover = (host: string, s: { file: string; read: string }) => {
+    // Unchanged since the last read (a Flush each 100 ms reads every live spool): skip it.
+    const read = stamp(s.file);
+    if (read === s.read) return;
+    s.read = read;
+    for (const line of readSpoolLines(s.file, run)) {
+      const p = parseLine(line);
+      if (p && p.host === host) accept(p);
     }
   };
   /** `all`: alive ones too (their spools are ahead of their streams, so nothing is taken twice). */
@@ -78,36 +93,24 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     for (const [host, s] of spools) {
       if (s.done || (!all && processExists(s.pid))) continue;
       s.done = !all || !processExists(s.pid);
-      recover(host, s.file);
+      recover(host, s);
     }
   };
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': TRACE_MESSAGE_BYTES });
   server.addService(TraceCollectorService.service, {
-    Stream(call: grpc.ServerReadableStream<WireEnvelopeBatch, object>, callback: grpc.sendUnaryData<object>) {
+    Stream(call: grpc.ServerReadableStream<WireBatch, object>, callback: grpc.sendUnaryData<object>) {
       let received = 0;
-      const take = (env: WireEnvelope) => {
-        received++;
-        try {
-          if (env.record) {
-            const r = env.record;
-            const body: unknown = JSON.parse(r.body);
-            if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('body is not a JSON object');
-            const clock = parseClock(r.clock);
-            // Written as sent when usable as is (and the clock in the order ShiViz lines use).
-            accept(
-              { host: r.host, traceId: r.traceId, tag: r.tag, body: body as Record<string, unknown>, clock },
-              { body: asSent(r.body) ? r.body : JSON.stringify(body), ...(asSent(r.clock) && isCanonicalClock(clock) ? { clock: r.clock } : {}) },
-            );
-          } else if (env.history) {
-            writer.addHistory(JSON.parse(env.history.json) as Record<string, unknown>);
+      call.on('data', (batch: WireBatch) => {
+        if (batch.lines.length > 0) received += acceptLines(batch.lines.toString('utf8'));
+        for (const json of batch.history) {
+          received++;
+          try {
+            writer.addHistory(JSON.parse(json) as Record<string, unknown>);
+          } catch {
+            // A malformed entry is dropped; the others still count.
           }
-        } catch {
-          // A malformed record is dropped; the sender's other records still count.
         }
-      };
-      call.on('data', (batch: WireEnvelopeBatch) => {
-        for (const env of batch.items) take(env);
       });
       call.on('end', () => callback(null, { received }));
       // The sender died mid-stream: keep what arrived, and take the rest from its spool.
@@ -116,8 +119,8 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     },
     LastClock(call: grpc.ServerUnaryCall<{ host: string; spool?: string; pid?: number }, object>, callback: grpc.sendUnaryData<object>) {
       const { host, spool, pid } = call.request;
-      if (host && spool && path.isAbsolute(spool) && pid) spools.set(host, { file: spool, pid, done: false });
-      callback(null, { clock: JSON.stringify(last.get(host) ?? {}), run });
+      if (host && spool && path.isAbsolute(spool) && pid) spools.set(host, { file: spool, pid, done: false, read: '' });
+      callback(null, { clock: last.get(host)?.clock ?? '{}', run });
     },
     Flush(_call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) {
       sweep(true);
@@ -139,7 +142,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     dir: opts.dir,
     run,
     writer,
-    lastClock: (h) => ({ ...(last.get(h) ?? {}) }),
+    lastClock: (h) => parseClock(last.get(h)?.clock ?? '{}'),
     flush: () => {
       sweep(true);
       writer.flush(true);
@@ -161,4 +164,18 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
       writer.close();
     },
   };
+}
+
+/** What identifies a spool's content now: inode and size of both segments. */
+function stamp(file: string): string {
+  return [file, `${file}.1`]
+    .map((f) => {
+      try {
+        const st = statSync(f);
+        return `${st.ino}:${st.size}`;
+      } catch {
+        return '-';
+      }
+    })
+    .join('/');
 }

@@ -8,20 +8,6 @@ const pkg = (grpc.loadPackageDefinition(definition).raftkv as grpc.GrpcObject).t
 
 export const TraceCollectorService = pkg.TraceCollector as grpc.ServiceClientConstructor;
 
-interface WireTraceRecord {
-  host: string;
-  traceId: string;
-  tag: string;
-  body: string;
-  clock: string;
-}
-
-export interface WireEnvelope {
-  kind?: 'record' | 'history';
-  record?: WireTraceRecord;
-  history?: { json: string };
-}
-
 /**
  * The largest message the tracing server accepts (64 MiB, as the servers' own gRPC
  * services). Senders put records in stream messages of at most TRACE_BATCH_BYTES (a
@@ -32,6 +18,10 @@ export const TRACE_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const TRACE_BATCH_BYTES = 4 * 1024 * 1024;
 export const TRACE_RECORD_BYTES = TRACE_MESSAGE_BYTES - 1024 * 1024;
 
-export interface WireEnvelopeBatch {
-  items: WireEnvelope[];
+/** One stream message (tracing.proto EnvelopeBatch). */
+export interface WireBatch {
+  /** Trace lines, each ending in a newline (tracing/trace-line.ts). */
+  lines: Buffer;
+  /** History entries as JSON. */
+  history: string[];
 }

@@ -15,7 +15,8 @@ export type Token = VectorClock;
 
 /** Where a tracer's records go: memory in tests, the tracing server in processes. */
 export interface TraceSink {
-  write(record: TraceRecord): void;
+  /** `clock`: the record's clock as serializeClock writes it, which the tracer keeps at hand. */
+  write(record: TraceRecord, clock?: string): void;
   /**
    * False when the records may never reach the log though tokens naming them would leave
    * (tracing off; a server that could not open its spool): the tracer then hands out no

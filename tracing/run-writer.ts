@@ -1,7 +1,8 @@
 import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TraceRecord } from './record.ts';
-import { formatJsonlLine, formatShiVizEvent, SHIVIZ_REGEX, type SerializedParts } from './shiviz.ts';
+import { formatJsonlLine, formatShiVizEvent, oneLine, SHIVIZ_REGEX, shivizEventOf, type SerializedParts } from './shiviz.ts';
+import type { LineParts } from './trace-line.ts';
 
 /**
  * The files of one traced run: shiviz.log and trace.jsonl grow as records arrive (ShiViz
@@ -54,6 +55,13 @@ export class RunWriter {
     this.events++;
   }
 
+  /** A record as a trace line (tracing/trace-line.ts): its line goes to trace.jsonl as is. */
+  addLine(parts: LineParts): void {
+    this.pendingShiviz.push(shivizEventOf(parts));
+    this.pendingJsonl.push(parts.line);
+    this.events++;
+  }
+
   addHistory(entry: Record<string, unknown>): void {
     this.history.push(entry);
     this.historyDirty = true;
@@ -62,8 +70,9 @@ export class RunWriter {
   /** Appends what arrived since the last flush; cheap enough to call often. */
   flush(force = false): void {
     if (this.pendingShiviz.length > 0) {
-      appendFileSync(this.shivizPath, this.pendingShiviz.map(endLine).join(''));
-      appendFileSync(this.jsonlPath, this.pendingJsonl.map(endLine).join(''));
+      // One pass over each chunk, not one per line, keeps U+2028/U+2029 from ending lines.
+      appendFileSync(this.shivizPath, oneLine(`${this.pendingShiviz.join('\n')}\n`));
+      appendFileSync(this.jsonlPath, oneLine(`${this.pendingJsonl.join('\n')}\n`));
       this.pendingShiviz = [];
       this.pendingJsonl = [];
     }
@@ -75,8 +84,4 @@ export class RunWriter {
       this.historyDirty = false;
     }
   }
-}
-
-function endLine(s: string): string {
-  return s.endsWith('\n') ? s : `${s}\n`;
 }

@@ -1,5 +1,6 @@
 import { parseClock, serializeClock, type VectorClock } from './clock.ts';
 import type { TraceRecord } from './record.ts';
+import type { LineParts } from './trace-line.ts';
 
 /**
  * The two files the collector writes: the ShiViz log people look at and trace.jsonl,
@@ -56,6 +57,20 @@ export function formatShiVizEvent(r: TraceRecord, sent: SerializedParts = {}): s
     text = `${bodyJson.slice(0, -1)}${bodyJson === '{}' ? '' : ','}"traceId":${JSON.stringify(r.traceId)}}`;
   }
   return `${r.host} ${oneLine(sent.clock ?? serializeClock(r.clock))}\n${r.tag} ${oneLine(text)}`;
+}
+
+/**
+ * One event from a trace line's parts (tracing/trace-line.ts), as formatShiVizEvent
+ * writes it, built from the text as sent: the tracing server's path, which parses no
+ * JSON for a record. The caller makes it one line (oneLine) with the rest of its chunk.
+ */
+export function shivizEventOf(p: LineParts): string {
+  if (p.traceId && p.body.includes('"traceId":')) {
+    // The body has a traceId key of its own somewhere: the record's replaces it, as above.
+    return formatShiVizEvent({ host: p.host, traceId: p.traceId, tag: p.tag, body: JSON.parse(p.body) as Record<string, unknown>, clock: {} }, p);
+  }
+  const text = p.traceId ? `${p.body.slice(0, -1)}${p.body === '{}' ? '' : ','}"traceId":${JSON.stringify(p.traceId)}}` : p.body;
+  return `${p.host} ${p.clock}\n${p.tag} ${text}`;
 }
 
 export function formatJsonl(records: readonly TraceRecord[]): string {
@@ -133,7 +148,7 @@ function requireToken(kind: string, value: string): void {
  * JSON.stringify escapes \n and \r but leaves U+2028/U+2029 raw, and ShiViz's `.` stops at
  * them as at a newline, which would cut the event short.
  */
-function oneLine(json: string): string {
+export function oneLine(json: string): string {
   return json.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 

@@ -42,21 +42,26 @@ export class Spool {
   }
 
   /**
-   * Appends records already serialized as JSON lines (no newline), in one write.
+   * Appends `count` records already serialized as trace lines (tracing/trace-line.ts),
+   * each ending in a newline, in one write: `data` is the same buffer the stream carries.
    * `mayRotate` false (the tracing server lags behind this process's stream): the segment
    * keeps growing rather than rotating away records the server may not have yet, up to
    * 10 x `keep` lines (beyond that the server has been away too long to wait for).
    */
-  appendLines(lines: string[], mayRotate = true): void {
-    if (lines.length === 0) return;
+  append(data: Buffer, count: number, mayRotate = true): void {
+    if (count === 0) return;
     if (this.lines >= this.keep && (mayRotate || this.lines >= 10 * this.keep)) this.rotate();
     this.fd ??= openSync(this.file, 'a');
     // Synchronous on purpose: the token that follows must not leave before these lines
     // are in the page cache, where a kill -9 of this process cannot take them. A write
     // may take fewer bytes than asked: it is repeated until all are in.
-    const data = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
     for (let off = 0; off < data.length; ) off += writeSync(this.fd, data, off, data.length - off);
-    this.lines += lines.length;
+    this.lines += count;
+  }
+
+  /** The lines of this run's records it holds now, oldest first (readSpoolLines). */
+  records(): string[] {
+    return readSpoolLines(this.file, this.run);
   }
 
   close(): void {
@@ -83,36 +88,12 @@ export class Spool {
 
 /**
  * The records of `run` in the spool at `file` (both segments), oldest first: what a
- * restarted process resends, and what the tracing server reads once a process died
- * (tracing/collector.ts), since a spool is written before the tokens naming its records
- * leave. A segment of another run counts as empty; a torn line (the process died
- * mid-write, before any token named it) ends its segment.
+ * restarted process resends. A segment of another run counts as empty; a torn line (the
+ * process died mid-write, before any token named it) ends its segment.
  */
 export function readSpool(file: string, run: string): TraceRecord[] {
-  // The older segment first; it can only be whole.
-  return [...readSegment(`${file}.1`, run), ...readSegment(file, run)];
-}
-
-function readSegment(file: string, run: string): TraceRecord[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return []; // none (yet), or removed with its data dir
-  }
-  const [header, ...rest] = text.split('\n');
-  let named: unknown;
-  try {
-    named = (JSON.parse(header) as { run?: unknown }).run;
-  } catch {
-    named = undefined;
-  }
-  if (named !== run) return [];
   const records: TraceRecord[] = [];
-  // The last piece has no newline after it: a whole line only if the write is done, so
-  // a reader racing a writer takes only lines that end.
-  for (const line of rest.slice(0, -1)) {
-    if (!line) continue;
+  for (const line of readSpoolLines(file, run)) {
     try {
       records.push(JSON.parse(line) as TraceRecord);
     } catch {
@@ -120,4 +101,34 @@ function readSegment(file: string, run: string): TraceRecord[] {
     }
   }
   return records;
+}
+
+/**
+ * The lines of `run`'s records in the spool at `file`, unparsed, oldest first: what the
+ * tracing server reads once a process died (tracing/collector.ts), since a spool is
+ * written before the tokens naming its records leave.
+ */
+export function readSpoolLines(file: string, run: string): string[] {
+  // The older segment first; it can only be whole.
+  return [...readSegment(`${file}.1`, run), ...readSegment(file, run)];
+}
+
+function readSegment(file: string, run: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return []; // none (yet), or removed with its data dir
+  }
+  const newline = text.indexOf('\n');
+  let named: unknown;
+  try {
+    named = (JSON.parse(newline < 0 ? text : text.slice(0, newline)) as { run?: unknown }).run;
+  } catch {
+    named = undefined;
+  }
+  if (named !== run || newline < 0) return [];
+  // The last piece has no newline after it: a whole line only if the write is done, so
+  // a reader racing a writer takes only lines that end.
+  return text.slice(newline + 1, text.lastIndexOf('\n')).split('\n').filter((l) => l.length > 0);
 }

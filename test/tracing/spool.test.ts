@@ -16,13 +16,15 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const rec = (n: number): TraceRecord => ({ host: 'server0', traceId: `t${n}`, tag: 'Apply', body: { index: n }, clock: { server0: n } });
 const line = (n: number) => JSON.stringify(rec(n));
 const counters = (records: TraceRecord[]) => records.map((r) => r.clock.server0);
+/** Lines as a sink hands them over: one buffer, each line ending in a newline. */
+const append = (spool: Spool, lines: string[], mayRotate = true) => spool.append(Buffer.from(lines.map((l) => `${l}\n`).join('')), lines.length, mayRotate);
 
 describe('Spool', () => {
   it('gives back what an earlier life of the same run appended, in order', () => {
     const first = new Spool(file, 'run-a');
     expect(first.load()).toEqual([]);
-    first.appendLines([line(1), line(2)]);
-    first.appendLines([line(3)]);
+    append(first, [line(1), line(2)]);
+    append(first, [line(3)]);
     first.close();
     expect(new Spool(file, 'run-a').load()).toEqual([rec(1), rec(2), rec(3)]);
   });
@@ -30,7 +32,7 @@ describe('Spool', () => {
   it('discards the records of another run', () => {
     const a = new Spool(file, 'run-a');
     a.load();
-    a.appendLines([line(1)]);
+    append(a, [line(1)]);
     a.close();
     expect(new Spool(file, 'run-b').load()).toEqual([]);
     expect(readFileSync(file, 'utf8')).toBe('{"run":"run-b"}\n');
@@ -39,7 +41,7 @@ describe('Spool', () => {
   it('stops at a torn last line (the process died mid-write)', () => {
     const a = new Spool(file, 'run-a');
     a.load();
-    a.appendLines([line(1), line(2)]);
+    append(a, [line(1), line(2)]);
     a.close();
     appendFileSync(file, line(3).slice(0, 20));
     expect(counters(new Spool(file, 'run-a').load())).toEqual([1, 2]);
@@ -49,7 +51,7 @@ describe('Spool', () => {
     const keep = 3;
     const a = new Spool(file, 'run-a', keep);
     a.load();
-    for (let n = 1; n <= 8; n++) a.appendLines([line(n)]);
+    for (let n = 1; n <= 8; n++) append(a, [line(n)]);
     a.close();
     expect(existsSync(`${file}.1`)).toBe(true);
     const got = counters(new Spool(file, 'run-a', keep).load());
@@ -62,7 +64,7 @@ describe('Spool', () => {
     const keep = 4;
     const a = new Spool(file, 'run-a', keep);
     a.load();
-    for (let n = 1; n <= 6; n++) a.appendLines([line(n)]);
+    for (let n = 1; n <= 6; n++) append(a, [line(n)]);
     a.close();
     const second = new Spool(file, 'run-a', keep);
     const loaded = counters(second.load());
@@ -74,9 +76,9 @@ describe('Spool', () => {
   it('does not rotate away records while the stream lags (mayRotate false), up to 10 x keep lines', () => {
     const spool = new Spool(file, 'run-a', 2);
     spool.load();
-    for (let n = 1; n <= 6; n++) spool.appendLines([line(n)], false);
+    for (let n = 1; n <= 6; n++) append(spool, [line(n)], false);
     expect(counters(readSpool(file, 'run-a'))).toEqual([1, 2, 3, 4, 5, 6]);
-    for (let n = 7; n <= 21; n++) spool.appendLines([line(n)], false);
+    for (let n = 7; n <= 21; n++) append(spool, [line(n)], false);
     // Past 10 x keep it rotates anyway; the segments still hold the latest records in order.
     const kept = counters(readSpool(file, 'run-a'));
     expect(kept.at(-1)).toBe(21);
@@ -87,7 +89,7 @@ describe('Spool', () => {
   it('a restart carries over every record the tracing server lacks, not only the latest keep', () => {
     const first = new Spool(file, 'run-a', 2);
     first.load();
-    for (let n = 1; n <= 5; n++) first.appendLines([line(n)], false);
+    for (let n = 1; n <= 5; n++) append(first, [line(n)], false);
     first.close();
     expect(counters(new Spool(file, 'run-a', 2).load((r) => r.clock.server0 > 1))).toEqual([1, 2, 3, 4, 5]);
     // What the next life (or the tracing server) finds: 2 to 5, unsent, though keep is 2.
@@ -97,7 +99,7 @@ describe('Spool', () => {
   it('a reader racing the writer takes only whole lines', () => {
     const spool = new Spool(file, 'run-a');
     spool.load();
-    spool.appendLines([line(1), line(2)]);
+    append(spool, [line(1), line(2)]);
     appendFileSync(file, line(3).slice(0, 10)); // a write under way
     expect(counters(readSpool(file, 'run-a'))).toEqual([1, 2]);
     spool.close();
