@@ -32,6 +32,7 @@ export class RunWriter {
 
   constructor(
     readonly dir: string,
+    /** The least time between routine rewrites of history.json, ms (0: every flush). */
     private readonly historyEveryMs = 2000,
   ) {
     mkdirSync(dir, { recursive: true });
@@ -81,7 +82,7 @@ export class RunWriter {
     // A long run's history is large and rewritten whole: a routine rewrite waits at least
     // 50 times as long as the last one took, so it stays under 2% of the server's time
     // however long the run (a 100k-operation history takes a few hundred ms to write).
-    const every = Math.max(this.historyEveryMs, 50 * this.historyWriteMs);
+    const every = this.historyEveryMs === 0 ? 0 : Math.max(this.historyEveryMs, 50 * this.historyWriteMs);
     if (this.historyDirty && (force || performance.now() - this.historyWrittenAt >= every)) {
       const t0 = performance.now();
       const sorted = [...this.history].sort((a, b) => (a.call as number) - (b.call as number));
