@@ -6,15 +6,6 @@ export type VectorClock = Record<string, number>;
 
 type Ordering = 'before' | 'after' | 'equal' | 'concurrent';
 
-/** Component-wise maximum: what a receiver knows after a message arrives. */
-export function merge(a: VectorClock, b: VectorClock): VectorClock {
-  const out: VectorClock = { ...a };
-  for (const [host, n] of Object.entries(b)) {
-    if (n > (out[host] ?? 0)) out[host] = n;
-  }
-  return out;
-}
-
 /** True when every counter of `a` is <= the same counter of `b`. */
 export function leq(a: VectorClock, b: VectorClock): boolean {
   for (const [host, n] of Object.entries(a)) {

@@ -1,4 +1,4 @@
-import { merge, type VectorClock } from './clock.ts';
+import type { VectorClock } from './clock.ts';
 import type { Token, TraceRecord, TraceSink } from './record.ts';
 
 /**
@@ -17,6 +17,8 @@ export class Tracer {
    * concatenations, not a sort and a JSON.stringify (most of what tracing cost a record).
    */
   private clockText: { before: string; after: string } | undefined;
+  /** The clock's hosts, sorted, each with its JSON name; until a receive brings a new host. */
+  private hosts: { host: string; json: string }[] | undefined;
 
   constructor(
     readonly host: string,
@@ -32,6 +34,7 @@ export class Tracer {
   /** Records a local action (or a send: its clock is the token to carry). */
   record(tag: string, body: Record<string, unknown>, traceId = ''): TraceRecord {
     const own = (this.clock[this.host] ?? 0) + 1;
+    if (own === 1) this.hosts = undefined; // this host's own first counter: a new key
     this.clock[this.host] = own;
     this.latest = undefined;
     const rec: TraceRecord = { host: this.host, traceId, tag, body, clock: { ...this.clock } };
@@ -48,9 +51,18 @@ export class Tracer {
 
   /** Records a receive action: merge what the sender knew, then tick. */
   receive(token: Token | undefined, tag: string, body: Record<string, unknown>, traceId = ''): TraceRecord {
+    // Merged in place (the clock is this tracer's own; records and tokens get copies), and
+    // the clock's text rebuilt only when a counter moved.
     if (token) {
-      this.clock = merge(this.clock, token);
-      this.clockText = undefined;
+      for (const h in token) {
+        const n = token[h];
+        const mine = this.clock[h];
+        if (mine === undefined ? n > 0 : n > mine) {
+          if (mine === undefined) this.hosts = undefined;
+          this.clock[h] = n;
+          this.clockText = undefined;
+        }
+      }
     }
     return this.record(tag, body, traceId);
   }
@@ -63,15 +75,15 @@ export class Tracer {
 
   /** serializeClock(this.clock) cut at this host's counter: `{...,"host":` and `,...}`. */
   private splitClockText(): { before: string; after: string } {
+    this.hosts ??= Object.keys(this.clock).sort().map((host) => ({ host, json: JSON.stringify(host) }));
     let before = '{';
     let after = '';
-    for (const h of Object.keys(this.clock).sort()) {
-      const n = this.clock[h];
-      if (h === this.host) before += `${before === '{' ? '' : ','}${JSON.stringify(h)}:`;
+    for (const { host, json } of this.hosts) {
+      const n = this.clock[host];
+      if (host === this.host) before += `${before === '{' ? '' : ','}${json}:`;
       else if (n > 0) {
-        const part = `${JSON.stringify(h)}:${n}`;
-        if (h < this.host) before += `${before === '{' ? '' : ','}${part}`;
-        else after += `,${part}`;
+        if (host < this.host) before += `${before === '{' ? '' : ','}${json}:${n}`;
+        else after += `,${json}:${n}`;
       }
     }
     return { before, after: `${after}}` };

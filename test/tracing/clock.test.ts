@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { compare, happensBefore, leq, merge, parseClock, serializeClock } from '../../tracing/clock.ts';
+import { compare, happensBefore, leq, parseClock, serializeClock } from '../../tracing/clock.ts';
+import { MemorySink } from '../../tracing/record.ts';
+import { Tracer } from '../../tracing/tracer.ts';
 
 describe('vector clock', () => {
-  it('merge takes the maximum per host without changing either side', () => {
-    const a = { x: 3, y: 1 };
-    const b = { y: 5, z: 2 };
-    expect(merge(a, b)).toEqual({ x: 3, y: 5, z: 2 });
-    expect(a).toEqual({ x: 3, y: 1 });
-    expect(b).toEqual({ y: 5, z: 2 });
+  it("a tracer's receive takes the maximum per host and ticks its own, leaving the token and earlier records alone", () => {
+    const sink = new MemorySink();
+    const t = new Tracer('y', sink, { x: 3, y: 1 });
+    const token = { y: 5, z: 2 };
+    const first = t.receive(token, 'Recv', {});
+    expect(first.clock).toEqual({ x: 3, y: 2, z: 2 });
+    expect(token).toEqual({ y: 5, z: 2 });
+    t.receive({ x: 9 }, 'Recv', {});
+    expect(first.clock).toEqual({ x: 3, y: 2, z: 2 });
+    expect(t.currentClock()).toEqual({ x: 9, y: 3, z: 2 });
   });
 
   it('leq treats a missing host as 0', () => {
