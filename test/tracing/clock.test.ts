@@ -7,10 +7,10 @@ describe('vector clock', () => {
   it("a tracer's receive takes the maximum per host and ticks its own, leaving the token and earlier records alone", () => {
     const sink = new MemorySink();
     const t = new Tracer('y', sink, { x: 3, y: 1 });
-    const token = { y: 5, z: 2 };
+    const token = { x: 1, z: 2 };
     const first = t.receive(token, 'Recv', {});
     expect(first.clock).toEqual({ x: 3, y: 2, z: 2 });
-    expect(token).toEqual({ y: 5, z: 2 });
+    expect(token).toEqual({ x: 1, z: 2 });
     t.receive({ x: 9 }, 'Recv', {});
     expect(first.clock).toEqual({ x: 3, y: 2, z: 2 });
     expect(t.currentClock()).toEqual({ x: 9, y: 3, z: 2 });
