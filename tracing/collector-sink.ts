@@ -189,15 +189,16 @@ export class CollectorSink implements TraceSink {
       const data = fresh ? Buffer.from(fresh.map((i) => `${i.line}\n`).join(''), 'utf8') : lines;
       this.spool.append(data, fresh ? fresh.length : count, !this.congested && !this.reconnecting);
     }
-    // The stream, then, need not be written before the token leaves (a process without a
-    // spool loses what call.write() holds on a kill -9 either way): it takes what
+    // The stream, then, need not be written before the token leaves: it takes what
     // STREAM_EVERY_MS of turns recorded in one message, off the path of the messages the
-    // send barrier was flushed for. A stream message costs the sender and the tracing
-    // server tens of µs whatever it holds, once per turn that was most of what tracing
-    // cost a lightly loaded cluster.
+    // send barrier was flushed for. A stream message has a fixed cost on both ends
+    // (HTTP/2 frames, an envelope, a turn of the tracing server's loop) whatever it holds.
     this.outgoing.push({ lines, history });
     this.outgoingBytes += lines.length;
-    if (this.outgoingBytes >= STREAM_NOW_BYTES) this.streamOut();
+    // A process without a spool (a client) has nothing but the stream: it writes there
+    // before the token leaves, as the barrier asks, so a kill -9 takes records and token
+    // together more often than not.
+    if (!this.spool || this.outgoingBytes >= STREAM_NOW_BYTES) this.streamOut();
     else this.streamTimer ??= setTimeout(() => this.streamOut(), STREAM_EVERY_MS);
   }
 
