@@ -1,6 +1,6 @@
 /**
  * Where tracing's cost goes, per process: `node --import tsx bench/trace-cost.ts [--conc 64]
- * [--rounds 3] [--seconds 3]`.
+ * [--rounds 3] [--seconds 3] [--only on|off]`.
  *
  * Starts a 3-server cluster with tracing off, then one with tracing on (and its tracing
  * server), `rounds` times in turn, and drives each with `conc` closed-loop put workers (4
@@ -25,6 +25,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '3' },
     root: { type: 'string', default: '/tmp' },
+    /** Only tracing off or only on (e.g. to profile this process with --cpu-prof). */
+    only: { type: 'string' },
   },
 });
 const conc = Number(values.conc);
@@ -78,7 +80,7 @@ const fmt = (r: Run) =>
 console.log(`trace-cost: 3 servers, ${conc} put workers (4 clients), ${seconds} s per run, ${rounds} rounds of off/on`);
 const runs: Run[] = [];
 for (let i = 0; i < rounds; i++) {
-  for (const traced of [false, true]) {
+  for (const traced of values.only === 'on' ? [true] : values.only === 'off' ? [false] : [false, true]) {
     const r = await once(traced);
     runs.push(r);
     console.log(fmt(r));
@@ -98,6 +100,7 @@ const mid = (traced: boolean): Run => {
     },
   };
 };
+if (values.only) process.exit(0);
 console.log('medians:');
 const [off, on] = [mid(false), mid(true)];
 console.log(fmt(off));

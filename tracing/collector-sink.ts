@@ -24,7 +24,8 @@ interface CollectorSinkOptions {
   warn?: (message: string) => void;
 }
 
-const RECENT = 10_000;
+/** What a process without a spool keeps of what it streamed, to resend after a break, bytes. */
+const RECENT_BYTES = 8 * 1024 * 1024;
 /** How long records wait to be streamed, ms, at most (they are in the spool already). */
 const STREAM_EVERY_MS = 5;
 /** Pending stream bytes that are sent at once rather than after STREAM_EVERY_MS. */
@@ -55,12 +56,14 @@ export class CollectorSink implements TraceSink {
   private unregister: () => void = () => undefined;
   private ended: Promise<void> | null = null;
   /**
-   * The latest records' lines, to send again after a broken stream, in a process without
-   * a spool; one with a spool resends from there instead. Held here, thousands of lines
-   * live long enough to be promoted, which made the garbage collector a traced leader's
-   * biggest cost.
+   * What a process without a spool streamed lately (4 to 8 MiB), to send again after a
+   * broken stream, as the chunks it sent: Buffers, whose bytes live outside the JavaScript
+   * heap. Kept as strings, thousands of lines lived long enough to be promoted, and the
+   * garbage collector became the biggest cost tracing added to a client. A process with a
+   * spool resends from there instead.
    */
-  private recent: { line: string; counter: number }[] = [];
+  private recent: { lines: Buffer; last: number }[] = [];
+  private recentBytes = 0;
   private warned = false;
   private reconnecting: NodeJS.Timeout | null = null;
   private closed = false;
@@ -121,9 +124,7 @@ export class CollectorSink implements TraceSink {
   write(record: TraceRecord, clock?: string): void {
     if (this.closed) return;
     const line = formatLine(record.host, record.traceId, record.tag, JSON.stringify(record.body), clock ?? serializeClock(record.clock));
-    const item = { line, counter: record.clock[record.host] ?? 0, spooled: false };
-    this.remember(item);
-    this.pending.push(item);
+    this.pending.push({ line, counter: record.clock[record.host] ?? 0, spooled: false });
   }
 
   writeHistory(entry: HistoryEntry): void {
@@ -152,21 +153,21 @@ export class CollectorSink implements TraceSink {
 
   /** Resends a record of the spool the server lacks; it is spooled already. */
   private resend(record: TraceRecord): void {
-    const item = { line: formatLine(record.host, record.traceId ?? '', record.tag, JSON.stringify(record.body), serializeClock(record.clock)), counter: record.clock[record.host] ?? 0, spooled: true };
-    this.remember(item);
-    this.pending.push(item);
+    this.pending.push({ line: formatLine(record.host, record.traceId ?? '', record.tag, JSON.stringify(record.body), serializeClock(record.clock)), counter: record.clock[record.host] ?? 0, spooled: true });
   }
 
-  private remember(item: { line: string; counter: number }): void {
-    if (this.spool) return;
-    this.recent.push(item);
-    if (this.recent.length > 2 * RECENT) this.recent = this.recent.slice(-RECENT);
+  /** Keeps a streamed chunk (no spool), dropping the oldest past RECENT_BYTES. */
+  private remember(lines: Buffer, last: number): void {
+    this.recent.push({ lines, last });
+    this.recentBytes += lines.length;
+    while (this.recentBytes > RECENT_BYTES && this.recent.length > 1) this.recentBytes -= this.recent.shift()!.lines.length;
   }
 
   private flush(items: Item[]): void {
     // The turn's records as the one text the spool and the stream both take.
     let text = '';
     let count = 0;
+    let last = 0;
     let resent = false;
     const history: string[] = [];
     for (const item of items) {
@@ -174,10 +175,12 @@ export class CollectorSink implements TraceSink {
       else {
         text += `${item.line}\n`;
         count++;
+        last = Math.max(last, item.counter);
         resent ||= item.spooled;
       }
     }
     const lines = Buffer.from(text, 'utf8');
+    if (!this.spool && count > 0) this.remember(lines, last);
     // The spool, not the stream, is what makes the send barrier hold: what call.write()
     // takes waits in this process (gRPC buffers, HTTP/2 flow control: a loaded tracing
     // server reads late) and dies with it, while the message carrying the token may leave
@@ -288,7 +291,12 @@ export class CollectorSink implements TraceSink {
       if (this.closed) return;
       if (!reply) return this.broken('still unreachable');
       const known = reply.clock[this.opts.host] ?? 0;
-      for (const r of this.spool ? this.spooledSince(known) : this.recent) if (r.counter > known) this.pending.push({ ...r, spooled: true });
+      if (this.spool) for (const r of this.spooledSince(known)) this.pending.push({ ...r, spooled: true });
+      // Whole chunks: the tracing server drops the lines of one it already has.
+      else {
+        for (const r of this.recent) if (r.last > known) this.outgoing.push({ lines: r.lines, history: [] });
+        this.streamOut();
+      }
     }, 1000);
     this.reconnecting.unref();
   }
