@@ -156,6 +156,12 @@ export class RaftStorage {
   private written: StoredState;
   private queue: Op[] = [];
   private flushing: Promise<void> | null = null;
+  /**
+   * state.db writes that follow resolved batches (watermark, commitIndex), settling when
+   * durable or failed: the next batch's log write does not wait for them, installs and
+   * compactions do.
+   */
+  private readonly stateWrites = new Set<Promise<void>>();
   /** The last snapshot write issued; settles (never rejects) when it ends. */
   private snapshotLane: Promise<void> = Promise.resolve();
   /** Set by the first failed write or fsync: after it, what is on disk is unknown. */
@@ -438,12 +444,13 @@ export class RaftStorage {
    */
   async idle(): Promise<void> {
     await this.flushing;
+    await Promise.all(this.stateWrites);
   }
 
   /** Resolves once every operation issued before it has settled; later ones are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.flushing;
+    await this.idle();
     await this.snapshotLane;
     this.log.close();
     this.state.close();
@@ -494,11 +501,12 @@ export class RaftStorage {
    * write and fsync, which the next batch's log write overlaps. Batches resolve in order.
    */
   private async flush(): Promise<void> {
-    await null; // saves issued in the same tick join the first batch
-    const stateWrites = new Set<Promise<void>>();
-    // Saves issued as earlier batches resolve arrive while the last state writes finish:
-    // look at the queue again after them.
-    for (; this.queue.length > 0 && !this.failure; await Promise.all(stateWrites)) await this.flushQueue(stateWrites);
+    // The first batch starts at once, inside the save() that found the lane idle: its
+    // append and fsync are under way before the caller goes on (RaftNode applies committed
+    // entries meanwhile). Saves issued while it is on its way go together in the next one.
+    // A save issued while the last watermark write is on its way starts its batch at once
+    // (a new flush) instead of waiting for that write's fsync.
+    while (this.queue.length > 0 && !this.failure) await this.flushQueue(this.stateWrites);
     this.flushing = null;
   }
 
@@ -633,8 +641,12 @@ export class RaftStorage {
       await this.putState({ ...this.written, stableIndex: from - 1 });
     }
     const replaced = Array.from({ length: Math.max(0, this.logLast - from + 1) }, (_, i) => entryId(from + i));
+    // Appending only (the common case): written and its fsync started at once, NeDB's
+    // bookkeeping beside the fsync. Nothing else is queued on log.db here: the lane awaits
+    // every write, compaction and rewrite before this one.
+    if (replaced.length === 0) await this.log.appendAndSync(entries.map(toLogDoc));
     // Issued back to back, so NeDB's executor runs them in this order and the fsync follows both writes.
-    await Promise.all([this.log.remove(replaced), this.log.insert(entries.map(toLogDoc)), this.log.sync()]);
+    else await Promise.all([this.log.remove(replaced), this.log.insert(entries.map(toLogDoc)), this.log.sync()]);
     this.logLast = from + entries.length - 1;
   }
 
