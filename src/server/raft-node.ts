@@ -429,15 +429,20 @@ export class RaftNode {
     this.membership.noteAppended(rd.entries);
     if (rd.confState !== null || rd.entries.some((e) => e.kind === 'config')) this.opts.onMembershipChange?.();
     this.opts.send(rd.messages);
+    // Every save fsyncs, so only what must survive a crash is saved: the core leaves a
+    // change of the commit index alone out of mustSync (a leader tells it again). Started
+    // before applying: the storage writes and starts the fsync at once, and the apply
+    // runs while the disk works (the AppendEntries reply still waits for the fsync).
+    const saved = rd.mustSync ? this.opts.storage.save(rd.hardState, rd.entries, rd.snapshot) : null;
+    // Awaited below; a throw before then (a bug) must not leave its failure unhandled.
+    saved?.catch(() => {});
     if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
     const removedBefore = this.removedIndex;
     this.applyCommitted(rd.committedEntries);
     if (rd.snapshot || rd.committedEntries.some((e) => e.kind === 'config')) this.opts.onMembershipChange?.();
     if (removedBefore === null && this.removedIndex !== null) this.opts.onRemoved?.(this.removedIndex);
     this.answerReads(rd.readStates);
-    // Every save fsyncs, so only what must survive a crash is saved: the core leaves a
-    // change of the commit index alone out of mustSync (a leader tells it again).
-    if (rd.mustSync) await this.opts.storage.save(rd.hardState, rd.entries, rd.snapshot);
+    if (saved) await saved;
     this.maybeSnapshot();
     if (this.stopped) return;
     this.opts.send(this.raft.advance(rd));
