@@ -333,8 +333,12 @@ export class RaftNode {
   }
 
   /**
-   * Proposes a command; resolves with its result once applied here. Proposals made in
-   * one turn of the event loop share one log append, one fsync and one AppendEntries.
+   * Proposes a command; resolves with its result once applied here. On an idle node
+   * (no Ready out) the proposals of one run of synchronous code (one gRPC message of
+   * client requests) go to the core right after it, in a microtask: the append, fsync
+   * and AppendEntries start without waiting out the turn of the event loop. While a Ready
+   * is out, proposals made in one turn go to the core together at its end (setImmediate):
+   * each call of Raft.propose is one more AppendEntries per follower in the next Ready.
    */
   propose(data: string, traceId?: string): Promise<ApplyResult | null> {
     if (!this.isLeader) return Promise.reject(new NotLeaderError(this.leaderId));
@@ -343,7 +347,10 @@ export class RaftNode {
     const limit = this.opts.maxEntryBytes ?? MAX_ENTRY_BYTES;
     if (bytes > limit) return Promise.reject(new EntryTooLargeError(bytes, limit));
     return new Promise((resolve, reject) => {
-      if (this.pendingProposals.length === 0) setImmediate(() => this.flushProposals());
+      if (this.pendingProposals.length === 0) {
+        if (this.draining) setImmediate(() => this.flushProposals());
+        else queueMicrotask(() => this.flushProposals());
+      }
       this.pendingProposals.push({ data, traceId, resolve, reject });
     });
   }
@@ -429,15 +436,20 @@ export class RaftNode {
     this.membership.noteAppended(rd.entries);
     if (rd.confState !== null || rd.entries.some((e) => e.kind === 'config')) this.opts.onMembershipChange?.();
     this.opts.send(rd.messages);
+    // Every save fsyncs, so only what must survive a crash is saved: the core leaves a
+    // change of the commit index alone out of mustSync (a leader tells it again). Started
+    // before applying: the storage writes and starts the fsync at once, and the apply
+    // runs while the disk works (the AppendEntries reply still waits for the fsync).
+    const saved = rd.mustSync ? this.opts.storage.save(rd.hardState, rd.entries, rd.snapshot) : null;
+    // Awaited below; a throw before then (a bug) must not leave its failure unhandled.
+    saved?.catch(() => {});
     if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
     const removedBefore = this.removedIndex;
     this.applyCommitted(rd.committedEntries);
     if (rd.snapshot || rd.committedEntries.some((e) => e.kind === 'config')) this.opts.onMembershipChange?.();
     if (removedBefore === null && this.removedIndex !== null) this.opts.onRemoved?.(this.removedIndex);
     this.answerReads(rd.readStates);
-    // Every save fsyncs, so only what must survive a crash is saved: the core leaves a
-    // change of the commit index alone out of mustSync (a leader tells it again).
-    if (rd.mustSync) await this.opts.storage.save(rd.hardState, rd.entries, rd.snapshot);
+    if (saved) await saved;
     this.maybeSnapshot();
     if (this.stopped) return;
     this.opts.send(this.raft.advance(rd));

@@ -15,6 +15,8 @@ interface NedbDatastore {
   persistence: { persistNewStateAsync(docs: Doc[]): Promise<void>; persistCachedDatabaseAsync(): Promise<void> };
   executor: { pushAsync<T>(task: () => Promise<T>): Promise<T> };
   insertAsync(docs: Doc[]): Promise<unknown>;
+  /** insertAsync without the executor: for use inside a task already running on it. */
+  _insertAsync(docs: Doc[]): Promise<unknown>;
   removeAsync(query: object, options: { multi: boolean }): Promise<number>;
   /** removeAsync without the executor: for use inside a task already running on it. */
   _removeAsync(query: object, options: { multi: boolean }): Promise<number>;
@@ -91,8 +93,8 @@ export class Datafile {
     const db = (wrapper as unknown as { __original?: NedbDatastore }).__original;
     if (!db?.executor) throw new Error('nedb-promises no longer exposes its @seald-io/nedb datastore as __original');
     if (typeof db.persistence?.persistNewStateAsync !== 'function') throw new Error('@seald-io/nedb no longer appends through persistence.persistNewStateAsync');
-    if (typeof db.persistence.persistCachedDatabaseAsync !== 'function' || typeof db._removeAsync !== 'function') {
-      throw new Error('@seald-io/nedb no longer exposes persistence.persistCachedDatabaseAsync and _removeAsync');
+    if (typeof db.persistence.persistCachedDatabaseAsync !== 'function' || typeof db._removeAsync !== 'function' || typeof db._insertAsync !== 'function') {
+      throw new Error('@seald-io/nedb no longer exposes persistence.persistCachedDatabaseAsync, _removeAsync and _insertAsync');
     }
     const loaded = db.getAllData().length;
     if (loaded !== content.live.size) {
@@ -104,6 +106,39 @@ export class Datafile {
   /** Appends `docs` (new _ids) as one write; durable after a later sync(). */
   insert(docs: Doc[]): Promise<void> {
     return this.appended(this.db.insertAsync(docs), docs.length);
+  }
+
+  /**
+   * Appends `docs` (new _ids) and fsyncs them, resolving once they are durable: the
+   * append is one synchronous write at the call and the fsync starts right after it,
+   * before NeDB sees the documents, whose bookkeeping (copies, checks, the _id index)
+   * then runs on its executor while the disk works, adding them to its memory only. The
+   * lines are the ones NeDB would append (our documents hold only strings and numbers).
+   * For the log's common case, a batch that only appends: call it only while no task is
+   * queued on this datafile (RaftStorage's log lane awaits each write before the next),
+   * or the fsync could pass a write NeDB has not made yet.
+   */
+  appendAndSync(docs: Doc[]): Promise<void> {
+    let synced: Promise<void>;
+    try {
+      const text = docs.map((d) => `${JSON.stringify(d)}\n`).join('');
+      this.handle.append(text);
+      this.size += Buffer.byteLength(text, 'utf8');
+      this.lines += docs.length;
+      this.options.emit({ type: 'append', file: this.path, lines: docs.length });
+      synced = this.handle.sync().then(() => this.options.emit({ type: 'fsync', file: this.path }));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const cached = this.db.executor.pushAsync(async () => {
+      this.memoryOnly = true;
+      try {
+        await this.db._insertAsync(docs);
+      } finally {
+        this.memoryOnly = false;
+      }
+    });
+    return Promise.all([synced, cached]).then(() => {});
   }
 
   /** Appends a `$$deleted` line per id (ids NeDB holds); durable after a later sync(). */

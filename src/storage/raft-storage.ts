@@ -31,7 +31,19 @@ export interface StorageOptions {
   rejoinEmpty?: boolean;
   /** The wall clock in ms, which the incarnation is kept at or above. Default Date.now. */
   now?: () => number;
+  /**
+   * The watermark (and commit index) written after each batch is fsynced at most once
+   * per this many ms: a write within that time of the last state.db fsync waits for the
+   * next one, at most this long (a new term or vote is always fsynced at once, and with
+   * it every earlier write). At a few hundred batches a second, one state.db fsync per
+   * batch contended with the log fsyncs on the critical path, on this node and its
+   * peers sharing a disk. Default WATERMARK_SYNC_MS (25); 0 fsyncs every write.
+   */
+  watermarkSyncMs?: number;
 }
+
+/** StorageOptions.watermarkSyncMs's default, in ms: one default Raft tick. */
+export const WATERMARK_SYNC_MS = 25;
 
 /** What open() did with --rejoin-empty (rejoinEmpty): null when the log was sound and kept. */
 export interface RejoinReport {
@@ -102,14 +114,16 @@ interface Deferred {
  * acknowledged watermark (StoredState.stableIndex): each batch writes and fsyncs the
  * log (and, beside it, a new term or vote: one fsync of latency), resolves, and then
  * writes the watermark with the hard state, so the watermark never covers what the log
- * does not hold durably, and trails what was acknowledged by one state.db write (about
- * one fsync: etcd's WAL, too, acknowledges on the log's own fsync). A log that loads
- * shorter than its watermark lost acknowledged entries and is refused
- * (LostEntriesError), while a torn last line, which only an append that never completed
- * can leave, is cut off as before. Entries acknowledged in the last moment before a
- * crash are fsynced in log.db but may not be under the watermark yet: only a loss of
- * those from a file already fsynced goes unnoticed. The watermark write of one batch
- * overlaps the log write of the next, so it costs neither latency nor throughput.
+ * does not hold durably, and trails what was acknowledged by one state.db write, fsynced
+ * within watermarkSyncMs (25 ms) of the one before (etcd's WAL, too, acknowledges on the
+ * log's own fsync). A log that loads shorter than its watermark lost acknowledged
+ * entries and is refused (LostEntriesError), while a torn last line, which only an
+ * append that never completed can leave, is cut off as before. Entries acknowledged in
+ * the last moments before a crash (up to watermarkSyncMs and an fsync) are fsynced in
+ * log.db but may not be under the durable watermark yet: only a loss of those from a
+ * file already fsynced goes unnoticed. The watermark write of one batch overlaps the log
+ * write of the next, and its fsyncs are spaced out so that they seldom compete with the
+ * log's (here and on peers sharing the disk): it costs neither latency nor throughput.
  *
  * Log compaction (Raft §7; the shape of etcd's Storage and hashicorp/raft's snapshot
  * store): with a snapshot at (S, T) the node holds entries 1..S through the snapshot and
@@ -156,6 +170,17 @@ export class RaftStorage {
   private written: StoredState;
   private queue: Op[] = [];
   private flushing: Promise<void> | null = null;
+  /**
+   * state.db writes that follow resolved batches (watermark, commitIndex), settling when
+   * durable or failed: the next batch's log write does not wait for them, installs and
+   * compactions do.
+   */
+  private readonly stateWrites = new Set<Promise<void>>();
+  /** When state.db's last fsync was issued (performance.now(), ms). */
+  private stateSyncedAt = -Infinity;
+  /** A watermark write is not fsynced yet; `stateSyncTimer` will. */
+  private stateUnsynced = false;
+  private stateSyncTimer: NodeJS.Timeout | null = null;
   /** The last snapshot write issued; settles (never rejects) when it ends. */
   private snapshotLane: Promise<void> = Promise.resolve();
   /** Set by the first failed write or fsync: after it, what is on disk is unknown. */
@@ -171,6 +196,7 @@ export class RaftStorage {
     /** What open() did with rejoinEmpty; null when it kept the log. */
     readonly rejoined: RejoinReport | null,
     private readonly emit: (event: StorageEvent) => void,
+    private readonly watermarkSyncMs: number,
   ) {
     const { entries, snapshot, hardState } = loaded;
     const last = entries.at(-1);
@@ -257,7 +283,7 @@ export class RaftStorage {
     const written: StoredState = { ...stored, stableIndex: lastIndex, incarnation: Math.max(stored.incarnation + 1, (options.now ?? Date.now)()) };
     await Promise.all([state.put(toStateDoc(written)), state.sync()]);
     const loaded = { hardState: stored.hardState, entries: log.entries, snapshot };
-    return new RaftStorage(dir, logDatafile, state, loaded, written, rejoined, emit);
+    return new RaftStorage(dir, logDatafile, state, loaded, written, rejoined, emit, options.watermarkSyncMs ?? WATERMARK_SYNC_MS);
   }
 
   /**
@@ -438,12 +464,16 @@ export class RaftStorage {
    */
   async idle(): Promise<void> {
     await this.flushing;
+    if (this.stateUnsynced) this.syncStateNow();
+    await Promise.all(this.stateWrites);
   }
 
   /** Resolves once every operation issued before it has settled; later ones are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.flushing;
+    await this.idle();
+    if (this.stateSyncTimer) clearTimeout(this.stateSyncTimer);
+    this.stateSyncTimer = null;
     await this.snapshotLane;
     this.log.close();
     this.state.close();
@@ -494,11 +524,12 @@ export class RaftStorage {
    * write and fsync, which the next batch's log write overlaps. Batches resolve in order.
    */
   private async flush(): Promise<void> {
-    await null; // saves issued in the same tick join the first batch
-    const stateWrites = new Set<Promise<void>>();
-    // Saves issued as earlier batches resolve arrive while the last state writes finish:
-    // look at the queue again after them.
-    for (; this.queue.length > 0 && !this.failure; await Promise.all(stateWrites)) await this.flushQueue(stateWrites);
+    // The first batch starts at once, inside the save() that found the lane idle: its
+    // append and fsync are under way before the caller goes on (RaftNode applies committed
+    // entries meanwhile). Saves issued while it is on its way go together in the next one.
+    // A save issued while the last watermark write is on its way starts its batch at once
+    // (a new flush) instead of waiting for that write's fsync.
+    while (this.queue.length > 0 && !this.failure) await this.flushQueue(this.stateWrites);
     this.flushing = null;
   }
 
@@ -633,8 +664,12 @@ export class RaftStorage {
       await this.putState({ ...this.written, stableIndex: from - 1 });
     }
     const replaced = Array.from({ length: Math.max(0, this.logLast - from + 1) }, (_, i) => entryId(from + i));
+    // Appending only (the common case): written and its fsync started at once, NeDB's
+    // bookkeeping beside the fsync. Nothing else is queued on log.db here: the lane awaits
+    // every write, compaction and rewrite before this one.
+    if (replaced.length === 0) await this.log.appendAndSync(entries.map(toLogDoc));
     // Issued back to back, so NeDB's executor runs them in this order and the fsync follows both writes.
-    await Promise.all([this.log.remove(replaced), this.log.insert(entries.map(toLogDoc)), this.log.sync()]);
+    else await Promise.all([this.log.remove(replaced), this.log.insert(entries.map(toLogDoc)), this.log.sync()]);
     this.logLast = from + entries.length - 1;
   }
 
@@ -664,12 +699,47 @@ export class RaftStorage {
     const next = { ...this.written, hardState: hardState ?? this.written.hardState, stableIndex: this.durableLastIndex() };
     // A vote's batch wrote it all already (writeHardState).
     if (next.stableIndex === this.written.stableIndex && sameHardState(next.hardState, this.written.hardState)) return Promise.resolve();
-    return this.putState(next);
+    return this.putState(next, true);
   }
 
-  private putState(next: StoredState): Promise<void> {
+  /**
+   * Writes `next` to state.db and fsyncs it; with `lazy` (a watermark after a batch),
+   * the fsync waits up to watermarkSyncMs after the last one (stateSyncTimer). A write
+   * that is not fsynced yet can only be lost, leaving the earlier watermark: lower, never
+   * past the log. Writes are appended in call order, and every fsync covers all before it.
+   */
+  private putState(next: StoredState, lazy = false): Promise<void> {
     this.written = next;
-    return Promise.all([this.state.put(toStateDoc(next)), this.state.sync()]).then(() => {});
+    const put = this.state.put(toStateDoc(next));
+    const wait = this.stateSyncedAt + this.watermarkSyncMs - performance.now();
+    if (!lazy || wait <= 0) return Promise.all([put, this.syncState()]).then(() => {});
+    this.stateUnsynced = true;
+    this.stateSyncTimer ??= setTimeout(() => {
+      this.stateSyncTimer = null;
+      if (this.stateUnsynced && !this.failure) this.syncStateNow();
+    }, wait).unref();
+    return put;
+  }
+
+  /** state.db's fsync, covering every write issued before it. */
+  private syncState(): Promise<void> {
+    this.stateUnsynced = false;
+    this.stateSyncedAt = performance.now();
+    if (this.stateSyncTimer) clearTimeout(this.stateSyncTimer);
+    this.stateSyncTimer = null;
+    return this.state.sync();
+  }
+
+  /** A deferred watermark fsync, now, tracked with the state writes (idle() and installs wait for it). */
+  private syncStateNow(): void {
+    const done: Promise<void> = this.syncState().then(
+      () => void this.stateWrites.delete(done),
+      (err: unknown) => {
+        this.stateWrites.delete(done);
+        this.fail(err, []);
+      },
+    );
+    this.stateWrites.add(done);
   }
 
   private fail(err: unknown, ops: Op[]): void {

@@ -32,6 +32,8 @@ describe('a crash at each step of taking a snapshot and compacting the log', () 
     await store.save({ term: 2, votedFor: 'n1', commitIndex: 25 }, saved);
     await store.saveSnapshot(snap(10, 1));
     await store.compactLog(5);
+    // The watermark of the save above is durable (its fsync may wait watermarkSyncMs).
+    await store.idle();
 
     recorder.recording = true;
     await store.saveSnapshot(snap(20, 1));
