@@ -7,7 +7,7 @@ import { isReadOp, opKeys, opValue } from '../kv/op-info.ts';
 import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { opFromWire } from '../transport/op-codec.ts';
 import { splitBatch } from '../transport/wire-size.ts';
-import { SendBatch } from '../transport/send-batch.ts';
+import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
 import { EntryTooLargeError, NotLeaderError } from './errors.ts';
 import type { Forwarder } from './forwarder.ts';
@@ -75,9 +75,9 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
       let open = true;
       let inFlight = 0;
       let halfClosed = false;
-      // Replies go together (SendBatch): the one to a lone request at once, after its
+      // Replies go together (TickBatch): the one to a lone request at once, after its
       // result's microtasks; those to many requests in flight at the end of the turn.
-      const replies = new SendBatch<WireClientReply>((batch) => {
+      const replies = new TickBatch<WireClientReply>((batch) => {
         if (!open) return;
         beforeSend();
         for (const replies of splitBatch(batch)) call.write({ replies });
@@ -108,7 +108,7 @@ export function kvHandlers(ctx: KvServiceContext): grpc.UntypedServiceImplementa
             .then((reply) => {
               inFlight--;
               // A reply after the caller hung up has no one to read it; the work itself is done.
-              if (open) replies.push({ ...reply, callId: req.callId }, inFlight > 0);
+              if (open) replies.push({ ...reply, callId: req.callId }, inFlight === 0);
               endIfDone();
             });
         }

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { beforeSend } from '../../tracing/send-barrier.ts';
+import { TickBatch } from '../../tracing/tick-batch.ts';
 import type { WireClientReply, WireClientRequest } from './wire.ts';
-import { SendBatch } from './send-batch.ts';
 import { splitBatch } from './wire-size.ts';
 
 export type SessionRequest = Omit<WireClientRequest, 'callId' | 'timeoutMs'>;
@@ -47,9 +47,9 @@ export class CallStream {
   /**
    * Calls not written yet, sent as one message (several if they are big): at once after
    * the caller's synchronous code when no other call is pending, else at the end of the
-   * turn of the event loop (SendBatch).
+   * turn of the event loop (TickBatch).
    */
-  private readonly outbox = new SendBatch<WireClientRequest>((requests) => {
+  private readonly outbox = new TickBatch<WireClientRequest>((requests) => {
     beforeSend();
     for (const r of requests) {
       const call = this.pending.get(r.callId);
@@ -72,9 +72,9 @@ export class CallStream {
         this.pending.delete(callId);
         reject(new CallError(`${this.label}: no reply within ${timeoutMs} ms`, written));
       }, timeoutMs);
-      const busy = this.pending.size > 0;
+      const alone = this.pending.size === 0;
       this.pending.set(callId, { resolve, reject, timer, written: false });
-      this.outbox.push({ ...request, callId, timeoutMs: Math.ceil(timeoutMs) }, busy);
+      this.outbox.push({ ...request, callId, timeoutMs: Math.ceil(timeoutMs) }, alone);
     });
   }
 
