@@ -334,11 +334,7 @@ export class RaftNode {
 
   /**
    * Proposes a command; resolves with its result once applied here. Proposals made in
-   * one run of synchronous code (one gRPC message of client requests) go to the core
-   * together, right after it, in a microtask rather than a later turn of the event loop:
-   * an idle node starts the append, fsync and AppendEntries without waiting out the turn.
-   * Proposals arriving while a Ready is being persisted wait in the core and share the
-   * next one's log append, fsync and AppendEntries.
+   * one turn of the event loop share one log append, one fsync and one AppendEntries.
    */
   propose(data: string, traceId?: string): Promise<ApplyResult | null> {
     if (!this.isLeader) return Promise.reject(new NotLeaderError(this.leaderId));
@@ -347,7 +343,7 @@ export class RaftNode {
     const limit = this.opts.maxEntryBytes ?? MAX_ENTRY_BYTES;
     if (bytes > limit) return Promise.reject(new EntryTooLargeError(bytes, limit));
     return new Promise((resolve, reject) => {
-      if (this.pendingProposals.length === 0) queueMicrotask(() => this.flushProposals());
+      if (this.pendingProposals.length === 0) setImmediate(() => this.flushProposals());
       this.pendingProposals.push({ data, traceId, resolve, reject });
     });
   }
