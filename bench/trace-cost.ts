@@ -1,6 +1,6 @@
 /**
  * Where tracing's cost goes, per process: `node --import tsx bench/trace-cost.ts [--conc 64]
- * [--rounds 3] [--seconds 3] [--only on|off]`.
+ * [--rounds 3] [--seconds 3] [--only on|off] [--cpu-prof DIR]`.
  *
  * Starts a 3-server cluster with tracing off, then one with tracing on (and its tracing
  * server), `rounds` times in turn, and drives each with `conc` closed-loop put workers (4
@@ -12,6 +12,8 @@
  *
  * Not part of `npm run bench`: a tool for finding what tracing costs where (issue 18).
  */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { installCleanupHandlers } from './cleanup.ts';
 import { startRaftkv } from './raftkv-target.ts';
@@ -27,6 +29,8 @@ const { values } = parseArgs({
     root: { type: 'string', default: '/tmp' },
     /** Only tracing off or only on (e.g. to profile this process with --cpu-prof). */
     only: { type: 'string' },
+    /** V8 CPU profiles of the servers, one per process, into this directory (bench/cpu-prof.mjs). */
+    'cpu-prof': { type: 'string' },
   },
 });
 const conc = Number(values.conc);
@@ -45,7 +49,9 @@ interface Run {
 }
 
 async function once(traced: boolean): Promise<Run> {
-  const sys = await startRaftkv({ servers: 3, root: values.root!, ...(traced ? { traceServer: starter! } : {}) });
+  const prof = values['cpu-prof'] ? { env: { NODE_OPTIONS: `--import ${new URL('./cpu-prof.mjs', import.meta.url).pathname}`, BENCH_CPU_PROF_DIR: path.resolve(values['cpu-prof'], traced ? 'on' : 'off') } } : {};
+  if (prof.env) mkdirSync(prof.env.BENCH_CPU_PROF_DIR, { recursive: true });
+  const sys = await startRaftkv({ servers: 3, root: values.root!, ...prof, ...(traced ? { traceServer: starter! } : {}) });
   try {
     const leader = await sys.leader();
     const members = sys.members;
