@@ -151,7 +151,10 @@ export class CollectorSink implements TraceSink {
   private serialized(record: TraceRecord, clock: string): { line: string; event: string; counter: number } {
     const body = JSON.stringify(record.body);
     const { host, traceId = '', tag } = record;
-    return { line: formatLine(host, traceId, tag, body, clock), event: shivizEventOf({ host, traceId, tag, body, clock }), counter: record.clock[host] ?? 0 };
+    // The event's text is the body with the trace id added (shivizEventOf), which the body
+    // at hand tells without a scan of its JSON.
+    const event = traceId && !('traceId' in record.body) ? `${host} ${clock}\n${tag} ${body.length > 2 ? `${body.slice(0, -1)},` : '{'}"traceId":${JSON.stringify(traceId)}}` : shivizEventOf({ host, traceId, tag, body, clock });
+    return { line: formatLine(host, traceId, tag, body, clock), event, counter: record.clock[host] ?? 0 };
   }
 
   writeHistory(entry: HistoryEntry): void {
@@ -213,8 +216,10 @@ export class CollectorSink implements TraceSink {
         resent ||= item.spooled;
       }
     }
-    // One scan per chunk keeps U+2028/U+2029 from ending a line (oneLine).
-    const lines = Buffer.from(oneLine(text), 'utf8');
+    // U+2028/U+2029 would end a line for some readers (oneLine): one scan of the chunk
+    // finds them, in its events as well (the same strings).
+    const special = LINE_BREAKING.test(text);
+    const lines = Buffer.from(special ? oneLine(text) : text, 'utf8');
     if (!this.spool && count > 0) this.remember(lines, last);
     // The spool, not the stream, is what makes the send barrier hold: what call.write()
     // takes waits in this process (gRPC buffers, HTTP/2 flow control: a loaded tracing
@@ -232,7 +237,7 @@ export class CollectorSink implements TraceSink {
     // send barrier was flushed for. A stream message has a fixed cost on both ends
     // (HTTP/2 frames, an envelope, a turn of the tracing server's loop) whatever it holds.
     const ranged = gapless && first >= 1;
-    this.outgoing.push({ lines, shiviz: ranged ? Buffer.from(oneLine(events), 'utf8') : null, first: ranged ? first : 0, last: ranged ? last : 0, history });
+    this.outgoing.push({ lines, shiviz: ranged ? Buffer.from(special ? oneLine(events) : events, 'utf8') : null, first: ranged ? first : 0, last: ranged ? last : 0, history });
     this.outgoingBytes += lines.length;
     // A process without a spool (a client) has nothing but the stream: it writes there
     // before the token leaves, as the barrier asks, so a kill -9 takes records and token
@@ -405,3 +410,4 @@ export class CollectorSink implements TraceSink {
 
 const EMPTY = Buffer.alloc(0);
 const NO_RANGE = { host: '', first: 0, last: 0 };
+const LINE_BREAKING = /[\u2028\u2029]/;
