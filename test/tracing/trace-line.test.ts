@@ -4,18 +4,7 @@ import type { TraceRecord, TraceSink } from '../../tracing/record.ts';
 import { formatShiVizEvent, oneLine, shivizEventOf } from '../../tracing/shiviz.ts';
 import { formatLine, parseLine } from '../../tracing/trace-line.ts';
 import { Tracer } from '../../tracing/tracer.ts';
-
-/** mulberry32: a small seeded generator, so a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './slice-execution.ts';
 
 const HOSTS = ['server1', 'server10', 'erver1', 'client-a', 'r"q', 'b\\s', 'kv.c:1', 'z'];
 const TEXTS = ['', 'x', ',"clock":{', '"traceId":"t"', 'é\u2028', '}}', '\\', '\n', 'a"b'];
