@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import type { TraceRecord } from './record.ts';
+import { oneLine } from './shiviz.ts';
 
 /**
  * A process's own copy of what it recorded, written synchronously before any token can
@@ -34,7 +35,7 @@ export class Spool {
     // Written aside and renamed in, so a crash here loses nothing.
     const carried = records.filter((r, i) => i >= records.length - this.keep || unsent(r));
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, [this.header(), ...carried.map((r) => JSON.stringify(r))].join('\n') + '\n');
+    writeFileSync(tmp, oneLine([this.header(), ...carried.map((r) => JSON.stringify(r))].join('\n') + '\n'));
     renameSync(tmp, this.file);
     rmSync(`${this.file}.1`, { force: true });
     this.lines = carried.length;

@@ -5,6 +5,7 @@ import type { StorageEventListener } from './events.ts';
 import { AppendHandle } from './append-handle.ts';
 import type { DatafileContent, Doc } from './read-datafile.ts';
 import { repairDatafile } from './repair-datafile.ts';
+import { escapeLineBreakers } from './line-breakers.ts';
 
 /**
  * The @seald-io/nedb datastore inside nedb-promises' wrapper. We drive it directly: the
@@ -57,7 +58,7 @@ export class Datafile {
     // strings and numbers, and NeDB has checked their keys before this is called.
     db.persistence.persistNewStateAsync = async (docs) => {
       if (docs.length === 0 || this.memoryOnly) return;
-      const text = docs.map((d) => `${JSON.stringify(d)}\n`).join('');
+      const text = docs.map(docLine).join('');
       this.handle.append(text);
       this.size += Buffer.byteLength(text, 'utf8');
     };
@@ -84,7 +85,9 @@ export class Datafile {
    */
   static async open(path: string, content: DatafileContent, options: DatafileOptions): Promise<Datafile> {
     await repairDatafile(path, content, options.emit);
-    const wrapper = Datastore.create({ filename: path, corruptAlertThreshold: 0 });
+    // NeDB's own rewrites (at load, compaction) escape what its loader would split on, as
+    // ours do (docLine); reading back needs nothing: JSON.parse reads the escapes.
+    const wrapper = Datastore.create({ filename: path, corruptAlertThreshold: 0, afterSerialization: escapeLineBreakers, beforeDeserialization: (line: string) => line });
     try {
       await wrapper.load();
     } catch (err) {
@@ -121,7 +124,7 @@ export class Datafile {
   appendAndSync(docs: Doc[]): Promise<void> {
     let synced: Promise<void>;
     try {
-      const text = docs.map((d) => `${JSON.stringify(d)}\n`).join('');
+      const text = docs.map(docLine).join('');
       this.handle.append(text);
       this.size += Buffer.byteLength(text, 'utf8');
       this.lines += docs.length;
@@ -229,4 +232,12 @@ function fileSize(path: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * A document's line as NeDB would append it (our documents hold only strings and numbers),
+ * with the characters NeDB's loader splits lines on escaped (line-breakers.ts).
+ */
+function docLine(doc: Doc): string {
+  return `${escapeLineBreakers(JSON.stringify(doc))}\n`;
 }

@@ -67,9 +67,12 @@ describe('a real 3-server cluster', () => {
     await tc.cluster.waitForLeader();
     const c = await tc.client();
     const acked: string[] = [];
+    // Some values hold characters NeDB's loader takes for line ends (JSON leaves them as
+    // they are): a restart must read them back, not refuse the log as corrupt.
+    const value = (i: number) => `value${i}${['', '\u2028', '\u2029', '\u0085'][i % 4]}`;
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        c.put(`key${i}`, `value${i}`).then(() => {
+        c.put(`key${i}`, value(i)).then(() => {
           acked.push(`key${i}`);
         }),
       ),
@@ -80,7 +83,7 @@ describe('a real 3-server cluster', () => {
     const d = await tc.client();
     expect(acked).toHaveLength(40);
     const values = await d.mget(acked);
-    expect(values.values).toEqual(acked.map((k) => k.replace('key', 'value')));
+    expect(values.values).toEqual(acked.map((k) => value(Number(k.slice(3)))));
   });
 
   it('a partitioned leader that logged uncommitted entries has them overwritten', async () => {
