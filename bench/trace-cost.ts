@@ -31,12 +31,27 @@ const { values } = parseArgs({
     only: { type: 'string' },
     /** V8 CPU profiles of the servers, one per process, into this directory (bench/cpu-prof.mjs). */
     'cpu-prof': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  console.log(`node --import tsx bench/trace-cost.ts [options]
+
+  --conc N         closed-loop put workers (default 64, over 4 clients)
+  --rounds N       runs of tracing off then on (default 3); medians at the end
+  --seconds S      measured seconds per run, after a 1.5 s warm-up (default 3)
+  --only on|off    run one side only (e.g. to profile this process with --cpu-prof)
+  --cpu-prof DIR   V8 profiles of the servers into DIR/off and DIR/on
+  --root DIR       where the clusters' temp dirs go (default /tmp; a real disk)`);
+  process.exit(0);
+}
 const conc = Number(values.conc);
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
-if (!(conc >= 1 && rounds >= 1 && seconds > 0)) throw new Error('--conc, --rounds and --seconds must be positive numbers');
+if (!(conc >= 1 && rounds >= 1 && seconds > 0) || (values.only !== undefined && values.only !== 'on' && values.only !== 'off')) {
+  console.error('--conc, --rounds and --seconds take positive numbers, --only on or off (--help)');
+  process.exit(2);
+}
 const starter = defaultTraceServer().starter;
 if (!starter) throw new Error('no tracing server to start (raftkv trace-server)');
 installCleanupHandlers();

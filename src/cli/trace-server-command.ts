@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 
@@ -9,10 +9,17 @@ const MAX_SUFFIX = 100;
  * Starts a tracing server writing `<dir>/<run>`. With `unique`, the run directory is
  * claimed with an exclusive mkdir and, if taken (two runs started in the same second:
  * run names have 1 s resolution), `<run>-2`, `<run>-3`, ... so two tracing servers never
- * write one run's files. Throws when no name is free or the directory cannot be made.
+ * write one run's files. Throws when no name is free or the directory cannot be made,
+ * and when a run name given as is (`--run`) names a directory that holds a run already:
+ * starting would empty its files (a tracing server restarted with the same --run lost
+ * the run it was restarted to continue).
  */
 export async function startTraceServer(opts: { dir: string; run: string; addr: string; unique?: boolean }): Promise<Collector> {
   const dir = opts.unique ? claimRunDir(opts.dir, opts.run) : path.join(opts.dir, opts.run);
+  const held = ['shiviz.log', 'trace.jsonl', 'history.json'].filter((f) => existsSync(path.join(dir, f)));
+  if (!opts.unique && held.length > 0) {
+    throw new Error(`${dir} already holds a run (${held.join(', ')}), which a new tracing server would overwrite: choose another --run, or leave it out for a fresh name`);
+  }
   return startCollector({ dir, addr: opts.addr });
 }
 

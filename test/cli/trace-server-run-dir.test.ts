@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -25,4 +25,15 @@ it('an explicit run name (trace-server --run) is used as given', async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'raftkv-rundir-'));
   started.push(await startTraceServer({ dir: root, run: 'mine', addr: '127.0.0.1:0' }));
   expect(started[0].dir).toBe(path.join(root, 'mine'));
+});
+
+it('an explicit run name that holds a run already is refused, and that run is left as it was', async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'raftkv-rundir-'));
+  const first = await startTraceServer({ dir: root, run: 'same', addr: '127.0.0.1:0' });
+  first.writer.add({ host: 'server0', traceId: '', tag: 'ServerStart', body: {}, clock: { server0: 1 } });
+  await first.stop();
+  const before = readFileSync(path.join(root, 'same', 'trace.jsonl'), 'utf8');
+  expect(before).toContain('ServerStart');
+  await expect(startTraceServer({ dir: root, run: 'same', addr: '127.0.0.1:0' })).rejects.toThrow(/already holds a run \(shiviz\.log, trace\.jsonl, history\.json\)/);
+  expect(readFileSync(path.join(root, 'same', 'trace.jsonl'), 'utf8')).toBe(before);
 });
