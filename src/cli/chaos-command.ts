@@ -58,7 +58,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
   for (const [i, a] of argv.entries()) {
     const name = a.replace(/^--/, '');
     if (a.startsWith('--') && (valued as readonly string[]).includes(name) && /^-/.test(argv[i + 1] ?? '')) {
-      throw new UsageError(/^-\d/.test(argv[i + 1]) ? `${a} takes a non-negative integer in plain decimal digits (got "${argv[i + 1]}")` : `${a} needs a value (got "${argv[i + 1]}")`, true);
+      throw new UsageError(/^-\d/.test(argv[i + 1]) ? `${a} takes a non-negative integer in plain decimal digits (got "${argv[i + 1]}")` : `${a} needs a value (got "${argv[i + 1]}")`);
     }
   }
   let parsed;
@@ -71,34 +71,34 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
       options: { ...Object.fromEntries(valued.map((v) => [v, { type: 'string' as const }])), trace: { type: 'boolean' } },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message, true);
+    throw new UsageError((err as Error).message);
   }
   const { positionals, tokens } = parsed;
   const values = parsed.values as Partial<Record<(typeof valued)[number], string>> & { trace?: boolean };
-  if (positionals.length > 0) throw new UsageError(`chaos takes only options (got "${positionals.join(' ')}")`, true);
+  if (positionals.length > 0) throw new UsageError(`chaos takes only options (got "${positionals.join(' ')}")`);
   const seen = new Set<string>();
   for (const t of tokens) {
     if (t.kind !== 'option') continue;
-    if (seen.has(t.name)) throw new UsageError(`--${t.name} is given twice: give each option once`, true);
+    if (seen.has(t.name)) throw new UsageError(`--${t.name} is given twice: give each option once`);
     seen.add(t.name);
   }
   const int = (text: string | undefined, flag: string, dflt: number, min: number, max: number) => {
     if (text === undefined) return dflt;
     // Plain decimal digits only: Number() would take "0x10", "3.0", " 5" and "1e3".
     const n = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max} in plain decimal digits (got "${text}")`, true);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max} in plain decimal digits (got "${text}")`);
     return n;
   };
   const servers = int(values.servers, '--servers', 5, 3, 9);
   const seed = int(values.seed, '--seed', randomInt(1, 2 ** 31), 0, 2 ** 32 - 1);
   const net = values.net ?? 'links';
-  if (net !== 'links' && net !== 'namespaces') throw new UsageError(`--net takes "links" or "namespaces" (got "${net}")`, true);
-  if (values.out !== undefined && values.out.trim() === '') throw new UsageError('--out needs a directory (got "")', true);
+  if (net !== 'links' && net !== 'namespaces') throw new UsageError(`--net takes "links" or "namespaces" (got "${net}")`);
+  if (values.out !== undefined && values.out.trim() === '') throw new UsageError('--out needs a directory (got "")');
   let kinds;
   try {
     kinds = parseFaultKinds(values.faults ?? FAULT_KINDS.join(','));
   } catch (err) {
-    throw new UsageError((err as Error).message, true);
+    throw new UsageError((err as Error).message);
   }
   const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, '-');
   return {
@@ -117,9 +117,9 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
 /** `30s`, `2m`, `1500ms` or a bare number of seconds (`20` is 20 s), as ms; UsageError otherwise or outside 5 s - 1 h. */
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
-  if (!m) throw new UsageError(`--duration takes a time like 30s, 2m or 1500ms (got "${text}")`, true);
+  if (!m) throw new UsageError(`--duration takes a time like 30s, 2m or 1500ms (got "${text}")`);
   const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
-  if (ms < 5000 || ms > 3_600_000) throw new UsageError(`--duration must be from 5s to 60m (got "${text}")`, true);
+  if (ms < 5000 || ms > 3_600_000) throw new UsageError(`--duration must be from 5s to 60m (got "${text}")`);
   return Math.round(ms);
 }
 
@@ -139,7 +139,7 @@ export async function runChaosCommand(argv: string[]): Promise<number> {
     opts = parseChaosArgs(argv);
   } catch (err) {
     // chaos's own usage, not raftkv's.
-    throw err instanceof UsageError ? new UsageError(`${err.message}\n\n${CHAOS_USAGE}`, true) : err;
+    throw err instanceof UsageError ? new UsageError(`${err.message}\n\n${CHAOS_USAGE}`) : err;
   }
   const { runChaos } = await import('../chaos/run.ts');
   const { formatSummary } = await import('../chaos/summary.ts');

@@ -153,7 +153,7 @@ async function main(argv: string[]): Promise<number | void> {
       configPath: values.config,
     });
   }
-  throw new UsageError(`unknown command "${command}"`);
+  throw new UsageError(`unknown command "${command}"`, false);
 }
 
 /** The membership command `raftkv member ...` / `raftkv leader transfer [<id>]` asks for; UsageError when malformed. */
@@ -223,8 +223,10 @@ main(process.argv.slice(2)).then(
   },
   (err: Error) => {
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      const brief = err instanceof UsageError && err.brief;
-      console.error(`raftkv: ${err.message}${brief ? '' : `\n\n${USAGE}`}`);
+      // The whole usage text only where it is the answer (an unknown command): after a
+      // bad option or argument it buried the one line that says what was wrong.
+      const brief = !(err instanceof UsageError) || err.brief;
+      console.error(`raftkv: ${err.message}${brief ? '\n(raftkv --help lists every command and option)' : `\n\n${USAGE}`}`);
       exit(EXIT.USAGE);
     } else if (err.name === 'ClusterCommandError') {
       // A refusal that explains itself (a cluster already running, no supervisor): nothing was done.

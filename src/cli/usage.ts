@@ -1,10 +1,13 @@
 export class UsageError extends Error {
   override name = 'UsageError';
 
-  /** `brief`: the message says all, without the usage text after it. */
+  /**
+   * `brief` (the default): the message and a pointer to --help; false: the whole usage
+   * text after it (an unknown command, where the list of commands is the answer).
+   */
   constructor(
     message: string,
-    readonly brief = false,
+    readonly brief = true,
   ) {
     super(message);
   }

@@ -40,6 +40,15 @@ describe('raftkv CLI usage errors (exit 2)', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('a bad argument prints what was wrong and where help is, not the whole usage', async () => {
+    const r = await raftkv(['check']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('check takes one run directory');
+    expect(r.stderr).toContain('raftkv --help');
+    expect(r.stderr).not.toContain('raftkv - a traced Raft key-value store');
+    expect(r.stderr.trim().split('\n')).toHaveLength(2);
+  });
+
   it('put with a missing value says what put takes', async () => {
     const r = await raftkv(['put', 'onlykey']);
     expect(r.code).toBe(2);
