@@ -7,7 +7,6 @@ import type { TraceRecord, TraceSink } from './record.ts';
 import { onBeforeSend } from './send-barrier.ts';
 import { Spool } from './spool.ts';
 import { TickBatch } from './tick-batch.ts';
-import { oneLine, shivizEventOf } from './shiviz.ts';
 import { formatLine, parseLine } from './trace-line.ts';
 
 interface CollectorSinkOptions {
@@ -32,24 +31,8 @@ const STREAM_EVERY_MS = 5;
 /** Pending stream bytes that are sent at once rather than after STREAM_EVERY_MS. */
 const STREAM_NOW_BYTES = 1024 * 1024;
 
-/**
- * A record as a trace line and as a ShiViz event, with its host's own counter; or a
- * history entry's JSON.
- */
-type Item = { line: string; event: string; counter: number; spooled: boolean } | { history: string };
-
-/**
- * What a flush hands the stream: the trace lines it spooled, their ShiViz events when the
- * records' counters run first..last without a gap (null otherwise: the tracing server then
- * reads the lines), and history entries.
- */
-interface Part {
-  lines: Buffer;
-  shiviz: Buffer | null;
-  first: number;
-  last: number;
-  history: string[];
-}
+/** A record as a trace line with its host's own counter, or a history entry's JSON. */
+type Item = { line: string; counter: number; spooled: boolean } | { history: string };
 
 /**
  * Streams one process's records to the tracing server. It never blocks or fails the
@@ -67,7 +50,7 @@ export class CollectorSink implements TraceSink {
    */
   private readonly pending = new TickBatch<Item>((items) => this.flush(items));
   /** What flushes spooled since the last stream message, and its bytes. */
-  private outgoing: Part[] = [];
+  private outgoing: { lines: Buffer; history: string[] }[] = [];
   private outgoingBytes = 0;
   private streamTimer: NodeJS.Timeout | null = null;
   private unregister: () => void = () => undefined;
@@ -140,21 +123,8 @@ export class CollectorSink implements TraceSink {
   /** `clock`: the record's clock as serializeClock writes it (the tracer has it at hand). */
   write(record: TraceRecord, clock?: string): void {
     if (this.closed) return;
-    this.pending.push({ ...this.serialized(record, clock ?? serializeClock(record.clock)), spooled: false });
-  }
-
-  /**
-   * The record's line and ShiViz event, both built here, where the body's JSON is made:
-   * the tracing server then writes them as they come, so its work per record does not
-   * grow with the number of processes tracing.
-   */
-  private serialized(record: TraceRecord, clock: string): { line: string; event: string; counter: number } {
-    const body = JSON.stringify(record.body);
-    const { host, traceId = '', tag } = record;
-    // The event's text is the body with the trace id added (shivizEventOf), which the body
-    // at hand tells without a scan of its JSON.
-    const event = traceId && !('traceId' in record.body) ? `${host} ${clock}\n${tag} ${body.length > 2 ? `${body.slice(0, -1)},` : '{'}"traceId":${JSON.stringify(traceId)}}` : shivizEventOf({ host, traceId, tag, body, clock });
-    return { line: formatLine(host, traceId, tag, body, clock), event, counter: record.clock[host] ?? 0 };
+    const line = formatLine(record.host, record.traceId, record.tag, JSON.stringify(record.body), clock ?? serializeClock(record.clock));
+    this.pending.push({ line, counter: record.clock[record.host] ?? 0, spooled: false });
   }
 
   writeHistory(entry: HistoryEntry): void {
@@ -183,7 +153,7 @@ export class CollectorSink implements TraceSink {
 
   /** Resends a record of the spool the server lacks; it is spooled already. */
   private resend(record: TraceRecord): void {
-    this.pending.push({ ...this.serialized(record, serializeClock(record.clock)), spooled: true });
+    this.pending.push({ line: formatLine(record.host, record.traceId ?? '', record.tag, JSON.stringify(record.body), serializeClock(record.clock)), counter: record.clock[record.host] ?? 0, spooled: true });
   }
 
   /** Keeps a streamed chunk (no spool), dropping the oldest past RECENT_BYTES. */
@@ -194,32 +164,22 @@ export class CollectorSink implements TraceSink {
   }
 
   private flush(items: Item[]): void {
-    // The turn's records as the one text the spool and the stream both take, and their
-    // ShiViz events, which only the stream takes.
+    // The turn's records as the one text the spool and the stream both take.
     let text = '';
-    let events = '';
     let count = 0;
-    let first = 0;
     let last = 0;
-    let gapless = true;
     let resent = false;
     const history: string[] = [];
     for (const item of items) {
       if ('history' in item) history.push(item.history);
       else {
         text += `${item.line}\n`;
-        events += `${item.event}\n`;
-        if (count === 0) first = item.counter;
-        else gapless &&= item.counter === last + 1;
         count++;
         last = Math.max(last, item.counter);
         resent ||= item.spooled;
       }
     }
-    // U+2028/U+2029 would end a line for some readers (oneLine): one scan of the chunk
-    // finds them, in its events as well (the same strings).
-    const special = LINE_BREAKING.test(text);
-    const lines = Buffer.from(special ? oneLine(text) : text, 'utf8');
+    const lines = Buffer.from(text, 'utf8');
     if (!this.spool && count > 0) this.remember(lines, last);
     // The spool, not the stream, is what makes the send barrier hold: what call.write()
     // takes waits in this process (gRPC buffers, HTTP/2 flow control: a loaded tracing
@@ -236,8 +196,7 @@ export class CollectorSink implements TraceSink {
     // STREAM_EVERY_MS of turns recorded in one message, off the path of the messages the
     // send barrier was flushed for. A stream message has a fixed cost on both ends
     // (HTTP/2 frames, an envelope, a turn of the tracing server's loop) whatever it holds.
-    const ranged = gapless && first >= 1;
-    this.outgoing.push({ lines, shiviz: ranged ? Buffer.from(special ? oneLine(events) : events, 'utf8') : null, first: ranged ? first : 0, last: ranged ? last : 0, history });
+    this.outgoing.push({ lines, history });
     this.outgoingBytes += lines.length;
     // A process without a spool (a client) has nothing but the stream: it writes there
     // before the token leaves, as the barrier asks, so a kill -9 takes records and token
@@ -255,7 +214,7 @@ export class CollectorSink implements TraceSink {
     if (parts.length > 0) this.stream(parts);
   }
 
-  private stream(parts: Part[]): void {
+  private stream(parts: { lines: Buffer; history: string[] }[]): void {
     // Reconnecting: the spool or `recent` holds the records, resent once the server is back.
     if (this.reconnecting || this.closed) return;
     // A server that found no tracing server at start did not learn where its clock goes on
@@ -265,14 +224,9 @@ export class CollectorSink implements TraceSink {
     if (!this.sendsTokens) return;
     const lines = parts.length === 1 ? parts[0].lines : Buffer.concat(parts.map((p) => p.lines));
     const history = parts.length === 1 ? parts[0].history : parts.flatMap((p) => p.history);
-    // The parts' ShiViz events go too when their counters still run without a gap.
-    const withRecords = parts.filter((p) => p.lines.length > 0);
-    const ranged = withRecords.length > 0 && withRecords.every((p, i) => p.shiviz !== null && (i === 0 || p.first === withRecords[i - 1].last + 1));
-    const shiviz = ranged ? (withRecords.length === 1 ? withRecords[0].shiviz! : Buffer.concat(withRecords.map((p) => p.shiviz!))) : EMPTY;
-    const range = ranged ? { host: this.opts.host, first: withRecords[0].first, last: withRecords.at(-1)!.last } : NO_RANGE;
     const call = this.call ?? this.open();
     const historyBytes = history.reduce((n, h) => n + h.length * 3, 0);
-    if (lines.length + shiviz.length + historyBytes <= TRACE_BATCH_BYTES) this.writeBatch(call, { lines, history, shiviz, ...range });
+    if (lines.length + historyBytes <= TRACE_BATCH_BYTES) this.writeBatch(call, { lines, history });
     else this.writeInPieces(call, lines.toString('utf8'), history);
   }
 
@@ -285,7 +239,7 @@ export class CollectorSink implements TraceSink {
     let lines: string[] = [];
     let bytes = 0;
     const send = (more: string[] = []) => {
-      if (lines.length > 0 || more.length > 0) this.writeBatch(call, { lines: Buffer.from(lines.join(''), 'utf8'), history: more, shiviz: EMPTY, ...NO_RANGE });
+      if (lines.length > 0 || more.length > 0) this.writeBatch(call, { lines: Buffer.from(lines.join(''), 'utf8'), history: more });
       [lines, bytes] = [[], 0];
     };
     for (const raw of text.split('\n')) {
@@ -340,7 +294,7 @@ export class CollectorSink implements TraceSink {
       if (this.spool) for (const r of this.spooledSince(known)) this.pending.push({ ...r, spooled: true });
       // Whole chunks: the tracing server drops the lines of one it already has.
       else {
-        for (const r of this.recent) if (r.last > known) this.outgoing.push({ lines: r.lines, shiviz: null, first: 0, last: 0, history: [] });
+        for (const r of this.recent) if (r.last > known) this.outgoing.push({ lines: r.lines, history: [] });
         this.streamOut();
       }
     }, 1000);
@@ -351,11 +305,11 @@ export class CollectorSink implements TraceSink {
    * The spool's records of this host past `known`. The spool keeps them: it does not
    * rotate while the stream is down (flush: mayRotate).
    */
-  private spooledSince(known: number): { line: string; event: string; counter: number }[] {
-    const out: { line: string; event: string; counter: number }[] = [];
+  private spooledSince(known: number): { line: string; counter: number }[] {
+    const out: { line: string; counter: number }[] = [];
     for (const line of this.spool!.records()) {
       const p = parseLine(line);
-      if (p && p.host === this.opts.host && p.counter > known) out.push({ line: p.line, event: shivizEventOf(p), counter: p.counter });
+      if (p && p.host === this.opts.host && p.counter > known) out.push({ line: p.line, counter: p.counter });
     }
     return out;
   }
@@ -407,7 +361,3 @@ export class CollectorSink implements TraceSink {
     this.warn(message);
   }
 }
-
-const EMPTY = Buffer.alloc(0);
-const NO_RANGE = { host: '', first: 0, last: 0 };
-const LINE_BREAKING = /[\u2028\u2029]/;

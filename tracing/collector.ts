@@ -52,24 +52,6 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     writer.addLine(p);
   };
 
-  /**
-   * A chunk of one host's records first..last, with their ShiViz events beside them
-   * (WireBatch): written as it came, unread but for its last line (whose clock LastClock
-   * answers with), when this server has none of those records yet; dropped when it has all;
-   * read line by line when it has some. How many records it held.
-   */
-  const acceptRange = (batch: WireBatch): number => {
-    const count = batch.last - batch.first + 1;
-    const seen = last.get(batch.host)?.counter ?? 0;
-    if (batch.last <= seen) return count;
-    const end = batch.lines.length - 1;
-    const tail = batch.first > seen && count > 0 && batch.lines[end] === 10 ? parseLine(batch.lines.toString('utf8', batch.lines.lastIndexOf(10, end - 1) + 1, end)) : null;
-    if (!tail || tail.host !== batch.host || tail.counter !== batch.last) return acceptLines(batch.lines.toString('utf8'));
-    last.set(batch.host, { counter: tail.counter, clock: tail.clock });
-    writer.addChunk(batch.lines, batch.shiviz, count);
-    return count;
-  };
-
   /** Every trace line of a chunk (lines end in a newline), read without copying it whole; how many. */
   const acceptLines = (text: string): number => {
     let lines = 0;
@@ -120,7 +102,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     Stream(call: grpc.ServerReadableStream<WireBatch, object>, callback: grpc.sendUnaryData<object>) {
       let received = 0;
       call.on('data', (batch: WireBatch) => {
-        if (batch.lines.length > 0) received += batch.first >= 1 ? acceptRange(batch) : acceptLines(batch.lines.toString('utf8'));
+        if (batch.lines.length > 0) received += acceptLines(batch.lines.toString('utf8'));
         for (const json of batch.history) {
           received++;
           try {

@@ -24,9 +24,4 @@ export interface WireBatch {
   lines: Buffer;
   /** History entries as JSON. */
   history: string[];
-  /** With first >= 1: `lines` are `host`'s records first..last, `shiviz` their ShiViz events. */
-  shiviz: Buffer;
-  host: string;
-  first: number;
-  last: number;
 }

@@ -21,9 +21,8 @@ export class RunWriter {
   readonly shivizPath: string;
   readonly jsonlPath: string;
   readonly historyPath: string;
-  /** Events and lines not yet appended: one each (a string, no newline), or whole chunks (Buffers, each line ending in a newline). */
-  private pendingShiviz: (string | Buffer)[] = [];
-  private pendingJsonl: (string | Buffer)[] = [];
+  private pendingShiviz: string[] = [];
+  private pendingJsonl: string[] = [];
   private readonly history: Record<string, unknown>[] = [];
   private historyDirty = true;
   private historyWrittenAt = -Infinity;
@@ -59,16 +58,6 @@ export class RunWriter {
     this.events++;
   }
 
-  /**
-   * `events` records as a process sent them: their trace lines and their ShiViz events,
-   * each chunk one line per record, each line ending in a newline (no U+2028/U+2029).
-   */
-  addChunk(jsonl: Buffer, shiviz: Buffer, events: number): void {
-    this.pendingShiviz.push(shiviz);
-    this.pendingJsonl.push(jsonl);
-    this.events += events;
-  }
-
   /** A record as a trace line (tracing/trace-line.ts): its line goes to trace.jsonl as is. */
   addLine(parts: LineParts): void {
     this.pendingShiviz.push(shivizEventOf(parts));
@@ -84,8 +73,9 @@ export class RunWriter {
   /** Appends what arrived since the last flush; cheap enough to call often. */
   flush(force = false): void {
     if (this.pendingShiviz.length > 0) {
-      appendFileSync(this.shivizPath, joinPending(this.pendingShiviz));
-      appendFileSync(this.jsonlPath, joinPending(this.pendingJsonl));
+      // One pass over each chunk, not one per line, keeps U+2028/U+2029 from ending lines.
+      appendFileSync(this.shivizPath, oneLine(`${this.pendingShiviz.join('\n')}\n`));
+      appendFileSync(this.jsonlPath, oneLine(`${this.pendingJsonl.join('\n')}\n`));
       this.pendingShiviz = [];
       this.pendingJsonl = [];
     }
@@ -103,24 +93,4 @@ export class RunWriter {
       this.historyWriteMs = this.historyWrittenAt - t0;
     }
   }
-}
-
-/** Pending lines and chunks as the bytes to append, in order. */
-function joinPending(pending: (string | Buffer)[]): Buffer {
-  const out: Buffer[] = [];
-  let lines: string[] = [];
-  // One pass over each run of single lines, not one per line, keeps U+2028/U+2029 from ending lines.
-  const endRun = () => {
-    if (lines.length > 0) out.push(Buffer.from(oneLine(`${lines.join('\n')}\n`), 'utf8'));
-    lines = [];
-  };
-  for (const p of pending) {
-    if (typeof p === 'string') lines.push(p);
-    else {
-      endRun();
-      out.push(p);
-    }
-  }
-  endRun();
-  return out.length === 1 ? out[0] : Buffer.concat(out);
 }

@@ -61,11 +61,10 @@ export function formatShiVizEvent(r: TraceRecord, sent: SerializedParts = {}): s
 
 /**
  * One event from a trace line's parts (tracing/trace-line.ts), as formatShiVizEvent
- * writes it, built from the text already serialized: what a process streams beside its
- * trace lines, and what the tracing server builds for lines that came without it. The
- * caller makes it one line (oneLine) with the rest of its chunk.
+ * writes it, built from the text as sent: the tracing server's path, which parses no
+ * JSON for a record. The caller makes it one line (oneLine) with the rest of its chunk.
  */
-export function shivizEventOf(p: Pick<LineParts, 'host' | 'traceId' | 'tag' | 'body' | 'clock'>): string {
+export function shivizEventOf(p: LineParts): string {
   if (p.traceId && p.body.includes('"traceId":')) {
     // The body has a traceId key of its own somewhere: the record's replaces it, as above.
     return formatShiVizEvent({ host: p.host, traceId: p.traceId, tag: p.tag, body: JSON.parse(p.body) as Record<string, unknown>, clock: {} }, p);
