@@ -44,7 +44,8 @@ export class CollectorSink implements TraceSink {
   private call: grpc.ClientWritableStream<WireBatch> | null = null;
   /**
    * What this turn of the event loop recorded: spooled in one write when a token is about
-   * to leave (send barrier) or at the turn's end, and streamed at the turn's end.
+   * to leave (send barrier) or at the turn's end, then streamed within STREAM_EVERY_MS (a
+   * process without a spool streams it at once).
    * Records not yet flushed when the process dies are lost from both places alike, and
    * no token named them, so the log stays consistent.
    */

@@ -9,9 +9,10 @@ import { formatJsonl, formatShiViz, parseShiViz } from '../../tracing/shiviz.ts'
 import { Tracer } from '../../tracing/tracer.ts';
 
 /**
- * The tracing server writes what processes send as it comes (each process serializes its
- * records as trace lines and ShiViz events itself): the files must be exactly what the
- * formatters make of the records, whatever the bodies hold, with or without a spool.
+ * The tracing server writes records as the processes serialized them (trace lines) and
+ * builds their ShiViz events from the lines' pieces without parsing them: the files must
+ * be exactly what the formatters make of the records, whatever the bodies hold, with or
+ * without a spool.
  */
 
 /** Passes records on to a real sink and keeps them. */
