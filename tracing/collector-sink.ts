@@ -26,10 +26,6 @@ interface CollectorSinkOptions {
 
 /** What a process without a spool keeps of what it streamed, to resend after a break, bytes. */
 const RECENT_BYTES = 8 * 1024 * 1024;
-/** How long records wait to be streamed, ms, at most (they are in the spool already). */
-const STREAM_EVERY_MS = 5;
-/** Pending stream bytes that are sent at once rather than after STREAM_EVERY_MS. */
-const STREAM_NOW_BYTES = 1024 * 1024;
 
 /** A record as a trace line with its host's own counter, or a history entry's JSON. */
 type Item = { line: string; counter: number; spooled: boolean } | { history: string };
@@ -43,17 +39,14 @@ export class CollectorSink implements TraceSink {
   private readonly client: grpc.Client;
   private call: grpc.ClientWritableStream<WireBatch> | null = null;
   /**
-   * What this turn of the event loop recorded: spooled in one write when a token is about
-   * to leave (send barrier) or at the turn's end, then streamed within STREAM_EVERY_MS (a
-   * process without a spool streams it at once).
+   * What this turn of the event loop recorded: spooled and streamed in one write each
+   * when a token is about to leave (send barrier) or at the turn's end.
    * Records not yet flushed when the process dies are lost from both places alike, and
    * no token named them, so the log stays consistent.
    */
   private readonly pending = new TickBatch<Item>((items) => this.flush(items));
-  /** What flushes spooled since the last stream message, and its bytes. */
+  /** What flushes spooled and the stream has not taken yet (records to resend after a break). */
   private outgoing: { lines: Buffer; history: string[] }[] = [];
-  private outgoingBytes = 0;
-  private streamTimer: NodeJS.Timeout | null = null;
   private unregister: () => void = () => undefined;
   private ended: Promise<void> | null = null;
   /**
@@ -193,25 +186,19 @@ export class CollectorSink implements TraceSink {
       const data = fresh ? Buffer.from(fresh.map((i) => `${i.line}\n`).join(''), 'utf8') : lines;
       this.spool.append(data, fresh ? fresh.length : count, !this.congested && !this.reconnecting);
     }
-    // The stream, then, need not be written before the token leaves: it takes what
-    // STREAM_EVERY_MS of turns recorded in one message, off the path of the messages the
-    // send barrier was flushed for. A stream message has a fixed cost on both ends
-    // (HTTP/2 frames, an envelope, a turn of the tracing server's loop) whatever it holds.
+    // The stream too is written before the token leaves, not a few ms later in one bigger
+    // message: the spool covers a kill -9 only while it exists, and a server whose machine
+    // is lost takes its spool along (demo scenario 18 deletes the data directory right after
+    // the kill), so records still waiting to be streamed would leave another host's clock
+    // naming counters no log holds.
     this.outgoing.push({ lines, history });
-    this.outgoingBytes += lines.length;
-    // A process without a spool (a client) has nothing but the stream: it writes there
-    // before the token leaves, as the barrier asks, so a kill -9 takes records and token
-    // together more often than not.
-    if (!this.spool || this.outgoingBytes >= STREAM_NOW_BYTES) this.streamOut();
-    else this.streamTimer ??= setTimeout(() => this.streamOut(), STREAM_EVERY_MS);
+    this.streamOut();
   }
 
-  /** Streams what the flushes since the last message spooled, as one message (or a few, for big values). */
+  /** Streams what the stream has not taken yet, as one message (or a few, for big values). */
   private streamOut(): void {
-    if (this.streamTimer) clearTimeout(this.streamTimer);
-    this.streamTimer = null;
     const parts = this.outgoing;
-    [this.outgoing, this.outgoingBytes] = [[], 0];
+    this.outgoing = [];
     if (parts.length > 0) this.stream(parts);
   }
 
