@@ -1,15 +1,14 @@
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KvClient } from '../../src/client/kv-client.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../../src/server/config.ts';
 import { WRITING_MARKER } from '../../tracing/run-writer.ts';
 import { formatReport, runChecks } from '../../tracing/check/report.ts';
 import { failingRules } from '../check/mutate.ts';
-import { clusterUp } from './cluster-up.ts';
-import { freePorts, killCliChildren, runRaftkv } from './helpers.ts';
+import { clusterUp, trackUps } from './cluster-up.ts';
+import { freePorts, runRaftkv } from './helpers.ts';
 
 /**
  * `raftkv check` on runs made the way a user makes them: `raftkv cluster up` (traced), CLI
@@ -17,14 +16,7 @@ import { freePorts, killCliChildren, runRaftkv } from './helpers.ts';
  * and tracing server, and one process per CLI command.
  */
 
-const temps: string[] = [];
-const ups: ChildProcess[] = [];
-
-afterAll(() => {
-  for (const up of ups) if (up.exitCode === null && up.signalCode === null && up.pid) process.kill(up.pid, 'SIGKILL');
-  killCliChildren();
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
-});
+const { ups, temps } = trackUps();
 
 /** A 3-server config on free ports in a fresh temp dir; the client commands' state dir beside it. */
 async function setUp(prefix: string): Promise<{ file: string; conf: string; env: NodeJS.ProcessEnv }> {

@@ -1,13 +1,12 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatReport, runChecks } from '../../tracing/check/report.ts';
 import { defaultConfig, writeConfig } from '../../src/server/config.ts';
 import { failingRules, mutateRun } from '../check/mutate.ts';
-import { clusterUp } from './cluster-up.ts';
-import { freePorts, killCliChildren, runRaftkv } from './helpers.ts';
+import { clusterUp, trackUps } from './cluster-up.ts';
+import { freePorts, runRaftkv } from './helpers.ts';
 
 /**
  * `raftkv cluster up`, `put z 1`, Ctrl-C, `cluster up` again on the same data, `get z` -> 1:
@@ -16,14 +15,7 @@ import { freePorts, killCliChildren, runRaftkv } from './helpers.ts';
  * supervisors, their servers and tracing servers, and CLI clients.
  */
 
-const temps: string[] = [];
-const ups: ChildProcess[] = [];
-
-afterAll(() => {
-  for (const up of ups) if (up.exitCode === null && up.signalCode === null && up.pid) process.kill(up.pid, 'SIGKILL');
-  killCliChildren();
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
-});
+const { ups, temps } = trackUps();
 
 /** Runs a client command on the cluster of `conf`, expects exit 0; its output, trimmed. */
 function cliOn(conf: string): (...args: string[]) => Promise<string> {

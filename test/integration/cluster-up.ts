@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+import { killCliChildren } from './helpers.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -8,6 +11,20 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export interface UpTracker {
   ups: ChildProcess[];
   temps: string[];
+}
+
+/**
+ * A tracker for one test file: after its tests, supervisors still running are killed by
+ * pid, CLI processes it started are stopped, and the run directories are removed.
+ */
+export function trackUps(): UpTracker {
+  const track: UpTracker = { ups: [], temps: [] };
+  afterAll(() => {
+    for (const up of track.ups) if (up.exitCode === null && up.signalCode === null && up.pid) process.kill(up.pid, 'SIGKILL');
+    killCliChildren();
+    for (const d of track.temps) rmSync(d, { recursive: true, force: true });
+  });
+  return track;
 }
 
 /**
