@@ -45,8 +45,6 @@ export class CollectorSink implements TraceSink {
    * no token named them, so the log stays consistent.
    */
   private readonly pending = new TickBatch<Item>((items) => this.flush(items));
-  /** What flushes spooled and the stream has not taken yet (records to resend after a break). */
-  private outgoing: { lines: Buffer; history: string[] }[] = [];
   private unregister: () => void = () => undefined;
   private ended: Promise<void> | null = null;
   /**
@@ -128,7 +126,6 @@ export class CollectorSink implements TraceSink {
   /** Ends the stream and waits (at most `waitMs`) until the server has everything. */
   async close(waitMs = 2000): Promise<void> {
     this.pending.flush();
-    this.streamOut();
     this.unregister();
     this.closed = true;
     if (this.reconnecting) clearTimeout(this.reconnecting);
@@ -191,18 +188,12 @@ export class CollectorSink implements TraceSink {
     // is lost takes its spool along (demo scenario 18 deletes the data directory right after
     // the kill), so records still waiting to be streamed would leave another host's clock
     // naming counters no log holds.
-    this.outgoing.push({ lines, history });
-    this.streamOut();
+    this.stream([{ lines, history }]);
   }
 
-  /** Streams what the stream has not taken yet, as one message (or a few, for big values). */
-  private streamOut(): void {
-    const parts = this.outgoing;
-    this.outgoing = [];
-    if (parts.length > 0) this.stream(parts);
-  }
-
+  /** Streams chunks of lines and history entries as one message (or a few, for big values). */
   private stream(parts: { lines: Buffer; history: string[] }[]): void {
+    if (parts.length === 0) return;
     // Reconnecting: the spool or `recent` holds the records, resent once the server is back.
     if (this.reconnecting || this.closed) return;
     // A server that found no tracing server at start did not learn where its clock goes on
@@ -282,8 +273,7 @@ export class CollectorSink implements TraceSink {
       if (this.spool) for (const r of this.spooledSince(known)) this.pending.push({ ...r, spooled: true });
       // Whole chunks: the tracing server drops the lines of one it already has.
       else {
-        for (const r of this.recent) if (r.last > known) this.outgoing.push({ lines: r.lines, history: [] });
-        this.streamOut();
+        this.stream(this.recent.filter((r) => r.last > known).map((r) => ({ lines: r.lines, history: [] })));
       }
     }, 1000);
     this.reconnecting.unref();

@@ -143,12 +143,7 @@ export class Trace {
 
   /** A host's process lives: its events split before each ServerStart (events before the first form their own life). */
   lives(host: string): TraceEvent[][] {
-    const lives: TraceEvent[][] = [];
-    for (const e of this.hostEvents(host)) {
-      if (e.tag === 'ServerStart' || lives.length === 0) lives.push([]);
-      lives[lives.length - 1].push(e);
-    }
-    return lives;
+    return this.splitBefore(host, 'ServerStart');
   }
 
   /**
@@ -158,12 +153,17 @@ export class Trace {
    * dir), as a restarted server's lives do.
    */
   clientLives(host: string): TraceEvent[][] {
-    const lives: TraceEvent[][] = [];
+    return this.splitBefore(host, 'KvslibStart');
+  }
+
+  /** A host's events split before each event tagged `tag` (events before the first form their own part). */
+  private splitBefore(host: string, tag: string): TraceEvent[][] {
+    const parts: TraceEvent[][] = [];
     for (const e of this.hostEvents(host)) {
-      if (e.tag === 'KvslibStart' || lives.length === 0) lives.push([]);
-      lives[lives.length - 1].push(e);
+      if (e.tag === tag || parts.length === 0) parts.push([]);
+      parts[parts.length - 1].push(e);
     }
-    return lives;
+    return parts;
   }
 
   /**
