@@ -9,7 +9,7 @@ import { parseLine, type LineParts } from './trace-line.ts';
 import { processExists } from '../src/os/process-exists.ts';
 
 interface CollectorOptions {
-  /** The run's directory: shiviz.log, trace.jsonl and history.json go here. */
+  /** The run's directory: shiviz.log, trace.jsonl and history.jsonl (history.json once stopped) go here. */
   dir: string;
   /** host:port; port 0 picks a free one. */
   addr?: string;
@@ -106,7 +106,8 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
         for (const json of batch.history) {
           received++;
           try {
-            writer.addHistory(JSON.parse(json) as Record<string, unknown>);
+            const entry: unknown = JSON.parse(json);
+            if (entry !== null && typeof entry === 'object' && !Array.isArray(entry)) writer.addHistory(entry as Record<string, unknown>, json);
           } catch {
             // A malformed entry is dropped; the others still count.
           }
@@ -124,7 +125,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     },
     Flush(_call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) {
       sweep(true);
-      writer.flush(true);
+      writer.flush();
       callback(null, { dir: opts.dir, events: writer.events });
     },
   });
@@ -145,7 +146,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     lastClock: (h) => parseClock(last.get(h)?.clock ?? '{}'),
     flush: () => {
       sweep(true);
-      writer.flush(true);
+      writer.flush();
     },
     async stop() {
       clearInterval(timer);

@@ -10,7 +10,7 @@ import path from 'node:path';
  */
 
 /** Files the tracing server and the harness write: the run itself. */
-export const RUN_INPUT_FILES = ['trace.jsonl', 'shiviz.log', 'history.json', 'meta.json'] as const;
+export const RUN_INPUT_FILES = ['trace.jsonl', 'shiviz.log', 'history.json', 'history.jsonl', 'meta.json'] as const;
 /** The folder of each server process's output (the scenario harness). */
 export const RUN_LOGS_DIR = 'logs';
 /** Each tool's default output in the run directory. */

@@ -1,19 +1,22 @@
 import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TraceRecord } from './record.ts';
+import { HISTORY_FILE, HISTORY_LOG, sortByCall } from './history-file.ts';
 import { formatJsonlLine, formatShiVizEvent, oneLine, SHIVIZ_REGEX, shivizEventOf, type SerializedParts } from './shiviz.ts';
 import type { LineParts } from './trace-line.ts';
 
 /**
  * The files of one traced run: shiviz.log and trace.jsonl grow as records arrive (ShiViz
- * orders events by clock, not by line). history.json is sorted by call time, so it is
- * rewritten whole: at most every `historyEveryMs` on routine flushes (a long run's
- * history is large), and always on a forced one (Flush RPC, stop), through a temporary
- * file renamed over it, so a reader never sees half of it.
+ * orders events by clock, not by line), and so does history.jsonl, one client operation
+ * per line in arrival order (tracing/history-file.ts). close() writes history.json, the
+ * same entries sorted by call time (through a temporary file renamed over it, so a reader
+ * never sees half of it), and removes history.jsonl. No file is ever rewritten while the
+ * run is open, so a flush costs what arrived since the last one, however long the run.
  *
  * While the run is open, `writing.json` (WRITING_MARKER: `{pid, since}`) in the directory
  * says so: `raftkv check` then grades a consistent cut of a run still growing. close()
- * removes it; a writer killed outright leaves it naming a pid that is gone.
+ * removes it; a writer killed outright leaves it naming a pid that is gone (and leaves
+ * history.jsonl, which the checker reads in place of history.json).
  */
 export const WRITING_MARKER = 'writing.json';
 
@@ -21,33 +24,35 @@ export class RunWriter {
   readonly shivizPath: string;
   readonly jsonlPath: string;
   readonly historyPath: string;
+  readonly historyLogPath: string;
   private pendingShiviz: string[] = [];
   private pendingJsonl: string[] = [];
+  private pendingHistory: string[] = [];
+  /** Every history entry of the run, for history.json at close. */
   private readonly history: Record<string, unknown>[] = [];
-  private historyDirty = true;
-  private historyWrittenAt = -Infinity;
-  /** How long the last rewrite of history.json took, ms. */
-  private historyWriteMs = 0;
   events = 0;
 
-  constructor(
-    readonly dir: string,
-    /** The least time between routine rewrites of history.json, ms (0: every flush). */
-    private readonly historyEveryMs = 2000,
-  ) {
+  constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     this.shivizPath = path.join(dir, 'shiviz.log');
     this.jsonlPath = path.join(dir, 'trace.jsonl');
-    this.historyPath = path.join(dir, 'history.json');
+    this.historyPath = path.join(dir, HISTORY_FILE);
+    this.historyLogPath = path.join(dir, HISTORY_LOG);
     writeFileSync(this.shivizPath, `${SHIVIZ_REGEX}\n\n`);
     writeFileSync(this.jsonlPath, '');
+    writeFileSync(this.historyLogPath, '');
     writeFileSync(path.join(dir, WRITING_MARKER), JSON.stringify({ pid: process.pid, since: new Date().toISOString() }) + '\n');
-    this.flush(true);
   }
 
-  /** Writes what is pending and marks the run closed (removes WRITING_MARKER). */
+  /**
+   * Writes what is pending, then history.json (sorted by call) in place of history.jsonl,
+   * and marks the run closed (removes WRITING_MARKER).
+   */
   close(): void {
-    this.flush(true);
+    this.flush();
+    writeFileSync(`${this.historyPath}.tmp`, JSON.stringify(sortByCall([...this.history]), null, 1) + '\n');
+    renameSync(`${this.historyPath}.tmp`, this.historyPath);
+    rmSync(this.historyLogPath, { force: true });
     rmSync(path.join(this.dir, WRITING_MARKER), { force: true });
   }
 
@@ -65,13 +70,18 @@ export class RunWriter {
     this.events++;
   }
 
-  addHistory(entry: Record<string, unknown>): void {
+  /**
+   * A finished client operation (tracing/history.ts's shape). `line`: the entry as the
+   * client serialized it (one line of JSON), appended to history.jsonl as is.
+   */
+  addHistory(entry: Record<string, unknown>, line = JSON.stringify(entry)): void {
     this.history.push(entry);
-    this.historyDirty = true;
+    // JSON may hold newlines between its tokens: such a line is written as JSON.stringify would.
+    this.pendingHistory.push(line.includes('\n') ? JSON.stringify(entry) : line);
   }
 
-  /** Appends what arrived since the last flush; cheap enough to call often. */
-  flush(force = false): void {
+  /** Appends what arrived since the last flush: records first, then history entries. Cheap enough to call often. */
+  flush(): void {
     if (this.pendingShiviz.length > 0) {
       // One pass over each chunk, not one per line, keeps U+2028/U+2029 from ending lines.
       appendFileSync(this.shivizPath, oneLine(`${this.pendingShiviz.join('\n')}\n`));
@@ -79,18 +89,10 @@ export class RunWriter {
       this.pendingShiviz = [];
       this.pendingJsonl = [];
     }
-    // A long run's history is large and rewritten whole: a routine rewrite waits at least
-    // 50 times as long as the last one took, so it stays under 2% of the server's time
-    // however long the run (a 100k-operation history takes a few hundred ms to write).
-    const every = this.historyEveryMs === 0 ? 0 : Math.max(this.historyEveryMs, 50 * this.historyWriteMs);
-    if (this.historyDirty && (force || performance.now() - this.historyWrittenAt >= every)) {
-      const t0 = performance.now();
-      const sorted = [...this.history].sort((a, b) => (a.call as number) - (b.call as number));
-      writeFileSync(`${this.historyPath}.tmp`, JSON.stringify(sorted, null, 1) + '\n');
-      renameSync(`${this.historyPath}.tmp`, this.historyPath);
-      this.historyDirty = false;
-      this.historyWrittenAt = performance.now();
-      this.historyWriteMs = this.historyWrittenAt - t0;
+    // After the records: a reader that finds an operation here finds its records too (load.ts's cut).
+    if (this.pendingHistory.length > 0) {
+      appendFileSync(this.historyLogPath, oneLine(`${this.pendingHistory.join('\n')}\n`));
+      this.pendingHistory = [];
     }
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KvClient } from '../client/kv-client.ts';
@@ -7,6 +7,7 @@ import { ProcessCluster } from '../cluster/process-cluster.ts';
 import { defaultConfig, writeConfig, type ClusterConfig } from '../server/config.ts';
 import { injectedBug } from '../server/injected-bug.ts';
 import type { HistoryEntry } from '../../tracing/history.ts';
+import { readRunHistory } from '../../tracing/history-file.ts';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import { ChaosClients, type ClientOpReport } from './clients.ts';
 import { gradeRun, plural, type Grade } from './grade.ts';
@@ -239,9 +240,8 @@ export async function runChaos(opts: ChaosOptions, log: (line: string) => void, 
   }
 
   if (!opts.trace) writeFileSync(path.join(runDir, 'history.json'), JSON.stringify([...history].sort((a, b) => a.call - b.call), null, 0) + '\n');
-  // Grade what the checker reads: with a trace, the tracing server's history.json.
-  const historyFile = path.join(runDir, 'history.json');
-  const graded = opts.trace && existsSync(historyFile) ? (JSON.parse(readFileSync(historyFile, 'utf8')) as HistoryEntry[]) : history;
+  // Grade what the checker reads: with a trace, the tracing server's history.json (history.jsonl if it died).
+  const graded = (opts.trace ? (readRunHistory(runDir)?.entries as HistoryEntry[] | undefined) : undefined) ?? history;
   const traceGaps = opts.trace ? incompleteTraces(path.join(runDir, 'logs')) : [];
   for (const g of traceGaps) log(`warning: ${g}: trace rules may report what the missing records would have explained`);
   const grade = signal.aborted

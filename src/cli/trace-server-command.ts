@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
+import { HISTORY_FILE, HISTORY_LOG } from '../../tracing/history-file.ts';
 
 /** Run directories tried per name before giving up (name, name-2, ... name-100). */
 const MAX_SUFFIX = 100;
@@ -16,7 +17,7 @@ const MAX_SUFFIX = 100;
  */
 export async function startTraceServer(opts: { dir: string; run: string; addr: string; unique?: boolean }): Promise<Collector> {
   const dir = opts.unique ? claimRunDir(opts.dir, opts.run) : path.join(opts.dir, opts.run);
-  const held = ['shiviz.log', 'trace.jsonl', 'history.json'].filter((f) => existsSync(path.join(dir, f)));
+  const held = ['shiviz.log', 'trace.jsonl', HISTORY_FILE, HISTORY_LOG].filter((f) => existsSync(path.join(dir, f)));
   if (!opts.unique && held.length > 0) {
     throw new Error(`${dir} already holds a run (${held.join(', ')}), which a new tracing server would overwrite: choose another --run, or leave it out for a fresh name`);
   }
@@ -40,7 +41,7 @@ function claimRunDir(parent: string, run: string): string {
 /** `raftkv trace-server`: collects until SIGINT/SIGTERM, then flushes its files. */
 export async function runTraceServer(opts: { dir: string; run: string; addr: string; unique?: boolean }): Promise<void> {
   const collector = await startTraceServer(opts);
-  console.log(`tracing server on ${collector.addr}, writing ${collector.dir}/{shiviz.log,trace.jsonl,history.json}`);
+  console.log(`tracing server on ${collector.addr}, writing ${collector.dir}/{shiviz.log,trace.jsonl,history.jsonl} (history.json once stopped)`);
   console.log(`point servers at it with "traceServer": "${collector.addr}" in the cluster config`);
   const stop = async (signal: string) => {
     await collector.stop();

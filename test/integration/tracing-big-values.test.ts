@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import { checkShiVizLog } from '../../tracing/check/shiviz-rules.ts';
+import { readRunHistory } from '../../tracing/history-file.ts';
 import { parseJsonl } from '../../tracing/shiviz.ts';
 import { startTestCluster, type TestCluster } from './helpers.ts';
 
@@ -44,6 +45,6 @@ it('records of big values reach the tracing server: no stream message over its l
   const recv = records.filter((r) => r.host === leader && r.tag === 'PutRecv' && r.body.value === NULS);
   expect(new Set(recv.map((r) => r.body.opId)).size).toBe(PUTS);
   expect(checkShiVizLog(readFileSync(path.join(collector.dir, 'shiviz.log'), 'utf8'))).toEqual([]);
-  const history = JSON.parse(readFileSync(path.join(collector.dir, 'history.json'), 'utf8')) as { op: string }[];
+  const history = readRunHistory(collector.dir)!.entries;
   expect(history).toHaveLength(PUTS + 1);
 }, 120_000);

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { happensBefore } from '../../tracing/clock.ts';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import { checkShiVizLog } from '../../tracing/check/shiviz-rules.ts';
+import { readRunHistory } from '../../tracing/history-file.ts';
 import { parseJsonl } from '../../tracing/shiviz.ts';
 import type { TraceRecord } from '../../tracing/record.ts';
 import { startTestCluster, type TestCluster } from './helpers.ts';
@@ -84,7 +85,7 @@ describe('end-to-end tracing on real processes', () => {
       const own = records.filter((r) => r.host === id).sort((a, b) => a.clock[id] - b.clock[id]);
       expect(own.slice(0, 3).map((r) => r.tag)).toEqual(['ServerStart', 'RaftStart', 'ServerListening']);
     }
-    const history = JSON.parse(readFileSync(path.join(collector!.dir, 'history.json'), 'utf8')) as { opId: number; output?: { value: string } }[];
+    const history = readRunHistory(collector!.dir)!.entries as { opId: number; output?: { value: string } }[];
     expect(history.map((h) => [h.opId, h.output?.value])).toEqual([
       [put.opId, 'v1'],
       [get.opId, 'v1'],

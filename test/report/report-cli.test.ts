@@ -28,7 +28,7 @@ beforeAll(() => {
   runDir = path.join(root, 'run');
   const writer = new RunWriter(runDir);
   for (const r of randomExecution(7, 3, 120).records) writer.add(r);
-  writer.flush(true);
+  writer.flush();
   writeFileSync(path.join(runDir, 'meta.json'), JSON.stringify({ servers: ['h0', 'h1', 'h2'] }));
   mkdirSync(path.join(runDir, 'logs'));
   writeFileSync(path.join(runDir, 'logs', 'server0.log'), 'server0 output\n');

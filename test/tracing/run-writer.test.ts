@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RunWriter } from '../../tracing/run-writer.ts';
+import { HISTORY_LOG, readRunHistory } from '../../tracing/history-file.ts';
+import { RunWriter, WRITING_MARKER } from '../../tracing/run-writer.ts';
 import { parseJsonl } from '../../tracing/shiviz.ts';
 
 let dir: string;
@@ -11,27 +12,49 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const history = (w: RunWriter) => JSON.parse(readFileSync(w.historyPath, 'utf8')) as { call: number }[];
+const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
 
 describe('RunWriter', () => {
-  it('appends records on every flush, and rewrites history.json at most every historyEveryMs unless forced', () => {
-    const w = new RunWriter(dir, 60_000);
-    expect(history(w)).toEqual([]);
+  it('appends records and history entries on every flush; close writes history.json sorted by call in place of history.jsonl', () => {
+    const w = new RunWriter(dir);
     w.add({ host: 'h', traceId: '', tag: 'A', body: {}, clock: { h: 1 } });
-    w.addHistory({ call: 2 });
+    w.addHistory({ call: 2, n: 'second' });
     w.flush();
     expect(parseJsonl(readFileSync(w.jsonlPath, 'utf8')).records).toHaveLength(1);
-    // Rewritten at construction: the next routine flush within the minute leaves it.
-    expect(history(w)).toEqual([]);
-    w.addHistory({ call: 1 });
-    w.flush(true);
-    expect(history(w).map((e) => e.call)).toEqual([1, 2]);
+    expect(lines(w.historyLogPath)).toEqual(['{"call":2,"n":"second"}']);
+    expect(existsSync(w.historyPath)).toBe(false);
+    w.addHistory({ call: 1, n: 'first' }, '{"call":1,"n":"first"}');
+    w.flush();
+    // Arrival order in the log; a reader of the open run sorts it.
+    expect(lines(w.historyLogPath).map((l) => (JSON.parse(l) as { call: number }).call)).toEqual([2, 1]);
+    expect(readRunHistory(dir)).toEqual({ file: HISTORY_LOG, entries: [{ call: 1, n: 'first' }, { call: 2, n: 'second' }] });
+    w.close();
+    expect(JSON.parse(readFileSync(w.historyPath, 'utf8'))).toEqual([{ call: 1, n: 'first' }, { call: 2, n: 'second' }]);
+    expect(existsSync(w.historyLogPath)).toBe(false);
+    expect(existsSync(path.join(dir, WRITING_MARKER))).toBe(false);
+    expect(readRunHistory(dir)?.file).toBe('history.json');
   });
 
-  it('rewrites history.json on a routine flush once historyEveryMs has passed', () => {
-    const w = new RunWriter(dir, 0);
-    w.addHistory({ call: 5 });
+  it('writes an entry whose JSON spans lines as one line, and U+2028 escaped', () => {
+    const w = new RunWriter(dir);
+    w.addHistory({ call: 1, v: 'a\u2028b' }, '{"call":1,\n"v":"a\u2028b"}');
     w.flush();
-    expect(history(w).map((e) => e.call)).toEqual([5]);
+    expect(lines(w.historyLogPath)).toEqual(['{"call":1,"v":"a\\u2028b"}']);
+    expect(readRunHistory(dir)?.entries).toEqual([{ call: 1, v: 'a\u2028b' }]);
+  });
+
+  it('a writer killed mid-run leaves history.jsonl: read without its torn last line, and a bad line named', () => {
+    const w = new RunWriter(dir);
+    w.addHistory({ call: 3 });
+    w.addHistory({ call: 1 });
+    w.flush();
+    appendFileSync(w.historyLogPath, '{"call":2,"out');
+    expect(readRunHistory(dir)?.entries).toEqual([{ call: 1 }, { call: 3 }]);
+    appendFileSync(w.historyLogPath, '\n[1]\n');
+    expect(() => readRunHistory(dir)).toThrow(/history\.jsonl line 3/);
+  });
+
+  it('no history file at all reads as null', () => {
+    expect(readRunHistory(dir)).toBeNull();
   });
 });

@@ -25,7 +25,7 @@ beforeAll(() => {
   const writer = new RunWriter(runDir);
   const { records } = randomExecution(42, 4, 200);
   for (const r of records) writer.add(r);
-  writer.flush(true);
+  writer.flush();
   total = records.length;
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HistoryEntry } from '../history.ts';
+import { HISTORY_FILE, HISTORY_LOG, readRunHistory } from '../history-file.ts';
 import { WRITING_MARKER } from '../run-writer.ts';
 import { parseJsonl, type JsonlRecord, type ParseError } from '../shiviz.ts';
 import { liveCut } from './live-cut.ts';
@@ -39,7 +40,7 @@ export interface LoadedRun {
   jsonlErrors: ParseError[];
   /** shiviz.log as written, or null when the file is missing. */
   shiviz: string | null;
-  /** history.json, or null when missing or unreadable (see problems). */
+  /** history.json (history.jsonl while the run is written, or if its writer was killed), sorted by call; null when missing or unreadable (see problems). */
   history: HistoryEntry[] | null;
   meta: RunMeta | null;
   /** What is missing or malformed, one line each. */
@@ -69,15 +70,21 @@ export class LoadError extends Error {
 
 /**
  * Reads a run directory. A run still being written (its tracing server's WRITING_MARKER
- * names a live process) is read as a consistent cut (liveCut): history.json first, then
+ * names a live process) is read as a consistent cut (liveCut): the history first (history.jsonl, appended as entries arrive), then
  * trace.jsonl and shiviz.log up to the last line both hold whole, then only the records
  * whose causes are all in that prefix; `live` says what was cut.
  */
 export function loadRun(dir: string): LoadedRun {
   const problems: string[] = [];
   const writing = writerAlive(dir);
-  // history.json before the trace: every entry read then is of an operation whose records were written earlier.
-  const historyText = readOptional(path.join(dir, 'history.json'));
+  // The history before the trace: every entry read then is of an operation whose records were written earlier.
+  let historyRead: ReturnType<typeof readRunHistory> = null;
+  let historyProblem: string | null = null;
+  try {
+    historyRead = readRunHistory(dir);
+  } catch (err) {
+    historyProblem = (err as Error).message;
+  }
   const jsonlPath = path.join(dir, 'trace.jsonl');
   let jsonl: string;
   try {
@@ -104,12 +111,13 @@ export function loadRun(dir: string): LoadedRun {
   if (shiviz === null) problems.push('shiviz.log is missing');
 
   let history: HistoryEntry[] | null = null;
-  if (historyText === null) problems.push('history.json is missing');
+  if (historyProblem !== null) problems.push(historyProblem.startsWith(HISTORY_FILE) || historyProblem.startsWith(HISTORY_LOG) ? historyProblem : `${HISTORY_FILE}: ${historyProblem}`);
+  else if (historyRead === null) problems.push(`${HISTORY_FILE} is missing (and no ${HISTORY_LOG})`);
   else {
     try {
-      history = parseHistory(JSON.parse(historyText));
+      history = parseHistory(historyRead.entries);
     } catch (err) {
-      problems.push(`history.json: ${(err as Error).message}`);
+      problems.push(`${historyRead.file}: ${(err as Error).message}`);
     }
   }
 
@@ -182,8 +190,7 @@ function parseMeta(value: unknown): RunMeta {
 }
 
 /** Checks the shape the linearizability rule relies on; the first bad entry is the error. */
-function parseHistory(value: unknown): HistoryEntry[] {
-  if (!Array.isArray(value)) throw new Error('not a JSON array');
+function parseHistory(value: unknown[]): HistoryEntry[] {
   value.forEach((e: unknown, i) => {
     const where = `entry ${i}`;
     if (!isObject(e)) throw new Error(`${where} is not an object`);
