@@ -8,6 +8,10 @@ import { readSpoolLines } from './spool.ts';
 import { parseLine, type LineParts } from './trace-line.ts';
 import { processExists } from '../src/os/process-exists.ts';
 
+/** U+2028 and U+2029 in UTF-8: a chunk holding either is made one line per record (oneLine) on the slow path. */
+const U2028 = Buffer.from('\u2028', 'utf8');
+const U2029 = Buffer.from('\u2029', 'utf8');
+
 interface CollectorOptions {
   /** The run's directory: shiviz.log, trace.jsonl and history.jsonl (history.json once stopped) go here. */
   dir: string;
@@ -46,27 +50,53 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   /** Per host, its latest record's counter and clock (JSON): what LastClock answers. */
   const last = new Map<string, { counter: number; clock: string }>();
 
+  /** Whether `p` is news: past its host's latest counter (a resent record is not). */
+  const fresh = (p: LineParts): boolean => p.counter > (last.get(p.host)?.counter ?? 0);
+  const note = (p: LineParts) => last.set(p.host, { counter: p.counter, clock: p.clock });
   const accept = (p: LineParts) => {
-    if (p.counter <= (last.get(p.host)?.counter ?? 0)) return;
-    last.set(p.host, { counter: p.counter, clock: p.clock });
+    if (!fresh(p)) return;
+    note(p);
     writer.addLine(p);
   };
 
-  /** Every trace line of a chunk (lines end in a newline), read without copying it whole; how many. */
-  const acceptLines = (text: string): number => {
-    let lines = 0;
+  /**
+   * Every trace line of a chunk (lines end in a newline); how many. A chunk whose lines
+   * are all news, in the shape formatLine writes, goes to trace.jsonl as the bytes that
+   * came (addChunk): the usual case, with no text built for it. Otherwise line by line.
+   */
+  const acceptChunk = (chunk: Buffer): number => {
+    const text = chunk.toString('utf8');
+    const parts: LineParts[] = [];
+    let whole = text.endsWith('\n') && chunk.indexOf(U2028) < 0 && chunk.indexOf(U2029) < 0;
     for (let start = 0; start < text.length; ) {
       let end = text.indexOf('\n', start);
       if (end < 0) end = text.length;
       if (end > start) {
         // A malformed line is dropped; the sender's other records still count.
-        const p = parseLine(text.slice(start, end));
-        if (p) accept(p);
-        lines++;
+        const raw = text.slice(start, end);
+        const p = parseLine(raw);
+        if (p) parts.push(p);
+        whole &&= p !== null && p.line === raw;
       }
       start = end + 1;
     }
-    return lines;
+    if (whole) {
+      // News in order (a host's counters grow along a chunk): checked before any is noted.
+      const seen = new Map<string, number>();
+      for (const p of parts) {
+        const before = seen.get(p.host) ?? last.get(p.host)?.counter ?? 0;
+        if (p.counter <= before) {
+          whole = false;
+          break;
+        }
+        seen.set(p.host, p.counter);
+      }
+    }
+    if (whole) {
+      for (const p of parts) note(p);
+      writer.addChunk(chunk, parts);
+    } else for (const p of parts) accept(p);
+    return parts.length;
   };
 
   /**
@@ -102,7 +132,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     Stream(call: grpc.ServerReadableStream<WireBatch, object>, callback: grpc.sendUnaryData<object>) {
       let received = 0;
       call.on('data', (batch: WireBatch) => {
-        if (batch.lines.length > 0) received += acceptLines(batch.lines.toString('utf8'));
+        if (batch.lines.length > 0) received += acceptChunk(batch.lines);
         for (const json of batch.history) {
           received++;
           try {

@@ -26,7 +26,8 @@ export class RunWriter {
   readonly historyPath: string;
   readonly historyLogPath: string;
   private pendingShiviz: string[] = [];
-  private pendingJsonl: string[] = [];
+  /** trace.jsonl's pending lines: text (made one line by flush), or chunks as received, which end in a newline. */
+  private pendingJsonl: (string | Buffer)[] = [];
   private pendingHistory: string[] = [];
   /** Every history entry of the run, for history.json at close. */
   private readonly history: Record<string, unknown>[] = [];
@@ -74,6 +75,17 @@ export class RunWriter {
    * A finished client operation (tracing/history.ts's shape). `line`: the entry as the
    * client serialized it (one line of JSON), appended to history.jsonl as is.
    */
+  /**
+   * A chunk of trace lines as a process sent them: each line in formatLine's shape, the
+   * chunk ending in a newline and holding no U+2028/U+2029 (the collector checks); `parts`
+   * its records in order. The bytes go to trace.jsonl as they are.
+   */
+  addChunk(chunk: Buffer, parts: readonly LineParts[]): void {
+    for (const p of parts) this.pendingShiviz.push(shivizEventOf(p));
+    this.pendingJsonl.push(chunk);
+    this.events += parts.length;
+  }
+
   addHistory(entry: Record<string, unknown>, line = JSON.stringify(entry)): void {
     this.history.push(entry);
     // JSON may hold newlines between its tokens: such a line is written as JSON.stringify would.
@@ -85,7 +97,7 @@ export class RunWriter {
     if (this.pendingShiviz.length > 0) {
       // One pass over each chunk, not one per line, keeps U+2028/U+2029 from ending lines.
       appendFileSync(this.shivizPath, oneLine(`${this.pendingShiviz.join('\n')}\n`));
-      appendFileSync(this.jsonlPath, oneLine(`${this.pendingJsonl.join('\n')}\n`));
+      appendFileSync(this.jsonlPath, jsonlBytes(this.pendingJsonl));
       this.pendingShiviz = [];
       this.pendingJsonl = [];
     }
@@ -95,4 +107,24 @@ export class RunWriter {
       this.pendingHistory = [];
     }
   }
+}
+
+/** trace.jsonl's pending lines as one write: runs of text lines joined and made one line each (oneLine), chunks as they are. */
+function jsonlBytes(pending: readonly (string | Buffer)[]): Buffer {
+  const out: Buffer[] = [];
+  let texts: string[] = [];
+  const take = () => {
+    if (texts.length === 0) return;
+    out.push(Buffer.from(oneLine(`${texts.join('\n')}\n`), 'utf8'));
+    texts = [];
+  };
+  for (const l of pending) {
+    if (typeof l === 'string') texts.push(l);
+    else {
+      take();
+      out.push(l);
+    }
+  }
+  take();
+  return out.length === 1 ? out[0] : Buffer.concat(out);
 }

@@ -2,10 +2,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
 import { CollectorSink } from '../../tracing/collector-sink.ts';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import type { TraceRecord, TraceSink } from '../../tracing/record.ts';
+import { TraceCollectorService, type WireBatch } from '../../tracing/proto.ts';
 import { formatJsonl, formatShiViz, parseShiViz } from '../../tracing/shiviz.ts';
+import { formatLine } from '../../tracing/trace-line.ts';
 import { Tracer } from '../../tracing/tracer.ts';
 
 /**
@@ -77,5 +80,35 @@ describe('the files of a run', () => {
     const eventLines = (text: string) => new Set(text.split('\n').slice(2));
     const expected = eventLines(formatShiViz(made));
     for (const l of eventLines(shiviz)) expect(expected.has(l), l.slice(0, 120)).toBe(true);
+  });
+
+  it('takes each record once and in its shape, whether a chunk is all news, repeats one, or is in another key order', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-files-'));
+    collector = await startCollector({ dir: path.join(dir, 'run') });
+    const line = (n: number, body = `{"n":${n}}`) => formatLine('h', '', 'A', body, `{"h":${n}}`);
+    const chunks = [
+      [line(1), line(2)], // news: written as the bytes sent
+      [line(2), line(3)], // 2 again (a resend after a break): only 3 is news
+      ['{"tag":"A","host":"h","traceId":"","clock":{"h":4},"body":{"n":4}}', line(5)], // another key order: rewritten in the usual one
+      [line(6), 'not a record', line(7)], // a line that is not a record is dropped, the rest kept
+      [line(8, '{"v":"a\u2028b"}')], // a raw U+2028: escaped in the files
+    ];
+    const rpc = new TraceCollectorService(collector.addr, grpc.credentials.createInsecure());
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const call = (rpc as unknown as { Stream: (cb: (err: Error | null) => void) => grpc.ClientWritableStream<WireBatch> }).Stream((err) => (err ? reject(err) : resolve()));
+        for (const c of chunks) call.write({ lines: Buffer.from(c.map((l) => `${l}\n`).join(''), 'utf8'), history: [] });
+        call.end();
+      });
+    } finally {
+      rpc.close();
+    }
+    collector.flush();
+    const jsonl = readFileSync(path.join(collector.dir, 'trace.jsonl'), 'utf8');
+    expect(jsonl).toBe([1, 2, 3, 4, 5, 6, 7].map((n) => `${line(n)}\n`).join('') + `${line(8, '{"v":"a\\u2028b"}')}\n`);
+    const { events, errors } = parseShiViz(readFileSync(path.join(collector.dir, 'shiviz.log'), 'utf8'));
+    expect(errors).toEqual([]);
+    expect(events.map((e) => e.clock.h)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(events[7].body).toEqual({ v: 'a\u2028b' });
   });
 });
