@@ -71,7 +71,7 @@ async function main(argv: string[]): Promise<number | void> {
   if (values.help) {
     const text = commandUsage(positionals);
     if (text === null) throw new UsageError(`unknown command "${command}"`, false);
-    console.log(text);
+    console.log(`${text}\n\n(raftkv --help lists every command)`);
     return;
   }
   if (command === 'node') {

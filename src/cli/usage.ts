@@ -175,9 +175,13 @@ const SECTIONS: Section[] = [
                                                     with --trace every trace rule). --net namespaces
                                                     (root): each server in its own network
                                                     namespace, cuts drop packets. Exit 0 no
-                                                    violation, 1 a violation (seed printed), 130 Ctrl-C`,
+                                                    violation, 1 a violation (seed printed), 2 bad
+                                                    arguments, 130 Ctrl-C, 141 its output closed
+                                                    (e.g. piped into head)`,
       },
     ],
+    shared: `  --duration takes 15s, 2m, 1500ms or bare seconds (5s-60m); --servers 3-9, --clients 1-32,
+  --keys 1-100, --seed 0-4294967295; each option once`,
   },
   {
     heading: 'Client (any server; followers forward to the leader), and what each prints:',
@@ -247,7 +251,6 @@ export function commandUsage(words: readonly string[]): string | null {
         lines,
         ...(lines.includes('--client-id') ? [EXIT_CODES] : []),
         ...(lines.includes('--config') ? [CONFIG_NOTE] : []),
-        '(raftkv --help lists every command)',
       ].join('\n\n');
     }
   }
