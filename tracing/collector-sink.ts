@@ -18,7 +18,8 @@ interface CollectorSinkOptions {
   /**
    * How long open() keeps asking a tracing server that does not answer, ms (default
    * 10,000 with a spool, 1,500 without): a loaded machine can take seconds to answer the
-   * first call, and a server that gives up too soon traces without a spool.
+   * first call, and a server that gives up too soon traces without a spool. A process
+   * without a spool stops at the first refused connection instead (refusedIsFinal).
    */
   connectMs?: number;
   warn?: (message: string) => void;
@@ -92,7 +93,7 @@ export class CollectorSink implements TraceSink {
     // Absolute: the tracing server reads it from its own working directory.
     if (opts.spoolFile) opts = { ...opts, spoolFile: path.resolve(opts.spoolFile) };
     const probe = new CollectorSink(opts, null);
-    const reply = await probe.firstLastClock(opts.connectMs ?? (opts.spoolFile ? 10_000 : 1_500));
+    const reply = await probe.firstLastClock(opts.connectMs ?? (opts.spoolFile ? 10_000 : 1_500), !opts.spoolFile);
     if (!reply) {
       const tokens = probe.sendsTokens ? '' : ' (and names none of its events to others, which cannot count on them reaching the log)';
       probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete${tokens}`);
@@ -268,7 +269,7 @@ export class CollectorSink implements TraceSink {
       const reply = await this.lastClock();
       this.reconnecting = null;
       if (this.closed) return;
-      if (!reply) return this.broken('still unreachable');
+      if (!('clock' in reply)) return this.broken('still unreachable');
       const known = reply.clock[this.opts.host] ?? 0;
       if (this.spool) for (const r of this.spooledSince(known)) this.pending.push({ ...r, spooled: true });
       // Whole chunks: the tracing server drops the lines of one it already has.
@@ -292,12 +293,21 @@ export class CollectorSink implements TraceSink {
     return out;
   }
 
-  /** LastClock, asked again (each call with a deadline of 1.5 s) until `budgetMs` passed. */
-  private async firstLastClock(budgetMs: number): Promise<{ clock: VectorClock; run: string } | null> {
+  /**
+   * LastClock, asked again (each call with a deadline of 1.5 s) until `budgetMs` passed;
+   * null when no call was answered. With `refusedIsFinal`, a refused connection ends it at
+   * once: nothing listens on the address (a loaded tracing server still accepts
+   * connections, the kernel does that, and answers late), and retrying it only delayed a
+   * short-lived client (a CLI put waited 1.4 s for a dead tracing server). A server, with
+   * its spool, keeps trying: a tracing server started a moment after it still gets its
+   * records and lets it hand out tokens.
+   */
+  private async firstLastClock(budgetMs: number, refusedIsFinal: boolean): Promise<{ clock: VectorClock; run: string } | null> {
     const until = Date.now() + budgetMs;
     for (;;) {
       const reply = await this.lastClock(Math.min(1500, Math.max(100, until - Date.now())));
-      if (reply || Date.now() + 200 >= until) return reply;
+      if ('clock' in reply) return reply;
+      if ((refusedIsFinal && reply.refused) || Date.now() + 200 >= until) return null;
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -305,14 +315,16 @@ export class CollectorSink implements TraceSink {
   /**
    * Where this host's clock stands at the tracing server. Also tells the server this
    * process's spool and pid, before any token of it can leave: once the pid is gone, the
-   * server takes from the spool what the stream did not deliver.
+   * server takes from the spool what the stream did not deliver. Unanswered: whether the
+   * connection was refused (gRPC fails the call UNAVAILABLE at once, its details naming
+   * the socket's ECONNREFUSED), as opposed to a deadline passed or a stream reset.
    */
-  private lastClock(deadlineMs = 1500): Promise<{ clock: VectorClock; run: string } | null> {
+  private lastClock(deadlineMs = 1500): Promise<{ clock: VectorClock; run: string } | { refused: boolean }> {
     return new Promise((resolve) => {
       const fn = (this.client as unknown as Record<string, Function>).LastClock;
       const req = { host: this.opts.host, spool: this.opts.spoolFile ?? '', pid: process.pid };
       fn.call(this.client, req, { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: { clock: string; run: string }) => {
-        if (err) resolve(null);
+        if (err) resolve({ refused: err.code === grpc.status.UNAVAILABLE && /\bECONNREFUSED\b/.test(err.details ?? '') });
         else resolve({ clock: parseClock(res.clock || '{}'), run: res.run });
       });
     });

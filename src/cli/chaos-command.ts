@@ -3,17 +3,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FAULT_KINDS, parseFaultKinds } from '../chaos/schedule.ts';
 import type { ChaosOptions, ChaosResult } from '../chaos/run.ts';
-import { UsageError } from './usage.ts';
+import { UsageError, commandUsage } from './usage.ts';
 
-const CHAOS_USAGE = `raftkv chaos [--servers 5] [--duration 30s] [--seed S] [--faults ${FAULT_KINDS.join(',')}]
-             [--clients 6] [--keys 5] [--trace] [--net links|namespaces] [--out <dir>]
---duration takes 15s, 2m, 1500ms or bare seconds (5s-60m); --servers 3-9, --clients 1-32,
---keys 1-100, --seed 0-4294967295; each option once.
-Breaks a fresh cluster at random under client load, then heals, restarts every server,
-reads every key and grades the history (with --trace, every trace rule). Exit 0: no
-violation; 1: a violation (the seed is printed); 2: bad arguments; 130: interrupted;
-141: stopped because its output was closed (e.g. piped into head).
-Details: docs/CHAOS.md`;
+/** `raftkv chaos --help`: its lines of the usage text (usage.ts), which lists FAULT_KINDS. */
+const CHAOS_USAGE = commandUsage(['chaos'])!;
 
 /** Exit code of an interrupted run (128 + SIGINT), as shells report Ctrl-C. */
 const INTERRUPTED = 130;

@@ -6,12 +6,14 @@ import { opName, parseOp } from '../kv/op-grammar.ts';
 import { ConfigError, defaultConfig, isHostPort, loadConfig, serverIdProblem, type ClusterConfig } from '../server/config.ts';
 import type { MemberAction } from './member-command.ts';
 import { EXIT } from './exit-codes.ts';
-import { USAGE, UsageError } from './usage.ts';
+import { USAGE, UsageError, commandUsage } from './usage.ts';
 
 // Each command loads its own modules when it runs (import() below): a client command does
 // not pay for the server, storage or tracing-server code, nor `--help` for any of it.
 
 async function main(argv: string[]): Promise<number | void> {
+  // `raftkv help <command>...` is `raftkv <command>... --help`.
+  if (argv[0] === 'help' && argv.length > 1) argv = [...argv.slice(1), '--help'];
   // chaos parses its own options (chaos-command.ts); chaos-client is its client process.
   if (argv[0] === 'chaos') {
     const { runChaosCommand } = await import('./chaos-command.ts');
@@ -55,13 +57,21 @@ async function main(argv: string[]): Promise<number | void> {
     },
   });
   const [command, ...rest] = positionals;
+  if (command === undefined || command === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  // A command's --help is its own usage, not the whole text (chaos, trace and report
+  // answered it above; check has more to say than its line in the usage text).
   if (values.help && command === 'check') {
     const { CHECK_HELP } = await import('./check-command.ts');
     console.log(CHECK_HELP);
     return;
   }
-  if (values.help || command === undefined || command === 'help') {
-    console.log(USAGE);
+  if (values.help) {
+    const text = commandUsage(positionals);
+    if (text === null) throw new UsageError(`unknown command "${command}"`, false);
+    console.log(`${text}\n\n(raftkv --help lists every command)`);
     return;
   }
   if (command === 'node') {
