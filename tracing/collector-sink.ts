@@ -120,6 +120,12 @@ export class CollectorSink implements TraceSink {
     this.pending.push({ line, counter: record.clock[record.host] ?? 0, spooled: false });
   }
 
+  /** write's path without a TraceRecord (the tracer's, so no clock is copied for it). */
+  writeParts(host: string, traceId: string, tag: string, body: Record<string, unknown>, clock: string, counter: number): void {
+    if (this.closed) return;
+    this.pending.push({ line: formatLine(host, traceId, tag, JSON.stringify(body), clock), counter, spooled: false });
+  }
+
   writeHistory(entry: HistoryEntry): void {
     if (!this.closed) this.pending.push({ history: JSON.stringify(entry) });
   }

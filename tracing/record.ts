@@ -18,6 +18,15 @@ export interface TraceSink {
   /** `clock`: the record's clock as serializeClock writes it, which the tracer keeps at hand. */
   write(record: TraceRecord, clock?: string): void;
   /**
+   * The same as write, given the record's parts: the clock as its canonical JSON text
+   * (serializeClock's) and the host's own counter in it. A sink that has this is handed no
+   * TraceRecord, so no copy of the clock is made for a record that is not a send (the
+   * tracing server's sink: tracing/collector-sink.ts).
+   */
+  writeParts?(host: string, traceId: string, tag: string, body: Record<string, unknown>, clock: string, counter: number): void;
+  /** True when records go nowhere (tracing off): the tracer makes none, and only ticks. */
+  readonly discards?: boolean;
+  /**
    * False when the records may never reach the log though tokens naming them would leave
    * (tracing off; a server that could not open its spool): the tracer then hands out no
    * tokens, so no other host's clock names them. Absent: true.
@@ -35,5 +44,6 @@ export class MemorySink implements TraceSink {
 /** Tracing off: the clock still ticks so tokens stay valid, records go nowhere. */
 export class NullSink implements TraceSink {
   readonly sendsTokens = false;
+  readonly discards = true;
   write(): void {}
 }

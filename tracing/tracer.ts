@@ -1,5 +1,5 @@
 import type { VectorClock } from './clock.ts';
-import type { Token, TraceRecord, TraceSink } from './record.ts';
+import type { Token, TraceSink } from './record.ts';
 
 /**
  * One host's tracer. Every recorded action ticks the host's own counter by one and
@@ -31,26 +31,27 @@ export class Tracer {
     this.sendsTokens = sink.sendsTokens !== false;
   }
 
-  /** Records a local action (or a send: its clock is the token to carry). */
-  record(tag: string, body: Record<string, unknown>, traceId = ''): TraceRecord {
+  /** Records a local action. */
+  record(tag: string, body: Record<string, unknown>, traceId = ''): void {
     const own = (this.clock[this.host] ?? 0) + 1;
     if (own === 1) this.hosts = undefined; // this host's own first counter: a new key
     this.clock[this.host] = own;
     this.latest = undefined;
-    const rec: TraceRecord = { host: this.host, traceId, tag, body, clock: { ...this.clock } };
+    if (this.sink.discards) return;
     this.clockText ??= this.splitClockText();
-    this.sink.write(rec, `${this.clockText.before}${own}${this.clockText.after}`);
-    return rec;
+    const clock = `${this.clockText.before}${own}${this.clockText.after}`;
+    if (this.sink.writeParts) this.sink.writeParts(this.host, traceId, tag, body, clock, own);
+    else this.sink.write({ host: this.host, traceId, tag, body, clock: { ...this.clock } }, clock);
   }
 
-  /** Records a send action and returns the token that travels with the message. */
+  /** Records a send action and returns the token that travels with the message: the send's clock. */
   send(tag: string, body: Record<string, unknown>, traceId = ''): Token | undefined {
-    const { clock } = this.record(tag, body, traceId);
-    return this.sendsTokens ? clock : undefined;
+    this.record(tag, body, traceId);
+    return this.sendsTokens ? { ...this.clock } : undefined;
   }
 
   /** Records a receive action: merge what the sender knew, then tick. */
-  receive(token: Token | undefined, tag: string, body: Record<string, unknown>, traceId = ''): TraceRecord {
+  receive(token: Token | undefined, tag: string, body: Record<string, unknown>, traceId = ''): void {
     // Merged in place (the clock is this tracer's own; records and tokens get copies), and
     // the clock's text rebuilt only when a counter moved.
     if (token) {
@@ -64,13 +65,13 @@ export class Tracer {
         }
       }
     }
-    return this.record(tag, body, traceId);
+    this.record(tag, body, traceId);
   }
 
   /** A receive whose clock travels on at once (a server relaying a result back). */
   relay(token: Token | undefined, tag: string, body: Record<string, unknown>, traceId = ''): Token | undefined {
-    const { clock } = this.receive(token, tag, body, traceId);
-    return this.sendsTokens ? clock : undefined;
+    this.receive(token, tag, body, traceId);
+    return this.sendsTokens ? { ...this.clock } : undefined;
   }
 
   /** serializeClock(this.clock) cut at this host's counter: `{...,"host":` and `,...}`. */

@@ -8,12 +8,15 @@ describe('vector clock', () => {
     const sink = new MemorySink();
     const t = new Tracer('y', sink, { x: 3, y: 1 });
     const token = { x: 1, z: 2 };
-    const first = t.receive(token, 'Recv', {});
+    t.receive(token, 'Recv', {});
+    const [first] = sink.records;
     expect(first.clock).toEqual({ x: 3, y: 2, z: 2 });
     expect(token).toEqual({ x: 1, z: 2 });
+    const sent = t.send('Send', {});
     t.receive({ x: 9 }, 'Recv', {});
     expect(first.clock).toEqual({ x: 3, y: 2, z: 2 });
-    expect(t.currentClock()).toEqual({ x: 9, y: 3, z: 2 });
+    expect(sent).toEqual({ x: 3, y: 3, z: 2 });
+    expect(t.currentClock()).toEqual({ x: 9, y: 4, z: 2 });
   });
 
   it('leq treats a missing host as 0', () => {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
+import { parseClock } from '../../tracing/clock.ts';
 import { CollectorSink } from '../../tracing/collector-sink.ts';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import type { TraceRecord, TraceSink } from '../../tracing/record.ts';
@@ -27,6 +28,11 @@ class Tee implements TraceSink {
   write(record: TraceRecord, clock?: string): void {
     this.kept.push(record);
     this.inner.write(record, clock);
+  }
+  // The tracer's path into a CollectorSink: the parts, no TraceRecord.
+  writeParts(host: string, traceId: string, tag: string, body: Record<string, unknown>, clock: string, counter: number): void {
+    this.kept.push({ host, traceId, tag, body, clock: parseClock(clock) });
+    this.inner.writeParts!(host, traceId, tag, body, clock, counter);
   }
 }
 
