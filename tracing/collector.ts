@@ -5,12 +5,10 @@ import { parseClock, type VectorClock } from './clock.ts';
 import { TRACE_MESSAGE_BYTES, TraceCollectorService, type WireBatch } from './proto.ts';
 import { RunWriter } from './run-writer.ts';
 import { readSpoolLines } from './spool.ts';
+import { scanChunk, shivizEvents, type LineSpan } from './chunk-scan.ts';
 import { parseLine, type LineParts } from './trace-line.ts';
 import { processExists } from '../src/os/process-exists.ts';
 
-/** U+2028 and U+2029 in UTF-8: a chunk holding either is made one line per record (oneLine) on the slow path. */
-const U2028 = Buffer.from('\u2028', 'utf8');
-const U2029 = Buffer.from('\u2029', 'utf8');
 
 interface CollectorOptions {
   /** The run's directory: shiviz.log, trace.jsonl and history.jsonl (history.json once stopped) go here. */
@@ -50,53 +48,57 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   /** Per host, its latest record's counter and clock (JSON): what LastClock answers. */
   const last = new Map<string, { counter: number; clock: string }>();
 
-  /** Whether `p` is news: past its host's latest counter (a resent record is not). */
-  const fresh = (p: LineParts): boolean => p.counter > (last.get(p.host)?.counter ?? 0);
-  const note = (p: LineParts) => last.set(p.host, { counter: p.counter, clock: p.clock });
+  /** A record read as text: written unless its host's latest counter is past it already (a resend). */
   const accept = (p: LineParts) => {
-    if (!fresh(p)) return;
-    note(p);
+    if (p.counter <= (last.get(p.host)?.counter ?? 0)) return;
+    last.set(p.host, { counter: p.counter, clock: p.clock });
     writer.addLine(p);
   };
 
   /**
    * Every trace line of a chunk (lines end in a newline); how many. A chunk whose lines
-   * are all news, in the shape formatLine writes, goes to trace.jsonl as the bytes that
-   * came (addChunk): the usual case, with no text built for it. Otherwise line by line.
+   * are all news, in the shape formatLine writes, is taken as bytes (chunk-scan.ts): it
+   * goes to trace.jsonl as it came and its ShiViz events are copied from it, with no text
+   * made of it. The usual case; any other chunk is read line by line as text.
    */
   const acceptChunk = (chunk: Buffer): number => {
+    const spans = scanChunk(chunk);
+    if (spans !== null && allNews(spans)) {
+      // LastClock's clock text: only of each host's last line in the chunk.
+      const noted = new Set<string>();
+      for (let i = spans.length - 1; i >= 0; i--) {
+        const s = spans[i];
+        if (noted.has(s.host)) continue;
+        noted.add(s.host);
+        last.set(s.host, { counter: s.counter, clock: chunk.toString('utf8', s.clockStart, s.clockEnd) });
+      }
+      writer.addChunk(chunk, shivizEvents(chunk, spans), spans.length);
+      return spans.length;
+    }
     const text = chunk.toString('utf8');
-    const parts: LineParts[] = [];
-    let whole = text.endsWith('\n') && chunk.indexOf(U2028) < 0 && chunk.indexOf(U2029) < 0;
+    let lines = 0;
     for (let start = 0; start < text.length; ) {
       let end = text.indexOf('\n', start);
       if (end < 0) end = text.length;
       if (end > start) {
         // A malformed line is dropped; the sender's other records still count.
-        const raw = text.slice(start, end);
-        const p = parseLine(raw);
-        if (p) parts.push(p);
-        whole &&= p !== null && p.line === raw;
+        const p = parseLine(text.slice(start, end));
+        if (p) accept(p);
+        lines++;
       }
       start = end + 1;
     }
-    if (whole) {
-      // News in order (a host's counters grow along a chunk): checked before any is noted.
-      const seen = new Map<string, number>();
-      for (const p of parts) {
-        const before = seen.get(p.host) ?? last.get(p.host)?.counter ?? 0;
-        if (p.counter <= before) {
-          whole = false;
-          break;
-        }
-        seen.set(p.host, p.counter);
-      }
+    return lines;
+  };
+
+  /** Every line news, in order (a host's counters grow along a chunk, past what arrived before). */
+  const allNews = (spans: readonly LineSpan[]): boolean => {
+    const seen = new Map<string, number>();
+    for (const s of spans) {
+      if (s.counter <= (seen.get(s.host) ?? last.get(s.host)?.counter ?? 0)) return false;
+      seen.set(s.host, s.counter);
     }
-    if (whole) {
-      for (const p of parts) note(p);
-      writer.addChunk(chunk, parts);
-    } else for (const p of parts) accept(p);
-    return parts.length;
+    return true;
   };
 
   /**

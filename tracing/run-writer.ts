@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writevSync } from 'node:fs';
 import path from 'node:path';
 import type { TraceRecord } from './record.ts';
 import { HISTORY_FILE, HISTORY_LOG, sortByCall } from './history-file.ts';
@@ -25,7 +25,8 @@ export class RunWriter {
   readonly jsonlPath: string;
   readonly historyPath: string;
   readonly historyLogPath: string;
-  private pendingShiviz: string[] = [];
+  /** shiviz.log's pending events: text (two lines, made one event by flush), or bytes ending in a newline. */
+  private pendingShiviz: (string | Buffer)[] = [];
   /** trace.jsonl's pending lines: text (made one line by flush), or chunks as received, which end in a newline. */
   private pendingJsonl: (string | Buffer)[] = [];
   private pendingHistory: string[] = [];
@@ -72,20 +73,20 @@ export class RunWriter {
   }
 
   /**
+   * `count` records as bytes (tracing/chunk-scan.ts): `lines`, trace lines in formatLine's
+   * shape as a process sent them, and `events`, their ShiViz events; both end in a newline
+   * and hold no U+2028/U+2029. They go to the files as they are.
+   */
+  addChunk(lines: Buffer, events: Buffer, count: number): void {
+    this.pendingShiviz.push(events);
+    this.pendingJsonl.push(lines);
+    this.events += count;
+  }
+
+  /**
    * A finished client operation (tracing/history.ts's shape). `line`: the entry as the
    * client serialized it (one line of JSON), appended to history.jsonl as is.
    */
-  /**
-   * A chunk of trace lines as a process sent them: each line in formatLine's shape, the
-   * chunk ending in a newline and holding no U+2028/U+2029 (the collector checks); `parts`
-   * its records in order. The bytes go to trace.jsonl as they are.
-   */
-  addChunk(chunk: Buffer, parts: readonly LineParts[]): void {
-    for (const p of parts) this.pendingShiviz.push(shivizEventOf(p));
-    this.pendingJsonl.push(chunk);
-    this.events += parts.length;
-  }
-
   addHistory(entry: Record<string, unknown>, line = JSON.stringify(entry)): void {
     this.history.push(entry);
     // JSON may hold newlines between its tokens: such a line is written as JSON.stringify would.
@@ -96,8 +97,8 @@ export class RunWriter {
   flush(): void {
     if (this.pendingShiviz.length > 0) {
       // One pass over each chunk, not one per line, keeps U+2028/U+2029 from ending lines.
-      appendFileSync(this.shivizPath, oneLine(`${this.pendingShiviz.join('\n')}\n`));
-      appendFileSync(this.jsonlPath, jsonlBytes(this.pendingJsonl));
+      appendBuffers(this.shivizPath, fileBytes(this.pendingShiviz));
+      appendBuffers(this.jsonlPath, fileBytes(this.pendingJsonl));
       this.pendingShiviz = [];
       this.pendingJsonl = [];
     }
@@ -109,8 +110,8 @@ export class RunWriter {
   }
 }
 
-/** trace.jsonl's pending lines as one write: runs of text lines joined and made one line each (oneLine), chunks as they are. */
-function jsonlBytes(pending: readonly (string | Buffer)[]): Buffer {
+/** Pending lines or events as buffers to write in order: runs of text joined with newlines and escaped (oneLine), bytes as they are. */
+function fileBytes(pending: readonly (string | Buffer)[]): Buffer[] {
   const out: Buffer[] = [];
   let texts: string[] = [];
   const take = () => {
@@ -126,5 +127,32 @@ function jsonlBytes(pending: readonly (string | Buffer)[]): Buffer {
     }
   }
   take();
-  return out.length === 1 ? out[0] : Buffer.concat(out);
+  return out;
+}
+
+/** Appends `buffers` to `file` in order with gathered writes (no copy into one buffer first). */
+function appendBuffers(file: string, buffers: Buffer[]): void {
+  const fd = openSync(file, 'a');
+  try {
+    // writevSync may write less than asked (a signal, a full disk): the rest is written after.
+    let total = 0;
+    for (const b of buffers) total += b.length;
+    let done = writevSync(fd, buffers);
+    while (done < total) {
+      let skip = done;
+      const rest: Buffer[] = [];
+      for (const b of buffers) {
+        if (skip >= b.length) skip -= b.length;
+        else {
+          rest.push(skip > 0 ? b.subarray(skip) : b);
+          skip = 0;
+        }
+      }
+      const n = writevSync(fd, rest);
+      if (n <= 0) throw new Error(`${file}: a write took no bytes`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
