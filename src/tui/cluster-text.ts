@@ -76,7 +76,7 @@ export function stateLabel(r: ServerRow): string {
 export function traceText(t: TraceInfo): string {
   if (!t.addr) return `this cluster traces nowhere (its config has no traceServer)${t.note ? `: ${t.note}` : ''}`;
   const lines = [
-    t.dir ? `trace files: ${t.dir}/  (shiviz.log, trace.jsonl, history.json)` : `tracing server ${t.addr}${t.note ? `: ${t.note}` : ''}`,
+    t.dir ? `trace files: ${t.dir}/  (shiviz.log, trace.jsonl, history.jsonl; history.json once stopped)` : `tracing server ${t.addr}${t.note ? `: ${t.note}` : ''}`,
     `tracing server: ${t.addr}${t.clientId ? `; this UI's operations are traced as client "${t.clientId}"` : ''}`,
     'ShiViz: open https://bestchai.bitbucket.io/shiviz/, "Try out ShiViz", load shiviz.log, press "Visualize"',
     `too many events for ShiViz? slice: npx raftkv trace slice ${t.dir ?? '<runDir>'} --trace-id ${t.clientId ?? '<clientId>'}:1 (or --hosts, --tags, --from/--to, --max-events) -> slice.log`,
