@@ -244,7 +244,14 @@ function fsTypeOf(dir: string): string {
 }
 
 let rowSeq = 0;
-const SYSTEM_WARMUP_MS = 2000;
+/**
+ * Unmeasured load each system gets before its first row, ms (after the preload, if any):
+ * V8 keeps optimizing a RaftKV server's hot paths for several seconds of load (some 570
+ * functions; its optimizing compiler was a quarter of a leader's CPU at concurrency 1
+ * two seconds in, and the first row's p50 was 1.29 ms against 1.05 ms after 12 s).
+ * etcd gets the same, though its native code needs none.
+ */
+const systemWarmupMs = (o: BenchOptions) => (o.quick ? 2000 : 10_000);
 
 /**
  * One client per `workersPerClient` workers, client i talking first to member
@@ -388,9 +395,9 @@ async function runGoRow(sys: EtcdSystem, bin: string, op: OpKind, concurrency: n
 }
 
 /**
- * Without a preload (which warms a system up on its own), the first rows would measure
- * RaftKV's JIT compiling its hot paths, a cost etcd's native binary does not pay; a few
- * seconds of unmeasured load first is what any JIT benchmark does.
+ * Without this, the first rows would measure RaftKV's JIT compiling its hot paths, a cost
+ * etcd's native binary does not pay; seconds of unmeasured load first is what any JIT
+ * benchmark does (systemWarmupMs). Puts then gets, at concurrency 64, on 4 clients.
  */
 async function warmUpSystem(sys: BenchSystem, o: BenchOptions, ms: number): Promise<string> {
   const leader = await sys.leader();
@@ -474,7 +481,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const rowsPerSize = (first: boolean) => o.ops.length * o.concurrency.length * (1 + (loadgen ? 1 : 0) + (first && nodeEtcd ? 1 : 0)) + (first && o.traceServer && o.ops.includes('put') ? o.concurrency.length : 0);
   const nRows = o.servers.reduce((sum, _, i) => sum + rowsPerSize(i === 0), 0);
   const rowsSec = (nRows * (o.warmupMs + o.durationMs)) / 1000;
-  log(`rows: ${nRows} of ${(o.warmupMs + o.durationMs) / 1000} s each (${rowsSec < 120 ? `${rowsSec.toFixed(0)} s` : `${(rowsSec / 60).toFixed(1)} min`}), plus cluster starts, ${o.preload ? 'preloads' : 'warm-ups'}${o.failoverRepeats > 0 ? ' and failover' : ''}`);
+  log(`rows: ${nRows} of ${(o.warmupMs + o.durationMs) / 1000} s each (${rowsSec < 120 ? `${rowsSec.toFixed(0)} s` : `${(rowsSec / 60).toFixed(1)} min`}), plus cluster starts, ${o.preload ? 'preloads, ' : ''}${systemWarmupMs(o) / 1000} s warm-ups of each system${o.failoverRepeats > 0 ? ' and failover' : ''}`);
   log(`systems: raftkv-N = RaftKV (kvslib clients in this process); etcd-N/go = etcd driven by etcd's own Go client (bench/etcd/loadgen, a process of its own); etcd-N/node = etcd driven from this process (a unary gRPC call per op; first size only)`);
   log(`clients column: how a row's clients were spread (F = talks to a follower, which forwards to the leader; L = talks to the leader)`);
   log(`cpu columns: cores busy during the row: the cluster's processes / the client process (this bench process, or the Go load generator) / everything else; the machine has ${os.cpus().length}`);
@@ -530,12 +537,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       } else if (first) {
         note(`traced put row skipped: ${o.traceNote}`);
       }
-      if (o.preload) {
-        for (const s of [raftkv, etcd, traced]) if (s) log(await preloadSystem(s, o));
-      } else {
-        for (const s of [raftkv, etcd, traced]) if (s) log(await warmUpSystem(s, o, SYSTEM_WARMUP_MS));
-        if (first && o.ops.includes('get')) note('no preload: get rows read keys that the warm-up and earlier put rows may or may not have written');
-      }
+      if (o.preload) for (const s of [raftkv, etcd, traced]) if (s) log(await preloadSystem(s, o));
+      else if (first && o.ops.includes('get')) note('no preload: get rows read keys that the warm-up and earlier put rows may or may not have written');
+      for (const s of [raftkv, etcd, traced]) if (s) log(await warmUpSystem(s, o, systemWarmupMs(o)));
 
       log('');
       log(header(ROW_COLUMNS));
