@@ -58,6 +58,8 @@ export class CollectorSink implements TraceSink {
   private recent: { lines: Buffer; last: number }[] = [];
   private recentBytes = 0;
   private warned = false;
+  /** False when the tracing server did not answer at open(): close() then waits little for it to confirm. */
+  private answeredAtStart = true;
   private reconnecting: NodeJS.Timeout | null = null;
   private closed = false;
   /** The stream's buffer is over its mark (the tracing server lags): the spool must not rotate. */
@@ -98,6 +100,7 @@ export class CollectorSink implements TraceSink {
       const tokens = probe.sendsTokens ? '' : ' (and names none of its events to others, which cannot count on them reaching the log)';
       probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete${tokens}`);
       probe.unregister = onBeforeSend(() => probe.pending.flush());
+      probe.answeredAtStart = false;
       return { sink: probe, initialClock: {}, spooled: [] };
     }
     const spool = opts.spoolFile ? new Spool(opts.spoolFile, reply.run) : null;
@@ -130,8 +133,12 @@ export class CollectorSink implements TraceSink {
     if (!this.closed) this.pending.push({ history: JSON.stringify(entry) });
   }
 
-  /** Ends the stream and waits (at most `waitMs`) until the server has everything. */
+  /**
+   * Ends the stream and waits (at most `waitMs`; 250 ms if the tracing server did not
+   * answer at open()) until the server has everything; warns if it did not confirm.
+   */
   async close(waitMs = 2000): Promise<void> {
+    if (!this.answeredAtStart) waitMs = Math.min(waitMs, 250);
     this.pending.flush();
     this.unregister();
     this.closed = true;
@@ -142,8 +149,9 @@ export class CollectorSink implements TraceSink {
       // The timer is cleared once the server confirms: left running, it would hold a
       // short-lived process (a CLI run) open for the whole wait.
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.ended, new Promise((r) => (timer = setTimeout(r, Math.max(0, waitMs))))]);
+      const confirmed = await Promise.race([(this.ended ?? Promise.resolve()).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, waitMs))))]);
       clearTimeout(timer);
+      if (!confirmed && !this.warned) this.warn(`tracing server ${this.opts.addr} did not confirm ${this.opts.host}'s last records within ${waitMs} ms: its trace may lack them`);
     }
     this.client.close();
     this.spool?.close();

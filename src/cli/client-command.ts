@@ -149,6 +149,9 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp | nul
   }
 }
 
+/** How long a command waits for the tracing server to confirm its records, at most, ms. */
+const TRACE_CLOSE_MS = 1500;
+
 /** Runs the operation within the deadline; never throws (a client that cannot start is an outcome too). */
 async function execute(
   config: ClusterConfig,
@@ -179,8 +182,11 @@ async function execute(
   } catch (err) {
     outcome = err instanceof ClientError ? err.outcome : failed((err as Error).message, isReadOp(op) ? 'unavailable' : 'unknown');
   }
-  // Records (and the history entry) reach the tracing server before the process exits.
-  await client.stop(Math.max(50, o.deadline - Date.now()));
+  // Records (and the history entry) reach the tracing server before the process exits:
+  // waited for at most TRACE_CLOSE_MS, and never past the reserve, so a tracing server
+  // that accepts connections but does not answer (hung, stopped) costs the command a
+  // bounded wait, with a warning, and never turns a known outcome into an unknown one.
+  await client.stop(Math.min(TRACE_CLOSE_MS, Math.max(50, o.deadline - o.reserve - Date.now())));
   return outcome;
 }
 

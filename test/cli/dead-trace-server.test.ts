@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts, killCliChildren, runRaftkv, startTestCluster, type CliResult, type TestCluster } from '../integration/helpers.ts';
@@ -68,5 +69,33 @@ describe('a CLI operation whose tracing server is dead', () => {
     }
     console.log(`put+get: ${best.dead.toFixed(0)} ms with a dead tracing server, ${best.none.toFixed(0)} ms untraced (best of 2)`);
     expect(best.dead).toBeLessThan(best.none + 1500);
+  }, 120_000);
+});
+
+describe('a CLI operation whose tracing server hangs (accepts connections, never answers)', () => {
+  it('completes with its outcome and one warning, in a bounded wait, not at --timeout', async () => {
+    // A listener that accepts and never reads: a stopped (SIGSTOP) or hung tracing server.
+    const held: net.Socket[] = [];
+    const hung = net.createServer((sock) => held.push(sock));
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', () => r()));
+    const addr = `127.0.0.1:${(hung.address() as net.AddressInfo).port}`;
+    const cfg = path.join(tc.dir, 'hung-traced.json');
+    writeFileSync(cfg, JSON.stringify({ ...tc.config, traceServer: addr }));
+    try {
+      // Before the fix, both waited out --timeout for the tracing server to confirm, and
+      // reported the put's outcome unknown (exit 3) and the get as unavailable (exit 4).
+      const put = await raftkv(['put', 'hung-trace', 'v1', '--config', cfg, '--timeout', '20000']);
+      expect(put.code, put.stderr).toBe(0);
+      expect(put.stdout.trim()).toBe('OK');
+      expect(put.stderr.match(new RegExp(`tracing server ${addr}`, 'g')), put.stderr).toHaveLength(1);
+      const get = await raftkv(['get', 'hung-trace', '--config', cfg, '--timeout', '20000']);
+      expect(get.code, get.stderr).toBe(0);
+      expect(get.stdout.trim()).toBe('v1');
+      // At most the 1.5 s asking where its clock goes on and the 1.5 s waiting to close, each.
+      expect(put.ms + get.ms).toBeLessThan(15_000);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => hung.close(() => r()));
+    }
   }, 120_000);
 });
