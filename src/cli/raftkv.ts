@@ -115,6 +115,10 @@ async function main(argv: string[]): Promise<number | void> {
     const port = values.port === undefined ? 0 : positiveInt(values.port, '--port');
     const host = values.host ?? '127.0.0.1';
     if (!/^[\w.:-]+$/.test(host)) throw new UsageError(`--host must be a host name or IP address (got "${host}")`);
+    // A name, not a path: --data says where runs go, and `..` or `/` would write outside it.
+    if (values.run !== undefined && (!/^[\w.@+-]+$/.test(values.run) || /^\.+$/.test(values.run))) {
+      throw new UsageError(`--run takes a run name (letters, digits, . _ - + @), not a path (got "${values.run}"); --data chooses the directory runs go in`);
+    }
     const { runTraceServer } = await import('./trace-server-command.ts');
     const { runName } = await import('../../tracing/collector.ts');
     // An IPv6 address goes in brackets: [::1]:7200.

@@ -1,13 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import type { Collector } from '../../tracing/collector.ts';
 import { startTraceServer } from '../../src/cli/trace-server-command.ts';
+import { killCliChildren, runRaftkv } from '../integration/helpers.ts';
 
 const started: Collector[] = [];
 let root: string | null = null;
 afterEach(async () => {
+  killCliChildren();
   for (const c of started.splice(0)) await c.stop();
   if (root) rmSync(root, { recursive: true, force: true });
   root = null;
@@ -37,3 +39,13 @@ it('an explicit run name that holds a run already is refused, and that run is le
   await expect(startTraceServer({ dir: root, run: 'same', addr: '127.0.0.1:0' })).rejects.toThrow(/already holds a run \(shiviz\.log, trace\.jsonl, history\.json\)/);
   expect(readFileSync(path.join(root, 'same', 'trace.jsonl'), 'utf8')).toBe(before);
 });
+
+it('a run name that is a path (.., /) is refused before anything is written', async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'raftkv-rundir-'));
+  for (const run of ['../escape', 'a/b', '..', '.', '/abs']) {
+    const r = await runRaftkv(['trace-server', '--data', path.join(root, 'traces'), '--run', run], { timeoutMs: 30_000 });
+    expect(r.code, `${run}: ${r.stderr}`).toBe(2);
+    expect(r.stderr).toContain('--run takes a run name');
+  }
+  expect(readdirSync(root)).toEqual([]);
+}, 120_000);
