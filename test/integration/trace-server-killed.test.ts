@@ -62,6 +62,8 @@ it('a tracing server killed with -9 leaves the history of every operation it had
   expect(run.problems.filter((p) => p.includes('history'))).toEqual([]);
   expect(run.history!.map((h) => `${h.op.type} ${'key' in h.op ? h.op.key : ''}`)).toEqual([...Array.from({ length: 5 }, (_, i) => `put k${i}`), 'get k4']);
   const report = runChecks(dir);
+  expect(report.abandoned).toEqual({ pid: child.pid, historyFile: HISTORY_LOG });
+  expect(formatReport(report)).toMatch(/tracing server \(pid \d+\) stopped without closing it \(killed\?\).*history from history\.jsonl/);
   for (const rule of ['history-trace', 'linearizability', 'client-order']) {
     expect(report.results.find((r) => r.rule === rule)?.status, formatReport(report)).toBe('PASS');
   }

@@ -47,6 +47,12 @@ export interface LoadedRun {
   problems: string[];
   /** Set when the run was still being written: what was loaded of it (see loadRun). */
   live?: LiveCut;
+  /**
+   * Set when the run's tracing server stopped without closing it (killed: its
+   * WRITING_MARKER names a pid that is gone): the run is graded as it was left, its
+   * history from `historyFile` (history.jsonl, as far as it was flushed).
+   */
+  abandoned?: { pid: number; historyFile: string | null };
 }
 
 /** The consistent cut of a run still being written that the checker grades. */
@@ -76,7 +82,8 @@ export class LoadError extends Error {
  */
 export function loadRun(dir: string): LoadedRun {
   const problems: string[] = [];
-  const writing = writerAlive(dir);
+  const writer = writerPid(dir);
+  const writing = writer !== null && processExists(writer);
   // The history before the trace: every entry read then is of an operation whose records were written earlier.
   let historyRead: ReturnType<typeof readRunHistory> = null;
   let historyProblem: string | null = null;
@@ -130,28 +137,30 @@ export function loadRun(dir: string): LoadedRun {
       problems.push(`meta.json: ${(err as Error).message}`);
     }
   }
-  if (!writing) return { dir, records, jsonlErrors: errors, shiviz, history, meta, problems };
+  if (!writing) {
+    const abandoned = writer !== null ? { abandoned: { pid: writer, historyFile: historyRead?.file ?? null } } : {};
+    return { dir, records, jsonlErrors: errors, shiviz, history, meta, problems, ...abandoned };
+  }
   const cut = liveCut(records, shiviz, history);
   records = cut.records;
   return { dir, records, jsonlErrors: errors, shiviz: cut.shiviz, history: cut.history, meta, problems, live: cut.live };
 }
 
 /**
- * Whether the run's tracing server is still writing it: WRITING_MARKER is there and names
- * a process that is alive. A marker left by a writer that died is ignored (the run is as
- * complete as it will get, and is graded strictly).
+ * The pid WRITING_MARKER names (the run's tracing server, while it writes the run), or
+ * null when there is no marker or it names no pid. A marker whose pid is gone was left by
+ * a writer that died: the run is as complete as it will get, and is graded strictly.
  */
-function writerAlive(dir: string): boolean {
+function writerPid(dir: string): number | null {
   const text = readOptional(path.join(dir, WRITING_MARKER));
-  if (text === null) return false;
+  if (text === null) return null;
   let pid: unknown;
   try {
     pid = (JSON.parse(text) as { pid?: unknown }).pid;
   } catch {
-    return false;
+    return null;
   }
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
-  return processExists(pid);
+  return typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
 function readOptional(file: string): string | null {

@@ -14,6 +14,8 @@ export interface CheckReport {
   ok: boolean;
   /** Set when the run was still being written: the cut graded (load.ts). */
   live?: LiveCut;
+  /** Set when the run's tracing server died without closing it (LoadedRun.abandoned). */
+  abandoned?: { pid: number; historyFile: string | null };
 }
 
 /** A scenario's rule: a function (its result names it) or a NamedRule. */
@@ -41,7 +43,7 @@ function checkRun(run: LoadedRun, extraRules: readonly ExtraRule[] = []): CheckR
       return { rule: name, status: 'FAIL' as const, offenders: [{ host: '-', clock: null, line: null, message: `the rule threw: ${e.stack ?? e.message}` }], count: 1 };
     }
   });
-  return { dir: run.dir, results, ok: results.every((r) => r.status !== 'FAIL'), ...(run.live ? { live: run.live } : {}) };
+  return { dir: run.dir, results, ok: results.every((r) => r.status !== 'FAIL'), ...(run.live ? { live: run.live } : {}), ...(run.abandoned ? { abandoned: run.abandoned } : {}) };
 }
 
 /**
@@ -53,6 +55,7 @@ function checkRun(run: LoadedRun, extraRules: readonly ExtraRule[] = []): CheckR
 export function formatReport(report: CheckReport, preamble: readonly string[] = []): string {
   const lines: string[] = [`raftkv check ${report.dir}`];
   if (report.live) lines.push(liveLine(report.live));
+  if (report.abandoned) lines.push(abandonedLine(report.abandoned));
   lines.push(...preamble);
   const width = Math.max(...report.results.map((r) => label(r).length));
   for (const r of report.results) {
@@ -84,6 +87,11 @@ export function formatOffender(o: Offender): string {
 }
 
 /** The line that says a run was graded while still being written, and how much of it. */
+/** What `check` says of a run whose tracing server died without closing it. */
+export function abandonedLine(a: { pid: number; historyFile: string | null }): string {
+  return `the run's tracing server (pid ${a.pid}) stopped without closing it (killed?): graded as it was left${a.historyFile === 'history.jsonl' ? ', the history from history.jsonl (what it had flushed)' : ''}`;
+}
+
 export function liveLine(live: LiveCut): string {
   const left = live.total - live.events;
   return `run still being written: graded up to line ${live.line} (${live.events} events${left > 0 ? `; ${left} whose causes had not arrived yet left out` : ''}); operations in flight (${live.inFlight}) and clients not yet stopped are not judged`;
