@@ -55,9 +55,12 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(() => {
-  // The screenshots and reports (self-contained) stay for people to look at; the runs go.
-  for (const dir of [badDir, good?.dir]) if (dir) rmSync(dir, { recursive: true, force: true });
-  console.log(`report test: reports and screenshots in ${root}`);
+  // The screenshots and reports (self-contained) stay for people to look at only when
+  // asked (RAFTKV_KEEP_REPORTS=1); otherwise every run of the suite left a directory.
+  if (process.env.RAFTKV_KEEP_REPORTS) {
+    for (const dir of [badDir, good?.dir]) if (dir) rmSync(dir, { recursive: true, force: true });
+    console.log(`report test: reports and screenshots in ${root}`);
+  } else if (root) rmSync(root, { recursive: true, force: true });
 });
 
 describe('the report model of a real run', () => {
