@@ -65,17 +65,22 @@ export class CollectorSink implements TraceSink {
   /** The stream's buffer is over its mark (the tracing server lags): the spool must not rotate. */
   private congested = false;
   /**
-   * False for a process that wanted a spool but could not open one (no tracing server
-   * at start): its records may never reach the log, so its tracer hands out no tokens.
+   * False for a process whose tracing server did not answer at start (open()), and for
+   * one that wanted a spool but could not open one: its records may never reach the log,
+   * so its tracer hands out no tokens (another host's clock naming events the log lacks
+   * makes the whole log invalid for ShiViz), and they are not streamed later either.
    */
-  readonly sendsTokens: boolean;
+  get sendsTokens(): boolean {
+    return this.tokens;
+  }
+  private tokens: boolean;
 
   private constructor(
     private readonly opts: CollectorSinkOptions,
     private readonly spool: Spool | null,
     client?: grpc.Client,
   ) {
-    this.sendsTokens = spool !== null || opts.spoolFile === undefined;
+    this.tokens = spool !== null || opts.spoolFile === undefined;
     this.client =
       client ??
       new TraceCollectorService(opts.addr, grpc.credentials.createInsecure(), {
@@ -97,8 +102,10 @@ export class CollectorSink implements TraceSink {
     const probe = new CollectorSink(opts, null);
     const reply = await probe.firstLastClock(opts.connectMs ?? (opts.spoolFile ? 10_000 : 1_500), !opts.spoolFile);
     if (!reply) {
-      const tokens = probe.sendsTokens ? '' : ' (and names none of its events to others, which cannot count on them reaching the log)';
-      probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete${tokens}`);
+      // Its counters would restart at 1 (it never learned where its clock goes on), and
+      // its records may never arrive: it traces nothing rather than something wrong.
+      probe.tokens = false;
+      probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete (nothing of it reaches the run, and no other host's clock names its events)`);
       probe.unregister = onBeforeSend(() => probe.pending.flush());
       probe.answeredAtStart = false;
       return { sink: probe, initialClock: {}, spooled: [] };
@@ -211,11 +218,11 @@ export class CollectorSink implements TraceSink {
     if (parts.length === 0) return;
     // Reconnecting: the spool or `recent` holds the records, resent once the server is back.
     if (this.reconnecting || this.closed) return;
-    // A server that found no tracing server at start did not learn where its clock goes on
-    // (nor which applies its last life traced): its counters restarted, and streamed once
-    // the tracing server is back they would be a second life under numbers the log already
-    // holds. Its trace stays incomplete, as it warned, rather than wrong.
-    if (!this.sendsTokens) return;
+    // A process that found no tracing server at start did not learn where its clock goes
+    // on (nor, a server, which applies its last life traced): its counters restarted, and
+    // streamed once the tracing server is back they would be a second life under numbers
+    // the log already holds. It stays untraced, as it warned, rather than wrong.
+    if (!this.tokens) return;
     const lines = parts.length === 1 ? parts[0].lines : Buffer.concat(parts.map((p) => p.lines));
     const history = parts.length === 1 ? parts[0].history : parts.flatMap((p) => p.history);
     const call = this.call ?? this.open();

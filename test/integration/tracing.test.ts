@@ -8,7 +8,7 @@ import { checkShiVizLog } from '../../tracing/check/shiviz-rules.ts';
 import { readRunHistory } from '../../tracing/history-file.ts';
 import { parseJsonl } from '../../tracing/shiviz.ts';
 import type { TraceRecord } from '../../tracing/record.ts';
-import { startTestCluster, type TestCluster } from './helpers.ts';
+import { freePorts, startTestCluster, type TestCluster } from './helpers.ts';
 
 let tc: TestCluster | null = null;
 let collector: Collector | null = null;
@@ -151,5 +151,24 @@ describe('end-to-end tracing on real processes', () => {
     const results = await Promise.all(ops);
     expect(order).toEqual(results.map((r) => r.opId));
     for (let i = 0; i < 10; i++) expect(results[2 * i + 1].value).toBe(`v${i}`);
+  });
+
+  it('a client that cannot reach its tracing server at start records nothing and names nothing: the run stays a valid ShiViz log', async () => {
+    const { tc } = await tracedCluster(3);
+    await tc.cluster.waitForLeader();
+    const [port] = await freePorts(1); // nothing listens there
+    const lost = await tc.client({ clientId: 'lost', traceServer: `127.0.0.1:${port}` });
+    const seen = await tc.client({ clientId: 'seen', traceServer: collector!.addr });
+    for (let i = 0; i < 5; i++) {
+      await lost.put(`l${i}`, 'x');
+      await seen.put(`s${i}`, 'y');
+    }
+    expect((await seen.get('l4')).value).toBe('x');
+    const { records, shiviz } = await finish();
+    // Before, its tokens made the servers' clocks name "lost", a host with no events, and
+    // ShiViz refused the whole log (unknown-host at every later server event).
+    expect(records.filter((r) => r.host === 'lost')).toEqual([]);
+    expect(records.some((r) => 'lost' in r.clock)).toBe(false);
+    expect(checkShiVizLog(shiviz)).toEqual([]);
   });
 });
