@@ -66,6 +66,7 @@ function withText(count: MajorityCount, winner: string): string {
 
 function noteText(configs: ConfigsInForce, elections: number): string {
   const n = configs.initial.voters.length;
+  if (n === 0 && configs.committed.length === 0) return `${elections} elections; no servers in the trace and no meta.json: no majority to count`;
   const list = configs.initial.voters.join(', ');
   const from = {
     'meta.json': 'configured servers (meta.json)',
