@@ -21,7 +21,8 @@ export const TRACE_USAGE = `usage: raftkv trace slice <runDir> [--trace-id ID]..
   --max-events N    keep the first N selected events (trace.jsonl order) and say so
   -o <file>         where to write (default <runDir>/slice.log)
   Filters of different kinds must all match; values of one kind are alternatives.
-  Exit 0 written, 1 no event matches, 2 bad arguments or an unreadable run (nothing written).`;
+  Exit 0 written, 1 valid filters that together match no event, 2 bad arguments (a host, tag
+  or trace id the run does not have, a bad range) or an unreadable run (nothing written).`;
 
 /** Above this many events ShiViz in a browser gets slow; the summary says so. */
 const SHIVIZ_COMFORT_EVENTS = 5000;
