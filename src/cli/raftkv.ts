@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number | void> {
   }
   if (values.help) {
     const text = commandUsage(positionals);
-    if (text === null) throw new UsageError(`unknown command "${command}"`, false);
+    if (text === null) throw new UsageError(`unknown command "${positionals.slice(0, 2).join(' ')}"`, false);
     console.log(`${text}\n\n(raftkv --help lists every command)`);
     return;
   }

@@ -242,7 +242,9 @@ export const COMMANDS: readonly string[] = SECTIONS.flatMap((s) => s.entries.map
  */
 export function commandUsage(words: readonly string[]): string | null {
   const named = (e: CommandEntry) => e.command.split(' ').every((w, i) => words[i] === w);
-  for (const exact of [true, false]) {
+  // A group named alone (`cluster --help`) lists its commands; a group with a word that
+  // is none of its commands (`cluster foo --help`) is an unknown command.
+  for (const exact of words.length === 1 ? [true, false] : [true]) {
     for (const s of SECTIONS) {
       const entries = s.entries.filter(exact ? named : (e) => e.command.split(' ')[0] === words[0]);
       if (entries.length === 0) continue;

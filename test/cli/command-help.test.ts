@@ -64,7 +64,10 @@ describe('raftkv <command> --help', () => {
   });
 
   it('"raftkv help <command>" is "raftkv <command> --help"; an unknown command is a usage error', async () => {
-    const [help, flag, unknown, put] = await runAll([['help', 'cluster', 'up'], ['cluster', 'up', '--help'], ['frobnicate', '--help'], ['put', 'k', 'v', '--help']]);
+    const [help, flag, unknown, put, unknownSub] = await runAll([['help', 'cluster', 'up'], ['cluster', 'up', '--help'], ['frobnicate', '--help'], ['put', 'k', 'v', '--help'], ['cluster', 'foo', '--help']]);
+    // A group's word that is none of its commands is unknown too (it printed the group's usage, exit 0).
+    expect(unknownSub.code).toBe(2);
+    expect(unknownSub.stderr).toContain('unknown command "cluster foo"');
     expect(help.code).toBe(0);
     expect(help.stdout).toBe(flag.stdout);
     expect(unknown.code).toBe(2);
