@@ -9,7 +9,6 @@ import { scanChunk, shivizEvents, type LineSpan } from './chunk-scan.ts';
 import { parseLine, type LineParts } from './trace-line.ts';
 import { processExists } from '../src/os/process-exists.ts';
 
-
 interface CollectorOptions {
   /** The run's directory: shiviz.log, trace.jsonl and history.jsonl (history.json once stopped) go here. */
   dir: string;
