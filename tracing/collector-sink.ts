@@ -58,8 +58,6 @@ export class CollectorSink implements TraceSink {
   private recent: { lines: Buffer; last: number }[] = [];
   private recentBytes = 0;
   private warned = false;
-  /** False when the tracing server did not answer at open(): close() then waits little for it to confirm. */
-  private answeredAtStart = true;
   private reconnecting: NodeJS.Timeout | null = null;
   private closed = false;
   /** The stream's buffer is over its mark (the tracing server lags): the spool must not rotate. */
@@ -107,7 +105,6 @@ export class CollectorSink implements TraceSink {
       probe.tokens = false;
       probe.warnOnce(`tracing server ${opts.addr} unreachable: ${opts.host} keeps working, its trace is incomplete (nothing of it reaches the run, and no other host's clock names its events)`);
       probe.unregister = onBeforeSend(() => probe.pending.flush());
-      probe.answeredAtStart = false;
       return { sink: probe, initialClock: {}, spooled: [] };
     }
     const spool = opts.spoolFile ? new Spool(opts.spoolFile, reply.run) : null;
@@ -125,27 +122,24 @@ export class CollectorSink implements TraceSink {
 
   /** `clock`: the record's clock as serializeClock writes it (the tracer has it at hand). */
   write(record: TraceRecord, clock?: string): void {
-    if (this.closed) return;
+    // A sink that hands out no tokens never streams (stream()): nothing to keep either.
+    if (this.closed || !this.tokens) return;
     const line = formatLine(record.host, record.traceId, record.tag, JSON.stringify(record.body), clock ?? serializeClock(record.clock));
     this.pending.push({ line, counter: record.clock[record.host] ?? 0, spooled: false });
   }
 
   /** write's path without a TraceRecord (the tracer's, so no clock is copied for it). */
   writeParts(host: string, traceId: string, tag: string, body: Record<string, unknown>, clock: string, counter: number): void {
-    if (this.closed) return;
+    if (this.closed || !this.tokens) return;
     this.pending.push({ line: formatLine(host, traceId, tag, JSON.stringify(body), clock), counter, spooled: false });
   }
 
   writeHistory(entry: HistoryEntry): void {
-    if (!this.closed) this.pending.push({ history: JSON.stringify(entry) });
+    if (!this.closed && this.tokens) this.pending.push({ history: JSON.stringify(entry) });
   }
 
-  /**
-   * Ends the stream and waits (at most `waitMs`; 250 ms if the tracing server did not
-   * answer at open()) until the server has everything; warns if it did not confirm.
-   */
+  /** Ends the stream and waits (at most `waitMs`) until the server has everything; warns if it did not confirm. */
   async close(waitMs = 2000): Promise<void> {
-    if (!this.answeredAtStart) waitMs = Math.min(waitMs, 250);
     this.pending.flush();
     this.unregister();
     this.closed = true;

@@ -99,4 +99,32 @@ describe('CollectorSink.open', () => {
       clearTimeout(late);
     }
   }, 60_000);
+
+  it('a client whose tracing server stops answering after start waits at most close()\'s bound, and says its trace may lack the last records', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-hung-later-'));
+    const [port] = await freePorts(1);
+    const addr = `127.0.0.1:${port}`;
+    const ts = spawn(process.execPath, ['--import', 'tsx', 'src/cli/raftkv.ts', 'trace-server', '--port', String(port), '--data', dir, '--run', 'hung'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = ts;
+    let out = '';
+    ts.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const deadline = Date.now() + 30_000;
+    while (!out.includes(`tracing server on ${addr}`)) {
+      if (ts.exitCode !== null || Date.now() > deadline) throw new Error(`the tracing server did not start:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const warnings: string[] = [];
+    try {
+      const { sink } = await CollectorSink.open({ addr, host: 'client-2', connectMs: 8000, warn: (m) => warnings.push(m) });
+      expect(sink.sendsTokens).toBe(true);
+      process.kill(ts.pid!, 'SIGSTOP'); // hangs from here on: its socket still accepts
+      new Tracer('client-2', sink).record('KvslibStart', { clientId: 'client-2' });
+      const started = Date.now();
+      await sink.close(700);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(warnings).toEqual([`tracing server ${addr} did not confirm client-2's last records within 700 ms: its trace may lack them`]);
+    } finally {
+      process.kill(ts.pid!, 'SIGCONT');
+    }
+  }, 60_000);
 });
