@@ -101,7 +101,8 @@ export class CallStream {
     stream.on('error', (err: grpc.ServiceError) => {
       // grpc-js fails a call this way when the channel never connected: nothing left here.
       const neverConnected = err.code === grpc.status.UNAVAILABLE && /^No connection established/.test(err.details ?? '');
-      this.broken(stream, `${this.label}: ${err.details || err.message}`, !neverConnected);
+      // grpc-js ends a failed connection's text with "Resolution note: " even when it has none.
+      this.broken(stream, `${this.label}: ${(err.details || err.message).replace(/\.? Resolution note: ?$/, '')}`, !neverConnected);
     });
     stream.on('end', () => this.broken(stream, `${this.label}: the server ended the session`, true));
     this.stream = stream;

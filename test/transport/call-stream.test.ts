@@ -118,6 +118,19 @@ describe('CallStream', () => {
     s.close();
   });
 
+  it('a server nobody listens for fails the call with gRPC\'s reason, without its empty "Resolution note: "', async () => {
+    const free = new grpc.Server();
+    const port = await new Promise<number>((resolve, reject) => free.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    free.forceShutdown(); // the port is free again: connections are refused
+    const nobody = new KVService(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions);
+    const s = new CallStream(nobody, 'nobody');
+    const message = await s.call(request(1), 20_000).then(() => 'resolved', (err: Error) => err.message);
+    expect(message).toMatch(/^nobody: No connection established\. Last error: .*ECONNREFUSED/);
+    expect(message).not.toMatch(/Resolution note/);
+    s.close();
+    nobody.close();
+  });
+
   it('close() fails what is pending with a clear reason', async () => {
     behaviour = () => undefined;
     const s = new CallStream(client, 'test');
