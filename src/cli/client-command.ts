@@ -24,6 +24,8 @@ export interface ClientCommandOptions {
   command: string;
   /** --config as given, repeated in the retry hint. */
   configPath?: string;
+  /** --json: the result as one line of JSON (formatJson) instead of text. */
+  json?: boolean;
 }
 
 /** An answer to the user: what to print where, and the exit code. */
@@ -123,7 +125,7 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp | nul
     const effective = retrying && kind === 'unavailable' ? 'unknown' : kind;
     if (effective !== 'unknown' && write) state?.finish();
 
-    if (kind === null) return print({ code: EXIT.OK, out: formatResult(theOp, outcome) });
+    if (kind === null) return print({ code: EXIT.OK, out: opts.json ? formatJson(theOp, outcome) : formatResult(theOp, outcome) });
     if (kind === 'refused') return print({ code: EXIT.FAILED, err: `raftkv: refused, nothing was applied: ${outcome.error}` });
     if (kind === 'failed') return print({ code: EXIT.FAILED, err: `raftkv: failed, nothing was changed: ${outcome.error}` });
 
@@ -188,6 +190,16 @@ async function execute(
   // bounded wait, with a warning, and never turns a known outcome into an unknown one.
   await client.stop(Math.min(TRACE_CLOSE_MS, Math.max(50, o.deadline - o.reserve - Date.now())));
   return outcome;
+}
+
+/**
+ * A successful operation as one line of JSON (--json): `{"op", "value"}`, or for mget
+ * `{"op", "values"}`, its keys' values by key. Unlike the text form, a value holding a newline or
+ * a tab cannot be mistaken for the next key's.
+ */
+function formatJson(op: ClientOp, res: OpOutcome): string {
+  if (op.type === 'mget') return JSON.stringify({ op: op.type, values: Object.fromEntries(op.keys.map((k, i) => [k, res.values?.[i] ?? ''])) });
+  return JSON.stringify({ op: op.type, value: op.type === 'put' ? 'OK' : res.value });
 }
 
 /**

@@ -46,6 +46,7 @@ async function main(argv: string[]): Promise<number | void> {
       server: { type: 'string' },
       timeout: { type: 'string' },
       'client-id': { type: 'string' },
+      json: { type: 'boolean' },
       run: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
@@ -165,6 +166,7 @@ async function main(argv: string[]): Promise<number | void> {
       clientId: values['client-id'],
       command: [command, ...rest].map(describeWord).join(' '),
       configPath: values.config,
+      json: values.json === true,
     });
   }
   throw new UsageError(`unknown command "${command}"`, false);

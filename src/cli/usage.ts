@@ -205,6 +205,8 @@ const SECTIONS: Section[] = [
                         opId (by "raftkv retry" or the same command again), never applied twice;
                         without it each run is a new client. State: $RAFTKV_STATE_DIR/clients/,
                         default ~/.local/state/raftkv/clients/
+    --json              print the result as one line of JSON, {"op", "value"} (mget: {"op",
+                        "values"}, by key), unambiguous for values holding newlines or tabs
   -h, --help            this text (with a command: that command's)`,
   },
 ];

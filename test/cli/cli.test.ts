@@ -177,6 +177,19 @@ describe('raftkv CLI against a running cluster', () => {
     expect(await raftkv(['expire', 'cli-none', '300', '--config', config])).toMatchObject({ code: 0, stdout: '0\n' });
   });
 
+  it('--json prints one line of JSON that keeps values with newlines and tabs apart', async () => {
+    const tricky = 'line one\nk2\tv2';
+    expect(await raftkv(['put', 'cli-j1', tricky, '--config', config, '--json'])).toMatchObject({ code: 0, stdout: '{"op":"put","value":"OK"}\n' });
+    const get = await raftkv(['get', 'cli-j1', '--config', config, '--json']);
+    expect(get.code, get.stderr).toBe(0);
+    expect(JSON.parse(get.stdout)).toEqual({ op: 'get', value: tricky });
+    const mget = await raftkv(['mget', 'cli-j1', 'cli-j2', '--config', config, '--json']);
+    expect(mget.stdout.split('\n')).toHaveLength(2); // one line, then the final newline
+    expect(JSON.parse(mget.stdout)).toEqual({ op: 'mget', values: { 'cli-j1': tricky, 'cli-j2': '' } });
+    // The text form cannot tell this value's newline and tab from the next key's line.
+    expect((await raftkv(['mget', 'cli-j1', 'cli-j2', '--config', config])).stdout).toBe(`cli-j1\t${tricky}\ncli-j2\t\n`);
+  });
+
   it('the servers refuse invalid input the same way: errorKind "refused", not an unknown outcome', async () => {
     const c = await tc.client();
     const err = await c.put('k'.repeat(600), 'v').catch((e: ClientError) => e);
