@@ -41,7 +41,6 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
   const { config: base, kept } = upConfig(opts);
   const dataDir = path.resolve(base.dataDir);
   const file = path.join(dataDir, 'cluster.json');
-  if (kept) console.log(`raftkv: keeping the settings of ${show(file)} (timing, replication, compaction, memory); servers from the command line`);
   const flag = file === path.resolve(CLUSTER_FILE) ? '' : ` --config ${show(file)}`;
   let lock: DirLock;
   try {
@@ -58,6 +57,8 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
     throw new ClusterCommandError(`cannot start the cluster, nothing was changed:\n  ${problems.join('\n  ')}`);
   }
 
+  // Said once nothing can refuse the start any more (a second `cluster up` said it, then refused).
+  if (kept) console.log(`raftkv: keeping the settings of ${show(file)} (timing, replication, compaction, memory); servers from the command line`);
   let collector: Collector | null = null;
   if (opts.trace) {
     collector = await startTraceServer({ dir: 'traces', run: runName('cluster-'), addr: '127.0.0.1:0', unique: true });
@@ -66,6 +67,9 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
     // an earlier run's log, so it does not take every key to start absent.
     const existingData = base.servers.some((s) => holdsData(path.join(dataDir, s.id)));
     writeFileSync(path.join(collector.dir, 'meta.json'), JSON.stringify({ cluster: show(file), servers: base.servers.map((s) => s.id), existingData }, null, 1) + '\n');
+  }
+  if (collector && base.traceServer) {
+    console.log(`raftkv: tracing to this cluster's own tracing server (${show(collector.dir)}), not the config's traceServer ${base.traceServer} (--no-trace keeps that one)`);
   }
   const config: ClusterConfig = { ...base, dataDir, traceServer: collector?.addr ?? base.traceServer };
   writeConfig(file, config);

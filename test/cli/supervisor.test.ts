@@ -138,6 +138,12 @@ describe('cluster up supervises its servers', () => {
     expect(second.stderr).toContain(`data is in use by pid ${up.pid} (raftkv cluster up): a cluster is already running there`);
     expect(second.stdout).not.toContain('leader:');
     expect(readFileSync(conf, 'utf8')).toBe(before);
+    // Without --config (the data dir's cluster.json is kept): refused before it says it keeps anything.
+    const bare = await runRaftkv(['cluster', 'up', '--data', data, '--no-trace']);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toContain('a cluster is already running there');
+    expect(bare.stdout).not.toContain('keeping the settings');
+    expect(readFileSync(conf, 'utf8')).toBe(before);
     // Another data dir on the same ports: refused before anything is written there.
     const elsewhere = path.join(dir, 'elsewhere');
     const otherConf = writeConfig(path.join(dir, 'other.json'), { ...loadConfig(conf), dataDir: elsewhere });
