@@ -18,6 +18,23 @@ import { Tracer } from '../../tracing/tracer.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
+/** A real `raftkv trace-server` writing run `run` under `root`, once it listens; stopped by afterEach. */
+async function startTraceServerProcess(root: string, run: string): Promise<{ ts: ChildProcess; addr: string }> {
+  const [port] = await freePorts(1);
+  const addr = `127.0.0.1:${port}`;
+  const ts = spawn(process.execPath, ['--import', 'tsx', 'src/cli/raftkv.ts', 'trace-server', '--port', String(port), '--data', root, '--run', run], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  child = ts;
+  let out = '';
+  ts.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  ts.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const deadline = Date.now() + 30_000;
+  while (!out.includes(`tracing server on ${addr}`)) {
+    if (ts.exitCode !== null || Date.now() > deadline) throw new Error(`the tracing server did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { ts, addr };
+}
+
 let dir: string | null = null;
 let collector: Collector | null = null;
 let child: ChildProcess | null = null;
@@ -47,18 +64,7 @@ describe('CollectorSink.open', () => {
 
   it('a client waits for a tracing server that accepts but answers late (stopped 2 s)', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-slow-trace-'));
-    const [port] = await freePorts(1);
-    const addr = `127.0.0.1:${port}`;
-    const ts = spawn(process.execPath, ['--import', 'tsx', 'src/cli/raftkv.ts', 'trace-server', '--port', String(port), '--data', dir, '--run', 'slow'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = ts;
-    let out = '';
-    ts.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    ts.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const deadline = Date.now() + 30_000;
-    while (!out.includes(`tracing server on ${addr}`)) {
-      if (ts.exitCode !== null || Date.now() > deadline) throw new Error(`the tracing server did not start:\n${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const { ts, addr } = await startTraceServerProcess(dir, 'slow');
     // Stopped, its socket still accepts connections (the kernel does that): alive but slow,
     // past one LastClock's 1.5 s deadline.
     process.kill(ts.pid!, 'SIGSTOP');
@@ -102,17 +108,7 @@ describe('CollectorSink.open', () => {
 
   it('a client whose tracing server stops answering after start waits at most close()\'s bound, and says its trace may lack the last records', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-hung-later-'));
-    const [port] = await freePorts(1);
-    const addr = `127.0.0.1:${port}`;
-    const ts = spawn(process.execPath, ['--import', 'tsx', 'src/cli/raftkv.ts', 'trace-server', '--port', String(port), '--data', dir, '--run', 'hung'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = ts;
-    let out = '';
-    ts.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const deadline = Date.now() + 30_000;
-    while (!out.includes(`tracing server on ${addr}`)) {
-      if (ts.exitCode !== null || Date.now() > deadline) throw new Error(`the tracing server did not start:\n${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const { ts, addr } = await startTraceServerProcess(dir, 'hung');
     const warnings: string[] = [];
     try {
       const { sink } = await CollectorSink.open({ addr, host: 'client-2', connectMs: 8000, warn: (m) => warnings.push(m) });
