@@ -11,7 +11,7 @@ import { rng } from './slice-execution.ts';
  */
 const HOSTS = ['server1', 'server10', 'erver1', 'client-a', 'kv.c:1', 'z', 'é', 'r"q', 'b\\s'];
 const TEXTS = ['', 'x', ',"clock":{', '"traceId":"t"', 'é', '}}', '\\', '\n', 'a"b', '\u2028', 'ü\u00a0', 'a—b', '\u2029'];
-const TAGS = ['Apply', 'PutStart', 'Put"Start', 'a\\b', 'Tag\u2003x', 'Ünï'];
+const TAGS = ['Apply', 'PutStart', 'Put"Start', 'a\\b', 'Tag\u2003x', 'Ünï', 'del\u007f', 'tab\tx'];
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)];
