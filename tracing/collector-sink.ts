@@ -122,14 +122,12 @@ export class CollectorSink implements TraceSink {
 
   /** `clock`: the record's clock as serializeClock writes it (the tracer has it at hand). */
   write(record: TraceRecord, clock?: string): void {
-    // A sink that hands out no tokens never streams (stream()): nothing to keep either.
-    if (this.closed || !this.tokens) return;
-    const line = formatLine(record.host, record.traceId, record.tag, JSON.stringify(record.body), clock ?? serializeClock(record.clock));
-    this.pending.push({ line, counter: record.clock[record.host] ?? 0, spooled: false });
+    this.writeParts(record.host, record.traceId, record.tag, record.body, clock ?? serializeClock(record.clock), record.clock[record.host] ?? 0);
   }
 
   /** write's path without a TraceRecord (the tracer's, so no clock is copied for it). */
   writeParts(host: string, traceId: string, tag: string, body: Record<string, unknown>, clock: string, counter: number): void {
+    // A sink that hands out no tokens never streams (stream()): nothing to keep either.
     if (this.closed || !this.tokens) return;
     this.pending.push({ line: formatLine(host, traceId, tag, JSON.stringify(body), clock), counter, spooled: false });
   }

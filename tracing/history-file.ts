@@ -17,8 +17,9 @@ export const HISTORY_LOG = 'history.jsonl';
  * The run's history entries, sorted by `call`: from HISTORY_FILE when the run was closed,
  * else from HISTORY_LOG (a final line without its newline, torn by a writer killed while
  * appending it, is left out). Null when neither file exists. `file` names the file read.
- * Throws an Error naming the file (and line) when it is not JSON, not an array, or a
- * line is not an object; the entries' fields are the caller's to check.
+ * Throws an Error whose message starts with the file's name (and line) when it is not
+ * JSON, not an array, or a line is not an object; the entries' fields are the caller's
+ * to check.
  */
 export function readRunHistory(dir: string): { file: string; entries: unknown[] } | null {
   // history.json first: a writer closing meanwhile writes it before removing the log.
@@ -26,7 +27,12 @@ export function readRunHistory(dir: string): { file: string; entries: unknown[] 
     const text = readIfThere(path.join(dir, name));
     if (text === null) continue;
     if (name === HISTORY_FILE) {
-      const value: unknown = JSON.parse(text);
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        throw new Error(`${name}: ${(err as Error).message}`);
+      }
       if (!Array.isArray(value)) throw new Error(`${name}: not a JSON array`);
       return { file: name, entries: value };
     }

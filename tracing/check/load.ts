@@ -118,7 +118,7 @@ export function loadRun(dir: string): LoadedRun {
   if (shiviz === null) problems.push('shiviz.log is missing');
 
   let history: HistoryEntry[] | null = null;
-  if (historyProblem !== null) problems.push(historyProblem.startsWith(HISTORY_FILE) || historyProblem.startsWith(HISTORY_LOG) ? historyProblem : `${HISTORY_FILE}: ${historyProblem}`);
+  if (historyProblem !== null) problems.push(historyProblem);
   else if (historyRead === null) problems.push(`${HISTORY_FILE} is missing (and no ${HISTORY_LOG})`);
   else {
     try {
