@@ -43,6 +43,8 @@ export async function startRaftkv(o: RaftkvClusterOptions): Promise<BenchSystem>
   let cluster: ProcessCluster | null = null;
   let stopped = false;
   const clients = new Set<KvClient>();
+  /** Clients connected with `keep`, by clientId (ConnectOptions.keep). */
+  const kept = new Map<string, KvClient>();
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -76,6 +78,11 @@ export async function startRaftkv(o: RaftkvClusterOptions): Promise<BenchSystem>
       kind: 'raftkv',
       members: pc.ids,
       async connect(c: ConnectOptions): Promise<Target> {
+        const reused = c.keep ? kept.get(c.clientId) : undefined;
+        if (reused) {
+          const target = new RaftkvTarget(reused);
+          return { put: (k, v) => target.put(k, v), get: (k) => target.get(k), close: async () => {} };
+        }
         const client = await KvClient.start({
           clientId: c.clientId,
           servers: config.servers,
@@ -85,11 +92,14 @@ export async function startRaftkv(o: RaftkvClusterOptions): Promise<BenchSystem>
           ...(clientTraceServer ? { traceServer: clientTraceServer } : {}),
         });
         clients.add(client);
+        if (c.keep) kept.set(c.clientId, client);
         const target = new RaftkvTarget(client);
         return {
           put: (k, v) => target.put(k, v),
           get: (k) => target.get(k),
+          // A kept client runs until the system stops (stop() above).
           close: async () => {
+            if (c.keep) return;
             clients.delete(client);
             await target.close();
           },

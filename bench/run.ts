@@ -306,6 +306,14 @@ class CpuWindow {
   }
 }
 
+/**
+ * The id of client slot `i` of a system: its rows, warm-up and preload take the same
+ * clients by slot (ConnectOptions.keep), as an application keeps its clients.
+ */
+function clientSlot(sys: BenchSystem, i: number): string {
+  return `bench${process.pid}-${sys.name}-${i}`;
+}
+
 /** A row driven from this process: kvslib clients for RaftKV, bench/etcd-target.ts's for etcd. */
 async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: BenchOptions): Promise<RowResult> {
   const seq = rowSeq++;
@@ -313,7 +321,8 @@ async function runRow(sys: BenchSystem, op: OpKind, concurrency: number, o: Benc
   const targets: Target[] = [];
   try {
     const opened = await Promise.allSettled(spread.members.map((m, i) => sys.connect({
-      clientId: `bench${process.pid}-${seq}-${i}`,
+      clientId: clientSlot(sys, i),
+      keep: true,
       memberId: m,
       attemptTimeoutMs: o.attemptTimeoutMs,
       opTimeoutMs: o.opTimeoutMs,
@@ -405,7 +414,7 @@ async function warmUpSystem(sys: BenchSystem, o: BenchOptions, ms: number): Prom
   const targets: Target[] = [];
   const t0 = now();
   try {
-    for (let i = 0; i < 4; i++) targets.push(await sys.connect({ clientId: `bench${process.pid}-warmup-${sys.name}-${i}`, memberId: order[i % order.length], attemptTimeoutMs: o.attemptTimeoutMs, opTimeoutMs: o.opTimeoutMs }));
+    for (let i = 0; i < 4; i++) targets.push(await sys.connect({ clientId: clientSlot(sys, i), keep: true, memberId: order[i % order.length], attemptTimeoutMs: o.attemptTimeoutMs, opTimeoutMs: o.opTimeoutMs }));
     let ops = 0;
     for (const op of ['put', 'get'] as const) {
       const r = await runClosedLoop({ op, targets, concurrency: 64, keys: o.keys, valueBytes: o.valueBytes, warmupMs: 0, durationMs: ms / 2, seed: 999 });
@@ -423,7 +432,7 @@ async function preloadSystem(sys: BenchSystem, o: BenchOptions): Promise<string>
   const order = spreadOrder(sys.members, leader);
   const targets: Target[] = [];
   try {
-    for (let i = 0; i < 4; i++) targets.push(await sys.connect({ clientId: `bench${process.pid}-preload-${sys.name}-${i}`, memberId: order[i % order.length], attemptTimeoutMs: o.attemptTimeoutMs, opTimeoutMs: o.opTimeoutMs }));
+    for (let i = 0; i < 4; i++) targets.push(await sys.connect({ clientId: clientSlot(sys, i), keep: true, memberId: order[i % order.length], attemptTimeoutMs: o.attemptTimeoutMs, opTimeoutMs: o.opTimeoutMs }));
     const r = await preload(targets, o.keys, o.valueBytes, 64, 120_000);
     if (sys.settle) await sys.settle();
     return `preloaded ${sys.name}: ${r.written}/${o.keys} keys in ${(r.ms / 1000).toFixed(1)} s (${((r.written * 1000) / r.ms).toFixed(0)} puts/s at concurrency 64)${r.errors ? `, ${r.errors} errors` : ''}`;

@@ -4,8 +4,21 @@ import net from 'node:net';
 import type { Target } from './workload.ts';
 
 export interface ConnectOptions {
-  /** Distinct per client across the whole run. */
+  /**
+   * Distinct per client across the whole run; with `keep`, the name of a slot that a later
+   * connect with the same id takes over.
+   */
   clientId: string;
+  /**
+   * The client outlives the target: closing the target leaves it running, and a later
+   * connect with the same clientId gets it back (stopped with the system). The bench's
+   * rows keep one client per slot, as an application keeps its clients: a RaftKV client
+   * is a host of the trace, every vector clock after its first operation names it, and a
+   * fresh set per row made every record of the traced rows carry all the rows' clients
+   * before it (17 hosts by the row at 64, 33 at 256). Systems whose clients are not
+   * traced may ignore it.
+   */
+  keep?: boolean;
   /** The member this client talks to first. */
   memberId: string;
   attemptTimeoutMs: number;

@@ -11,6 +11,7 @@ import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { opToWire } from '../transport/op-codec.ts';
 import { channelOptions, KVService } from '../transport/proto.ts';
 import { CallError, CallStream } from '../transport/call-stream.ts';
+import { mark } from '../os/timeline.ts';
 import type { WireClientReply } from '../transport/wire.ts';
 import { AdminClient } from '../transport/admin-client.ts';
 import { firstReachable } from './first-reachable.ts';
@@ -268,6 +269,7 @@ export class KvClient extends EventEmitter {
         const token = this.tracer.send(`${family}Send`, { ...body, serverId: this.current.id, attempt }, traceId);
         let reply: WireClientReply;
         try {
+          mark('client.send');
           reply = await this.link(this.current).session.call({
             clientId: this.clientId,
             opId,
@@ -284,6 +286,7 @@ export class KvClient extends EventEmitter {
           continue;
         }
         if (reply.ok) {
+          mark('client.reply');
           this.followTo(reply.leaderId);
           finish(outcome({ value: reply.value, ...(reply.values.length > 0 || op.type === 'mget' ? { values: reply.values } : {}), servedBy: reply.servedBy }), reply.token);
           return;

@@ -8,6 +8,7 @@ import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { opFromWire } from '../transport/op-codec.ts';
 import { splitBatch } from '../transport/wire-size.ts';
 import { TickBatch } from '../../tracing/tick-batch.ts';
+import { mark } from '../os/timeline.ts';
 import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
 import { EntryTooLargeError, NotLeaderError } from './errors.ts';
 import type { Forwarder } from './forwarder.ts';
@@ -179,6 +180,7 @@ async function forward(ctx: KvServiceContext, req: WireClientRequest, leader: st
 }
 
 async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp, family: string, body: Record<string, unknown>, deadline: number): Promise<WireClientReply> {
+  mark('leader.request');
   let result: OpResult;
   let release = () => {};
   const timeoutMs = Math.min(ctx.commitTimeoutMs, deadline - Date.now());
@@ -201,6 +203,7 @@ async function serve(ctx: KvServiceContext, req: WireClientRequest, op: ClientOp
       release = () => (ctx.quota.pendingBytes -= adds);
       ctx.tracer.record('RaftPutReq', body, req.traceId);
       const applied = await withTimeout(ctx.node.propose(encodeCommand(built.command), req.traceId), timeoutMs);
+      mark('leader.applied');
       if (!applied) throw new Error('a command was applied as a no-op');
       result = applied.result;
     }

@@ -11,6 +11,7 @@ import { DEFAULT_COMPACTION, DEFAULT_REPLICATION } from './config.ts';
 import { ConfChangeRefusedError, EntryTooLargeError, NotLeaderError } from './errors.ts';
 import { Membership } from './membership.ts';
 import { LogClock } from './log-clock.ts';
+import { mark } from '../os/timeline.ts';
 
 export interface Timing {
   /** Wall-clock ms per Raft tick. */
@@ -230,6 +231,8 @@ export class RaftNode {
         this.lastLeaderContact = Date.now();
         if (m.logTime !== undefined) this.clock.observe(m.logTime);
       }
+      if (m.type === 'AppendEntries' && m.entries.length > 0) mark('follower.append', m.entries.at(-1)!.index);
+      else if (m.type === 'AppendEntriesRes' && m.success) mark('leader.ackRecv', m.matchIndex);
       this.raft.step(m);
     }
     this.drain();
@@ -357,6 +360,7 @@ export class RaftNode {
       for (const p of batch) p.reject(new NotLeaderError(res.leaderId));
       return;
     }
+    mark('leader.propose', res.index);
     const first = res.index - batch.length + 1;
     batch.forEach((p, k) => this.proposalWaiters.set(first + k, { term: res.term, resolve: p.resolve, reject: p.reject }));
     this.drain();
@@ -416,6 +420,9 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    const leading = rd.softState.role === 'leader';
+    mark(leading ? 'leader.ready' : 'follower.ready', rd.entries.at(-1)?.index ?? 0);
+    if (leading && rd.committedEntries.length > 0) mark('leader.ready.commit', rd.committedEntries.at(-1)!.index);
     this.noticeRole(rd.softState.role);
     if (rd.softState.role === 'leader') {
       if (this.clockLedTerm !== rd.softState.term) {
@@ -442,10 +449,15 @@ export class RaftNode {
     if (rd.snapshot || rd.committedEntries.some((e) => e.kind === 'config')) this.opts.onMembershipChange?.();
     if (removedBefore === null && this.removedIndex !== null) this.opts.onRemoved?.(this.removedIndex);
     this.answerReads(rd.readStates);
-    if (saved) await saved;
+    if (saved) {
+      await saved;
+      mark(leading ? 'leader.saved' : 'follower.saved', rd.entries.at(-1)?.index ?? 0);
+    }
     this.maybeSnapshot();
     if (this.stopped) return;
-    this.opts.send(this.raft.advance(rd));
+    const held = this.raft.advance(rd);
+    if (!leading && held.length > 0) mark('follower.ack', rd.entries.at(-1)?.index ?? 0);
+    this.opts.send(held);
   }
 
   private noticeRole(role: Role): void {
