@@ -18,12 +18,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { startCollector, type Collector } from '../tracing/collector.ts';
 import { freePorts } from '../src/cluster/free-ports.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
 import { defaultConfig, writeConfig } from '../src/server/config.ts';
 import { installCleanupHandlers, onInterrupt, trackPids } from './cleanup.ts';
+import { toolArgs } from './tool-args.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 
@@ -37,7 +37,7 @@ const LAUNCHERS: Record<string, { argv: string[]; cwd: string; note: string }> =
   tsx: { argv: ['--import', 'tsx', path.join(REPO, 'src/cli/raftkv.ts')], cwd: REPO, note: 'node --import tsx src/cli/raftkv.ts' },
 };
 
-const { values } = parseArgs({
+const { values } = toolArgs('cli-latency', {
   options: {
     runs: { type: 'string', default: '20' },
     launcher: { type: 'string', default: 'bin' },

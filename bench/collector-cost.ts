@@ -17,14 +17,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { unary } from '../src/transport/unary.ts';
 import { TraceCollectorService, type WireBatch } from '../tracing/proto.ts';
 import { formatLine } from '../tracing/trace-line.ts';
 import { installCleanupHandlers, trackPids } from './cleanup.ts';
 import { cpuSecondsOf, freePorts, waitForPort } from './system.ts';
+import { toolArgs } from './tool-args.ts';
 
-const { values } = parseArgs({
+const { values } = toolArgs('collector-cost', {
   options: {
     chunks: { type: 'string', default: '800' },
     lines: { type: 'string', default: '60' },

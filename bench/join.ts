@@ -18,15 +18,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { KvClient } from '../src/client/kv-client.ts';
 import { freePorts } from '../src/cluster/free-ports.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
 import { defaultConfig, writeConfig } from '../src/server/config.ts';
+import { toolArgs } from './tool-args.ts';
 
-const { values } = parseArgs({ options: { entries: { type: 'string', default: '10000,100000' }, workers: { type: 'string', default: '64' } } });
+const { values } = toolArgs('join', { options: { entries: { type: 'string', default: '10000,100000' }, workers: { type: 'string', default: '64' } } });
 const sizes = values.entries.split(',').map(Number);
 const workers = Number(values.workers);
+if (!sizes.every((n) => Number.isInteger(n) && n >= 1) || !Number.isInteger(workers) || workers < 1) {
+  console.error(`join: --entries takes positive integers separated by commas, --workers a positive integer (got "${values.entries}", "${values.workers}")`);
+  process.exit(2);
+}
 const VALUE = 'x'.repeat(100);
 
 /** One measurement: a fresh cluster with `n` puts, then one server added; times in ms. */

@@ -11,16 +11,24 @@
  *
  * Not part of `npm run bench`: a tool for issue 18's single-client latency.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { installCleanupHandlers } from './cleanup.ts';
+import { flushTimeline } from '../src/os/timeline.ts';
+import { installCleanupHandlers, onInterrupt } from './cleanup.ts';
+import { toolArgs } from './tool-args.ts';
 import { startRaftkv } from './raftkv-target.ts';
 import { breakdown, readTimeline } from './timeline-breakdown.ts';
 import { runClosedLoop } from './workload.ts';
 
-const { values } = parseArgs({
+const usage = `node --import tsx bench/latency-breakdown.ts [options]
+
+  --conc N       closed-loop put workers (default 1; one client per 16)
+  --seconds S    measured seconds (default 5)
+  --warmup S     unmeasured seconds first (default 5)
+  --servers N    cluster size, 1-9 (default 3)
+  --root DIR     an existing directory for the cluster's temp dir (default /tmp; a real disk)`;
+const { values } = toolArgs('latency-breakdown', {
   options: {
     conc: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '5' },
@@ -31,30 +39,30 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log(`node --import tsx bench/latency-breakdown.ts [options]
-
-  --conc N       closed-loop put workers (default 1; one client per 16)
-  --seconds S    measured seconds (default 5)
-  --warmup S     unmeasured seconds first (default 5)
-  --servers N    cluster size (default 3)
-  --root DIR     where the cluster's temp dir goes (default /tmp; a real disk)`);
+  console.log(usage);
   process.exit(0);
 }
 const conc = Number(values.conc);
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const servers = Number(values.servers);
-if (!(Number.isInteger(conc) && conc >= 1 && seconds > 0 && warmup >= 0 && Number.isInteger(servers) && servers >= 1)) {
-  console.error('--conc and --servers take positive integers, --seconds a positive number, --warmup a number >= 0 (--help)');
+if (!(Number.isInteger(conc) && conc >= 1 && seconds > 0 && warmup >= 0 && Number.isInteger(servers) && servers >= 1 && servers <= 9)) {
+  console.error('latency-breakdown: --conc takes a positive integer, --servers an integer from 1 to 9, --seconds a positive number, --warmup a number >= 0 (--help)');
+  process.exit(2);
+}
+if (!existsSync(values.root) || !statSync(values.root).isDirectory()) {
+  console.error(`latency-breakdown: --root ${values.root} is not an existing directory`);
   process.exit(2);
 }
 installCleanupHandlers();
 
 const dir = mkdtempSync(path.join(tmpdir(), 'raftkv-timeline-'));
+// Removed on Ctrl-C too, once the servers are stopped (their last marks go at exit).
+onInterrupt(async () => rmSync(dir, { recursive: true, force: true }));
 // This process's clients mark too; the variable is read at the first mark.
 process.env.RAFTKV_TIMELINE = dir;
 const ms = () => Number(process.hrtime.bigint() / 1000n) / 1000;
-const sys = await startRaftkv({ servers, root: values.root!, env: { RAFTKV_TIMELINE: dir } });
+const sys = await startRaftkv({ servers, root: values.root, env: { RAFTKV_TIMELINE: dir } });
 let window: [number, number] = [0, 0];
 let opsPerSec = 0;
 let p50 = 0;
@@ -74,12 +82,15 @@ try {
   // Stopped servers write out their last marks at exit.
   await sys.stop();
 }
+flushTimeline();
 const result = breakdown(readTimeline(dir), window[0], window[1]);
 rmSync(dir, { recursive: true, force: true });
-console.log(`latency breakdown: ${servers} servers, ${conc} put workers, ${seconds} s after ${warmup} s of warm-up: ${Math.round(opsPerSec)} puts/s, p50 ${p50.toFixed(2)} ms (timeline marks on)`);
+console.log(`latency breakdown: ${servers} server${servers === 1 ? '' : 's'}, ${conc} put worker${conc === 1 ? '' : 's'}, ${seconds} s after ${warmup} s of warm-up: ${Math.round(opsPerSec)} puts/s, p50 ${p50.toFixed(2)} ms (timeline marks on)`);
 if (!result) {
   console.error('no put was found whole in the timeline (did the servers run with RAFTKV_TIMELINE?)');
   process.exit(1);
 }
-console.log(`${result.puts} puts lined up\n${'leg'.padEnd(42)}${'p50 µs'.padStart(8)}${'mean µs'.padStart(9)}`);
+// One put per batch the leader proposed: at concurrency 1 that is every put; above it a
+// batch carries several, and the one followed is the last request before the proposal.
+console.log(`${result.puts} of ${result.proposals} proposals lined up, one put each${conc > 1 ? ' (a batch carries several puts; its last request is the one followed)' : ''}\n${'leg'.padEnd(42)}${'p50 µs'.padStart(8)}${'mean µs'.padStart(9)}`);
 for (const row of result.rows) console.log(`${row.leg.padEnd(42)}${Math.round(row.p50Us).toString().padStart(8)}${Math.round(row.meanUs).toString().padStart(9)}`);

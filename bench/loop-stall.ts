@@ -14,17 +14,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { KvClient } from '../src/client/kv-client.ts';
 import { freePorts } from '../src/cluster/free-ports.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
 import { MAX_BATCH_KEYS, MAX_VALUE_BYTES, validateOp } from '../src/kv/command.ts';
 import { defaultConfig, writeConfig } from '../src/server/config.ts';
 import { installCleanupHandlers, onInterrupt, trackPids } from './cleanup.ts';
+import { toolArgs } from './tool-args.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
+const { values } = toolArgs('loop-stall', { options: { rounds: { type: 'string', default: '5' } } });
 const rounds = Number(values.rounds);
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer (got "${values.rounds}")`);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`loop-stall: --rounds must be a positive integer (got "${values.rounds}")`);
+  process.exit(2);
+}
 
 installCleanupHandlers();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-loop-stall-'));

@@ -23,9 +23,15 @@ import { KvClient } from '../src/client/kv-client.ts';
 import { ProcessCluster } from '../src/cluster/process-cluster.ts';
 import { defaultConfig, writeConfig } from '../src/server/config.ts';
 import { freePorts } from './system.ts';
+import { toolArgs } from './tool-args.ts';
 
-const puts = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 300);
-const withStrace = process.argv.includes('--strace');
+const { values, positionals } = toolArgs('put-cost', { allowPositionals: true, options: { strace: { type: 'boolean', default: false } } });
+const puts = Number(positionals[0] ?? 300);
+const withStrace = values.strace;
+if (positionals.length > 1 || !Number.isInteger(puts) || puts < 1) {
+  console.error(`put-cost: takes one positive integer of puts and --strace (got "${positionals.join(' ')}")`);
+  process.exit(2);
+}
 const TICK_US = 1e6 / 100; // /proc stat clock ticks (USER_HZ 100 on Linux)
 
 function cpuUs(pid: number): number {

@@ -8,8 +8,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RaftStorage } from '../src/storage/raft-storage.ts';
+import { toolArgs } from './tool-args.ts';
 
-const saves = Number(process.argv[2] ?? 300);
+const { positionals } = toolArgs('save-latency', { allowPositionals: true, options: {} });
+const saves = Number(positionals[0] ?? 300);
+if (positionals.length > 1 || !Number.isInteger(saves) || saves < 1) {
+  console.error(`save-latency: takes one positive integer of saves (got "${positionals.join(' ')}")`);
+  process.exit(2);
+}
 const dir = await mkdtemp(join(tmpdir(), 'raftkv-save-latency-'));
 let fsyncs = 0;
 const store = await RaftStorage.open(dir, { onEvent: (e) => void (e.type === 'fsync' && fsyncs++) });

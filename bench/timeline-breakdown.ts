@@ -43,8 +43,10 @@ export const LEGS = [
 ] as const;
 
 export interface Breakdown {
-  /** Puts whose every step was found in the window. */
+  /** Puts whose every step was found in the window (one per proposal). */
   puts: number;
+  /** The leader's proposals in the window. */
+  proposals: number;
   /** Per leg (LEGS order), then 'total (client send -> reply)' and the leader's own save: µs. */
   rows: { leg: string; p50Us: number; meanUs: number }[];
 }
@@ -95,6 +97,7 @@ export function breakdown(marks: readonly Mark[], from: number, to: number): Bre
   const names = [...LEGS, 'total (client send -> reply)', "leader's own save (write + fsync)"];
   return {
     puts: samples.length,
+    proposals: proposals.length,
     rows: names.map((leg, j) => {
       const v = samples.map((s) => s[j]).sort((a, b) => a - b);
       return { leg, p50Us: v[v.length >> 1] * 1000, meanUs: (v.reduce((a, b) => a + b, 0) / v.length) * 1000 };

@@ -14,14 +14,14 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { installCleanupHandlers } from './cleanup.ts';
 import { startRaftkv } from './raftkv-target.ts';
 import { cpuSecondsOf } from './system.ts';
 import { defaultTraceServer } from './trace-server.ts';
 import { runClosedLoop } from './workload.ts';
+import { toolArgs } from './tool-args.ts';
 
-const { values } = parseArgs({
+const { values } = toolArgs('trace-cost', {
   options: {
     conc: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },

@@ -42,17 +42,28 @@ let buffer: string[] | null = null;
 export function mark(step: TimelineStep, index = 0): void {
   if (dir === undefined) dir = process.env.RAFTKV_TIMELINE || null;
   if (dir === null) return;
-  buffer ??= startBuffer(dir);
+  buffer ??= startBuffer();
   buffer.push(`${process.hrtime.bigint()} ${step} ${index}\n`);
 }
 
+/**
+ * Writes out the marks held so far (they go every 500 ms and at exit on their own): for a
+ * tool that reads the timeline in the same process that marked.
+ */
+export function flushTimeline(): void {
+  if (!buffer || buffer.length === 0 || !dir) return;
+  const text = buffer.splice(0).join('');
+  try {
+    appendFileSync(`${dir}/${process.pid}.txt`, text);
+  } catch {
+    // The directory is gone (the tool that made it has read it and removed it): the marks
+    // have no reader left, and a timeline must never fail the process it watches.
+  }
+}
+
 /** Lines go out every 500 ms and at exit: a write per mark would be the time it measures. */
-function startBuffer(into: string): string[] {
-  const lines: string[] = [];
-  const flush = () => {
-    if (lines.length > 0) appendFileSync(`${into}/${process.pid}.txt`, lines.splice(0).join(''));
-  };
-  setInterval(flush, 500).unref();
-  process.on('exit', flush);
-  return lines;
+function startBuffer(): string[] {
+  setInterval(flushTimeline, 500).unref();
+  process.on('exit', flushTimeline);
+  return [];
 }

@@ -46,6 +46,7 @@ describe('latency breakdown (bench/timeline-breakdown.ts)', () => {
     const marks = [...a, ...b, ...noise].sort((x, y) => x.t - y.t);
     const r = breakdown(marks, 999, 1020)!;
     expect(r.puts).toBe(2);
+    expect(r.proposals).toBe(2);
     expect(r.rows.map((row) => row.leg).slice(0, LEGS.length)).toEqual([...LEGS]);
     LEGS.forEach((leg, j) => {
       const row = r.rows[j];
