@@ -3,7 +3,7 @@
  * [--seconds 5] [--warmup 5] [--servers 3]`.
  *
  * Starts a RaftKV cluster (tracing off) with RAFTKV_TIMELINE set for its servers and for
- * this process's clients (src/os/timeline.ts), drives closed-loop puts (64-byte values,
+ * this process's clients (tracing/timeline.ts), drives closed-loop puts (64-byte values,
  * 10k keys; unmeasured warm-up first, as V8 optimizes for seconds), then lines each put's
  * steps up across the client, the leader and the first follower to get its entries, and
  * prints each leg's p50 and mean in µs (timeline-breakdown.ts). Exact at concurrency 1;
@@ -14,7 +14,7 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { flushTimeline } from '../src/os/timeline.ts';
+import { flushTimeline } from '../tracing/timeline.ts';
 import { installCleanupHandlers, onInterrupt } from './cleanup.ts';
 import { toolArgs } from './tool-args.ts';
 import { startRaftkv } from './raftkv-target.ts';

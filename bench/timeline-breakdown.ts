@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { TimelineStep } from '../src/os/timeline.ts';
+import type { TimelineStep } from '../tracing/timeline.ts';
 
-/** One line of a process's timeline file (src/os/timeline.ts). */
+/** One line of a process's timeline file (tracing/timeline.ts). */
 export interface Mark {
   /** CLOCK_MONOTONIC, ms (fractional). */
   t: number;

@@ -11,7 +11,7 @@ import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { opToWire } from '../transport/op-codec.ts';
 import { channelOptions, KVService } from '../transport/proto.ts';
 import { CallError, CallStream } from '../transport/call-stream.ts';
-import { mark } from '../os/timeline.ts';
+import { mark } from '../../tracing/timeline.ts';
 import type { WireClientReply } from '../transport/wire.ts';
 import { AdminClient } from '../transport/admin-client.ts';
 import { firstReachable } from './first-reachable.ts';

@@ -8,7 +8,7 @@ import { decodeToken, encodeToken } from '../transport/codec.ts';
 import { opFromWire } from '../transport/op-codec.ts';
 import { splitBatch } from '../transport/wire-size.ts';
 import { TickBatch } from '../../tracing/tick-batch.ts';
-import { mark } from '../os/timeline.ts';
+import { mark } from '../../tracing/timeline.ts';
 import type { ReplyCode, WireClientReply, WireClientRequest } from '../transport/wire.ts';
 import { EntryTooLargeError, NotLeaderError } from './errors.ts';
 import type { Forwarder } from './forwarder.ts';

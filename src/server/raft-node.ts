@@ -11,7 +11,7 @@ import { DEFAULT_COMPACTION, DEFAULT_REPLICATION } from './config.ts';
 import { ConfChangeRefusedError, EntryTooLargeError, NotLeaderError } from './errors.ts';
 import { Membership } from './membership.ts';
 import { LogClock } from './log-clock.ts';
-import { mark } from '../os/timeline.ts';
+import { mark } from '../../tracing/timeline.ts';
 
 export interface Timing {
   /** Wall-clock ms per Raft tick. */

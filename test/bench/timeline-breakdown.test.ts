@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { breakdown, LEGS, readTimeline, type Mark } from '../../bench/timeline-breakdown.ts';
-import type { TimelineStep } from '../../src/os/timeline.ts';
+import type { TimelineStep } from '../../tracing/timeline.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -66,7 +66,7 @@ describe('latency breakdown (bench/timeline-breakdown.ts)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'raftkv-timeline-test-'));
     dirs.push(dir);
     const root = path.resolve(import.meta.dirname, '../..');
-    const code = `import { mark } from ${JSON.stringify(path.join(root, 'src/os/timeline.ts'))}; mark('leader.propose', 7); mark('leader.ready', 7); mark('leader.saved', 7);`;
+    const code = `import { mark } from ${JSON.stringify(path.join(root, 'tracing/timeline.ts'))}; mark('leader.propose', 7); mark('leader.ready', 7); mark('leader.saved', 7);`;
     execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, env: { ...process.env, RAFTKV_TIMELINE: dir } });
     const files = readdirSync(dir);
     expect(files).toHaveLength(1);

@@ -7,8 +7,8 @@ import { appendFileSync } from 'node:fs';
  * saves, acknowledgements). The times are CLOCK_MONOTONIC (process.hrtime), one clock for
  * every process on the machine, so bench/latency-breakdown.ts can line the steps of one
  * entry up across the client, the leader and a follower. Without the variable a mark
- * costs one comparison. A tool for finding time (issue 18), not a trace: tracing/ is the
- * record of what happened.
+ * costs one comparison. A timing aid beside the trace (issue 18): the trace records what
+ * happened and in what causal order, this only when, on one machine.
  */
 
 /** The steps marked, in the order one put passes them. */
