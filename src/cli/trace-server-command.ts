@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { startCollector, type Collector } from '../../tracing/collector.ts';
 import { HISTORY_FILE, HISTORY_LOG } from '../../tracing/history-file.ts';
@@ -16,12 +17,29 @@ const MAX_SUFFIX = 100;
  * the run it was restarted to continue).
  */
 export async function startTraceServer(opts: { dir: string; run: string; addr: string; unique?: boolean }): Promise<Collector> {
+  // Before any run directory is made: a second tracing server on a taken port used to leave
+  // an empty run behind, after grpc-js's own "No address added" text.
+  await checkAddressFree(opts.addr);
   const dir = opts.unique ? claimRunDir(opts.dir, opts.run) : path.join(opts.dir, opts.run);
   const held = ['shiviz.log', 'trace.jsonl', HISTORY_FILE, HISTORY_LOG].filter((f) => existsSync(path.join(dir, f)));
   if (!opts.unique && held.length > 0) {
     throw new Error(`${dir} already holds a run (${held.join(', ')}), which a new tracing server would overwrite: choose another --run, or leave it out for a fresh name`);
   }
   return startCollector({ dir, addr: opts.addr });
+}
+
+/** Throws a sentence naming `addr` when nothing can listen there (taken, or not this machine's); port 0 always passes. */
+async function checkAddressFree(addr: string): Promise<void> {
+  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(addr);
+  if (!m || Number(m[2]) === 0) return;
+  const [, host, port] = m;
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(err.code === 'EADDRINUSE' ? `${addr} is in use (another tracing server, or another program): choose another --port` : `cannot listen on ${addr}: ${err.message}`)),
+    );
+    probe.listen({ host, port: Number(port), exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 function claimRunDir(parent: string, run: string): string {

@@ -49,3 +49,16 @@ it('a run name that is a path (.., /) is refused before anything is written', as
   }
   expect(readdirSync(root)).toEqual([]);
 }, 120_000);
+
+it('a second tracing server on a port in use says so and leaves no run directory behind', async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'raftkv-rundir-'));
+  const traces = path.join(root, 'traces');
+  const first = await startTraceServer({ dir: traces, run: 'first', addr: '127.0.0.1:0' });
+  started.push(first);
+  const port = first.addr.split(':').at(-1)!;
+  const r = await runRaftkv(['trace-server', '--data', traces, '--port', port], { timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(1);
+  expect(r.stderr).toContain(`127.0.0.1:${port} is in use`);
+  expect(r.stderr).not.toContain('No address added');
+  expect(readdirSync(traces)).toEqual(['first']);
+}, 60_000);
