@@ -6,7 +6,7 @@ import { opName, parseOp } from '../kv/op-grammar.ts';
 import { ConfigError, defaultConfig, isHostPort, loadConfig, serverIdProblem, type ClusterConfig } from '../server/config.ts';
 import type { MemberAction } from './member-command.ts';
 import { EXIT } from './exit-codes.ts';
-import { USAGE, UsageError, commandUsage } from './usage.ts';
+import { USAGE, UsageError, argsErrorMessage, commandUsage } from './usage.ts';
 
 // Each command loads its own modules when it runs (import() below): a client command does
 // not pay for the server, storage or tracing-server code, nor `--help` for any of it.
@@ -242,16 +242,6 @@ function describeWord(w: string): string {
   return cut === '' || /[\s"'\\$`]/.test(cut) ? JSON.stringify(cut) : cut;
 }
 
-/**
- * A usage error's text. parseArgs' unknown-option text ends in a broken quote (`as in '--
- * "--bogus"`): said here in full, with the way to pass such a word as an argument.
- */
-function usageMessage(err: Error): string {
-  const unknown = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '(.*?)'\./.exec(err.message) : null;
-  if (unknown) return `unknown option ${unknown[1]} (an argument that starts with "-" goes after "--", e.g. raftkv put k -- ${unknown[1]})`;
-  return err.message;
-}
-
 function positiveInt(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer (got "${text}")`);
@@ -277,7 +267,7 @@ main(process.argv.slice(2)).then(
       // The whole usage text only where it is the answer (an unknown command): after a
       // bad option or argument it buried the one line that says what was wrong.
       const brief = !(err instanceof UsageError) || err.brief;
-      console.error(`raftkv: ${usageMessage(err)}${brief ? '\n(raftkv --help lists every command and option)' : `\n\n${USAGE}`}`);
+      console.error(`raftkv: ${argsErrorMessage(err)}${brief ? '\n(raftkv --help lists every command and option)' : `\n\n${USAGE}`}`);
       exit(EXIT.USAGE);
     } else if (err.name === 'ClusterCommandError') {
       // A refusal that explains itself (a cluster already running, no supervisor): nothing was done.
