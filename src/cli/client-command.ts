@@ -148,17 +148,22 @@ async function runWatched(config: ClusterConfig, op: ClientOp | null, opts: Clie
       : await Promise.race([execute(config, theOp, { ...opts, clientId, opId, deadline, reserve }, run, interrupt), timeUp, interrupt.signal.then(() => null)]);
     clearTimeout(timer);
     if (outcome === null) {
-      // Interrupted: close the client (it settles the operation, and its tracing sink
-      // takes the records briefly), then say what became of the operation.
+      // Interrupted: record and say what became of the operation first (a second Ctrl-C
+      // exits at once), then close the client: it settles the operation, and its tracing
+      // sink takes the records briefly.
       const signal = interrupt.received!;
-      await run.client?.stop(INTERRUPT_CLOSE_MS).catch(() => undefined);
-      if (!write) return print({ code: EXIT.INTERRUPTED, err: `raftkv: interrupted (${signal}): "${command}" ${run.sent ? 'got no answer' : 'was not sent'}` });
-      // A retry that sent nothing leaves the first attempt as unknown as it was.
-      if (!run.sent && !retrying) {
+      let report: Report;
+      if (!write) report = { code: EXIT.INTERRUPTED, err: `raftkv: interrupted (${signal}): "${command}" ${run.sent ? 'got no answer' : 'was not sent'}` };
+      else if (!run.sent && !retrying) {
         state?.finish();
-        return print({ code: EXIT.INTERRUPTED, err: `raftkv: interrupted (${signal}) before anything was sent: "${command}" was not applied` });
+        report = { code: EXIT.INTERRUPTED, err: `raftkv: interrupted (${signal}) before anything was sent: "${command}" was not applied` };
+      } else {
+        // A retry that sent nothing leaves the first attempt as unknown as it was.
+        report = unknownOutcome(EXIT.INTERRUPTED, `interrupted (${signal}) ${run.sent ? 'while it was in flight' : 'before the retry was sent'}`, '');
       }
-      return print(unknownOutcome(EXIT.INTERRUPTED, `interrupted (${signal}) ${run.sent ? 'while it was in flight' : 'before the retry was sent'}`, ''));
+      print(report);
+      await run.client?.stop(INTERRUPT_CLOSE_MS).catch(() => undefined);
+      return report.code;
     }
     const kind: ErrorKind | null = outcome.error === undefined ? null : outcome.errorKind ?? 'unknown';
     // A retry that reached no leader leaves the first attempt as unknown as it was.
