@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FAULT_KINDS, parseFaultKinds } from '../chaos/schedule.ts';
 import type { ChaosOptions, ChaosResult } from '../chaos/run.ts';
-import { UsageError, commandUsage } from './usage.ts';
+import { UsageError, argsErrorMessage, commandUsage } from './usage.ts';
 
 /** `raftkv chaos --help`: its lines of the usage text (usage.ts), which lists FAULT_KINDS. */
 const CHAOS_USAGE = commandUsage(['chaos'])!;
@@ -64,7 +64,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
       options: { ...Object.fromEntries(valued.map((v) => [v, { type: 'string' as const }])), trace: { type: 'boolean' } },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(argsErrorMessage(err as Error));
   }
   const { positionals, tokens } = parsed;
   const values = parsed.values as Partial<Record<(typeof valued)[number], string>> & { trace?: boolean };
@@ -91,7 +91,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
   try {
     kinds = parseFaultKinds(values.faults ?? FAULT_KINDS.join(','));
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(argsErrorMessage(err as Error));
   }
   const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, '-');
   return {

@@ -10,6 +10,8 @@ import { logSize, memorySize } from '../transport/status-format.ts';
 import { findMember } from './member-lookup.ts';
 import { ClientState, stateDir, type UnfinishedOp } from './client-state.ts';
 import { EXIT } from './exit-codes.ts';
+import { watchInterrupt, type Interrupt } from './interrupt.ts';
+import { refusedByAll } from './refused-probe.ts';
 import { UsageError } from './usage.ts';
 
 export interface ClientCommandOptions {
@@ -35,6 +37,16 @@ interface Report {
   err?: string;
 }
 
+/** The client of one run, shared with the code that stops it on Ctrl-C. */
+interface Run {
+  client: KvClient | null;
+  /** The operation went to client.execute: a write may have reached a server from here on. */
+  sent: boolean;
+}
+
+/** How long an interrupted command waits for the tracing server to take its records, ms. */
+const INTERRUPT_CLOSE_MS = 300;
+
 /** A retry is refused this close to the servers' session bound (clocks differ a little). */
 const RETRY_MARGIN_MS = 5 * 60 * 1000;
 
@@ -44,6 +56,16 @@ const RETRY_MARGIN_MS = 5 * 60 * 1000;
  * (refused, unknown outcome, no majority) and returns the exit code (exit-codes.ts).
  */
 export async function runClientCommand(config: ClusterConfig, op: ClientOp | null, opts: ClientCommandOptions): Promise<number> {
+  // Ctrl-C must not leave a write in flight unrecorded: from here on it is reported.
+  const interrupt = watchInterrupt();
+  try {
+    return await runWatched(config, op, opts, interrupt);
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function runWatched(config: ClusterConfig, op: ClientOp | null, opts: ClientCommandOptions, interrupt: Interrupt): Promise<number> {
   if (opts.serverId !== undefined && !config.servers.some((s) => s.id === opts.serverId)) {
     // A member that joined after the config was written: the cluster knows its address.
     const joined = await findMember(config, opts.serverId);
@@ -56,9 +78,11 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp | nul
   // Kept back from the operation for saying why it failed and for closing.
   const reserve = Math.min(500, Math.max(150, opts.timeoutMs * 0.25));
 
+  // What every server would refuse is a usage error, found before anything is sent
+  // (validateOp is the servers' own check, with their limits).
   if (op !== null) {
     const invalid = validateOp(op);
-    if (invalid !== null) return print({ code: EXIT.FAILED, err: `raftkv: refused, nothing was applied: ${invalid}` });
+    if (invalid !== null) throw new UsageError(`refused, nothing was sent: ${invalid}`);
   }
 
   // Who we are: a stable identity with its state, or one made up for this run.
@@ -118,8 +142,29 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp | nul
         Math.max(0, left() - 20),
       );
     });
-    const outcome = await Promise.race([execute(config, theOp, { ...opts, clientId, opId, deadline, reserve }), timeUp]);
+    const run: Run = { client: null, sent: false };
+    const outcome = interrupt.received
+      ? null
+      : await Promise.race([execute(config, theOp, { ...opts, clientId, opId, deadline, reserve }, run, interrupt), timeUp, interrupt.signal.then(() => null)]);
     clearTimeout(timer);
+    if (outcome === null) {
+      // Interrupted: record and say what became of the operation first (a second Ctrl-C
+      // exits at once), then close the client: it settles the operation, and its tracing
+      // sink takes the records briefly.
+      const signal = interrupt.received!;
+      let report: Report;
+      if (!write) report = { code: EXIT.INTERRUPTED, err: `raftkv: interrupted (${signal}): "${command}" ${run.sent ? 'got no answer' : 'was not sent'}` };
+      else if (!run.sent && !retrying) {
+        state?.finish();
+        report = { code: EXIT.INTERRUPTED, err: `raftkv: interrupted (${signal}) before anything was sent: "${command}" was not applied` };
+      } else {
+        // A retry that sent nothing leaves the first attempt as unknown as it was.
+        report = unknownOutcome(EXIT.INTERRUPTED, `interrupted (${signal}) ${run.sent ? 'while it was in flight' : 'before the retry was sent'}`, '');
+      }
+      print(report);
+      await run.client?.stop(INTERRUPT_CLOSE_MS).catch(() => undefined);
+      return report.code;
+    }
     const kind: ErrorKind | null = outcome.error === undefined ? null : outcome.errorKind ?? 'unknown';
     // A retry that reached no leader leaves the first attempt as unknown as it was.
     const effective = retrying && kind === 'unavailable' ? 'unknown' : kind;
@@ -134,18 +179,19 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp | nul
     if (effective === 'unavailable') {
       return print({ code: EXIT.UNAVAILABLE, err: `raftkv: ${why}${write ? `; "${command}" was not applied` : ''}${detail}` });
     }
-    // Unknown: keep it (or record it, for an identity made up for this run) for `raftkv retry`.
-    let retryLine: string;
-    try {
-      if (state === null) ClientState.saveGenerated(dir, clientId, { opId, op: theOp, command, since: Date.now() } satisfies UnfinishedOp);
-      retryLine = `Finish it with "${retryHint(clientId, opts.configPath)}": the servers recognise it (client ${clientId}, operation ${opId}) and will not apply it twice.`;
-    } catch (err) {
-      retryLine = `It could not be recorded for a retry (${(err as Error).message}): check with "raftkv get" before running it again.`;
+    return print(unknownOutcome(EXIT.UNKNOWN, why, detail));
+
+    /** Unknown: keeps the operation (or records it, for an identity made up for this run) for `raftkv retry`, and says so. */
+    function unknownOutcome(code: number, why: string, detail: string): Report {
+      let retryLine: string;
+      try {
+        if (state === null) ClientState.saveGenerated(dir, clientId, { opId, op: theOp, command, since: Date.now() } satisfies UnfinishedOp);
+        retryLine = `Finish it with "${retryHint(clientId, opts.configPath)}": the servers recognise it (client ${clientId}, operation ${opId}) and will not apply it twice.`;
+      } catch (err) {
+        retryLine = `It could not be recorded for a retry (${(err as Error).message}): check with "raftkv get" before running it again.`;
+      }
+      return { code, err: `raftkv: outcome unknown: "${command}" may or may not have taken effect: ${why}${detail}\n${retryLine}` };
     }
-    return print({
-      code: EXIT.UNKNOWN,
-      err: `raftkv: outcome unknown: "${command}" may or may not have taken effect: ${why}${detail}\n${retryLine}`,
-    });
   } finally {
     state?.release();
   }
@@ -154,30 +200,52 @@ export async function runClientCommand(config: ClusterConfig, op: ClientOp | nul
 /** How long a command waits for the tracing server to confirm its records, at most, ms. */
 const TRACE_CLOSE_MS = 1500;
 
-/** Runs the operation within the deadline; never throws (a client that cannot start is an outcome too). */
+/**
+ * Runs the operation within the deadline; never throws (a client that cannot start is an
+ * outcome too). `run` shows the client and whether the operation was sent, for Ctrl-C;
+ * nothing is sent once `interrupt` has a signal.
+ */
 async function execute(
   config: ClusterConfig,
   op: ClientOp,
   o: ClientCommandOptions & { clientId: string; opId: number; deadline: number; reserve: number },
+  run: Run,
+  interrupt: Interrupt,
 ): Promise<OpOutcome> {
   const budget = () => Math.max(1, o.deadline - o.reserve - Date.now());
   const failed = (error: string, errorKind: ErrorKind): OpOutcome => ({ opId: o.opId, op: op.type, key: '', value: '', error, errorKind, latencyMs: 0 });
-  let client: KvClient;
-  try {
-    client = await KvClient.start({
-      clientId: o.clientId,
-      firstOpId: o.opId,
-      servers: config.servers,
-      serverId: o.serverId,
-      connectTimeoutMs: budget(),
-      attemptTimeoutMs: Math.min(2000, budget()),
-      traceServer: config.traceServer ?? undefined,
-    });
-  } catch {
+  const starting = KvClient.start({
+    clientId: o.clientId,
+    firstOpId: o.opId,
+    servers: config.servers,
+    serverId: o.serverId,
+    connectTimeoutMs: budget(),
+    attemptTimeoutMs: Math.min(2000, budget()),
+    traceServer: config.traceServer ?? undefined,
+  });
+  // Every server refusing the connection ends the wait at once: nothing listens, so
+  // nothing was sent. The client is used only if it started first.
+  const first = await Promise.race([
+    starting.then((client) => ({ client }), () => ({ client: null })),
+    refusedByAll(config.servers, budget()).then((refused) => ({ refused })),
+  ]);
+  if ('refused' in first) {
+    void starting.then((c) => c.stop(0), () => undefined);
+    return failed(first.refused, 'unavailable');
+  }
+  if (first.client === null) {
     // Nothing was sent.
     const tried = config.servers.map((s) => `${s.id}@${s.addr}`).join(', ');
     return failed(`no server answered within ${o.timeoutMs} ms (--timeout) among ${tried}`, 'unavailable');
   }
+  const client = first.client;
+  run.client = client;
+  // Checked just before sending: a signal from here on finds the operation sent.
+  if (interrupt.received) {
+    void client.stop(0);
+    return failed(`interrupted (${interrupt.received})`, isReadOp(op) ? 'unavailable' : 'unknown');
+  }
+  run.sent = true;
   let outcome: OpOutcome;
   try {
     outcome = await client.execute(op, budget());
@@ -205,7 +273,8 @@ function formatJson(op: ClientOp, res: OpOutcome): string {
 /**
  * What the user sees for a successful operation: get -> the value; put -> OK; del -> the
  * value it removed (empty if none); incr -> the new value; expire -> 1 if the key exists
- * (it will expire), 0 if not; mget -> key<TAB>value per key; mput -> the number of pairs.
+ * (it will expire), 0 if not; mget -> key<TAB>value per key; mput -> the number of pairs
+ * (the CLI refuses a key given twice, so that is the number of keys written).
  */
 function formatResult(op: ClientOp, res: OpOutcome): string {
   if (op.type === 'put') return 'OK';

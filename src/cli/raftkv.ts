@@ -6,7 +6,7 @@ import { opName, parseOp } from '../kv/op-grammar.ts';
 import { ConfigError, defaultConfig, isHostPort, loadConfig, serverIdProblem, type ClusterConfig } from '../server/config.ts';
 import type { MemberAction } from './member-command.ts';
 import { EXIT } from './exit-codes.ts';
-import { USAGE, UsageError, commandUsage } from './usage.ts';
+import { USAGE, UsageError, argsErrorMessage, commandUsage } from './usage.ts';
 
 // Each command loads its own modules when it runs (import() below): a client command does
 // not pay for the server, storage or tracing-server code, nor `--help` for any of it.
@@ -33,8 +33,16 @@ async function main(argv: string[]): Promise<number | void> {
     const { reportMain } = await import('./report-command.ts');
     return reportMain(argv.slice(1));
   }
-  const { values, positionals } = parseArgs({
-    args: argv,
+  // A negative number ("expire k -5", "--timeout -5") is an argument, never an option:
+  // held back from parseArgs, which would call it an unknown option, and put back after.
+  const held = new Map<string, string>();
+  const args = argv.map((w, i) => {
+    if (!/^-\.?\d/.test(w)) return w;
+    held.set(`\0${i}`, w);
+    return `\0${i}`;
+  });
+  const parsed = parseArgs({
+    args,
     allowPositionals: true,
     strict: true,
     options: {
@@ -57,6 +65,10 @@ async function main(argv: string[]): Promise<number | void> {
       help: { type: 'boolean', short: 'h' },
     },
   });
+  const back = (w: string) => held.get(w) ?? w;
+  const positionals = parsed.positionals.map(back);
+  const values = parsed.values;
+  for (const [k, v] of Object.entries(values)) if (typeof v === 'string') (values as Record<string, unknown>)[k] = back(v);
   const [command, ...rest] = positionals;
   if (command === undefined || command === 'help') {
     console.log(USAGE);
@@ -103,6 +115,11 @@ async function main(argv: string[]): Promise<number | void> {
     if (sub !== 'up') throw new UsageError('cluster takes "up", "down", "restart <serverId>" or "kill <serverId>"');
     const nodes = positiveInt(values.nodes ?? '7', '--nodes');
     const basePort = positiveInt(values['base-port'] ?? '7100', '--base-port');
+    // Servers listen on basePort .. basePort + nodes - 1, each a TCP port (1-65535).
+    const highest = 65535 - nodes + 1;
+    if (basePort > highest) {
+      throw new UsageError(`--base-port must be 1-${highest} for ${nodes} nodes (their ports run from it to it + ${nodes - 1}, at most 65535; got ${basePort})`);
+    }
     const { clusterUp } = await import('./cluster-command.ts');
     return clusterUp({
       nodes,
@@ -154,6 +171,14 @@ async function main(argv: string[]): Promise<number | void> {
       const parsed = parseOp(command, rest);
       if (!parsed.ok) throw new UsageError(parsed.error);
       op = parsed.op;
+      // One write per key: "mput a=1 a=2" would write a once and still count 2 pairs.
+      if (op.type === 'mput') {
+        const seen = new Set<string>();
+        for (const { key } of op.pairs) {
+          if (seen.has(key)) throw new UsageError(`mput: key "${key}" is given twice; give each key once`);
+          seen.add(key);
+        }
+      }
     }
     const timeoutMs = positiveInt(values.timeout ?? '10000', '--timeout');
     const config = resolveConfig(values.config).config;
@@ -242,7 +267,7 @@ main(process.argv.slice(2)).then(
       // The whole usage text only where it is the answer (an unknown command): after a
       // bad option or argument it buried the one line that says what was wrong.
       const brief = !(err instanceof UsageError) || err.brief;
-      console.error(`raftkv: ${err.message}${brief ? '\n(raftkv --help lists every command and option)' : `\n\n${USAGE}`}`);
+      console.error(`raftkv: ${argsErrorMessage(err)}${brief ? '\n(raftkv --help lists every command and option)' : `\n\n${USAGE}`}`);
       exit(EXIT.USAGE);
     } else if (err.name === 'ClusterCommandError') {
       // A refusal that explains itself (a cluster already running, no supervisor): nothing was done.

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { LoadError } from '../../tracing/check/load.ts';
 import { ReportWriteError, writeReport } from '../../tracing/report/write-report.ts';
 import { scenarioOf } from './check-command.ts';
+import { argsErrorMessage } from './usage.ts';
 
 interface ReportIo {
   out: (text: string) => void;
@@ -39,7 +40,7 @@ export function reportMain(argv: readonly string[], io: ReportIo = consoleIo): n
       options: { out: { type: 'string', short: 'o' }, 'max-events': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (err) {
-    io.err(`raftkv report: ${(err as Error).message}\n${REPORT_USAGE}`);
+    io.err(`raftkv report: ${argsErrorMessage(err as Error)}\n${REPORT_USAGE}`);
     return 2;
   }
   if (values.help) {

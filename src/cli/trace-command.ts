@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBound, type Selection } from '../../tracing/slice/selection.ts';
 import { SliceError, sliceRun } from '../../tracing/slice/slice-run.ts';
+import { argsErrorMessage } from './usage.ts';
 
 /**
  * `raftkv trace <sub>`: tools for a run's trace files. `trace slice` cuts a ShiViz log of
@@ -49,7 +50,7 @@ export async function traceMain(argv: readonly string[], io: TraceIo = consoleIo
   try {
     parsed = parseSliceArgs(rest);
   } catch (err) {
-    io.err(`raftkv trace slice: ${(err as Error).message}\n${TRACE_USAGE}`);
+    io.err(`raftkv trace slice: ${argsErrorMessage(err as Error)}\n${TRACE_USAGE}`);
     return 2;
   }
   if (parsed === 'help') {

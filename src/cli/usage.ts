@@ -192,7 +192,7 @@ const SECTIONS: Section[] = [
       { command: 'incr', text: '  raftkv incr <key>               the new value (a missing key counts from 0)' },
       { command: 'expire', text: '  raftkv expire <key> <seconds>   1: the key exists and is deleted that many seconds from now; 0: no such key' },
       { command: 'mget', text: '  raftkv mget <key>...            <key><TAB><value>, one line per key' },
-      { command: 'mput', text: '  raftkv mput <key>=<value>...    the number of pairs written (all or none)' },
+      { command: 'mput', text: '  raftkv mput <key>=<value>...    the number of keys written (all or none; a key given twice is refused)' },
       { command: 'retry', text: "  raftkv retry --client-id <id>   finish <id>'s operation whose outcome was unknown; prints its result" },
     ],
     shared: `  options:
@@ -213,12 +213,15 @@ const SECTIONS: Section[] = [
 
 const EXIT_CODES = `Exit codes:
   0  ok
-  1  refused (invalid input) or failed (e.g. incr on text): nothing was applied
-  2  usage or config error: nothing was attempted
+  1  refused by the cluster (no space) or failed (e.g. incr on text): nothing was applied
+  2  usage or config error, or input every server would refuse (an empty key, a TTL over
+     10 years): nothing was sent
   3  outcome unknown: a write may or may not have taken effect; the message says how to
      finish it with "raftkv retry --client-id <id>" (safe: it is never applied twice)
   4  unavailable: no server answered, or no majority ("no majority: 2 of 5 servers
-     reachable, 3 needed"); nothing was applied`;
+     reachable, 3 needed", or every server refused the connection); nothing was applied
+  130  interrupted (Ctrl-C, SIGTERM): the message says whether anything was sent; a write
+     in flight is an unknown outcome, with its retry as for 3 (a second Ctrl-C exits at once)`;
 
 const CONFIG_NOTE = `Without --config, commands use data/cluster.json (written by "cluster up"), else the
 default: 7 servers on 127.0.0.1:7100-7106 with data under data/<serverId>/.`;
@@ -259,4 +262,15 @@ export function commandUsage(words: readonly string[]): string | null {
     }
   }
   return null;
+}
+
+/**
+ * A command-line error's text for the user (any Error; parseArgs' ones too). parseArgs'
+ * unknown-option text ends in a broken quote (`as in '-- "--bogus"`): said here whole,
+ * with the way to pass such a word as an argument.
+ */
+export function argsErrorMessage(err: Error): string {
+  const unknown = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '(.*?)'\./.exec(err.message) : null;
+  if (unknown) return `unknown option ${unknown[1]} (an argument that starts with "-" goes after a "--": ... -- ${unknown[1]})`;
+  return err.message;
 }

@@ -42,7 +42,7 @@ describe('raftkv chaos arguments', () => {
       [['--faults', 'kill,meteor'], /--faults takes a comma-separated list/],
       [['--servers', '2'], /--servers must be an integer from 3 to 9 in plain decimal digits \(got "2"\)/],
       [['--net', 'wifi'], /--net takes "links" or "namespaces"/],
-      [['--bogus'], /Unknown option '--bogus'/],
+      [['--bogus'], /unknown option --bogus \(an argument that starts with "-" goes after a "--": \.\.\. -- --bogus\)/],
       [['--seed', '-1'], /--seed takes a non-negative integer/],
     ] as const) {
       const r = await runRaftkv(['chaos', ...args]);

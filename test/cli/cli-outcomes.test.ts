@@ -1,9 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killCliChildren, runRaftkv, startTestCluster, type CliResult, type TestCluster } from '../integration/helpers.ts';
+import { MAX_TTL_SECONDS } from '../../src/kv/command.ts';
+import { freePorts, killCliChildren, runRaftkv, startTestCluster, type CliResult, type TestCluster } from '../integration/helpers.ts';
 
 /**
  * What the CLI says when an operation does not simply succeed, on real processes: refused
@@ -24,25 +26,41 @@ afterEach(() => {
 
 const stateDir = () => path.join(tmp, 'state');
 
-function raftkv(args: string[], timeoutMs = 30_000): Promise<CliResult> {
-  return runRaftkv(args, { timeoutMs, env: { RAFTKV_STATE_DIR: stateDir() } });
+function raftkv(args: string[], timeoutMs = 30_000, onSpawn?: (child: ChildProcess) => void): Promise<CliResult> {
+  return runRaftkv(args, { timeoutMs, env: { RAFTKV_STATE_DIR: stateDir() }, onSpawn });
 }
 
-/** Listeners that drop every connection: nothing answers, and no other test's cluster can take the ports. */
-async function deadConfig(n: number): Promise<{ file: string; close: () => void }> {
+/**
+ * Listeners that drop every connection: nothing answers, and no other test's cluster can
+ * take the ports. `connections` counts the connections they took; `connected` settles on the first.
+ */
+async function deadConfig(n: number): Promise<{ file: string; close: () => void; connections: () => number; connected: Promise<void> }> {
+  let connections = 0;
+  let first!: () => void;
+  const connected = new Promise<void>((resolve) => (first = resolve));
   const holders = await Promise.all(
     Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
-      const s = net.createServer((sock) => sock.destroy());
+      const s = net.createServer((sock) => {
+        connections++;
+        first();
+        sock.destroy();
+      });
       s.listen(0, '127.0.0.1', () => resolve(s));
     })),
   );
   const file = path.join(tmp, `dead-${n}.json`);
   writeFileSync(file, JSON.stringify({ servers: holders.map((h, i) => ({ id: `s${i}`, addr: `127.0.0.1:${(h.address() as net.AddressInfo).port}` })) }));
-  return { file, close: () => holders.forEach((h) => h.close()) };
+  return { file, close: () => holders.forEach((h) => h.close()), connections: () => connections, connected };
+}
+
+/** The client state files (one per identity) under the test's state dir. */
+function stateFiles(): string[] {
+  const dir = path.join(stateDir(), 'clients');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
 }
 
 describe('refused input', () => {
-  it('a key over 512 bytes, an empty key, a value over 64 KiB: "refused", exit 1, no retry advice', async () => {
+  it('what every server would refuse (a key over 512 bytes, an empty key, a value over 64 KiB, a TTL over the limit) is a usage error, exit 2, nothing sent', async () => {
     const dead = await deadConfig(3);
     try {
       const cases: [string[], string][] = [
@@ -51,15 +69,81 @@ describe('refused input', () => {
         [['incr', ''], 'key must be a non-empty string'],
         [['put', 'k', 'v'.repeat(64 * 1024 + 1)], `value is ${64 * 1024 + 1} bytes; the limit is 65536`],
         [['mput', `a=${'v'.repeat(64 * 1024 + 1)}`], 'mput pairs[0]: value is'],
+        [['expire', 'k', '1e20'], `the limit is ${MAX_TTL_SECONDS}`],
+        [['expire', 'k', String(MAX_TTL_SECONDS + 1)], `the limit is ${MAX_TTL_SECONDS}`],
       ];
       for (const [args, message] of cases) {
         const r = await raftkv([...args, '--config', dead.file]);
-        expect(r.code).toBe(1);
-        expect(r.stderr).toMatch(/^raftkv: refused, nothing was applied: /);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(/^raftkv: refused, nothing was sent: /);
         expect(r.stderr).toContain(message);
         expect(r.stderr).not.toMatch(/unknown|retry/);
         expect(r.stdout).toBe('');
       }
+      expect(dead.connections()).toBe(0);
+    } finally {
+      dead.close();
+    }
+  });
+});
+
+describe('every server refuses the connection', () => {
+  it('get and put fail at once (exit 4), well within --timeout, and the put says it was not applied', async () => {
+    // Free ports nothing listens on: each connection is refused (ECONNREFUSED).
+    const ports = await freePorts(3);
+    const file = path.join(tmp, 'refusing.json');
+    writeFileSync(file, JSON.stringify({ servers: ports.map((p, i) => ({ id: `s${i}`, addr: `127.0.0.1:${p}` })) }));
+    for (const args of [['put', 'k', 'v'], ['get', 'k']]) {
+      const started = Date.now();
+      const r = await raftkv([...args, '--config', file, '--timeout', '20000']);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toContain('every server refused the connection');
+      if (args[0] === 'put') expect(r.stderr).toContain('"put k v" was not applied');
+      expect(r.stderr).not.toMatch(/unknown|retry/);
+      // Not the 20 s --timeout: the slack is Node starting and loading TypeScript.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }
+  });
+
+  it('servers that accept the connection and never answer still take the whole --timeout (no "not applied" from a refusal)', async () => {
+    const dead = await deadConfig(2);
+    try {
+      const started = Date.now();
+      const r = await raftkv(['put', 'k', 'v', '--config', dead.file, '--timeout', '2500']);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).not.toContain('refused the connection');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
+    } finally {
+      dead.close();
+    }
+  });
+});
+
+describe('interrupted (Ctrl-C, SIGTERM) before anything was sent', () => {
+  it('says nothing was sent, exit 130, and leaves no unfinished operation', async () => {
+    const dead = await deadConfig(1);
+    try {
+      const cases: [string[], NodeJS.Signals, string][] = [
+        [['put', 'k', 'v', '--client-id', 'early'], 'SIGINT', 'raftkv: interrupted (SIGINT) before anything was sent: "put k v" was not applied'],
+        [['incr', 'n'], 'SIGTERM', 'raftkv: interrupted (SIGTERM) before anything was sent: "incr n" was not applied'],
+        [['get', 'k'], 'SIGINT', 'raftkv: interrupted (SIGINT): "get k" was not sent'],
+      ];
+      for (const [args, signal, message] of cases) {
+        const before = dead.connections();
+        // Signalled once it dials the server (which never answers): still connecting.
+        const r = await raftkv([...args, '--config', dead.file, '--timeout', '20000'], 30_000, (child) => {
+          const waitDial = async () => {
+            for (let i = 0; i < 400 && dead.connections() === before; i++) await new Promise((res) => setTimeout(res, 50));
+            child.kill(signal);
+          };
+          void waitDial();
+        });
+        expect(r.code, r.stderr).toBe(130);
+        expect(r.stderr).toContain(message);
+        expect(r.stderr).not.toMatch(/retry/);
+      }
+      expect(JSON.parse(readFileSync(path.join(stateDir(), 'clients', 'early.json'), 'utf8'))).toMatchObject({ nextOpId: 2, unfinished: null });
+      expect(stateFiles().filter((f) => f.startsWith('cli-'))).toEqual([]);
     } finally {
       dead.close();
     }
@@ -204,6 +288,28 @@ describe('a retry under an unknown outcome', () => {
     await tc.cluster.waitForLeader(30_000);
     expect(await raftkv(args)).toMatchObject({ code: 0, stdout: '1\n' });
     expect((await raftkv(['get', 'hits', '--config', config])).stdout).toBe('1\n');
+  });
+
+  it('Ctrl-C with a write in flight: outcome unknown with the retry (exit 130), recorded; the retry applies it once', async () => {
+    const first = await frozenFollowers(async (leader) => {
+      const { lastLogIndex } = await tc.cluster.status(leader);
+      return raftkv(['incr', 'stops', '--timeout', '20000', '--server', leader, '--config', config], 30_000, (child) => {
+        // Ctrl-C once the write sits in the leader's log, waiting for followers that are frozen.
+        tc.cluster
+          .waitFor(leader, (s) => s.lastLogIndex > lastLogIndex, 20_000, 'the incr in the leader log')
+          .then(() => child.kill('SIGINT'), () => child.kill('SIGKILL'));
+      });
+    });
+    expect(first.code, first.stderr).toBe(130);
+    expect(first.stdout).toBe('');
+    expect(first.stderr).toContain('raftkv: outcome unknown: "incr stops" may or may not have taken effect: interrupted (SIGINT) while it was in flight');
+    const id = /raftkv retry --client-id (cli-[0-9a-f]+)/.exec(first.stderr)?.[1];
+    expect(id, first.stderr).toBeDefined();
+    expect(JSON.parse(readFileSync(path.join(stateDir(), 'clients', `${id}.json`), 'utf8'))).toMatchObject({ unfinished: { opId: 1, op: { type: 'incr', key: 'stops' } } });
+    await tc.cluster.waitForLeader(30_000);
+    expect(await raftkv(['retry', '--client-id', id!, '--config', config])).toMatchObject({ code: 0, stdout: '1\n' });
+    expect((await raftkv(['get', 'stops', '--config', config])).stdout).toBe('1\n');
+    expect(existsSync(path.join(stateDir(), 'clients', `${id}.json`))).toBe(false);
   });
 
   it('without --client-id, the message names the identity to retry with, and that retry is safe too', async () => {

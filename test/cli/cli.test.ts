@@ -64,13 +64,41 @@ describe('raftkv CLI usage errors (exit 2)', () => {
   it('other bad arguments: unknown flag, bad --timeout, bad expire seconds', async () => {
     const flag = await raftkv(['get', 'k', '--bogus']);
     expect(flag.code).toBe(2);
-    expect(flag.stderr).toMatch(/Unknown option '--bogus'/);
+    expect(flag.stderr).toContain('raftkv: unknown option --bogus (an argument that starts with "-" goes after a "--": ... -- --bogus)');
+    // Every quote the message opens, it closes.
+    expect(flag.stderr.split('\n')[0].split('"').length % 2).toBe(1);
     const timeout = await raftkv(['get', 'k', '--timeout', '0']);
     expect(timeout.code).toBe(2);
     expect(timeout.stderr).toContain('--timeout must be a positive integer (got "0")');
     const expire = await raftkv(['expire', 'k', 'soon']);
     expect(expire.code).toBe(2);
     expect(expire.stderr).toContain('expire: seconds must be a positive number (got "soon")');
+    // A negative number is an argument, not an unknown option.
+    const negative = await raftkv(['expire', 'k1', '-5']);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toContain('expire: seconds must be a positive number (got "-5")');
+    const negativeTimeout = await raftkv(['get', 'k', '--timeout', '-5']);
+    expect(negativeTimeout.code).toBe(2);
+    expect(negativeTimeout.stderr).toContain('--timeout must be a positive integer (got "-5")');
+  });
+
+  it('mput with a key given twice is refused before anything is sent', async () => {
+    const r = await raftkv(['mput', 'a=1', 'b=2', 'a=3', '--config', configFile('unused.json', '{"servers":[{"id":"s0","addr":"127.0.0.1:1"}]}')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('raftkv: mput: key "a" is given twice; give each key once');
+  });
+
+  it('cluster up refuses a --base-port whose ports would run past 65535, naming the range', async () => {
+    const dir = path.join(tmp, 'never-up');
+    for (const [args, message] of [
+      [['--base-port', '99999'], '--base-port must be 1-65529 for 7 nodes'],
+      [['--base-port', '65534', '--nodes', '7'], '--base-port must be 1-65529 for 7 nodes (their ports run from it to it + 6, at most 65535; got 65534)'],
+      [['--base-port', '65535', '--nodes', '2'], '--base-port must be 1-65534 for 2 nodes'],
+    ] as const) {
+      const r = await raftkv(['cluster', 'up', ...args, '--data', dir, '--no-trace']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
   });
 });
 

@@ -67,8 +67,8 @@ export interface CliResult {
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const cliChildren = new Set<ChildProcess>();
 
-/** Runs `raftkv <args>` as a user would, from the repo root; SIGKILLed after `timeoutMs` if it hangs. */
-export function runRaftkv(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/** Runs `raftkv <args>` as a user would, from the repo root; SIGKILLed after `timeoutMs` if it hangs. `onSpawn` gets the process (to signal it). */
+export function runRaftkv(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; onSpawn?: (child: ChildProcess) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/raftkv.ts', ...args], {
       cwd: REPO,
@@ -76,6 +76,8 @@ export function runRaftkv(args: string[], opts: { timeoutMs?: number; env?: Node
       env: { ...process.env, ...opts.env },
     });
     cliChildren.add(child);
+    // A test that signals the CLI (Ctrl-C) gets its process.
+    opts.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
