@@ -31,8 +31,9 @@ export class RaftTrace implements TraceLogger {
     private readonly traceHeartbeats: boolean,
   ) {}
 
-  raftStart(serverId: string): void {
-    this.tracer.record('RaftStart', { serverId });
+  /** `commitIndex`: recovered from storage at start (commit-before-apply reads it); test harnesses may leave it out. */
+  raftStart(serverId: string, commitIndex?: number): void {
+    this.tracer.record('RaftStart', { serverId, ...(commitIndex !== undefined ? { commitIndex } : {}) });
   }
 
   requestVote(m: RequestVote): Token | undefined {

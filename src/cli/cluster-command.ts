@@ -78,7 +78,7 @@ export async function clusterUp(opts: { nodes: number; basePort: number; dataDir
     configFile: file,
     log: (line) => console.log(line),
     alert: (line) => console.error(line),
-    restartHint: (id) => `npx raftkv cluster restart ${id}${flag}`,
+    restartHint: (id, rejoinEmpty) => `npx raftkv cluster restart ${id}${rejoinEmpty ? ' --rejoin-empty' : ''}${flag}`,
   });
   let exitCode = 0;
   const finish = async (why: string) => {
@@ -128,8 +128,11 @@ export async function runClusterDown(config: ClusterConfig): Promise<void> {
   for (const line of await clusterDown(config)) console.log(line);
 }
 
-/** `raftkv cluster restart <id>` and `raftkv cluster kill <id>`: through the running supervisor. */
-export async function runClusterAction(config: ClusterConfig, action: 'restart' | 'kill', id: string): Promise<void> {
+/**
+ * `raftkv cluster restart <id> [--rejoin-empty]` and `raftkv cluster kill <id>`: through the
+ * running supervisor. `rejoinEmpty` (restart only): the server starts with --rejoin-empty.
+ */
+export async function runClusterAction(config: ClusterConfig, action: 'restart' | 'kill', id: string, opts: { rejoinEmpty?: boolean } = {}): Promise<void> {
   const sup = findSupervisor(config.dataDir);
   if (!sup?.record) {
     throw new ClusterCommandError(
@@ -138,7 +141,7 @@ export async function runClusterAction(config: ClusterConfig, action: 'restart' 
         : `no cluster supervisor is running for ${show(config.dataDir)} (start one with: npx raftkv cluster up; a server alone: npx raftkv node --id ${id})`,
     );
   }
-  const reply = await controlRequest(sup.record, 'POST', `/${action}/${encodeURIComponent(id)}`, {}, 60_000).catch((err: Error) => {
+  const reply = await controlRequest(sup.record, 'POST', `/${action}/${encodeURIComponent(id)}`, opts.rejoinEmpty ? { rejoinEmpty: true } : {}, 60_000).catch((err: Error) => {
     throw new ClusterCommandError(`${action} ${id}: ${err.message}`);
   });
   console.log(reply.message);

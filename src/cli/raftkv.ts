@@ -102,6 +102,10 @@ async function main(argv: string[]): Promise<number | void> {
   if (command === 'cluster') {
     const sub = rest[0];
     if (sub === 'down' || sub === 'restart' || sub === 'kill') {
+      // The options these take; any other (known to other commands) is refused, not ignored.
+      const allowed = sub === 'restart' ? ['config', 'data', 'rejoin-empty'] : ['config', 'data'];
+      const stray = Object.keys(values).filter((k) => !allowed.includes(k));
+      if (stray.length > 0) throw new UsageError(`cluster ${sub} does not take ${stray.map((k) => `--${k}`).join(', ')} (it takes ${allowed.map((k) => `--${k}`).join(', ')})`);
       const config = clusterConfigFor(values.config, values.data);
       const { runClusterAction, runClusterDown } = await import('./cluster-command.ts');
       if (sub === 'down') {
@@ -110,7 +114,7 @@ async function main(argv: string[]): Promise<number | void> {
       }
       if (rest.length !== 2) throw new UsageError(`cluster ${sub} takes one server id: raftkv cluster ${sub} <serverId>`);
       if (!config.servers.some((s) => s.id === rest[1])) throw new UsageError(`no server "${rest[1]}" in the config (servers: ${config.servers.map((s) => s.id).join(', ')})`);
-      return runClusterAction(config, sub, rest[1]);
+      return runClusterAction(config, sub, rest[1], { rejoinEmpty: values['rejoin-empty'] === true });
     }
     if (sub !== 'up') throw new UsageError('cluster takes "up", "down", "restart <serverId>" or "kill <serverId>"');
     const nodes = positiveInt(values.nodes ?? '7', '--nodes');
@@ -156,7 +160,10 @@ async function main(argv: string[]): Promise<number | void> {
   if (command === 'status') {
     const { printStatus } = await import('./client-command.ts');
     const { managedColumn } = await import('./cluster-command.ts');
-    const config = resolveConfig(values.config).config;
+    const { joinedServers } = await import('../cluster/stored-membership.ts');
+    const founders = resolveConfig(values.config).config;
+    // Members that joined later are not in cluster.json: their data directories name them.
+    const config = { ...founders, servers: [...founders.servers, ...joinedServers(founders.dataDir, founders.servers)] };
     const managed = managedColumn(config);
     await printStatus(config, managed ?? undefined);
     if (managed) console.log(managed.note);

@@ -64,12 +64,14 @@ const SECTIONS: Section[] = [
         command: 'cluster down',
         text: `  raftkv cluster down [--config <file> | --data <dir>]
                                                     stop a running cluster from any terminal (its
-                                                    servers too when its supervisor was killed)`,
+                                                    servers too when its supervisor was killed, and
+                                                    every server on a directory under its data dir)`,
       },
       {
         command: 'cluster restart',
-        text: `  raftkv cluster restart <serverId> [--config <file> | --data <dir>]
-                                                    (re)start one server under the supervisor`,
+        text: `  raftkv cluster restart <serverId> [--rejoin-empty] [--config <file> | --data <dir>]
+                                                    (re)start one server under the supervisor;
+                                                    --rejoin-empty: as raftkv node --rejoin-empty`,
       },
       {
         command: 'cluster kill',

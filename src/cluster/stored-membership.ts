@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type ServerEntry } from '../server/config.ts';
 
@@ -52,4 +52,27 @@ function rememberedServers(dataDir: string): Set<string> {
 function hasData(serverDir: string): boolean {
   if (existsSync(path.join(serverDir, 'member.json'))) return false;
   return existsSync(path.join(serverDir, 'log.db')) || existsSync(path.join(serverDir, 'state.db'));
+}
+
+/**
+ * The servers that joined the cluster of `dataDir` after its cluster.json was written
+ * (`raftkv node --join`, Raft §6), as their data directories record them: each
+ * subdirectory with a member.json (its `addr`), not named by `servers` and not removed
+ * since (removed.json). For `raftkv status`, so it lists them when no running member can
+ * name them (all founders down). Unreadable member.json files are left out.
+ */
+export function joinedServers(dataDir: string, servers: ServerEntry[]): ServerEntry[] {
+  if (!existsSync(dataDir)) return [];
+  const out: ServerEntry[] = [];
+  for (const entry of readdirSync(dataDir, { withFileTypes: true })) {
+    const dir = path.join(dataDir, entry.name);
+    if (!entry.isDirectory() || servers.some((s) => s.id === entry.name) || existsSync(path.join(dir, 'removed.json'))) continue;
+    try {
+      const addr = (JSON.parse(readFileSync(path.join(dir, 'member.json'), 'utf8')) as { addr?: unknown }).addr;
+      if (typeof addr === 'string' && addr !== '') out.push({ id: entry.name, addr });
+    } catch {
+      // No member.json (a founder's leftover, logs/) or a damaged one: not a joined member to list.
+    }
+  }
+  return out.sort((a, b) => a.id.localeCompare(b.id));
 }

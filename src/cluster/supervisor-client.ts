@@ -1,3 +1,4 @@
+import { readdirSync, type Dirent } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { ClusterConfig } from '../server/config.ts';
@@ -86,14 +87,16 @@ export async function clusterDown(config: ClusterConfig): Promise<string[]> {
     out.push(`the supervisor (pid ${record.pid}) is gone; stopping what it left running`);
   }
   // Whatever still runs on the cluster's data directories: servers of a dead or stuck
-  // supervisor, and servers started by hand.
+  // supervisor, servers started by hand, and members that joined later (Raft §6), which
+  // cluster.json does not name: every directory under the data root whose lock a live
+  // process holds.
   const left = new Map<string, DirOwner>();
-  for (const s of config.servers) {
-    const holder = dirHolder(path.join(dataDir, s.id));
-    if (holder) left.set(s.id, holder);
+  for (const id of serverDirs(dataDir, config)) {
+    const holder = dirHolder(path.join(dataDir, id));
+    if (holder) left.set(id, holder);
     else {
-      const m = record?.servers[s.id];
-      if (m?.pid && (m.state === 'up' || m.state === 'starting') && isAlive({ pid: m.pid, start: m.start })) left.set(s.id, { pid: m.pid, start: m.start });
+      const m = record?.servers[id];
+      if (m?.pid && (m.state === 'up' || m.state === 'starting') && isAlive({ pid: m.pid, start: m.start })) left.set(id, { pid: m.pid, start: m.start });
     }
   }
   const results = await Promise.all([...left].map(async ([id, owner]) => `${id} (pid ${owner.pid}) with ${await stopPid(owner, 3000)}`));
@@ -101,6 +104,19 @@ export async function clusterDown(config: ClusterConfig): Promise<string[]> {
   removeSupervisorFile(dataDir);
   if (!sup && !record && left.size === 0) out.push(`no cluster is running in ${show(dataDir)} (nothing to stop)`);
   return out;
+}
+
+/** The config's server ids, then every other directory directly under the data root (in name order). */
+function serverDirs(dataDir: string, config: ClusterConfig): string[] {
+  const ids = config.servers.map((s) => s.id);
+  let entries: Dirent[] = [];
+  try {
+    entries = readdirSync(dataDir, { withFileTypes: true });
+  } catch {
+    // No data root yet: nothing runs on it.
+  }
+  const others = entries.filter((e) => e.isDirectory() && !ids.includes(e.name)).map((e) => e.name).sort();
+  return [...ids, ...others];
 }
 
 /** SIGTERM, then SIGKILL if it is still there after `graceMs`; says which one it took. */

@@ -18,8 +18,12 @@ export interface SupervisorOptions {
   log(line: string): void;
   /** Deaths and failures. */
   alert(line: string): void;
-  /** How a command to restart a server is written in the messages ("npx raftkv cluster restart"). */
-  restartHint(id: string): string;
+  /**
+   * How a command to restart a server is written in the messages ("npx raftkv cluster
+   * restart <id>"); `rejoinEmpty`: with --rejoin-empty, for a server that refused to start
+   * because its log lost entries it had acknowledged.
+   */
+  restartHint(id: string, rejoinEmpty?: boolean): string;
 }
 
 /**
@@ -29,7 +33,8 @@ export interface SupervisorOptions {
  * with the state of each server, to `<dataDir>/supervisor.json`:
  *
  *   GET  /status         the managed state of each server
- *   POST /restart/<id>   stop it if running (SIGTERM, SIGKILL after 3 s), start it, wait until it answers
+ *   POST /restart/<id>   stop it if running (SIGTERM, SIGKILL after 3 s), start it, wait until it answers;
+ *                        body {rejoinEmpty: true}: start it with --rejoin-empty
  *   POST /kill/<id>      kill -9, on purpose: marked stopped, not died
  *   POST /adopt          {id, pid, start}: a server started by hand (`raftkv node`) on this
  *                        cluster's config; it is then stopped with the rest and its death reported
@@ -109,9 +114,10 @@ export class Supervisor {
     return new Promise((resolve) => this.http.close(() => resolve()));
   }
 
-  private async startOne(id: string): Promise<void> {
+  /** `args` go on the server's command line (--rejoin-empty). */
+  private async startOne(id: string, args: string[] = []): Promise<void> {
     this.set(id, { state: 'starting', pid: null });
-    const started = this.cluster.start(id);
+    const started = this.cluster.start(id, { args });
     const pid = this.cluster.pid(id) ?? null;
     this.set(id, { state: 'starting', pid, start: pid ? processStart(pid) : undefined });
     await started;
@@ -139,12 +145,14 @@ export class Supervisor {
       [
         `${id} died: ${cause} (pid ${exit.pid}).`,
         tail.length > 0 ? `last lines of ${show(exit.logFile)}:\n${tail.map((l) => `    ${l}`).join('\n')}` : `${show(exit.logFile)} is empty.`,
-        `restart it: ${this.opts.restartHint(id)}`,
+        refusedLostEntries(tail)
+          ? `it refused to start: its log lost entries it had acknowledged, and a plain restart refuses again. To set that log aside and rejoin with an empty log (it catches up from the leader): ${this.opts.restartHint(id, true)}`
+          : `restart it: ${this.opts.restartHint(id)}`,
       ].join('\n'),
     );
   }
 
-  private async restart(id: string): Promise<string> {
+  private async restart(id: string, rejoinEmpty: boolean): Promise<string> {
     if (this.stopping) throw new ControlError(409, 'the cluster is stopping');
     const removedAt = readRemovedMarker(path.join(this.dataDir, id));
     if (removedAt !== null) {
@@ -157,11 +165,12 @@ export class Supervisor {
       const holder = dirHolder(path.join(this.dataDir, id));
       if (holder) throw new ControlError(409, `${id} cannot start: ${show(path.join(this.dataDir, id))} is in use by pid ${holder.pid}`);
       try {
-        await this.startOne(id);
+        await this.startOne(id, rejoinEmpty ? ['--rejoin-empty'] : []);
       } catch (err) {
-        throw new ControlError(500, `${id} failed to start: ${(err as Error).message}`);
+        const hint = !rejoinEmpty && refusedLostEntries(lastLines(this.cluster.logFile(id), 12)) ? `; its log lost entries it had acknowledged: ${this.opts.restartHint(id, true)} sets that log aside and rejoins it empty` : '';
+        throw new ControlError(500, `${id} failed to start: ${(err as Error).message}${hint}`);
       }
-      const line = `${id} ${wasUp ? 'restarted' : 'started'} (pid ${this.cluster.pid(id)})`;
+      const line = `${id} ${wasUp ? 'restarted' : 'started'}${rejoinEmpty ? ' with --rejoin-empty' : ''} (pid ${this.cluster.pid(id)})`;
       this.opts.log(line);
       return line;
     });
@@ -285,7 +294,7 @@ export class Supervisor {
       const route = `${req.method} /${parts[0] ?? ''}`;
       if (route === 'GET /status') return reply(200, { ok: true, pid: process.pid, servers: this.servers });
       if (route === 'POST /down') return reply(200, { ok: true, message: await this.stopAll(`cluster down (${String(body.from ?? 'another process')})`) });
-      if (route === 'POST /restart') return reply(200, { ok: true, message: await this.restart(known(parts[1])) });
+      if (route === 'POST /restart') return reply(200, { ok: true, message: await this.restart(known(parts[1]), body.rejoinEmpty === true) });
       if (route === 'POST /kill') return reply(200, { ok: true, message: await this.kill(known(parts[1])) });
       if (route === 'POST /adopt') {
         const pid = Number(body.pid);
@@ -353,4 +362,13 @@ export async function clusterProblems(config: ClusterConfig): Promise<string[]> 
   const ports = await Promise.all(config.servers.map(async (s) => ({ s, problem: await listenProblem(s.addr) })));
   for (const { s, problem } of ports) if (problem) problems.push(`${s.addr} (${s.id}): ${problem}`);
   return problems;
+}
+
+/**
+ * Whether a server's last log lines are its refusal to start over a log that lost entries
+ * it had acknowledged (LostEntriesError, a damaged log or snapshot): those refusals, and
+ * only those, advise "start with --rejoin-empty".
+ */
+function refusedLostEntries(tail: string[]): boolean {
+  return tail.some((l) => l.includes('start with --rejoin-empty'));
 }

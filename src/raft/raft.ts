@@ -260,7 +260,7 @@ export class Raft {
     this.readConfsFrom(this.raftLog.firstIndex());
     this.readyConf = this.conf;
     this.trace = config.traceLogger ?? new NoopTraceLogger();
-    this.trace.raftStart(this.id);
+    this.trace.raftStart(this.id, this.raftLog.commitIndex);
     this.resetElectionTimeout();
   }
 

@@ -12,8 +12,12 @@ import type { AppendEntries, AppendEntriesRes, ConfState, Entry, InstallSnapshot
  * records it through the same implementation.
  */
 export interface TraceLogger {
-  /** This node's Raft instance was created (at start, or restart from storage). */
-  raftStart(id: string): void;
+  /**
+   * This node's Raft instance was created (at start, or restart from storage);
+   * `commitIndex` is the commit index it recovered from storage (hard state or snapshot),
+   * 0 for a new node: what it knows was committed before this life began.
+   */
+  raftStart(id: string, commitIndex: number): void;
   requestVote(m: RequestVote): TraceToken | undefined;
   /** Also called for requests the node ignores (lease, stale term): they were received. */
   requestVoteRecv(m: RequestVote): void;

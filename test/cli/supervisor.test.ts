@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -334,4 +334,93 @@ describe('a traced cluster up', () => {
     expect((await runRaftkv(['cluster', 'down', '--config', path.join(data, 'cluster.json')])).code).toBe(0);
     await up.exited;
   }, 60_000);
+});
+
+describe('cluster down and status with a member that joined later (not in cluster.json)', () => {
+  let data: string;
+  afterAll(() => {
+    killLeftovers([data]);
+  });
+
+  it('status lists it, and cluster down stops it with the founders, by its lock, naming it', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'supjoin-'));
+    data = path.join(dir, 'data');
+    const { file, config } = await freeConfig(dir, 3);
+    const up = startBackground(['cluster', 'up', '--config', file, '--no-trace']);
+    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
+    const conf = path.join(data, 'cluster.json');
+    const [port] = await freePorts(1);
+    const added = await runRaftkv(['member', 'add', 'server3', `127.0.0.1:${port}`, '--learner', '--config', conf]);
+    expect(added.code, added.stdout + added.stderr).toBe(0);
+    const joined = startBackground(['node', '--id', 'server3', '--join', config.servers[0].addr, '--config', conf]);
+    await joined.waitFor(/server3 listening on/, 30_000);
+    await joined.waitFor(/server3: not supervised/, 10_000);
+    const promoted = await runRaftkv(['member', 'promote', 'server3', '--config', conf, '--timeout', '60000']);
+    expect(promoted.code, promoted.stdout + promoted.stderr).toBe(0);
+    expect((await statusRows(conf)).server3.slice(0, 2)).toEqual(['server3', `127.0.0.1:${port}`]);
+
+    const down = await runRaftkv(['cluster', 'down', '--config', conf]);
+    expect(down.stderr).toBe('');
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain(`supervisor (pid ${up.pid}): stopped 3 servers (server0, server1, server2)`);
+    expect(down.stdout).toContain(`stopped server3 (pid ${joined.pid}) with SIGTERM`);
+    expect(await joined.exited).toEqual({ code: 0, signal: null });
+    await up.exited;
+    expect(dirHolder(path.join(data, 'server3'))).toBeNull();
+    // Every server down: status still names the joined member, from its member.json.
+    expect((await statusRows(conf, true)).server3.slice(0, 3)).toEqual(['server3', `127.0.0.1:${port}`, 'down']);
+    const again = await runRaftkv(['cluster', 'down', '--config', conf]);
+    expect(again).toMatchObject({ code: 0, stdout: expect.stringContaining('no cluster is running in') });
+  }, 180_000);
+});
+
+describe('cluster restart --rejoin-empty, for a server whose log.db lost acknowledged entries', () => {
+  let data: string;
+  afterAll(() => {
+    killLeftovers([data]);
+  });
+
+  it('the death report names it; a plain restart says it too; with the flag the server rejoins empty and serves every value', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'suprejoin-'));
+    data = path.join(dir, 'data');
+    const { file } = await freeConfig(dir, 3);
+    const up = startBackground(['cluster', 'up', '--config', file, '--no-trace']);
+    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
+    const conf = path.join(data, 'cluster.json');
+    // Options the command does not take are refused, not ignored.
+    for (const args of [['cluster', 'restart', 'server2', '--learner'], ['cluster', 'kill', 'server2', '--rejoin-empty'], ['cluster', 'down', '--nodes', '3']]) {
+      const r = await runRaftkv([...args, '--config', conf]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`cluster ${args[1]} does not take --`));
+    }
+    const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    for (const k of keys) expect((await runRaftkv(['put', k, `v-${k}`, '--config', conf])).code).toBe(0);
+    let leader = '';
+    await waitUntil(async () => {
+      const rows = await statusRows(conf);
+      leader = Object.values(rows).find((r) => r[2] === 'leader')?.[0] ?? '';
+      return leader !== '' && Object.values(rows).every((r) => r[6] === rows[leader][5]);
+    }, 20_000, 'every server to apply the leader\'s commit index');
+    const victim = ['server0', 'server1', 'server2'].find((id) => id !== leader)!;
+    expect((await runRaftkv(['cluster', 'kill', victim, '--config', conf])).code).toBe(0);
+    const logFile = path.join(data, victim, 'log.db');
+    const bytes = readFileSync(logFile);
+    truncateSync(logFile, Math.floor(bytes.length / 2));
+
+    const plain = await runRaftkv(['cluster', 'restart', victim, '--config', conf]);
+    expect(plain.code).toBe(1);
+    const hint = `npx raftkv cluster restart ${victim} --rejoin-empty --config ${conf}`;
+    expect(plain.stderr).toContain(`its log lost entries it had acknowledged: ${hint} sets that log aside`);
+    await up.waitFor(new RegExp(`${victim} died: exited with code 1[^]*it refused to start: its log lost entries it had acknowledged[^]*: ${hint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 10_000);
+
+    const rejoin = await runRaftkv(['cluster', 'restart', victim, '--rejoin-empty', '--config', conf]);
+    expect(rejoin.stderr).toBe('');
+    expect(rejoin.code).toBe(0);
+    expect(rejoin.stdout).toMatch(new RegExp(`^${victim} started with --rejoin-empty \\(pid \\d+\\)\\n$`));
+    expect(readFileSync(path.join(data, 'logs', `${victim}.log`), 'utf8')).toContain(`${victim}: --rejoin-empty: `);
+    await waitUntil(async () => (await runRaftkv(['mget', ...keys, '--config', conf, '--server', victim])).stdout.includes('v-k7'), 30_000, `${victim} to serve`);
+    expect((await statusRows(conf))[victim].at(-1)).toBe('supervised');
+    expect((await runRaftkv(['cluster', 'down', '--config', conf])).code).toBe(0);
+    await up.exited;
+  }, 180_000);
 });

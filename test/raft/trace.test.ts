@@ -83,3 +83,19 @@ describe('the trace of a simulated run', () => {
     expect(checkShiVizLogFor(recs).violations).toEqual([]);
   });
 });
+
+describe('RaftStart', () => {
+  it('records the commit index the node recovered from storage: 0 at first, what it had committed after a restart', () => {
+    const c = new SimCluster({ seed: 5200, size: 3, trace: true });
+    c.waitForLeader();
+    const idx = c.one('x=1', 3);
+    const follower = c.ids.find((id) => !c.leaders().some((l) => l.id === id))!;
+    c.runUntil(() => c.raft(follower).log.commitIndex >= idx, 5_000, `${follower} to learn index ${idx} is committed`);
+    const before = c.raft(follower).log.commitIndex;
+    c.crash(follower);
+    c.restart(follower);
+    const starts = c.sink.records.filter((r) => r.tag === 'RaftStart' && r.host === follower);
+    expect(starts.map((r) => r.body.commitIndex)).toEqual([0, before]);
+    expect(before).toBeGreaterThanOrEqual(idx);
+  });
+});

@@ -19,6 +19,13 @@ import { at, result, type Offender, type RuleResult, type Trace, type TraceEvent
  * the leader held it committed already, from the earlier run (its disk said so: a snapshot
  * or commit index past it), and a follower whose disk lagged applies it once it hears the
  * leader's commit index. Counted in the note too.
+ *
+ * And, on such a run, an Apply of index i after a `RaftStart` whose `commitIndex` (what that
+ * server recovered from its disk) is at least i, in that server's first life in the trace:
+ * its disk held i committed before this trace began, and it passed that on (a leader's
+ * heartbeat carries its commit index before it commits anything in its own term). A first
+ * life's commit index comes from no message of this run, so an index committed in the run
+ * is not covered by it. Counted in the note too.
  */
 export function commitBeforeApplyRule(trace: Trace): RuleResult {
   const offenders: Offender[] = [];
@@ -31,13 +38,22 @@ export function commitBeforeApplyRule(trace: Trace): RuleResult {
   for (const list of commits.values()) if (list.length > 1) several++;
   const firstLives = new Map(trace.hosts().map((h) => [h, new Set(trace.lives(h)[0] ?? [])]));
   const oldDataPossible = trace.meta?.existingData !== false;
+  // The RaftStart of each host's first life, with the commit index it recovered from disk.
+  const recovered = oldDataPossible
+    ? trace.events({ tag: 'RaftStart' }).filter((s) => firstLives.get(s.host)?.has(s) && Number(s.body.commitIndex) > 0)
+    : [];
   let replayed = 0;
+  let knownAtStart = 0;
   let coveredByLater = 0;
   for (const a of trace.events({ tag: 'Apply' })) {
     const i = Number(a.body.index);
     const cs = commits.get(i) ?? [];
     if (oldDataPossible && firstLives.get(a.host)?.has(a) && Object.keys(a.clock).every((h) => h === a.host || !a.clock[h])) {
       if (!cs.some((c) => trace.hb(c, a))) replayed++;
+      continue;
+    }
+    if (!cs.some((c) => trace.hb(c, a)) && recovered.some((s) => Number(s.body.commitIndex) >= i && (s.host === a.host || trace.hb(s, a)))) {
+      knownAtStart++;
       continue;
     }
     if (cs.length === 0) {
@@ -52,5 +68,6 @@ export function commitBeforeApplyRule(trace: Trace): RuleResult {
   if (several > 0) notes.push(`${several} indexes committed by two leaders (a new leader re-commits what it had not yet heard was committed)`);
   if (replayed > 0) notes.push(`${replayed} Applies at a server's start, before it heard from anyone: entries its disk says were committed before this trace began`);
   if (coveredByLater > 0) notes.push(`${coveredByLater} Applies of indexes no Commit in this trace names, after a leader's Commit of a later index: committed before this trace began`);
+  if (knownAtStart > 0) notes.push(`${knownAtStart} Applies of indexes a server recovered as committed at its start (RaftStart commitIndex), before this trace began`);
   return result('commit-before-apply', offenders, { note: notes.join('; ') || undefined });
 }
