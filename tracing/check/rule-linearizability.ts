@@ -1,4 +1,5 @@
 import type { HistoryEntry } from '../history.ts';
+import { cutShortWrites, mergeAttempts } from './attempts.ts';
 import { initialState } from './initial-state.ts';
 import { checkHistory, formatOp, type CheckOptions, type HistoryOptions } from './linearizability.ts';
 import { at, nowhere, result, skip, type Offender, type Rule, type RuleResult, type Trace } from './trace.ts';
@@ -7,15 +8,20 @@ import { at, nowhere, result, skip, type Offender, type Rule, type RuleResult, t
  * docs/TRACING.md rule 5: history.json is linearizable per key (see linearizability.ts for the
  * model). Keys start absent, unless the run started over existing data (initial-state.ts):
  * then the keys that data may hold start with an unknown value. A failing key is reported at
- * the Start of the operation whose result cannot be explained, with a small set of
- * operations that cannot be linearized.
+ * the (first) Start of the operation whose result cannot be explained, with a small set of
+ * operations that cannot be linearized. An operation's attempts (a `raftkv retry`, with its
+ * clientId and opId) are one operation, and a write whose client died before its result
+ * but which a server executed may have taken effect any time after its call (attempts.ts).
  */
 export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): RuleResult {
   // A run still being written: writes in flight whose command the cut shows are pending (live-cut.ts).
   const pending = trace.live?.pending ?? [];
-  const history = trace.history === null ? null : [...trace.history, ...pending];
-  if (history === null) return result('linearizability', [nowhere('history.json', 'history.json is missing or unreadable')]);
-  if (history.length === 0) return skip('linearizability', 'history.json is empty');
+  if (trace.history === null) return result('linearizability', [nowhere('history.json', 'history.json is missing or unreadable')]);
+  // Writes whose client died before their result, which servers executed (attempts.ts).
+  const cutShort = cutShortWrites(trace, trace.history);
+  const entries = [...trace.history, ...pending, ...cutShort];
+  if (entries.length === 0) return skip('linearizability', 'history.json is empty');
+  const history = mergeAttempts(entries);
   const { reasons, ...historyOpts } = linearizabilityOptions(trace, opts);
   const { keys, partition } = checkHistory(history, historyOpts);
   const offenders: Offender[] = [];
@@ -38,7 +44,13 @@ export function linearizabilityRule(trace: Trace, opts: CheckOptions = {}): Rule
     const start = startOf(cx.culprit.entry);
     offenders.push(start ? at(start, message, details) : nowhere(cx.culprit.entry?.clientId ?? 'history.json', message, details));
   }
-  const notes = [`${keys.length} keys, ${history.length} operations${pending.length > 0 ? ` (${pending.length} writes in flight taken as pending)` : ''}`, ...reasons];
+  const retried = entries.length - pending.length - cutShort.length - new Set(trace.history.map((h) => `${h.clientId}:${h.opId}`)).size;
+  const notes = [
+    `${keys.length} keys, ${history.length} operations${pending.length > 0 ? ` (${pending.length} writes in flight taken as pending)` : ''}`,
+    ...(retried > 0 ? [`${retried} retried attempts merged with their operations`] : []),
+    ...(cutShort.length > 0 ? [`${cutShort.length} writes cut short by their client's end taken as pending (${cutShort.map((h) => `${h.clientId}:${h.opId}`).join(', ')})`] : []),
+    ...reasons,
+  ];
   // Keys initial-state.ts skipped are named in its reason already: name each skipped key once.
   const initialSkip = new Set(historyOpts.skipKeys ?? []);
   const touched = partition.skippedKeys.filter((k) => !initialSkip.has(k));
