@@ -391,10 +391,12 @@ export interface HistoryOptions extends CheckOptions {
   unknownInitial?: 'all' | ReadonlySet<string>;
   /** Keys not to check, besides those the history touches with expire (e.g. one an earlier run set to expire). */
   skipKeys?: Iterable<string>;
+  /** Entries to check with the history that history.json lacks (writes in flight or cut short: rule-linearizability.ts). */
+  extra?: readonly HistoryEntry[];
 }
 
 export function checkHistory(history: readonly HistoryEntry[], opts: HistoryOptions = {}): HistoryVerdict {
-  const partition = partitionHistory(history, opts.skipKeys);
+  const partition = partitionHistory([...history, ...(opts.extra ?? [])], opts.skipKeys);
   const keys: KeyVerdict[] = [];
   const unknown = opts.unknownInitial;
   for (const [key, ops] of [...partition.byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
