@@ -66,7 +66,7 @@ export function cutShortWrites(trace: Trace, history: readonly HistoryEntry[]): 
   const counts = new Map<string, number>();
   for (const h of history) counts.set(`${h.clientId}:${h.opId}`, (counts.get(`${h.clientId}:${h.opId}`) ?? 0) + 1);
   const byId = new Map(history.filter((h) => counts.get(`${h.clientId}:${h.opId}`) === 1).map((h) => [`${h.clientId}:${h.opId}`, h]));
-  const firstCall = history.length > 0 ? Math.min(...history.map((h) => h.call)) : 0;
+  const firstCall = history.reduce((min, h) => Math.min(min, h.call), history.length > 0 ? Infinity : 0);
   const out: HistoryEntry[] = [];
   for (const start of trace.events({ tag: 'PutStart' })) {
     const command = commands.get(start.traceId);
@@ -82,9 +82,9 @@ export function cutShortWrites(trace: Trace, history: readonly HistoryEntry[]): 
 }
 
 /** Whether the attempt begun by `start` got its ResultRecvd before its client's next Start of the trace id. */
-export function answeredInLife(trace: Trace, start: TraceEvent): boolean {
+function answeredInLife(trace: Trace, start: TraceEvent): boolean {
   const events = trace.events({ traceId: start.traceId }).filter((e) => e.host === start.host && trace.counter(e) > trace.counter(start));
-  const next = events.filter((e) => e.tag === start.tag || e.tag.endsWith('Start')).map((e) => trace.counter(e));
+  const next = events.filter((e) => e.tag === 'GetStart' || e.tag === 'PutStart').map((e) => trace.counter(e));
   const until = next.length > 0 ? Math.min(...next) : Infinity;
   return events.some((e) => e.tag.endsWith('ResultRecvd') && trace.counter(e) < until);
 }
