@@ -73,6 +73,21 @@ describe('linearizability (Wing & Gong with memoization, per key)', () => {
     expect(p.byKey.get('k')![0].ret).toBe(Infinity);
   });
 
+  it('entries with one clientId and opId are attempts of one operation (raftkv retry): its call the first, its result the answered one', () => {
+    const incr: ClientOp = { type: 'incr', key: 'visits' };
+    const attempt = (call: number, ret: number, out: string | { error: string }) => ({ ...h('c', incr, call, ret, out), opId: 1000 });
+    // The first attempt timed out, was applied (2), a read saw it, the retry was answered from the session table.
+    const history = [h('a', incr, 0, 10, '1'), attempt(20, 30, { error: 'timed out' }), h('b', get('visits'), 40, 50, '2'), attempt(60, 70, '2')];
+    expect(verdicts(history)).toEqual({ visits: true });
+    expect(partitionHistory(history).byKey.get('visits')!.filter((o) => o.entry?.clientId === 'c')).toMatchObject([{ call: 20, ret: 70, output: '2' }]);
+    // As two operations (two opIds) the same entries are two increments: not linearizable.
+    expect(verdicts([history[0], history[1], history[2], { ...history[3], opId: 1001 }])).toEqual({ visits: false });
+    // One application only: a read of 3 has no explanation.
+    expect(verdicts([...history, h('b', get('visits'), 80, 90, '3')])).toEqual({ visits: false });
+    // No attempt answered: the operation may have taken effect any time after its first call.
+    expect(verdicts([h('a', incr, 0, 10, '1'), attempt(20, 30, { error: 'timed out' }), h('b', get('visits'), 40, 50, '2'), attempt(60, 70, { error: 'timed out' })])).toEqual({ visits: true });
+  });
+
   it('failed ops (incr on text) change nothing and are dropped', () => {
     const history = [
       h('a', put('k', 'text'), 0, 10, 'text'),

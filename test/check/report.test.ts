@@ -13,6 +13,10 @@ function offender(message: string, details?: string[]): Offender {
 }
 
 describe('formatOffender', () => {
+  it('names the operation of an event that belongs to one: a client\'s host:counter (myc3:3, its third event) reads like operation myc3:3', () => {
+    expect(formatOffender({ host: 'myc3', clock: { myc3: 3 }, line: 2982, message: 'm', op: 'myc3:1' })).toBe('myc3:3 line 2982 (op myc3:1): m');
+  });
+
   it("prints the host's own counter, not the whole clock", () => {
     expect(formatOffender(offender('Apply of index 3 skips index 2'))).toBe('server7:1007 line 42: Apply of index 3 skips index 2');
   });

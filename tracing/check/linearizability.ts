@@ -1,4 +1,5 @@
 import type { HistoryEntry } from '../history.ts';
+import { mergeAttempts } from './attempts.ts';
 
 /**
  * Linearizability of a KV client history, checked per key as Porcupine does: the
@@ -14,7 +15,9 @@ import type { HistoryEntry } from '../history.ts';
  * An operation that failed deterministically (`failed`) changed nothing and is dropped;
  * one with another error may or may not have taken effect: a read is dropped, a write is
  * pending (it may take effect any time after its call, or never: its return is infinite).
- * Keys ever touched by expire are skipped (their values change with time).
+ * Keys ever touched by expire are skipped (their values change with time). The entries of
+ * one (clientId, opId) are attempts of one operation (attempts.ts: mergeAttempts): its call
+ * is the first attempt's, its return and result those of the attempt that was answered.
  *
  * The value before the history is "absent" for a run that started from empty data. For a
  * run that started over existing data (initial-state.ts) it may be `unknown`: any one value,
@@ -207,7 +210,11 @@ interface Partition {
   malformed: HistoryEntry[];
 }
 
-/** Splits a history into per-key operations; `skipKeys` are left out too (noted like expire's). */
+/**
+ * Splits a history into per-key operations, an operation's attempts (its entries with one
+ * clientId and opId, e.g. a `raftkv retry`) merged into one first (attempts.ts);
+ * `skipKeys` are left out too (noted like expire's).
+ */
 export function partitionHistory(history: readonly HistoryEntry[], skipKeys: Iterable<string> = []): Partition {
   const skipped = new Set<string>(skipKeys);
   for (const h of history) if (h.op.type === 'expire') skipped.add(h.op.key);
@@ -219,7 +226,7 @@ export function partitionHistory(history: readonly HistoryEntry[], skipKeys: Ite
     if (list) list.push(op);
     else byKey.set(op.key, [op]);
   };
-  for (const h of history) {
+  for (const h of mergeAttempts(history)) {
     if (h.failed) {
       out.droppedFailed++;
       continue;
@@ -384,10 +391,12 @@ export interface HistoryOptions extends CheckOptions {
   unknownInitial?: 'all' | ReadonlySet<string>;
   /** Keys not to check, besides those the history touches with expire (e.g. one an earlier run set to expire). */
   skipKeys?: Iterable<string>;
+  /** Entries to check with the history that history.json lacks (writes in flight or cut short: rule-linearizability.ts). */
+  extra?: readonly HistoryEntry[];
 }
 
 export function checkHistory(history: readonly HistoryEntry[], opts: HistoryOptions = {}): HistoryVerdict {
-  const partition = partitionHistory(history, opts.skipKeys);
+  const partition = partitionHistory([...history, ...(opts.extra ?? [])], opts.skipKeys);
   const keys: KeyVerdict[] = [];
   const unknown = opts.unknownInitial;
   for (const [key, ops] of [...partition.byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {

@@ -88,7 +88,7 @@ export function liveCut(
 }
 
 /** A client command of the log (src/kv/command.ts) with its op as written, or null. */
-function commandOf(text: unknown): Pick<HistoryEntry, 'clientId' | 'opId' | 'op'> | null {
+export function commandOf(text: unknown): Pick<HistoryEntry, 'clientId' | 'opId' | 'op'> | null {
   if (typeof text !== 'string' || !text.startsWith('{')) return null;
   try {
     const c = JSON.parse(text) as { clientId?: unknown; opId?: unknown; op?: unknown };

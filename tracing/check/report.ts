@@ -76,13 +76,15 @@ export function formatReport(report: CheckReport, preamble: readonly string[] = 
 
 /**
  * `host:counter line N: message`, where counter is the host's own clock entry (its place
- * in its host's order, as ShiViz numbers it). Other hosts' entries are left out: a
+ * in its host's order, as ShiViz numbers it), with `(op <clientId>:<opId>)` after the line
+ * when the event belongs to an operation: a client's host is its client id, so its
+ * `host:counter` (e.g. `myc3:3`, its third event) reads like an operation's id. Other hosts' entries are left out: a
  * message that involves another host's event names it itself, as `Tag@host:counter
  * (line N)`. The message is shortened (shorten.ts) and the line capped at MAX_LINE.
  */
 export function formatOffender(o: Offender): string {
   const own = o.clock ? o.clock[o.host] : undefined;
-  const where = [own !== undefined ? `${o.host}:${own}` : o.host, o.line !== null ? `line ${o.line}` : null].filter((x) => x !== null).join(' ');
+  const where = [own !== undefined ? `${o.host}:${own}` : o.host, o.line !== null ? `line ${o.line}` : null, o.op ? `(op ${o.op})` : null].filter((x) => x !== null).join(' ');
   return shortenLine(`${where}: ${o.message}`);
 }
 

@@ -1,4 +1,5 @@
 import type { HistoryEntry } from '../history.ts';
+import { mergeAttempts } from './attempts.ts';
 import { parseCommand } from './command.ts';
 import { at, describe, result, type Offender, type RuleResult, type Trace, type TraceEvent } from './trace.ts';
 
@@ -50,7 +51,8 @@ export function clientKeyOrderRule(trace: Trace): RuleResult {
   }
 
   const held = heldAtResults(trace);
-  const history = new Map((trace.history ?? []).map((h) => [`${h.clientId}:${h.opId}`, h]));
+  // One entry per operation: a retried one's answered attempt (attempts.ts).
+  const history = new Map(mergeAttempts(trace.history ?? []).map((h) => [`${h.clientId}:${h.opId}`, h]));
   const byKey = new Map<string, Write[]>(); // every client's executed writes per key, by index
   for (const w of writes.values()) for (const key of w.keys) push(byKey, key, w);
   for (const list of byKey.values()) list.sort((a, b) => a.index - b.index);

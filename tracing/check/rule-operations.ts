@@ -21,6 +21,11 @@ import { at, describe, result, type Offender, type RuleResult, type Trace, type 
  * that of an Apply of this trace id on the serving leader, recorded by whichever leader
  * committed it.
  *
+ * An operation whose client's life ended without KvslibStop (the process died,
+ * trace.lifeDied) before its ResultRecvd was cut short: it needs no ResultRecvd, Send or
+ * chain. Retried in a later life (`raftkv retry`), its attempts are one operation
+ * (retriedAcrossLives) and every attempt must name the same op.
+ *
  * On a run still being written (trace.live), operations without a ResultRecvd in the cut
  * are in flight and not judged.
  */
@@ -29,19 +34,21 @@ export function operationOrderRule(trace: Trace): RuleResult {
   let exempt = 0;
   let chains = 0;
   let inFlight = 0;
+  const cutShort: string[] = [];
   for (const traceId of trace.traceIds()) {
     const events = trace.events({ traceId });
     // A run still being written: an operation not answered yet in the cut is not judged.
-    if (trace.live && events.filter((e) => e.tag.endsWith('ResultRecvd')).length < events.filter((e) => e.tag.endsWith('Start') && familyOf(e.tag) !== null).length) {
-      if (events.some((e) => familyOf(e.tag) !== null)) inFlight++;
+    if (trace.live && inFlightOp(trace, events)) {
+      inFlight++;
       continue;
     }
     const out = checkOperation(trace, traceId, events);
     offenders.push(...out.offenders);
     if (out.exempt) exempt++;
     if (out.chain) chains++;
+    if (out.cutShort) cutShort.push(traceId);
   }
-  const note = `${chains} answered operations have a complete chain${exempt > 0 ? `; ${exempt} gave up on the client before any server received them (no Send required)` : ''}${inFlight > 0 ? `; ${inFlight} in flight, not judged (run still being written)` : ''}`;
+  const note = `${chains} answered operations have a complete chain${exempt > 0 ? `; ${exempt} gave up on the client before any server received them (no Send required)` : ''}${cutShort.length > 0 ? `; ${cutShort.length} cut short by their client's end, never answered (${cutShort.slice(0, 5).join(', ')}${cutShort.length > 5 ? ', ...' : ''})` : ''}${inFlight > 0 ? `; ${inFlight} in flight, not judged (run still being written)` : ''}`;
   return result('operation-order', offenders, { note });
 }
 
@@ -54,7 +61,16 @@ function familyOf(tag: string): { family: 'Get' | 'Put'; step: string } | null {
   return { family: m[1] as 'Get' | 'Put', step: m[2] };
 }
 
-function checkOperation(trace: Trace, traceId: string, events: TraceEvent[]): { offenders: Offender[]; exempt: boolean; chain: boolean } {
+/** An operation a run still being written has not answered yet: its last Start has no ResultRecvd after it, and its client's life goes on. */
+function inFlightOp(trace: Trace, events: TraceEvent[]): boolean {
+  const starts = events.filter((e) => (e.tag === 'GetStart' || e.tag === 'PutStart')).sort((a, b) => trace.counter(a) - trace.counter(b));
+  const last = starts[starts.length - 1];
+  if (!last) return false;
+  const answered = events.some((e) => e.tag.endsWith('ResultRecvd') && e.host === last.host && trace.counter(e) > trace.counter(last));
+  return !answered && !trace.lifeDied(last);
+}
+
+function checkOperation(trace: Trace, traceId: string, events: TraceEvent[]): { offenders: Offender[]; exempt: boolean; chain: boolean; cutShort?: boolean } {
   const offenders: Offender[] = [];
   const path = events.filter((e) => familyOf(e.tag) !== null);
   if (path.length === 0) return { offenders, exempt: false, chain: false };
@@ -66,9 +82,18 @@ function checkOperation(trace: Trace, traceId: string, events: TraceEvent[]): { 
     offenders.push(at(path[0], `${path[0].tag} of ${traceId}, whose operation has no GetStart/PutStart (an untraced client, or a lost Start)`));
     return { offenders, exempt: false, chain: false };
   }
+  starts.sort((a, b) => trace.counter(a) - trace.counter(b));
   const retried = retriedAcrossLives(trace, starts, step('ResultRecvd'));
   if (!retried) for (const extra of starts.slice(1)) offenders.push(at(extra, `a second Start for ${traceId} (first: ${describe(starts[0])})`));
+  else {
+    // One OpId is one operation: the servers answer a repeat from their session table.
+    const what = (e: TraceEvent) => `${e.tag}(${JSON.stringify(e.body.key)}${e.body.value !== undefined ? `, ${JSON.stringify(e.body.value)}` : ''})`;
+    for (const again of starts.slice(1)) {
+      if (what(again) !== what(starts[0])) offenders.push(at(again, `${traceId} is started again as ${what(again)}, first as ${what(starts[0])} (${describe(starts[0])}): an OpId names one operation`));
+    }
+  }
   const start = starts[0];
+  const lastStart = starts[starts.length - 1];
   const family = familyOf(start.tag)!.family;
   for (const e of path) {
     if (familyOf(e.tag)!.family !== family) offenders.push(at(e, `${e.tag} in ${traceId}, which began with ${start.tag}`));
@@ -79,11 +104,13 @@ function checkOperation(trace: Trace, traceId: string, events: TraceEvent[]): { 
   const rprs = step('RaftPutReq');
   const results = step('Result');
   const resultFwds = step('ResultFwd');
-  // A retry in a later life: the earlier attempts' error results are not the answer; the last attempt's is.
-  const recvds = retried ? step('ResultRecvd').slice(starts.length - 1) : step('ResultRecvd');
+  // A retry in a later life: the earlier attempts' results (errors, if any) are not the answer; the last attempt's is.
+  const recvds = retried ? step('ResultRecvd').filter((r) => r.host !== start.host || trace.counter(r) > trace.counter(lastStart)) : step('ResultRecvd');
 
-  // ResultRecvd: exactly one (per attempt), on the client, after the Start.
-  if (recvds.length === 0) offenders.push(at(starts[starts.length - 1], `${traceId} never got a ${family}ResultRecvd`));
+  // ResultRecvd: exactly one (per attempt), on the client, after the Start; none when the
+  // client's process died before it (no KvslibStop in that life): the operation was cut short.
+  const cutShort = recvds.length === 0 && trace.lifeDied(lastStart);
+  if (recvds.length === 0 && !cutShort) offenders.push(at(lastStart, `${traceId} never got a ${family}ResultRecvd`));
   for (const extra of recvds.slice(1)) offenders.push(at(extra, `a second ${family}ResultRecvd for ${traceId} (first: ${describe(recvds[0])})`));
   const recvd = recvds[0] as TraceEvent | undefined;
   if (recvd && recvd.host !== start.host) offenders.push(at(recvd, `${recvd.tag} on ${recvd.host}, but ${traceId} started on ${start.host}`));
@@ -96,7 +123,7 @@ function checkOperation(trace: Trace, traceId: string, events: TraceEvent[]): { 
     else if (recvd && !hb(s, recvd)) offenders.push(at(s, `${s.tag} after ${describe(recvd)}`));
   }
   const gaveUpLocally = recvd !== undefined && typeof recvd.body.error === 'string' && recvs.length === 0;
-  if (sends.length === 0 && !gaveUpLocally) offenders.push(at(start, `${traceId} has no ${family}Send`));
+  if (sends.length === 0 && !gaveUpLocally && !cutShort) offenders.push(at(start, `${traceId} has no ${family}Send`));
 
   // Each Recv has its own cause: a Send to its host or a Fwd to it, before it.
   const causes = (host: string) => [
@@ -153,14 +180,16 @@ function checkOperation(trace: Trace, traceId: string, events: TraceEvent[]): { 
     if (found === true) chain = true;
     else offenders.push(at(found.event, `${traceId}: no chain Start -> ... -> ResultRecvd: ${found.message}`));
   }
-  return { offenders, exempt: gaveUpLocally && sends.length === 0, chain };
+  return { offenders, exempt: gaveUpLocally && sends.length === 0, chain, cutShort };
 }
 
 /**
  * An operation retried by later lives of its client (`raftkv retry --client-id`: same
  * OpId, a new process): Starts on one host, each after the one before in a later life
- * (trace.laterLife), and every attempt but the last ended with an error ResultRecvd
- * before the next Start. Its trace id then holds one Start and ResultRecvd per attempt.
+ * (trace.laterLife), and every attempt but the last either ended with one error
+ * ResultRecvd before the next Start (outcome unknown), or got none because its life ended
+ * without KvslibStop (the process died: trace.lifeDied). Its trace id then holds one
+ * Start per attempt and one ResultRecvd per answered attempt.
  */
 function retriedAcrossLives(trace: Trace, starts: TraceEvent[], recvds: TraceEvent[]): boolean {
   if (starts.length < 2) return false;
@@ -168,9 +197,10 @@ function retriedAcrossLives(trace: Trace, starts: TraceEvent[], recvds: TraceEve
   const ss = [...starts].sort(byCounter);
   const rs = [...recvds].filter((r) => r.host === ss[0].host).sort(byCounter);
   for (let i = 0; i + 1 < ss.length; i++) {
-    const r = rs[i];
-    if (!r || typeof r.body.error !== 'string' || !trace.laterLife(ss[i], ss[i + 1])) return false;
-    if (!(trace.counter(ss[i]) < trace.counter(r) && trace.counter(r) < trace.counter(ss[i + 1]))) return false;
+    if (ss[i].host !== ss[i + 1].host || !trace.laterLife(ss[i], ss[i + 1])) return false;
+    const mine = rs.filter((r) => trace.counter(ss[i]) < trace.counter(r) && trace.counter(r) < trace.counter(ss[i + 1]));
+    if (mine.length > 1) return false;
+    if (mine.length === 1 ? typeof mine[0].body.error !== 'string' : !trace.lifeDied(ss[i])) return false;
   }
   return true;
 }

@@ -21,6 +21,12 @@ export interface Offender {
   message: string;
   /** Extra lines printed under the message (e.g. a linearizability counterexample). */
   details?: string[];
+  /**
+   * The operation (`<clientId>:<opId>`) the offending event belongs to, when it belongs to
+   * one: the report prints it beside `host:counter`, which for a client's event (its host
+   * is its client id) reads like another operation's id.
+   */
+  op?: string;
 }
 
 export interface RuleResult {
@@ -60,6 +66,8 @@ export class Trace {
   private readonly byHostMap = new Map<string, TraceEvent[]>();
   private readonly byTraceIdMap = new Map<string, TraceEvent[]>();
   private readonly byTagMap = new Map<string, TraceEvent[]>();
+  /** Per client host, per event: whether its life ended without KvslibStop (lifeDied). */
+  private readonly diedCache = new Map<string, Map<TraceEvent, boolean>>();
 
   constructor(run: LoadedRun) {
     this.run = run;
@@ -177,6 +185,28 @@ export class Trace {
     return this.hostEvents(earlier.host).some((e) => e.tag === 'KvslibStart' && this.counter(e) > a && this.counter(e) <= b);
   }
 
+  /**
+   * Whether the client life that holds `e` (a client event) ended without KvslibStop: its
+   * process died (killed, Ctrl-C) before it stopped kvslib. That is a legitimate end of a
+   * life, whether a later life of the client id follows or not; only on a run still being
+   * written is a last life without KvslibStop taken as still running (false).
+   * Operations started in such a life and not answered in it are cut short: their client
+   * never saw their outcome, so they may or may not have taken effect.
+   */
+  lifeDied(e: TraceEvent): boolean {
+    let ended = this.diedCache.get(e.host);
+    if (!ended) {
+      ended = new Map();
+      const lives = this.clientLives(e.host);
+      lives.forEach((life, i) => {
+        const died = !life.some((x) => x.tag === 'KvslibStop') && (i < lives.length - 1 || !this.live);
+        for (const x of life) ended!.set(x, died);
+      });
+      this.diedCache.set(e.host, ended);
+    }
+    return ended.get(e) ?? false;
+  }
+
   /** Servers with a ServerStart that happened before `e` (or is `e`'s own host's current life). */
   serversStartedBefore(e: TraceEvent): string[] {
     const out = new Set<string>();
@@ -199,7 +229,7 @@ export function skip(rule: string, note: string): RuleResult {
 
 /** An offender pointing at one event. */
 export function at(e: TraceEvent, message: string, details?: string[]): Offender {
-  return { host: e.host, clock: e.clock, line: e.line, message, ...(details ? { details } : {}) };
+  return { host: e.host, clock: e.clock, line: e.line, message, ...(details ? { details } : {}), ...(e.traceId ? { op: e.traceId } : {}) };
 }
 
 /** An offender that is not one event (history.json, a missing file). */
