@@ -1,3 +1,4 @@
+import { mergeAttempts } from '../check/attempts.ts';
 import { checkHistory, describeInput, formatOp, type HistoryOptions, type LinOp } from '../check/linearizability.ts';
 import type { HistoryEntry } from '../history.ts';
 import type { ReportCounterexample, ReportOp } from './model.ts';
@@ -11,11 +12,16 @@ import type { ReportCounterexample, ReportOp } from './model.ts';
 
 const CUT = 60;
 
-/** The bars of one history (ms after its first call), every key of mget/mput its own bar. */
+/**
+ * The bars of one history (ms after its first call), every key of mget/mput its own bar.
+ * The attempts of one operation (a retry with the same client and opId) are one bar, from
+ * the first attempt's call to the answered one's return, as the checker counts them
+ * (check/attempts.ts): two bars would show one write twice, under one id.
+ */
 export function historyOps(history: readonly HistoryEntry[]): ReportOp[] {
   const t0 = firstCall(history);
   const out: ReportOp[] = [];
-  for (const h of history) {
+  for (const h of mergeAttempts(history)) {
     const traceId = `${h.clientId}:${h.opId}`;
     const keys = keysOf(h);
     const outcome = h.failed ? 'failed' : h.error !== undefined ? 'unknown' : 'ok';
