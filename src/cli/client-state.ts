@@ -43,7 +43,12 @@ interface StateFile {
   clientId: string;
   nextOpId: number;
   unfinished: UnfinishedOp | null;
-  /** Made up by the CLI for one run that ended unknown: the file goes once that op is finished. */
+  /**
+   * Made up by the CLI for one run that ended unknown. Its file stays once that operation
+   * is finished, as any identity's does: the id may be used again (`--client-id`), and a
+   * state that started over at operation 1 would have the servers answer new operations
+   * from their record of the old ones, applying nothing.
+   */
   generated?: boolean;
 }
 
@@ -102,8 +107,7 @@ export class ClientState {
   finish(): void {
     if (this.state.unfinished === null) return;
     this.state = { ...this.state, unfinished: null };
-    if (this.state.generated) rmSync(this.file, { force: true });
-    else this.save();
+    this.save();
   }
 
   release(): void {
