@@ -17,6 +17,9 @@ interface OpSyntax {
   summary: string;
 }
 
+/** A plain decimal number of seconds: digits, an optional fraction, an optional exponent. */
+const DECIMAL = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 /** Every operation, in the order help lists them. */
 export const OP_SYNTAX: readonly OpSyntax[] = [
   { name: 'get', args: '<key>', summary: 'read a key' },
@@ -58,8 +61,9 @@ export function parseOp(word: string, args: readonly string[]): OpParse {
       return args.length === 2 ? ok({ type: 'put', key: args[0], value: args[1] }) : wrongArgs();
     case 'expire': {
       if (args.length !== 2) return wrongArgs();
-      // Number('') and Number(' ') are 0, so a blank argument fails here too.
-      const ttl = Number(args[1]);
+      // Decimal only: Number() also reads '0x10', '0b11', ' 7' and '' (as 0), which no one
+      // means as seconds.
+      const ttl = DECIMAL.test(args[1]) ? Number(args[1]) : NaN;
       if (!Number.isFinite(ttl) || ttl <= 0) return fail(`expire: seconds must be a positive number (got "${args[1]}")`);
       return ok({ type: 'expire', key: args[0], ttlSeconds: ttl });
     }

@@ -49,7 +49,7 @@ describe('op grammar', () => {
   });
 
   it('checks expire seconds and mput pairs', () => {
-    for (const bad of ['soon', '0', '-1', '', ' ', 'NaN', 'Infinity']) {
+    for (const bad of ['soon', '0', '-1', '', ' ', 'NaN', 'Infinity', '0x10', '0b11', '0o7', ' 7', '7 ', '+5', '1e', '.']) {
       expect(error('expire', 'k', bad)).toBe(`expire: seconds must be a positive number (got "${bad}")`);
     }
     expect(error('mput', 'a')).toBe('mput: "a" is not <key>=<value>');
@@ -60,6 +60,8 @@ describe('op grammar', () => {
     expect(op('get', 'k'.repeat(600))).toEqual({ type: 'get', key: 'k'.repeat(600) });
     expect(op('get', '')).toEqual({ type: 'get', key: '' });
     expect(op('expire', 'k', '1e12')).toEqual({ type: 'expire', key: 'k', ttlSeconds: 1e12 });
+    expect(op('expire', 'k', '.5')).toEqual({ type: 'expire', key: 'k', ttlSeconds: 0.5 });
+    expect(op('expire', 'k', '30')).toEqual({ type: 'expire', key: 'k', ttlSeconds: 30 });
   });
 
   it('refuses a word that is not an operation', () => {
