@@ -16,8 +16,9 @@ export const CHECK_HELP = `${CHECK_USAGE}
   names one) and prints one line per rule with its offenders.
   A run still being written (a traced cluster up that is running) is graded up to a point
   both files reached; operations in flight and clients not yet stopped are not judged.
-  Exit codes: 0 every rule passed (or was skipped), 1 some rule failed,
-  2 usage error, no run directory, or trace.jsonl missing/unreadable.`;
+  Exit codes: 0 every rule passed (or was skipped), 1 some rule failed (a
+  trace.jsonl that is there but damaged or empty fails the files rule),
+  2 usage error, no run directory, or no trace.jsonl in it.`;
 
 interface CheckIo {
   out: (text: string) => void;
@@ -28,7 +29,7 @@ const consoleIo: CheckIo = { out: (t) => console.log(t), err: (t) => console.err
 
 /**
  * `raftkv check <runDir>`: prints the report; returns the exit code: 0 every rule passed
- * (or was skipped), 1 some rule failed, 2 usage error or trace.jsonl missing/unreadable.
+ * (or was skipped), 1 some rule failed (a damaged trace.jsonl fails `files`), 2 usage error or no trace.jsonl.
  * Without `extraRules`, a demo scenario's run is graded with that scenario's own rules
  * too (its meta.json names it), as the scenario run graded it.
  */

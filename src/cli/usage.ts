@@ -141,7 +141,7 @@ const SECTIONS: Section[] = [
         command: 'check',
         text: `  raftkv check <runDir>                             grade a traced run (trace.jsonl, shiviz.log,
                                                     history.json, meta.json): PASS/FAIL per rule;
-                                                    exit 0 all pass, 1 a rule failed, 2 unreadable trace`,
+                                                    exit 0 all pass, 1 a rule failed, 2 no trace to read`,
       },
       {
         command: 'report',
