@@ -103,6 +103,20 @@ async function freeConfig(dir: string, n: number): Promise<{ file: string; confi
   return { file: writeConfig(path.join(dir, 'cluster-in.json'), config), config };
 }
 
+/**
+ * `cluster up` (3 servers, supervised) of a config on free ports in a fresh temp dir named
+ * `prefix`, once it says it supervises. `track` gets the data dir before anything starts,
+ * so the caller's cleanup finds what a failed start left running.
+ */
+async function supervisedCluster(prefix: string, track: (data: string) => void, flags: string[] = ['--no-trace']): Promise<{ dir: string; conf: string; config: ClusterConfig; up: Background }> {
+  const dir = mkdtempSync(path.join(tmp, prefix));
+  track(path.join(dir, 'data'));
+  const { file, config } = await freeConfig(dir, 3);
+  const up = startBackground(['cluster', 'up', '--config', file, ...flags]);
+  await up.waitFor(/supervising \(pid \d+\)/, 60_000);
+  return { dir, conf: path.join(dir, 'data', 'cluster.json'), config, up };
+}
+
 let tmp: string;
 beforeAll(() => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'raftkv-ops-'));
@@ -120,12 +134,7 @@ describe('cluster up supervises its servers', () => {
   let conf: string;
   let up: Background;
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmp, 'sup-'));
-    data = path.join(dir, 'data');
-    const { file } = await freeConfig(dir, 3);
-    up = startBackground(['cluster', 'up', '--config', file, '--no-trace']);
-    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
-    conf = path.join(data, 'cluster.json');
+    ({ dir, conf, up } = await supervisedCluster('sup-', (d) => (data = d)));
   });
   afterAll(() => {
     killLeftovers([data]);
@@ -234,12 +243,7 @@ describe('cluster down without a working supervisor', () => {
   });
 
   it('a supervisor killed -9: its servers stop by themselves, cluster down cleans up; a stuck one is signalled', async () => {
-    const dir = mkdtempSync(path.join(tmp, 'sup9-'));
-    data = path.join(dir, 'data');
-    const { file } = await freeConfig(dir, 3);
-    const up = startBackground(['cluster', 'up', '--config', file, '--no-trace']);
-    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
-    const conf = path.join(data, 'cluster.json');
+    const { conf, up } = await supervisedCluster('sup9-', (d) => (data = d));
     const servers = Object.values(readSupervisorFile(data)!.servers).map((m) => ({ pid: m.pid!, start: m.start }));
     process.kill(up.pid, 'SIGKILL');
     await up.exited;
@@ -285,12 +289,7 @@ describe('a server removed from the cluster under cluster up', () => {
   });
 
   it('is reported as removed, not dead; cluster restart refuses it; the next cluster up does not start it', async () => {
-    const dir = mkdtempSync(path.join(tmp, 'suprm-'));
-    data = path.join(dir, 'data');
-    const { file } = await freeConfig(dir, 3);
-    const up = startBackground(['cluster', 'up', '--config', file, '--no-trace']);
-    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
-    const conf = path.join(data, 'cluster.json');
+    const { conf, up } = await supervisedCluster('suprm-', (d) => (data = d));
     await waitUntil(async () => Object.values(await statusRows(conf)).filter((r) => r[2] === 'leader').length === 1, 15_000, 'a leader');
     const leader = Object.values(await statusRows(conf)).find((r) => r[2] === 'leader')![0];
     const victim = ['server0', 'server1', 'server2'].find((id) => id !== leader)!;
@@ -322,11 +321,7 @@ describe('a traced cluster up', () => {
   });
 
   it('writes meta.json beside the trace, naming the configured servers, so check counts majorities against them', async () => {
-    const dir = mkdtempSync(path.join(tmp, 'suptr-'));
-    data = path.join(dir, 'data');
-    const { file } = await freeConfig(dir, 3);
-    const up = startBackground(['cluster', 'up', '--config', file]);
-    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
+    const { up } = await supervisedCluster('suptr-', (d) => (data = d), []);
     const m = /tracing to (\S+) \(open shiviz.log/.exec(up.output());
     expect(m).not.toBeNull();
     runDir = path.resolve(REPO, m![1]);
@@ -343,12 +338,7 @@ describe('cluster down and status with a member that joined later (not in cluste
   });
 
   it('status lists it, and cluster down stops it with the founders, by its lock, naming it', async () => {
-    const dir = mkdtempSync(path.join(tmp, 'supjoin-'));
-    data = path.join(dir, 'data');
-    const { file, config } = await freeConfig(dir, 3);
-    const up = startBackground(['cluster', 'up', '--config', file, '--no-trace']);
-    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
-    const conf = path.join(data, 'cluster.json');
+    const { conf, config, up } = await supervisedCluster('supjoin-', (d) => (data = d));
     const [port] = await freePorts(1);
     const added = await runRaftkv(['member', 'add', 'server3', `127.0.0.1:${port}`, '--learner', '--config', conf]);
     expect(added.code, added.stdout + added.stderr).toBe(0);
@@ -381,12 +371,7 @@ describe('cluster restart --rejoin-empty, for a server whose log.db lost acknowl
   });
 
   it('the death report names it; a plain restart says it too; with the flag the server rejoins empty and serves every value', async () => {
-    const dir = mkdtempSync(path.join(tmp, 'suprejoin-'));
-    data = path.join(dir, 'data');
-    const { file } = await freeConfig(dir, 3);
-    const up = startBackground(['cluster', 'up', '--config', file, '--no-trace']);
-    await up.waitFor(/supervising \(pid \d+\)/, 60_000);
-    const conf = path.join(data, 'cluster.json');
+    const { conf, up } = await supervisedCluster('suprejoin-', (d) => (data = d));
     // Options the command does not take are refused, not ignored.
     for (const args of [['cluster', 'restart', 'server2', '--learner'], ['cluster', 'kill', 'server2', '--rejoin-empty'], ['cluster', 'down', '--nodes', '3']]) {
       const r = await runRaftkv([...args, '--config', conf]);
